@@ -1,0 +1,209 @@
+"""Monitoring: Prometheus and Grafana, Kiali, Jaeger, mesh scrape targets, dashboards and per-app alerts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..schemas.model import Monitoring
+from . import ISTIO_NAMESPACE, MESH_MEMBER_LABEL, MONITORING_NAMESPACE, labels
+from .charts import ChartSource, helm_release
+
+PROMETHEUS_URL = f"http://kube-prometheus-stack-prometheus.{MONITORING_NAMESPACE}.svc.cluster.local:9090"
+GRAFANA_URL = f"http://kube-prometheus-stack-grafana.{MONITORING_NAMESPACE}.svc.cluster.local:80"
+KIALI_URL = f"http://kiali.{ISTIO_NAMESPACE}.svc.cluster.local:20001"
+JAEGER_URL = f"http://jaeger-query.{MONITORING_NAMESPACE}.svc.cluster.local:16686"
+
+
+@dataclass(frozen=True)
+class AppTarget:
+    """An app whose traffic is watched."""
+
+    team: str
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    """The monitoring settings, the apps to alert on, chart sources and the Grafana password."""
+
+    monitoring: Monitoring
+    apps: tuple[AppTarget, ...]
+    prometheus_chart: ChartSource
+    kiali_chart: ChartSource
+    jaeger_chart: ChartSource
+    grafana_password: pulumi.Input[str] | None = None
+    after: tuple[pulumi.Resource, ...] = ()  # istiod (Kiali and the scrape targets watch it)
+
+
+def prometheus_stack_values(monitoring: Monitoring, password_secret: str | None) -> dict[str, Any]:
+    """kube-prometheus-stack values: retention and storage, Grafana on/off, select every rule and monitor."""
+    grafana: dict[str, Any] = {"enabled": monitoring.grafana.enabled, "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}}}
+    if password_secret:
+        grafana["admin"] = {"existingSecret": password_secret, "userKey": "admin-user", "passwordKey": "admin-password"}
+    return {
+        "prometheus": {
+            "prometheusSpec": {
+                "retention": monitoring.prometheus.retention,
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "ruleSelectorNilUsesHelmValues": False,
+                "storageSpec": {"volumeClaimTemplate": {"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": monitoring.prometheus.storage}}}}},
+            }
+        },
+        "grafana": grafana,
+        "alertmanager": {"enabled": monitoring.alerts.enabled},
+    }
+
+
+def kiali_values(monitoring: Monitoring) -> dict[str, Any]:
+    """Kiali reads Prometheus, Grafana and Jaeger."""
+    return {
+        "auth": {"strategy": "token"},
+        "deployment": {"namespace": ISTIO_NAMESPACE},
+        "external_services": {
+            "prometheus": {"url": PROMETHEUS_URL},
+            "grafana": {"enabled": monitoring.grafana.enabled, "internal_url": GRAFANA_URL},
+            "tracing": {"enabled": monitoring.tracing.enabled, "internal_url": JAEGER_URL},
+        },
+    }
+
+
+def jaeger_values() -> dict[str, Any]:
+    """A single all-in-one Jaeger with in-memory storage."""
+    return {"allInOne": {"enabled": True}, "provisionDataStore": {"cassandra": False}, "storage": {"type": "memory"}, "agent": {"enabled": False}, "collector": {"enabled": False}, "query": {"enabled": False}}
+
+
+def istiod_monitor_spec() -> dict[str, Any]:
+    """ServiceMonitor for istiod's metrics port."""
+    return {
+        "namespaceSelector": {"matchNames": [ISTIO_NAMESPACE]},
+        "selector": {"matchLabels": {"app": "istiod"}},
+        "endpoints": [{"port": "http-monitoring", "interval": "15s"}],
+    }
+
+
+def sidecar_monitor_spec() -> dict[str, Any]:
+    """PodMonitor for every sidecar's merged Prometheus endpoint in mesh namespaces."""
+    return {
+        "namespaceSelector": {"any": True},
+        "selector": {"matchExpressions": [{"key": "istio-prometheus-ignore", "operator": "DoesNotExist"}]},
+        "podMetricsEndpoints": [{"path": "/stats/prometheus", "port": "http-envoy-prom", "interval": "15s"}],
+    }
+
+
+def _selector(target: AppTarget) -> str:
+    return f'destination_workload_namespace="{target.namespace}",destination_app="{target.name}",reporter="destination"'
+
+
+def alert_rules_spec(target: AppTarget, monitoring: Monitoring) -> dict[str, Any]:
+    """PrometheusRule spec with the app's error-rate and p99-latency alerts at the spec's thresholds."""
+    sel, alerts = _selector(target), monitoring.alerts
+    error_rate = (
+        f'sum(rate(istio_requests_total{{{sel},response_code=~"5.."}}[5m])) '
+        f"/ sum(rate(istio_requests_total{{{sel}}}[5m])) * 100 > {alerts.error_rate_percent:g}"
+    )
+    latency = f"histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{{{sel}}}[5m])) by (le)) > {alerts.latency_p99_ms}"
+    common = {"team": target.team, "app": target.name, "namespace": target.namespace}
+    return {
+        "groups": [
+            {
+                "name": f"meshinstall-{target.name}",
+                "rules": [
+                    {"alert": "MeshAppHighErrorRate", "expr": error_rate, "for": "5m", "labels": {**common, "severity": "critical"},
+                     "annotations": {"summary": f"{target.team}/{target.name}: more than {alerts.error_rate_percent:g}% of requests fail"}},
+                    {"alert": "MeshAppHighLatencyP99", "expr": latency, "for": "5m", "labels": {**common, "severity": "warning"},
+                     "annotations": {"summary": f"{target.team}/{target.name}: p99 latency above {alerts.latency_p99_ms} ms"}},
+                ],
+            }
+        ]
+    }
+
+
+def mesh_dashboard(apps: tuple[AppTarget, ...]) -> dict[str, Any]:
+    """A Grafana dashboard: request rate, error rate and p99 latency for every app."""
+    panels = []
+    for i, target in enumerate(apps):
+        sel = _selector(target)
+        panels.append({
+            "id": i + 1,
+            "type": "timeseries",
+            "title": f"{target.team}/{target.name}",
+            "gridPos": {"x": (i % 2) * 12, "y": (i // 2) * 8, "w": 12, "h": 8},
+            "targets": [
+                {"refId": "A", "legendFormat": "requests/s", "expr": f"sum(rate(istio_requests_total{{{sel}}}[1m]))"},
+                {"refId": "B", "legendFormat": "5xx/s", "expr": f'sum(rate(istio_requests_total{{{sel},response_code=~"5.."}}[1m]))'},
+                {"refId": "C", "legendFormat": "p99 ms", "expr": f"histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{{{sel}}}[1m])) by (le))"},
+            ],
+        })
+    return {"title": "meshinstall: mesh apps", "uid": "meshinstall-apps", "schemaVersion": 39, "panels": panels}
+
+
+class MonitoringStack(pulumi.ComponentResource):
+    """The monitoring namespace and charts, then scrape targets, dashboards and alerts."""
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("meshinstall:components:Monitoring", name, None, opts)
+        monitoring = args.monitoring
+        child = pulumi.ResourceOptions(parent=self)
+        namespace = k8s.core.v1.Namespace(
+            MONITORING_NAMESPACE, metadata=k8s.meta.v1.ObjectMetaArgs(name=MONITORING_NAMESPACE, labels=labels(**{MESH_MEMBER_LABEL: "true"})), opts=child
+        )
+        after: list[pulumi.Resource] = [namespace, *args.after]
+        password_secret = None
+        if monitoring.grafana.enabled and args.grafana_password is not None:
+            password_secret = "grafana-admin"
+            after.append(k8s.core.v1.Secret(
+                "grafana-admin",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=password_secret, namespace=MONITORING_NAMESPACE, labels=labels()),
+                string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(args.grafana_password)},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+            ))
+        self.urls: dict[str, str] = {}
+        if monitoring.prometheus.enabled:
+            stack = helm_release("kube-prometheus-stack", args.prometheus_chart, MONITORING_NAMESPACE, prometheus_stack_values(monitoring, password_secret), self, after)
+            self.urls["prometheus"] = PROMETHEUS_URL
+            if monitoring.grafana.enabled:
+                self.urls["grafana"] = GRAFANA_URL
+            self._mesh_objects(args, [stack, *args.after])
+        if monitoring.tracing.enabled:
+            helm_release("jaeger", args.jaeger_chart, MONITORING_NAMESPACE, jaeger_values(), self, after)
+            self.urls["jaeger"] = JAEGER_URL
+        if monitoring.kiali.enabled:
+            helm_release("kiali", args.kiali_chart, ISTIO_NAMESPACE, kiali_values(monitoring), self, after)
+            self.urls["kiali"] = KIALI_URL
+        self.register_outputs({"urls": self.urls})
+
+    def _mesh_objects(self, args: MonitoringArgs, after: list[pulumi.Resource]) -> None:
+        """ServiceMonitor/PodMonitor, the dashboard and per-app rules; they need the operator's CRDs first."""
+        opts = pulumi.ResourceOptions(parent=self, depends_on=after)
+
+        def meta(name: str, namespace: str = MONITORING_NAMESPACE, **extra: str) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(**extra))
+
+        crd = "monitoring.coreos.com/v1"
+        k8s.apiextensions.CustomResource("istiod-monitor", api_version=crd, kind="ServiceMonitor", metadata=meta("istiod"), spec=istiod_monitor_spec(), opts=opts)
+        k8s.apiextensions.CustomResource("sidecar-monitor", api_version=crd, kind="PodMonitor", metadata=meta("envoy-sidecars"), spec=sidecar_monitor_spec(), opts=opts)
+        if args.monitoring.grafana.enabled:
+            k8s.core.v1.ConfigMap(
+                "mesh-dashboard",
+                metadata=meta("meshinstall-dashboard", grafana_dashboard="1"),
+                data={"meshinstall-apps.json": json.dumps(mesh_dashboard(args.apps), indent=1)},
+                opts=opts,
+            )
+        if not args.monitoring.alerts.enabled:
+            return
+        for target in args.apps:
+            k8s.apiextensions.CustomResource(
+                f"{target.team}-{target.name}-alerts",
+                api_version=crd,
+                kind="PrometheusRule",
+                metadata=meta(f"{target.name}-alerts", target.namespace, app=target.name),
+                spec=alert_rules_spec(target, args.monitoring),
+                opts=opts,
+            )

@@ -1,0 +1,78 @@
+"""The user-facing errors of meshinstall and the exit code of each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One thing wrong with a spec: where it is, what is wrong, how to fix it."""
+
+    file: str
+    line: int
+    column: int
+    path: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{self.file}:{self.line}:{self.column}: {self.path}: {self.message}{hint}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "path": self.path,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class MeshinstallError(Exception):
+    """Root of every error meant for a user; `cli/` maps each kind to an exit code."""
+
+    exit_code = 1
+
+
+class UsageError(MeshinstallError):
+    """The command line or the environment around it is wrong (missing passphrase, unknown env)."""
+
+    exit_code = 2
+
+
+class SpecInvalid(MeshinstallError):
+    """A spec (or one it extends) failed validation; carries every problem found."""
+
+    exit_code = 3
+
+    def __init__(self, problems: list[SpecProblem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column, p.path))
+        count = len(self.problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the spec")
+
+
+class VerificationFailed(MeshinstallError):
+    """A doctor or verify check failed."""
+
+    exit_code = 4
+
+
+class EngineFailed(MeshinstallError):
+    """The Pulumi engine reported a failed operation."""
+
+    exit_code = 5
+
+
+class ClusterUnreachable(MeshinstallError):
+    """The Kubernetes cluster could not be reached or started."""
+
+    exit_code = 6
+
+
+class ToolchainMissing(MeshinstallError):
+    """The Pulumi engine or a plugin it needs is not installed."""
+
+    exit_code = 7

@@ -1,0 +1,350 @@
+"""Reads spec YAML safely, keeps the file/line/column of every value, and applies `extends`."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import SpecProblem
+
+Path_ = tuple[str | int, ...]
+
+MAX_NODES = 100_000  # bounds alias expansion ("billion laughs")
+MAX_BYTES = 5_000_000
+AMBIGUOUS_BOOLEANS = re.compile(r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
+INT = re.compile(r"^[-+]?[0-9]+$")
+HEX = re.compile(r"^0x[0-9a-fA-F]+$")
+OCT = re.compile(r"^0o[0-7]+$")
+FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+SPECIAL_FLOATS = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}
+
+STR_TAG = "tag:yaml.org,2002:str"
+KNOWN_TAGS = {
+    STR_TAG,
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:merge",
+}
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a value stands in a file (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+
+
+@dataclass
+class Document:
+    """A parsed spec: plain data, the position of every JSON path in it, and problems found reading it."""
+
+    data: Any
+    positions: dict[Path_, Position] = field(default_factory=dict)
+    problems: list[SpecProblem] = field(default_factory=list)
+    files: tuple[str, ...] = ()
+
+    def position(self, path: Path_) -> Position:
+        """The position of `path`, or of its nearest ancestor that has one."""
+        for end in range(len(path), -1, -1):
+            found = self.positions.get(tuple(path[:end]))
+            if found:
+                return found
+        return Position(self.files[0] if self.files else "<spec>", 1, 1)
+
+    def problem(self, path: Path_, message: str, hint: str = "") -> SpecProblem:
+        """A problem located at `path` (or its nearest located ancestor)."""
+        where = self.position(path)
+        return SpecProblem(where.file, where.line, where.column, json_path(path), message, hint)
+
+
+def json_path(path: Path_) -> str:
+    """Render a path as `$.paas.teams[1].name`."""
+    out = "$"
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def display_name(path: Path) -> str:
+    """A file name as the user should see it: relative to the working directory when possible."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+class _Builder:
+    """Turns a composed YAML node tree into plain data, recording positions and problems."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.positions: dict[Path_, Position] = {}
+        self.problems: list[SpecProblem] = []
+        self.count = 0
+
+    def problem(self, node: yaml.Node, path: Path_, message: str, hint: str = "") -> None:
+        mark = node.start_mark
+        self.problems.append(
+            SpecProblem(self.file, mark.line + 1, mark.column + 1, json_path(path), message, hint)
+        )
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _TooLarge(node)
+        self.positions[path] = Position(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+        if node.tag not in KNOWN_TAGS:
+            self.problem(node, path, f"unsupported YAML tag {node.tag}", "remove the tag")
+            return None
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self.scalar(node, path)
+
+    def mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        seen: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or (
+                isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and key_node.style is None
+            ):
+                self.merge(value_node, path, result)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problem(key_node, path, "a mapping key must be a plain string", "use a scalar key")
+                continue
+            key = key_node.value
+            if key in seen:
+                first = seen[key].start_mark
+                self.problem(
+                    key_node,
+                    path + (key,),
+                    f"duplicate key {key!r} (first defined at line {first.line + 1})",
+                    "keep one of the two",
+                )
+                continue
+            seen[key] = key_node
+            result[key] = self.build(value_node, path + (key,))
+        return result
+
+    def merge(self, value_node: yaml.Node, path: Path_, result: dict[str, Any]) -> None:
+        """YAML merge keys (`<<: *base`): explicit keys win over merged ones."""
+        sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+        for source in sources:
+            merged = self.build(source, path)
+            if not isinstance(merged, dict):
+                self.problem(source, path, "a merge key (<<) needs a mapping", "merge an anchored mapping")
+                continue
+            for key, value in merged.items():
+                result.setdefault(key, value)
+
+    def scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
+        text = node.value
+        if node.tag == STR_TAG and node.style is None and not _explicit_tag(node):
+            return self.plain(node, path, text)
+        if node.tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"):
+            return text
+        if node.tag == "tag:yaml.org,2002:null":
+            return None
+        if node.tag == "tag:yaml.org,2002:bool":
+            return text.lower() == "true"
+        try:
+            if node.tag == "tag:yaml.org,2002:int":
+                return int(text, 0) if not INT.match(text) else int(text)
+            return float(text)
+        except ValueError:
+            self.problem(node, path, f"{text!r} is not a valid {node.tag.rsplit(':', 1)[-1]}", "fix the value or drop the tag")
+            return text
+
+    def plain(self, node: yaml.ScalarNode, path: Path_, text: str) -> Any:
+        """Resolve an untagged plain scalar the YAML 1.2 way, flagging YAML 1.1 booleans."""
+        if text in ("", "~", "null", "Null", "NULL"):
+            return None
+        if text in ("true", "True", "TRUE", "false", "False", "FALSE"):
+            return text.lower() == "true"
+        if AMBIGUOUS_BOOLEANS.match(text):
+            self.problem(
+                node,
+                path,
+                f"{text!r} is ambiguous in YAML (a boolean in YAML 1.1, a string in 1.2)",
+                f'write true/false for a boolean, or quote it ("{text}") for a string',
+            )
+            return text
+        if INT.match(text):
+            return int(text)
+        if HEX.match(text):
+            return int(text, 16)
+        if OCT.match(text):
+            return int(text[2:], 8)
+        if FLOAT.match(text):
+            return float(text)
+        if text.lower() in SPECIAL_FLOATS:
+            return SPECIAL_FLOATS[text.lower()]
+        return text
+
+
+def _explicit_tag(node: yaml.ScalarNode) -> bool:
+    return node.tag.startswith("!") or bool(getattr(node, "explicit_tag", False))
+
+
+class _TooLarge(Exception):
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
+
+
+class _Composer(yaml.SafeLoader):
+    """Composes node trees only; every plain scalar resolves to str and is typed by `_Builder`."""
+
+
+    def compose_scalar_node(self, anchor: str | None) -> yaml.ScalarNode:
+        event = self.peek_event()
+        node = super().compose_scalar_node(anchor)
+        node.explicit_tag = event.tag not in (None, "!")  # type: ignore[attr-defined]
+        return node
+
+
+_Composer.yaml_implicit_resolvers = {}
+
+
+def parse_file(path: Path) -> Document:
+    """Parse one YAML file into a Document; problems are collected, never raised."""
+    name = display_name(path)
+    doc = Document(data=None, files=(name,))
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        doc.problems.append(SpecProblem(name, 1, 1, "$", f"cannot read the file: {err.strerror}", "check the path"))
+        return doc
+    if len(raw) > MAX_BYTES:
+        doc.problems.append(SpecProblem(name, 1, 1, "$", f"file is {len(raw)} bytes", f"a spec is at most {MAX_BYTES} bytes"))
+        return doc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        doc.problems.append(SpecProblem(name, 1, 1, "$", f"not UTF-8 text ({err.reason})", "save the file as UTF-8"))
+        return doc
+    return parse_text(text, name)
+
+
+def parse_text(text: str, name: str) -> Document:
+    """Parse YAML text that claims to be from file `name`."""
+    doc = Document(data=None, files=(name,))
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Composer))
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = err.problem or str(err)
+        doc.problems.append(SpecProblem(name, line, col, "$", f"YAML syntax error: {what}", "fix the YAML syntax"))
+        return doc
+    except yaml.YAMLError as err:
+        doc.problems.append(SpecProblem(name, 1, 1, "$", f"YAML error: {err}", "fix the YAML syntax"))
+        return doc
+    nodes = [n for n in nodes if n is not None]
+    if not nodes:
+        doc.problems.append(SpecProblem(name, 1, 1, "$", "the file is empty", "write a MeshSpec mapping (see `meshinstall init`)"))
+        return doc
+    if len(nodes) > 1:
+        mark = nodes[1].start_mark
+        doc.problems.append(
+            SpecProblem(name, mark.line + 1, mark.column + 1, "$", "more than one YAML document", "keep one spec per file")
+        )
+        return doc
+    builder = _Builder(name)
+    try:
+        doc.data = builder.build(nodes[0], ())
+    except _TooLarge as err:
+        mark = err.node.start_mark
+        doc.problems.append(
+            SpecProblem(name, mark.line + 1, mark.column + 1, "$", f"more than {MAX_NODES} values after expanding aliases", "use fewer aliases")
+        )
+        return doc
+    doc.positions = builder.positions
+    doc.problems.extend(builder.problems)
+    if not isinstance(doc.data, dict):
+        kind = "a list" if isinstance(doc.data, list) else f"a {type(doc.data).__name__} value"
+        doc.problems.append(
+            SpecProblem(name, 1, 1, "$", f"the spec must be a mapping, not {kind}", "start with `apiVersion: meshinstall/v1`")
+        )
+        doc.data = None
+    return doc
+
+
+def load(path: Path) -> Document:
+    """Load a spec with its `extends` chain merged in; problems point at the file that holds the value."""
+    return _load(path.resolve(), ())
+
+
+def _load(path: Path, chain: tuple[Path, ...]) -> Document:
+    doc = parse_file(path)
+    if not isinstance(doc.data, dict) or "extends" not in doc.data:
+        return doc
+    base_ref = doc.data.pop("extends")
+    where = doc.positions[("extends",)]
+    if not isinstance(base_ref, str) or not base_ref:
+        doc.problems.append(_at(where, "$.extends", "must be a relative file path", "write e.g. `extends: base.yaml`"))
+        return doc
+    base_path = (path.parent / base_ref).resolve()
+    if base_path == path or base_path in chain:
+        names = " -> ".join(display_name(p) for p in (*chain, path, base_path))
+        doc.problems.append(_at(where, "$.extends", f"extends cycle: {names}", "remove one of the extends"))
+        return doc
+    if not base_path.is_file():
+        doc.problems.append(_at(where, "$.extends", f"base spec {base_ref!r} not found", "the path is relative to this file"))
+        return doc
+    base = _load(base_path, (*chain, path))
+    if not isinstance(base.data, dict):
+        doc.problems.extend(base.problems)
+        return doc
+    merged = Document(
+        data=merge(base.data, doc.data),
+        positions=merge_positions(base, doc),
+        problems=base.problems + doc.problems,
+        files=doc.files + base.files,
+    )
+    return merged
+
+
+def _at(where: Position, path: str, message: str, hint: str) -> SpecProblem:
+    return SpecProblem(where.file, where.line, where.column, path, message, hint)
+
+
+def merge(base: Any, override: Any) -> Any:
+    """Deep merge: maps merge key by key, everything else (lists, scalars) is replaced."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for key, value in override.items():
+            out[key] = merge(base[key], value) if key in base else value
+        return out
+    return override
+
+
+def merge_positions(base: Document, override: Document) -> dict[Path_, Position]:
+    """Positions after `merge`: a value replaced by the override takes the override's positions."""
+    kept = {p: pos for p, pos in base.positions.items() if not _replaced(p, base.data, override)}
+    kept.update(override.positions)
+    return kept
+
+
+def _replaced(path: Path_, base_data: Any, override: Document) -> bool:
+    node_base, node_over = base_data, override.data
+    for part in path:
+        if not isinstance(node_over, dict) or not isinstance(node_base, dict):
+            return True
+        if part not in node_over:
+            return False
+        node_base, node_over = node_base.get(part), node_over[part]
+    return not (isinstance(node_base, dict) and isinstance(node_over, dict))

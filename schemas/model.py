@@ -1,0 +1,363 @@
+"""The validated, immutable model of a mesh spec (what every later step reads)."""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A secret held outside the spec: an environment variable or a file."""
+
+    from_env: str | None = None
+    from_file: str | None = None
+
+    def describe(self) -> str:
+        """Where the secret comes from, safe to print."""
+        return f"env:{self.from_env}" if self.from_env else f"file:{self.from_file}"
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """Identity of the environment."""
+
+    name: str
+    production: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class NodeCapacity:
+    """Allocatable capacity of one simulated node."""
+
+    cpu: str = "16"
+    memory: str = "64Gi"
+    pods: int = 110
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The cluster the platform runs on."""
+
+    provider: str
+    kubeconfig: str | None = None
+    context: str | None = None
+    kubernetes_version: str = "1.34"
+    nodes: int = 3
+    node_capacity: NodeCapacity = NodeCapacity()
+
+
+@dataclass(frozen=True)
+class Requests:
+    """CPU and memory requests."""
+
+    cpu: str = "100m"
+    memory: str = "128Mi"
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """An ingress or egress gateway deployment."""
+
+    enabled: bool = True
+    replicas: int = 2
+    service_type: str = "LoadBalancer"
+
+
+@dataclass(frozen=True)
+class MeshTracing:
+    """Sidecar trace sampling."""
+
+    sampling_percent: float = 1.0
+
+
+@dataclass(frozen=True)
+class MeshResources:
+    """Control-plane requests."""
+
+    istiod: Requests = Requests("500m", "2Gi")
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """The mesh control plane."""
+
+    provider: str
+    version: str
+    profile: str = "default"
+    revision: str | None = None
+    mtls: str = "strict"
+    outbound_traffic_policy: str = "ALLOW_ANY"
+    ingress_gateway: GatewaySettings = GatewaySettings()
+    egress_gateway: GatewaySettings = GatewaySettings(enabled=False, replicas=1)
+    tracing: MeshTracing = MeshTracing()
+    resources: MeshResources = MeshResources()
+
+
+@dataclass(frozen=True)
+class ProxyResources:
+    """Resources of each sidecar proxy."""
+
+    cpu: str = "100m"
+    memory: str = "128Mi"
+    cpu_limit: str = "1"
+    memory_limit: str = "512Mi"
+
+
+@dataclass(frozen=True)
+class Sidecars:
+    """Sidecar defaults."""
+
+    proxy: ProxyResources = ProxyResources()
+    hold_application_until_proxy_starts: bool = True
+
+
+@dataclass(frozen=True)
+class Toggle:
+    """A monitoring piece that is on or off."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Prometheus:
+    """Prometheus settings."""
+
+    enabled: bool = True
+    retention: str = "15d"
+    storage: str = "50Gi"
+
+
+@dataclass(frozen=True)
+class Grafana:
+    """Grafana settings."""
+
+    enabled: bool = True
+    admin_password: SecretRef | None = None
+
+
+@dataclass(frozen=True)
+class Tracing:
+    """Tracing backend settings."""
+
+    enabled: bool = True
+    backend: str = "jaeger"
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """Per-app alert thresholds."""
+
+    enabled: bool = True
+    error_rate_percent: float = 5
+    latency_p99_ms: int = 1000
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """Monitoring stack."""
+
+    prometheus: Prometheus = Prometheus()
+    grafana: Grafana = Grafana()
+    kiali: Toggle = Toggle()
+    tracing: Tracing = Tracing()
+    alerts: Alerts = Alerts()
+
+
+@dataclass(frozen=True)
+class Route:
+    """How an app is exposed through the ingress gateway."""
+
+    host: str
+    path: str = "/"
+
+
+@dataclass(frozen=True)
+class Retries:
+    """Retry policy."""
+
+    attempts: int
+    per_try_timeout: str | None = None
+    retry_on: str = "5xx,reset,connect-failure,retriable-4xx"
+
+
+@dataclass(frozen=True)
+class CircuitBreaker:
+    """Outlier detection."""
+
+    consecutive_errors: int
+    ejection_time: str = "30s"
+    max_ejection_percent: int = 50
+
+
+@dataclass(frozen=True)
+class Canary:
+    """A canary version and its share of traffic."""
+
+    image: str
+    weight: int
+    replicas: int = 1
+
+
+@dataclass(frozen=True)
+class TrafficPolicy:
+    """Timeouts, retries, circuit breaking and canary for one app."""
+
+    timeout: str | None = None
+    retries: Retries | None = None
+    circuit_breaker: CircuitBreaker | None = None
+    canary: Canary | None = None
+
+
+@dataclass(frozen=True)
+class App:
+    """An app onboarded into the mesh."""
+
+    name: str
+    image: str
+    port: int
+    protocol: str = "http"
+    replicas: int = 1
+    resources: Requests = Requests()
+    env: Mapping[str, str] = field(default_factory=dict)
+    secret_env: Mapping[str, SecretRef] = field(default_factory=dict)
+    automount_service_account_token: bool = False
+    route: Route | None = None
+    allow_from: tuple[str, ...] = ()
+    traffic: TrafficPolicy = TrafficPolicy()
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A team's ResourceQuota (per namespace)."""
+
+    cpu: str = "4"
+    memory: str = "8Gi"
+    pods: int = 50
+
+
+@dataclass(frozen=True)
+class Team:
+    """A team, its namespaces, access and apps."""
+
+    name: str
+    groups: tuple[str, ...] = ()
+    namespaces: tuple[str, ...] = ()
+    quota: Quota = Quota()
+    apps: tuple[App, ...] = ()
+
+    @property
+    def app_namespace(self) -> str:
+        """The namespace the team's apps are deployed to."""
+        return self.namespaces[0]
+
+
+@dataclass(frozen=True)
+class GatewayTls:
+    """TLS of the shared gateway."""
+
+    secret_name: str
+
+
+@dataclass(frozen=True)
+class PaasGateway:
+    """The shared ingress Gateway."""
+
+    hosts: tuple[str, ...]
+    tls: GatewayTls | None = None
+
+
+@dataclass(frozen=True)
+class Paas:
+    """The platform layer."""
+
+    domain: str | None = None
+    gateway: PaasGateway | None = None
+    pod_security: str = "baseline"
+    teams: tuple[Team, ...] = ()
+
+
+@dataclass(frozen=True)
+class State:
+    """Where state lives."""
+
+    backend: str = "file://.meshinstall/state"
+
+
+@dataclass(frozen=True)
+class Charts:
+    """Where charts come from."""
+
+    mirror: str | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A whole validated environment spec."""
+
+    api_version: str
+    kind: str
+    metadata: Metadata
+    cluster: Cluster
+    mesh: Mesh
+    sidecars: Sidecars = Sidecars()
+    monitoring: Monitoring = Monitoring()
+    paas: Paas = Paas()
+    state: State = State()
+    charts: Charts = Charts()
+    source: Path = Path(".")
+    content_hash: str = ""
+
+    @property
+    def name(self) -> str:
+        """The environment (and stack) name."""
+        return self.metadata.name
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths in the spec are resolved from."""
+        return self.source.parent
+
+    def resolve_path(self, value: str) -> Path:
+        """A path from the spec: `~` expanded, relative to the spec's folder."""
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path)
+
+
+def snake(name: str) -> str:
+    """`nodeCapacity` -> `node_capacity`."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def build(cls: type, data: Mapping[str, Any]) -> Any:
+    """Build dataclass `cls` from schema-valid camelCase data (unknown keys were rejected before)."""
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        name = snake(key)
+        if name in hints:
+            kwargs[name] = _convert(hints[name], value)
+    return cls(**kwargs)
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint)
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if value is None:
+        return None
+    if origin in (typing.Union, types.UnionType) and args:
+        return _convert(args[0], value)
+    if dataclasses.is_dataclass(hint):
+        return build(hint, value)
+    if origin is tuple:
+        return tuple(_convert(args[0], item) for item in value)
+    if origin in (collections.abc.Mapping, dict):
+        return {k: _convert(args[1], v) for k, v in value.items()}
+    return value

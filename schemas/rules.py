@@ -1,0 +1,213 @@
+"""Semantic rules a JSON Schema cannot express; each rule yields located problems."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Callable, Iterable, Iterator
+
+from ..errors import SpecProblem
+from . import versions
+from .loader import Document
+from .model import App, Spec, Team
+from .quantity import bytes_of, format_cpu, format_memory, millicores
+
+Rule = Callable[[Spec, Document], Iterable[SpecProblem]]
+RULES: list[Rule] = []
+
+PLATFORM_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease", "istio-system", "monitoring", "meshinstall-system"}
+SECRET_LOOKING = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)", re.IGNORECASE)
+
+
+def rule(fn: Rule) -> Rule:
+    """Register a semantic rule."""
+    RULES.append(fn)
+    return fn
+
+
+def team_path(i: int) -> tuple[str | int, ...]:
+    return ("paas", "teams", i)
+
+
+def app_path(i: int, j: int) -> tuple[str | int, ...]:
+    return ("paas", "teams", i, "apps", j)
+
+
+def all_apps(spec: Spec) -> Iterator[tuple[int, int, Team, App]]:
+    """Every (team index, app index, team, app)."""
+    for i, team in enumerate(spec.paas.teams):
+        for j, app in enumerate(team.apps):
+            yield i, j, team, app
+
+
+@rule
+def unique_names(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """Team names are unique; app names are unique within a team."""
+    seen: dict[str, int] = {}
+    for i, team in enumerate(spec.paas.teams):
+        if team.name in seen:
+            yield doc.problem(team_path(i) + ("name",), f"team {team.name!r} is already defined at $.paas.teams[{seen[team.name]}]", "give each team a unique name")
+        seen.setdefault(team.name, i)
+        apps: dict[str, int] = {}
+        for j, app in enumerate(team.apps):
+            if app.name in apps:
+                yield doc.problem(app_path(i, j) + ("name",), f"app {app.name!r} is already defined in team {team.name!r}", "give each app of a team a unique name")
+            apps.setdefault(app.name, j)
+
+
+@rule
+def namespace_owners(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """Each namespace belongs to one team and is not a platform namespace."""
+    owners: dict[str, str] = {}
+    for i, team in enumerate(spec.paas.teams):
+        for k, namespace in enumerate(team.namespaces):
+            path = team_path(i) + ("namespaces", k) if "namespaces" in _raw(doc, team_path(i)) else team_path(i) + ("name",)
+            if namespace in PLATFORM_NAMESPACES:
+                yield doc.problem(path, f"namespace {namespace!r} is reserved for the platform", "choose another namespace name")
+            elif namespace in owners:
+                yield doc.problem(path, f"namespace {namespace!r} is already owned by team {owners[namespace]!r}", "a namespace belongs to exactly one team")
+            owners.setdefault(namespace, team.name)
+
+
+def _raw(doc: Document, path: tuple[str | int, ...]) -> dict:
+    node = doc.data
+    for part in path:
+        node = node[part]
+    return node
+
+
+@rule
+def references_resolve(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """`allowFrom` entries name existing apps; a canary runs a different image than the stable version."""
+    known = {f"{team.name}/{app.name}" for _, _, team, app in all_apps(spec)}
+    for i, j, team, app in all_apps(spec):
+        for k, ref in enumerate(app.allow_from):
+            full = ref if "/" in ref else f"{team.name}/{ref}"
+            if full not in known:
+                yield doc.problem(
+                    app_path(i, j) + ("allowFrom", k),
+                    f"{ref!r} does not name an app (looked for {full!r})",
+                    "write `team/app`, or `app` for an app of the same team; known: " + ", ".join(sorted(known)),
+                )
+        canary = app.traffic.canary
+        if canary and canary.image == app.image:
+            yield doc.problem(app_path(i, j) + ("traffic", "canary", "image"), "the canary image is the stable image", "set the new version's image, or remove the canary")
+
+
+@rule
+def routes(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """Routes match a gateway host, need the ingress gateway, and do not collide."""
+    taken: dict[tuple[str, str], str] = {}
+    hosts = spec.paas.gateway.hosts if spec.paas.gateway else ()
+    for i, j, team, app in all_apps(spec):
+        if not app.route:
+            continue
+        path = app_path(i, j) + ("route",)
+        key = (app.route.host, app.route.path.rstrip("/") or "/")
+        if key in taken:
+            yield doc.problem(path + ("host",), f"route {app.route.host}{app.route.path} is already used by {taken[key]}", "use another host or path")
+        taken.setdefault(key, f"{team.name}/{app.name}")
+        if not spec.mesh.ingress_gateway.enabled:
+            yield doc.problem(path, "the app is routed but the ingress gateway is disabled", "set mesh.ingressGateway.enabled: true or remove the route")
+        elif not hosts:
+            yield doc.problem(path, "the app is routed but paas.gateway.hosts is not set", "add paas.gateway.hosts covering this host")
+        elif not any(fnmatch.fnmatchcase(app.route.host, h) for h in hosts):
+            yield doc.problem(path + ("host",), f"{app.route.host!r} matches none of paas.gateway.hosts ({', '.join(hosts)})", "add a matching host to paas.gateway.hosts")
+
+
+def app_usage(team: Team, spec: Spec) -> tuple[int, int, int]:
+    """CPU (millicores), memory (bytes) and pods the team's apps request, sidecars and canaries included."""
+    proxy = spec.sidecars.proxy
+    cpu = memory = pods = 0
+    for app in team.apps:
+        count = app.replicas + (app.traffic.canary.replicas if app.traffic.canary else 0)
+        cpu += count * (millicores(app.resources.cpu) + millicores(proxy.cpu))
+        memory += count * (bytes_of(app.resources.memory) + bytes_of(proxy.memory))
+        pods += count
+    return cpu, memory, pods
+
+
+@rule
+def quotas_hold_apps(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """Each team's quota can hold its apps' requests (replicas x (app + sidecar), canaries included)."""
+    for i, team in enumerate(spec.paas.teams):
+        cpu, memory, pods = app_usage(team, spec)
+        quota = team.quota
+        path = team_path(i) + ("quota",)
+        if cpu > millicores(quota.cpu):
+            yield doc.problem(path + ("cpu",), f"apps request {format_cpu(cpu)} CPU (sidecars and canaries included) but the quota is {quota.cpu}", f"raise quota.cpu to at least {format_cpu(cpu)} or lower replicas/requests")
+        if memory > bytes_of(quota.memory):
+            yield doc.problem(path + ("memory",), f"apps request {format_memory(memory)} memory (sidecars and canaries included) but the quota is {quota.memory}", f"raise quota.memory to at least {format_memory(memory)} or lower replicas/requests")
+        if pods > quota.pods:
+            yield doc.problem(path + ("pods",), f"apps run {pods} pods but the quota allows {quota.pods}", f"raise quota.pods to at least {pods}")
+
+
+@rule
+def cluster_capacity(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """On a simulated cluster, the sum of team quotas fits the nodes' capacity."""
+    if spec.cluster.provider != "simulated":
+        return
+    nodes, capacity = spec.cluster.nodes, spec.cluster.node_capacity
+    teams = spec.paas.teams
+    wanted = {
+        "cpu": (sum(millicores(t.quota.cpu) * len(t.namespaces) for t in teams), nodes * millicores(capacity.cpu), format_cpu),
+        "memory": (sum(bytes_of(t.quota.memory) * len(t.namespaces) for t in teams), nodes * bytes_of(capacity.memory), format_memory),
+        "pods": (sum(t.quota.pods * len(t.namespaces) for t in teams), nodes * capacity.pods, str),
+    }
+    for resource, (total, available, show) in wanted.items():
+        if total > available:
+            yield doc.problem(
+                ("cluster", "nodes"),
+                f"team quotas add up to {show(total)} {resource} but {nodes} nodes hold {show(available)}",
+                "add nodes, raise cluster.nodeCapacity, or lower team quotas",
+            )
+
+
+@rule
+def production_guards(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """Production environments use strict mTLS and state their Pod Security level explicitly."""
+    if not spec.metadata.production:
+        return
+    if spec.mesh.mtls != "strict":
+        yield doc.problem(("mesh", "mtls"), "production environments need strict mTLS", "set mesh.mtls: strict")
+    if "podSecurity" not in (doc.data.get("paas") or {}):
+        yield doc.problem(("metadata", "production"), "production environments must set paas.podSecurity explicitly", "add paas.podSecurity: restricted (or baseline)")
+
+
+@rule
+def mesh_version_supported(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """The mesh version is installable and supports the cluster's Kubernetes version."""
+    found = versions.release(spec.mesh.provider, spec.mesh.version)
+    if not found:
+        yield doc.problem(("mesh", "version"), f"{spec.mesh.provider} {spec.mesh.version} is not a version meshinstall can install", "use one of: " + ", ".join(versions.supported_versions(spec.mesh.provider)))
+        return
+    if not found.supports(spec.cluster.kubernetes_version):
+        yield doc.problem(
+            ("cluster", "kubernetesVersion"),
+            f"{spec.mesh.provider} {spec.mesh.version} does not support Kubernetes {spec.cluster.kubernetes_version}",
+            f"it supports Kubernetes {found.kubernetes_min} to {found.kubernetes_max}",
+        )
+
+
+@rule
+def monitoring_dependencies(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """Kiali and alerts read Prometheus."""
+    monitoring = spec.monitoring
+    if monitoring.prometheus.enabled:
+        return
+    if monitoring.kiali.enabled:
+        yield doc.problem(("monitoring", "kiali", "enabled"), "Kiali needs Prometheus", "enable monitoring.prometheus or disable Kiali")
+    if monitoring.alerts.enabled:
+        yield doc.problem(("monitoring", "alerts", "enabled"), "alerts need Prometheus", "enable monitoring.prometheus or disable alerts")
+
+
+@rule
+def no_plaintext_secrets(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """Plain `env` does not carry values that look like secrets, nor repeat a `secretEnv` name."""
+    for i, j, _, app in all_apps(spec):
+        for name in app.env:
+            path = app_path(i, j) + ("env", name)
+            if SECRET_LOOKING.search(name):
+                yield doc.problem(path, f"{name} looks like a secret but is given in plaintext", f"move it to secretEnv as {name}: {{fromEnv: VARIABLE}}")
+            elif name in app.secret_env:
+                yield doc.problem(path, f"{name} is set in both env and secretEnv", "keep one")

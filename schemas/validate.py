@@ -1,0 +1,176 @@
+"""Validates a spec against the JSON Schema and the semantic rules, and returns the immutable model."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from ..errors import SpecInvalid, SpecProblem
+from . import loader, model, rules
+from .loader import Document
+
+SCHEMA_FILE = "mesh-spec.schema.json"
+
+PATTERN_HINTS = {
+    "dnsLabel": "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters",
+    "dnsSubdomain": "lowercase letters, digits, '-' and '.', at most 253 characters",
+    "hostname": "a DNS name such as app.example.com",
+    "hostPattern": "a DNS name, optionally starting with '*.' (*.apps.example.com)",
+    "cpu": "a CPU quantity such as 250m, 1 or 0.5 (quote it)",
+    "memory": "a memory quantity such as 128Mi or 2Gi",
+    "duration": "a duration such as 500ms, 5s, 1m",
+    "envName": "an environment variable name: letters, digits and '_', not starting with a digit",
+    "image": "an image with a tag or digest, e.g. registry.example.com/team/app:1.2.3",
+}
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The spec's JSON Schema (shipped with the package)."""
+    text = resources.files("meshinstall.schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(schema())
+
+
+def load_spec(path: Path) -> model.Spec:
+    """Load, merge and validate `path`; raises SpecInvalid with every problem found."""
+    doc = loader.load(path)
+    if doc.data is None:
+        raise SpecInvalid(doc.problems)
+    flagged = {p.path for p in doc.problems if "ambiguous" in p.message}
+    problems = doc.problems + [p for p in schema_problems(doc) if p.path not in flagged]
+    if problems:
+        raise SpecInvalid(problems)
+    data = with_defaults(doc.data)
+    spec = to_model(data, path)
+    problems = [p for rule in rules.RULES for p in rule(spec, doc)]
+    if problems:
+        raise SpecInvalid(problems)
+    return spec
+
+
+def to_model(data: dict[str, Any], path: Path) -> model.Spec:
+    """Build the model from defaulted data; the content hash covers the merged spec."""
+    for team in data.get("paas", {}).get("teams", []):
+        team.setdefault("namespaces", [team["name"]])
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    spec = model.build(model.Spec, data)
+    return model.Spec(**{**spec.__dict__, "source": path.resolve(), "content_hash": digest})
+
+
+def schema_problems(doc: Document) -> list[SpecProblem]:
+    """Every JSON Schema violation, each at the file, line and column of the offending value."""
+    problems: list[SpecProblem] = []
+    for error in _validator().iter_errors(doc.data):
+        problems.extend(_describe(error, doc))
+    return problems
+
+
+def _describe(error: ValidationError, doc: Document) -> Iterator[SpecProblem]:
+    if error.context:
+        error = best_match(error.context)
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        for key in sorted(set(error.instance) - set(allowed)):
+            yield doc.problem(path + (key,), f"unknown property {key!r}", _suggest(key, allowed))
+        return
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        yield doc.problem(path, f"missing required property {missing!r}", f"add `{missing}:`")
+        return
+    message, hint = _explain(error)
+    yield doc.problem(path, message, hint)
+
+
+def _suggest(key: str, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return f"allowed here: {', '.join(allowed)}" if allowed else "remove it"
+
+
+def _explain(error: ValidationError) -> tuple[str, str]:
+    """A message and a fix for one schema error."""
+    value, rule, sub = error.instance, error.validator, error.schema
+    shown = json.dumps(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    if "fromEnv" in sub.get("properties", {}):
+        return (f"a secret must be a reference, not {shown if not isinstance(value, str) else 'a plaintext value'}",
+                "use {fromEnv: VARIABLE} or {fromFile: path}; plaintext secrets are not allowed")
+    if rule == "type":
+        expected = error.validator_value
+        hint = f'quote it ("{value}")' if expected == "string" and not isinstance(value, (dict, list)) else ""
+        return f"{shown} is a {_type_name(value)}, expected {expected}", hint
+    if rule == "enum":
+        options = [str(o) for o in error.validator_value]
+        close = difflib.get_close_matches(str(value), options, n=1)
+        return f"{shown} is not allowed", (f"did you mean {close[0]!r}? " if close else "") + f"use one of: {', '.join(options)}"
+    if rule == "const":
+        return f"{shown} is not supported", f"write {error.validator_value!r}"
+    if rule == "pattern":
+        return f"{shown} is not valid", _pattern_hint(sub) or f"must match {error.validator_value}"
+    if rule in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        low, high = sub.get("minimum", sub.get("exclusiveMinimum")), sub.get("maximum", sub.get("exclusiveMaximum"))
+        return error.message.replace("'", ""), f"allowed range: {low if low is not None else '-inf'} to {high if high is not None else 'inf'}"
+    return error.message, (sub.get("description") or "see the spec reference")
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "boolean", int: "integer", float: "number", str: "string", dict: "mapping", list: "list"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )
+
+
+def _pattern_hint(sub: dict[str, Any]) -> str:
+    definitions = schema()["$defs"]
+    for name, hint in PATTERN_HINTS.items():
+        if definitions.get(name, {}).get("pattern") == sub.get("pattern"):
+            return hint
+    return ""
+
+
+def with_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of schema-valid data with every default from the schema filled in."""
+    out = copy.deepcopy(data)
+    _fill(schema(), out)
+    return out
+
+
+def _fill(node: dict[str, Any], value: Any) -> None:
+    node = _deref(node)
+    if isinstance(value, dict):
+        for key, prop in node.get("properties", {}).items():
+            prop = _deref(prop)
+            if key not in value and "default" in prop:
+                value[key] = copy.deepcopy(prop["default"])
+            if key in value:
+                _fill(prop, value[key])
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict):
+            for key in value:
+                if key not in node.get("properties", {}):
+                    _fill(extra, value[key])
+    elif isinstance(value, list) and isinstance(node.get("items"), dict):
+        for item in value:
+            _fill(node["items"], item)
+
+
+def _deref(node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if not ref:
+        return node
+    target = _deref(schema()["$defs"][ref.rsplit("/", 1)[-1]])
+    return {**target, **{k: v for k, v in node.items() if k != "$ref"}}

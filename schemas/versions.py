@@ -1,0 +1,43 @@
+"""Mesh versions meshinstall knows how to install, and the Kubernetes versions each supports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MeshRelease:
+    """One installable mesh release: its charts and the Kubernetes minors it supports."""
+
+    provider: str
+    version: str
+    kubernetes_min: str
+    kubernetes_max: str
+    chart_repository: str
+
+    def supports(self, kubernetes_version: str) -> bool:
+        """Whether `kubernetes_version` ("1.34") is within the supported range."""
+        return _minor(self.kubernetes_min) <= _minor(kubernetes_version) <= _minor(self.kubernetes_max)
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
+
+# Istio's support policy: each release supports four or five Kubernetes minors.
+SUPPORTED: dict[tuple[str, str], MeshRelease] = {
+    ("istio", "1.30.3"): MeshRelease("istio", "1.30.3", "1.31", "1.35", ISTIO_CHARTS),
+}
+
+
+def release(provider: str, version: str) -> MeshRelease | None:
+    """The supported release, or None."""
+    return SUPPORTED.get((provider, version))
+
+
+def supported_versions(provider: str) -> list[str]:
+    """Versions of `provider` meshinstall can install."""
+    return sorted(v for (p, v) in SUPPORTED if p == provider)

@@ -1,0 +1,94 @@
+"""The Pulumi program: the validated spec, wired into components in dependency order."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+
+from ..components import charts
+from ..components.app import service_host
+from ..components.cluster import Cluster, ClusterArgs
+from ..components.control_plane import ControlPlane, ControlPlaneArgs
+from ..components.monitoring import AppTarget, MonitoringArgs, MonitoringStack
+from ..components.paas import PaasArgs, PaasLayer
+from ..components.sidecars import Sidecars, SidecarsArgs, injection_labels
+from ..schemas.model import Spec
+from .secrets import ResolvedSecrets
+
+
+@dataclass(frozen=True)
+class PlatformHandles:
+    """Handles on what the program created (for tests and outputs)."""
+
+    cluster: Cluster
+    control_plane: ControlPlane
+    sidecars: Sidecars
+    paas: PaasLayer
+    monitoring: MonitoringStack
+
+
+def cluster_args(spec: Spec) -> ClusterArgs:
+    """Kubeconfig and context of an existing cluster; `$KUBECONFIG` or ~/.kube/config by default."""
+    configured = spec.cluster.kubeconfig
+    path = spec.resolve_path(configured) if configured else Path(os.environ.get("KUBECONFIG", "~/.kube/config")).expanduser()
+    return ClusterArgs(kubeconfig=str(path), context=spec.cluster.context)
+
+
+def chart_mirror(spec: Spec) -> Path | None:
+    """The spec's chart mirror folder, if any."""
+    return spec.resolve_path(spec.charts.mirror) if spec.charts.mirror else None
+
+
+def build(spec: Spec, secrets: ResolvedSecrets, cluster: ClusterArgs | None = None) -> PlatformHandles:
+    """Declare the whole platform for `spec`; export the stack outputs."""
+    mirror = chart_mirror(spec)
+    k8s_cluster = Cluster("cluster", cluster or cluster_args(spec))
+    on_cluster = pulumi.ResourceOptions(providers={"kubernetes": k8s_cluster.provider})
+    mesh = spec.mesh
+    control_plane = ControlPlane(
+        "control-plane",
+        ControlPlaneArgs(
+            mesh,
+            spec.sidecars,
+            charts.chart("base", mirror, mesh.version),
+            charts.chart("istiod", mirror, mesh.version),
+            charts.chart("gateway", mirror, mesh.version),
+            simulated=spec.cluster.provider == "simulated",
+        ),
+        on_cluster,
+    )
+    after = tuple(control_plane.ready)
+    namespaces = tuple(ns for team in spec.paas.teams for ns in team.namespaces)
+    sidecars = Sidecars(
+        "sidecars", SidecarsArgs(mesh.mtls, mesh.outbound_traffic_policy, namespaces, after), on_cluster
+    )
+    proxy = spec.sidecars.proxy
+    paas = PaasLayer(
+        "paas",
+        PaasArgs(spec.paas, injection_labels(mesh.revision), {"cpu": proxy.cpu, "memory": proxy.memory}, secrets.app_env, after),
+        on_cluster,
+    )
+    targets = tuple(AppTarget(team.name, team.app_namespace, app.name) for team in spec.paas.teams for app in team.apps)
+    team_namespaces = tuple(ns for space in paas.teams.values() for ns in space.namespaces)
+    monitoring = MonitoringStack(
+        "monitoring",
+        MonitoringArgs(
+            spec.monitoring,
+            targets,
+            charts.chart("kube-prometheus-stack", mirror),
+            charts.chart("kiali-server", mirror),
+            charts.chart("jaeger", mirror),
+            secrets.grafana_password,
+            after + team_namespaces,
+        ),
+        on_cluster,
+    )
+    pulumi.export("gatewayAddress", control_plane.gateway_address)
+    pulumi.export("urls", monitoring.urls)
+    pulumi.export("apps", {f"{t.team}/{t.name}": service_host(t.name, t.namespace) for t in targets})
+    pulumi.export("specHash", spec.content_hash)
+    pulumi.export("environment", spec.name)
+    return PlatformHandles(k8s_cluster, control_plane, sidecars, paas, monitoring)

@@ -1,0 +1,68 @@
+"""Runs meshinstall's Pulumi program offline under Pulumi mocks and records every registration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+
+
+@dataclass
+class Registered:
+    """One resource registration as the engine would see it."""
+
+    urn: str
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    parent: str
+    dependencies: list[str]
+    provider: str
+
+
+@dataclass
+class Recorder(pulumi.runtime.Mocks):
+    """Mocks that answer every resource with its inputs, and remember them."""
+
+    resources: dict[str, Registered] = field(default_factory=dict)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        state = dict(args.inputs)
+        if args.typ == "kubernetes:helm.sh/v3:Release":
+            state["status"] = {"status": "deployed", "name": args.inputs.get("name")}
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that also keeps parents, dependencies and providers."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        super().__init__(recorder)
+        self.recorder = recorder
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+            self.recorder.resources[response.urn] = Registered(
+                response.urn, request.type, request.name, inputs, request.parent, list(request.dependencies), request.provider
+            )
+        return response
+
+
+def run(program: Callable[[], Any], stack: str = "test") -> dict[str, Registered]:
+    """Run `program` under mocks and return every registered resource by URN."""
+    recorder = Recorder()
+    pulumi.runtime.set_mocks(recorder, project="meshinstall", stack=stack, preview=False, monitor=RecordingMonitor(recorder))
+
+    @pulumi.runtime.test
+    def body() -> None:
+        program()
+
+    body()
+    return recorder.resources

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Build meshinstall's offline toolchain (Pulumi CLI, Pulumi Kubernetes provider, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kwok; etcd from Debian) from the Go module proxy, into
+# a cache outside the repository. Idempotent: what is already built is skipped.
+#
+#   BIN=$(toolchain/install.sh | tail -1)     # progress goes to stderr, the bin dir is the last stdout line
+#   toolchain/install.sh --print-bin          # print the bin dir without building (exit 1 if incomplete)
+#
+# Cache layout (MESHINSTALL_TOOLCHAIN_DIR, default ~/.cache/meshinstall/toolchain):
+#   <root>/<key>/bin/                one bin dir per combination of pins (key = hash of all groups)
+#   <root>/groups/<group>-<hash>/    each tool group built once per pin set: bin/, src/ (scratch), build.ok
+#   <root>/logs/<group>-<hash>-<tool>.log   build logs
+# Go's own module and build caches (go env GOMODCACHE / GOCACHE) are used as they are.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Bump when the build recipe below changes in a way that changes the binaries.
+RECIPE=1
+
+say() { echo "install.sh: $*" >&2; }
+die() { echo "install.sh: ERROR: $*" >&2; exit 1; }
+
+print_only=0
+case "${1:-}" in
+  --print-bin) print_only=1 ;;
+  "") ;;
+  -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+  *) die "unknown argument '$1' (usage: install.sh [--print-bin])" ;;
+esac
+
+# shellcheck source=versions.env
+. "$here/versions.env"
+
+command -v go >/dev/null 2>&1 || die "go not found on PATH (need Go >= 1.26.6; the wrappers' go.mod files name the minimum)"
+command -v sha256sum >/dev/null 2>&1 || die "sha256sum not found (coreutils)"
+export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
+goversion=$(go env GOVERSION)
+need_go=$(cat "$here"/*/go.mod | sed -n 's/^go \([0-9.]*\)$/\1/p' | sort -V | tail -1)
+if [ "$(printf '%s\n%s\n' "$need_go" "${goversion#go}" | sort -V | head -1)" != "$need_go" ]; then
+  die "$goversion is too old: the wrapper modules need go >= $need_go"
+fi
+
+root=${MESHINSTALL_TOOLCHAIN_DIR:-$HOME/.cache/meshinstall/toolchain}
+groups=(pulumi kubernetes-provider kube kwok)
+
+# group_hash GROUP: pins that decide the group's binaries
+group_hash() {
+  { echo "recipe=$RECIPE go=$goversion group=$1"
+    cat "$here/versions.env"
+    cat "$here/$1/go.mod" "$here/$1/go.sum"
+    [ ! -d "$here/$1/src" ] || find "$here/$1/src" -type f | sort | xargs cat
+  } | sha256sum | cut -c1-12
+}
+declare -A ghash
+for g in "${groups[@]}"; do ghash[$g]=$(group_hash "$g"); done
+key=$(for g in "${groups[@]}"; do echo "$g-${ghash[$g]}"; done | sha256sum | cut -c1-12)
+bin="$root/$key/bin"
+
+tools_of() {
+  case "$1" in
+    pulumi) echo pulumi pulumi-language-python pulumi-language-python-exec ;;
+    kubernetes-provider) echo pulumi-resource-kubernetes ;;
+    kube) echo kube-apiserver kube-controller-manager kube-scheduler ;;
+    kwok) echo kwok ;;
+  esac
+}
+
+if [ "$print_only" = 1 ]; then
+  for g in "${groups[@]}"; do for t in $(tools_of "$g"); do [ -x "$bin/$t" ] || { echo "missing: $t" >&2; exit 1; }; done; done
+  echo "$bin"; exit 0
+fi
+
+mkdir -p "$root/groups" "$root/logs" "$bin"
+# one install at a time per cache
+exec 9>"$root/.lock"
+if command -v flock >/dev/null 2>&1; then flock 9; fi
+
+# build_tool GROUP TOOL WORKDIR -- go build args...
+build_tool() {
+  local g=$1 t=$2 wd=$3; shift 3; [ "$1" = "--" ] && shift
+  local gdir="$root/groups/$g-${ghash[$g]}" logf="$root/logs/$g-${ghash[$g]}-$t.log" start
+  if [ -x "$gdir/bin/$t" ]; then say "$t: already built"; return 0; fi
+  say "building $t ($g) ... log: $logf"
+  start=$(date +%s)
+  mkdir -p "$gdir/bin"
+  if ! (cd "$wd" && go build -trimpath -o "$gdir/bin/.$t.tmp" "$@") >"$logf" 2>&1; then
+    tail -n 20 "$logf" >&2 || true
+    die "build of $t failed after $(( $(date +%s) - start ))s (full log: $logf)"
+  fi
+  mv -f "$gdir/bin/.$t.tmp" "$gdir/bin/$t"
+  say "building $t ... done in $(( $(date +%s) - start ))s"
+}
+
+# run_step GROUP NAME WORKDIR -- command...: a non-build step, logged like a build
+run_step() {
+  local g=$1 n=$2 wd=$3; shift 3; [ "$1" = "--" ] && shift
+  local logf="$root/logs/$g-${ghash[$g]}-$n.log"
+  if ! (cd "$wd" && "$@") >"$logf" 2>&1; then
+    tail -n 20 "$logf" >&2 || true
+    die "$n for $g failed (full log: $logf)"
+  fi
+}
+
+module_dir() { # MODULE VERSION (from the group's wrapper module, so go.sum verifies it)
+  go mod download -json "$1@$2" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'
+}
+
+build_pulumi() {
+  local g=pulumi w="$here/pulumi" gdir="$root/groups/pulumi-${ghash[pulumi]}" sdkdir
+  build_tool $g pulumi "$w" -- \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
+    github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+  if [ -f "$w/src/pulumi-language-python/main.go" ]; then
+    build_tool $g pulumi-language-python "$w" -- -tags grpcnotrace \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_SDK_VERSION" \
+      ./src/pulumi-language-python
+  fi
+  # the language host runs this script, looked up next to its own executable
+  if [ ! -x "$gdir/bin/pulumi-language-python-exec" ]; then
+    sdkdir=$(cd "$w" && module_dir github.com/pulumi/pulumi/sdk/v3 "$PULUMI_SDK_VERSION")
+    [ -f "$sdkdir/python/cmd/pulumi-language-python-exec" ] ||
+      die "pulumi-language-python-exec not found in sdk/v3 $PULUMI_SDK_VERSION ($sdkdir)"
+    install -m 0755 "$sdkdir/python/cmd/pulumi-language-python-exec" "$gdir/bin/pulumi-language-python-exec"
+  fi
+}
+
+build_kubernetes_provider() {
+  local g=kubernetes-provider gdir="$root/groups/kubernetes-provider-${ghash[kubernetes-provider]}" pdir src
+  [ -x "$gdir/bin/pulumi-resource-kubernetes" ] && { say "pulumi-resource-kubernetes: already built"; return 0; }
+  # main.go embeds schema-embed.json / terraform-mapping-embed.json, generated from the schema
+  # (with the version stamped in) and absent from the module zip: build from a writable copy.
+  src="$gdir/src"; rm -rf "$src"; mkdir -p "$src/cmd"
+  cp "$here/$g/go.mod" "$here/$g/go.sum" "$src/"
+  pdir=$(cd "$src" && module_dir github.com/pulumi/pulumi-kubernetes/provider/v4 "$K8S_PROVIDER_MODULE_VERSION")
+  [ -d "$pdir/cmd/pulumi-resource-kubernetes" ] || die "provider module not downloaded ($pdir)"
+  cp -r "$pdir/cmd/pulumi-resource-kubernetes" "$src/cmd/"; chmod -R u+w "$src"
+  say "generating schema-embed.json (VERSION=$K8S_PROVIDER_VERSION)"
+  run_step $g generate "$src/cmd/pulumi-resource-kubernetes" -- env VERSION="$K8S_PROVIDER_VERSION" go run generate.go
+  build_tool $g pulumi-resource-kubernetes "$src" -- \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER_VERSION" \
+    ./cmd/pulumi-resource-kubernetes
+}
+
+build_kube() {
+  local v=$KUBERNETES_VERSION minor ld="-s -w" p t
+  minor=${v#v1.}; minor=${minor%%.*}
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  for t in kube-apiserver kube-controller-manager kube-scheduler; do
+    build_tool kube $t "$here/kube" -- -ldflags "$ld" "k8s.io/kubernetes/cmd/$t"
+  done
+}
+
+build_kwok() {
+  build_tool kwok kwok "$here/kwok" -- -ldflags "-s -w" sigs.k8s.io/kwok/cmd/kwok
+}
+
+say "toolchain key $key ($goversion) -> $bin"
+for g in "${groups[@]}"; do
+  "build_${g//-/_}"
+  # publish the group's binaries into the key's bin dir (hard links, copies across filesystems)
+  for f in "$root/groups/$g-${ghash[$g]}/bin/"*; do
+    [ -e "$f" ] || continue
+    case "$(basename "$f")" in .*) continue ;; esac
+    [ "$bin/$(basename "$f")" -ef "$f" ] || ln -f "$f" "$bin/" 2>/dev/null || cp -f "$f" "$bin/"
+  done
+  touch "$root/groups/$g-${ghash[$g]}/build.ok"
+done
+
+# etcd comes from Debian (etcd-server); link it into the bin dir so callers need only one PATH entry
+if ! command -v etcd >/dev/null 2>&1 && [ ! -x "$bin/etcd" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing etcd-server with apt-get"
+    logf="$root/logs/apt-etcd-server.log"
+    { apt-get install -y etcd-server || { apt-get update && apt-get install -y etcd-server; }; } >"$logf" 2>&1 ||
+      die "apt-get install etcd-server failed (log: $logf)"
+  else
+    die "etcd is missing: install Debian's etcd-server (apt-get install etcd-server) as root, or put etcd on PATH"
+  fi
+fi
+if [ ! -x "$bin/etcd" ] || [ -L "$bin/etcd" ]; then
+  e=$(command -v etcd) || die "etcd still not on PATH after installing etcd-server"
+  ln -sfn "$e" "$bin/etcd"
+fi
+
+missing=""
+for g in "${groups[@]}"; do for t in $(tools_of "$g"); do [ -x "$bin/$t" ] || missing="$missing $t"; done; done
+[ -z "$missing" ] || say "WARNING: not available in this toolchain:$missing (see toolchain/README.md)"
+say "toolchain ready"
+echo "$bin"
