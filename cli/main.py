@@ -1,0 +1,227 @@
+"""The `meshinstall` command: thin click commands over `schemas/` and `stacks/`, errors mapped to exit codes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from .. import __version__
+from ..errors import MeshinstallError, SpecInvalid, UsageError
+from . import render
+
+EXIT_CODES = {
+    0: "success",
+    1: "an operation failed",
+    2: "usage error (bad option, unknown environment, missing passphrase or secret)",
+    3: "the spec is invalid (nothing was applied)",
+    4: "a verification check failed",
+    5: "the Pulumi engine reported a failure",
+    6: "the cluster could not be reached or started",
+    7: "the Pulumi engine or a plugin is missing",
+}
+
+
+def load(env: str) -> Any:
+    """Resolve an environment name or path and validate it (SpecInvalid on problems)."""
+    from ..schemas import resolve_environment
+    from ..schemas.validate import load_spec
+
+    return load_spec(resolve_environment(env))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()))
+@click.version_option(__version__, prog_name="meshinstall")
+def cli() -> None:
+    """Declarative service-mesh platform installer: one validated YAML spec per environment."""
+
+
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def validate(files: tuple[Path, ...], as_json: bool) -> None:
+    """Validate spec FILES (default: every environment in ./environments)."""
+    from ..schemas import environment_files
+    from ..schemas.validate import load_spec
+
+    targets = list(files) or environment_files()
+    if not targets:
+        raise UsageError("nothing to validate: give spec files, or run where an environments/ folder is")
+    problems, valid = [], []
+    for path in targets:
+        try:
+            valid.append(load_spec(path).name)
+        except SpecInvalid as err:
+            problems.extend(err.problems)
+    if as_json:
+        click.echo(render.as_json({"valid": not problems, "environments": valid, "problems": [p.to_dict() for p in problems]}))
+        if problems:
+            sys.exit(SpecInvalid.exit_code)
+    elif problems:
+        raise SpecInvalid(problems)
+    else:
+        render.console().print(f"valid: {', '.join(valid)}")
+
+
+def engine_command(fn: Callable[..., None]) -> Callable[..., None]:
+    """Shared arguments of the commands that run the engine."""
+    fn = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (no live display).")(fn)
+    return click.argument("env")(fn)
+
+
+def _open(env: str) -> tuple[Any, Any]:
+    """Validate first (exit 3 before any engine work), then open the stack."""
+    from ..stacks import driver
+
+    spec = load(env)
+    return spec, driver.open_stack(spec)
+
+
+def _run(operation: Callable[..., Any], stack: Any, as_json: bool, **kwargs: Any) -> Any:
+    out = render.console()
+    if as_json:
+        return operation(stack, **kwargs)
+    with render.Progress(out) as progress:
+        return operation(stack, on_event=progress, **kwargs)
+
+
+@cli.command()
+@engine_command
+@click.option("--refresh", is_flag=True, help="Refresh state from the cluster first (shows drift).")
+@click.option("--expect-no-changes", is_flag=True, help="Fail if the preview shows changes.")
+def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool) -> None:
+    """Show what `up` would change in environment ENV."""
+    from ..stacks import driver
+
+    _, stack = _open(env)
+    outcome = _run(driver.preview, stack, as_json, refresh=refresh, expect_no_changes=expect_no_changes)
+    _report(outcome, as_json)
+
+
+@cli.command()
+@engine_command
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
+def up(env: str, as_json: bool, yes: bool) -> None:
+    """Create or update environment ENV (shows the preview and asks first)."""
+    from ..stacks import driver
+
+    _, stack = _open(env)
+    if not yes:
+        planned = _run(driver.preview, stack, as_json)
+        _report(planned, as_json)
+        if planned.changed == 0:
+            return
+        click.confirm(f"Apply {planned.changed} change(s) to {env}?", abort=True)
+    outcome = _run(driver.up, stack, as_json)
+    _report(outcome, as_json)
+
+
+@cli.command()
+@engine_command
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for the environment name.")
+@click.option("--force", is_flag=True, help="Needed with --yes to destroy a production environment.")
+def destroy(env: str, as_json: bool, yes: bool, force: bool) -> None:
+    """Remove everything meshinstall created for ENV."""
+    from ..stacks import driver
+
+    spec = load(env)
+    if spec.metadata.production and not (yes and force):
+        raise UsageError(f"{spec.name} is a production environment: destroy it only with --yes --force")
+    if not yes:
+        typed = click.prompt(f"Type the environment name ({spec.name}) to destroy it")
+        if typed != spec.name:
+            raise UsageError("the name did not match; nothing was destroyed")
+    outcome = _run(driver.destroy, driver.open_stack(spec), as_json)
+    _report(outcome, as_json)
+
+
+@cli.command()
+@engine_command
+def refresh(env: str, as_json: bool) -> None:
+    """Read the cluster's actual state into ENV's state (reports drift)."""
+    from ..stacks import driver
+
+    _, stack = _open(env)
+    _report(_run(driver.refresh, stack, as_json), as_json)
+
+
+@cli.command()
+@engine_command
+def status(env: str, as_json: bool) -> None:
+    """Show ENV's outputs and its last update."""
+    from ..stacks import driver
+
+    _, stack = _open(env)
+    info = driver.status(stack)
+    if as_json:
+        click.echo(render.as_json(info))
+        return
+    out = render.console()
+    last = info["lastUpdate"]
+    out.print(f"environment {info['environment']}: " + (f"last {last['kind']} {last['result']} at {last['ended'] or last['started']}" if last else "never deployed"))
+    render.outputs(out, info["outputs"])
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+def init(directory: Path, force: bool) -> None:
+    """Write a starter environments/ folder (base.yaml and dev.yaml) that validates."""
+    from importlib import resources
+
+    target = directory / "environments"
+    target.mkdir(parents=True, exist_ok=True)
+    starter = resources.files("meshinstall.cli").joinpath("starter")
+    for name in ("base.yaml", "dev.yaml"):
+        path = target / name
+        if path.exists() and not force:
+            raise UsageError(f"{path} exists (use --force to overwrite)")
+        path.write_text(starter.joinpath(name).read_text(encoding="utf-8"), encoding="utf-8")
+    click.echo(f"wrote {target}/base.yaml and {target}/dev.yaml; next: meshinstall validate && meshinstall up dev")
+
+
+@cli.command()
+def versions() -> None:
+    """List the mesh versions meshinstall can install and the Kubernetes versions each supports."""
+    from ..schemas.versions import SUPPORTED
+
+    for release in SUPPORTED.values():
+        click.echo(f"{release.provider} {release.version}: Kubernetes {release.kubernetes_min} to {release.kubernetes_max}")
+
+
+def _report(outcome: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(render.as_json({"operation": outcome.operation, "result": outcome.result, "changes": outcome.changes, "outputs": outcome.outputs}))
+        return
+    out = render.console()
+    render.summary(out, f"{outcome.operation}: {outcome.changed} change(s)", outcome.changes)
+    if outcome.outputs:
+        render.outputs(out, outcome.outputs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: runs the command and maps meshinstall's errors to documented exit codes."""
+    err = render.console(stderr=True)
+    try:
+        cli.main(args=argv, prog_name="meshinstall", standalone_mode=False)
+    except SpecInvalid as problem:
+        render.problems(err, problem.problems)
+        return problem.exit_code
+    except MeshinstallError as problem:
+        err.print(f"error: {problem}", markup=False)
+        return problem.exit_code
+    except click.exceptions.Abort:
+        err.print("aborted; nothing was changed")
+        return 1
+    except click.ClickException as problem:
+        problem.show()
+        return 2 if isinstance(problem, click.UsageError) else problem.exit_code
+    except SystemExit as done:
+        return int(done.code or 0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

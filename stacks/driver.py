@@ -1,0 +1,160 @@
+"""Drives the Pulumi Automation API: one stack per environment, an inline program, local or shared state."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from pulumi import automation as auto
+
+from ..errors import EngineFailed, UsageError
+from ..schemas.model import Spec
+from . import engine, program
+from .secrets import resolve
+
+PROJECT = "meshinstall"
+PASSPHRASE_VARIABLE = "MESHINSTALL_PASSPHRASE"
+EventHandler = Callable[[auto.EngineEvent], None]
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where an environment's engine files live, all under the spec's folder unless the backend is shared."""
+
+    root: Path
+    work_dir: Path
+    pulumi_home: Path
+    backend_url: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an operation did: counts per operation kind, the stack outputs, and the engine's summary."""
+
+    operation: str
+    changes: Mapping[str, int]
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    result: str = "succeeded"
+
+    @property
+    def changed(self) -> int:
+        """How many resources were (or would be) created, updated, replaced or deleted."""
+        return sum(n for op, n in self.changes.items() if op not in ("same", "read"))
+
+
+def places(spec: Spec) -> Places:
+    """State folder next to the spec: `.meshinstall/` holds the backend (by default), work dir and PULUMI_HOME."""
+    root = spec.base_dir / ".meshinstall"
+    backend = spec.state.backend
+    if backend.startswith("file://"):
+        path = spec.resolve_path(backend[len("file://"):])
+        backend = f"file://{path}"
+    return Places(root, root / "work" / spec.name, root / "pulumi-home", backend)
+
+
+def passphrase(environ: Mapping[str, str] | None = None) -> str:
+    """The state encryption passphrase, from MESHINSTALL_PASSPHRASE."""
+    value = (os.environ if environ is None else environ).get(PASSPHRASE_VARIABLE)
+    if not value:
+        raise UsageError(f"{PASSPHRASE_VARIABLE} is not set: it encrypts this environment's secrets in the state (export {PASSPHRASE_VARIABLE}=...)")
+    return value
+
+
+def engine_env(place: Places, secret: str) -> dict[str, str]:
+    """Environment of every engine run: offline, meshinstall's own PULUMI_HOME, the backend and passphrase."""
+    return {
+        "PULUMI_HOME": str(place.pulumi_home),
+        "PULUMI_BACKEND_URL": place.backend_url,
+        "PULUMI_CONFIG_PASSPHRASE": secret,
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_SKIP_CONFIRMATIONS": "true",
+        "PATH": engine.search_path(),
+    }
+
+
+def open_stack(spec: Spec, cluster: program.ClusterArgs | None = None) -> auto.Stack:
+    """Select (or create) the environment's stack with the inline program bound to `spec`."""
+    secret = passphrase()
+    secrets = resolve(spec)
+    place = places(spec)
+    for folder in (place.work_dir, place.pulumi_home):
+        folder.mkdir(parents=True, exist_ok=True)
+    if place.backend_url.startswith("file://"):
+        Path(place.backend_url[len("file://"):]).mkdir(parents=True, exist_ok=True)
+    env = engine_env(place, secret)
+    workspace = auto.LocalWorkspaceOptions(
+        work_dir=str(place.work_dir),
+        pulumi_home=str(place.pulumi_home),
+        pulumi_command=engine.command(),
+        env_vars=env,
+        secrets_provider="passphrase",
+        project_settings=auto.ProjectSettings(name=PROJECT, runtime="python", backend=auto.ProjectBackend(place.backend_url)),
+    )
+    try:
+        return auto.create_or_select_stack(
+            stack_name=spec.name,
+            project_name=PROJECT,
+            program=lambda: program.build(spec, secrets, cluster),
+            opts=workspace,
+        )
+    except auto.errors.CommandError as err:
+        raise EngineFailed(f"cannot open stack {spec.name!r} at {place.backend_url}: {_last_lines(err)}") from err
+
+
+def _last_lines(err: Exception, count: int = 6) -> str:
+    lines = [line for line in str(err).splitlines() if line.strip()]
+    return "\n".join(lines[-count:])
+
+
+def _engine_call(operation: str, fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except auto.errors.ConcurrentUpdateError as err:
+        raise EngineFailed(f"{operation}: the stack is locked by another update (run `meshinstall cancel` if it died)") from err
+    except auto.errors.CommandError as err:
+        raise EngineFailed(f"{operation} failed:\n{_last_lines(err, 12)}") from err
+
+
+def preview(stack: auto.Stack, on_event: EventHandler | None = None, expect_no_changes: bool = False, refresh: bool = False) -> Outcome:
+    """What `up` would change."""
+    result = _engine_call("preview", lambda: stack.preview(on_event=on_event, expect_no_changes=expect_no_changes, refresh=refresh, color="never"))
+    return Outcome("preview", dict(result.change_summary))
+
+
+def up(stack: auto.Stack, on_event: EventHandler | None = None) -> Outcome:
+    """Apply the spec."""
+    result = _engine_call("up", lambda: stack.up(on_event=on_event, color="never"))
+    return Outcome("up", dict(result.summary.resource_changes or {}), _plain(result.outputs), result.summary.result)
+
+
+def refresh(stack: auto.Stack, on_event: EventHandler | None = None) -> Outcome:
+    """Read the cluster back into the state; reports drift."""
+    result = _engine_call("refresh", lambda: stack.refresh(on_event=on_event, color="never"))
+    return Outcome("refresh", dict(result.summary.resource_changes or {}), {}, result.summary.result)
+
+
+def destroy(stack: auto.Stack, on_event: EventHandler | None = None) -> Outcome:
+    """Remove everything the stack created."""
+    result = _engine_call("destroy", lambda: stack.destroy(on_event=on_event, color="never"))
+    return Outcome("destroy", dict(result.summary.resource_changes or {}), {}, result.summary.result)
+
+
+def status(stack: auto.Stack) -> dict[str, Any]:
+    """Outputs (secrets masked) and the last update."""
+    history = _engine_call("status", lambda: stack.history(page_size=1))
+    last = history[0] if history else None
+    return {
+        "environment": stack.name,
+        "outputs": _plain(_engine_call("status", stack.outputs)),
+        "lastUpdate": None if last is None else {
+            "kind": last.kind, "result": last.result, "started": last.start_time.isoformat(), "ended": last.end_time.isoformat() if last.end_time else None,
+            "changes": dict(last.resource_changes or {}),
+        },
+    }
+
+
+def _plain(outputs: Mapping[str, auto.OutputValue]) -> dict[str, Any]:
+    return {k: ("[secret]" if v.secret else v.value) for k, v in outputs.items()}

@@ -1,0 +1,58 @@
+"""Finds the Pulumi engine and its plugins: on PATH, or in the toolchain cache `toolchain/install.sh` fills."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from pulumi import automation as auto
+
+from ..errors import ToolchainMissing
+
+TOOLCHAIN_VARIABLE = "MESHINSTALL_TOOLCHAIN_DIR"
+REQUIRED = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes")
+
+
+def cache_root() -> Path:
+    """Root of the toolchain cache (outside any repository)."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "meshinstall" / "toolchain"
+    return Path(os.environ.get(TOOLCHAIN_VARIABLE, default))
+
+
+def cached_bins() -> list[Path]:
+    """Every `bin` folder in the cache, newest first."""
+    root = cache_root()
+    if not root.is_dir():
+        return []
+    return sorted((p for p in root.glob("*/bin") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def search_path() -> str:
+    """PATH for the engine: the current PATH with the toolchain cache after it (plugins are found on PATH)."""
+    parts = os.environ.get("PATH", "").split(os.pathsep)
+    return os.pathsep.join([*parts, *(str(b) for b in cached_bins() if str(b) not in parts)])
+
+
+def find(tool: str) -> Path | None:
+    """Where `tool` is, on PATH or in the cache."""
+    found = shutil.which(tool, path=search_path())
+    return Path(found) if found else None
+
+
+def missing() -> list[str]:
+    """Engine pieces that are nowhere to be found."""
+    return [tool for tool in REQUIRED if find(tool) is None]
+
+
+def command() -> auto.PulumiCommand:
+    """The Pulumi CLI to drive; a clear error names what is missing."""
+    absent = missing()
+    if absent:
+        raise ToolchainMissing(
+            f"not found: {', '.join(absent)}. Install Pulumi the usual way, or build the pinned toolchain offline "
+            f"with `toolchain/install.sh` (it fills {cache_root()})."
+        )
+    pulumi = find("pulumi")
+    assert pulumi is not None
+    return auto.PulumiCommand(root=str(pulumi.parent.parent), skip_version_check=False)

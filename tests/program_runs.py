@@ -1,0 +1,46 @@
+"""Runs the whole program for an example environment under mocks (cached per environment)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from conftest import ROOT, SECRETS
+from mocks import Registered, run
+
+from meshinstall.components.cluster import ClusterArgs
+from meshinstall.schemas.validate import load_spec
+from meshinstall.stacks import program, secrets
+
+
+@lru_cache(maxsize=None)
+def resources(env: str) -> tuple[Registered, ...]:
+    """Every resource the program registers for environments/<env>.yaml."""
+    spec = load_spec(ROOT / "environments" / f"{env}.yaml")
+    resolved = secrets.resolve(spec, SECRETS)
+    cluster = ClusterArgs(kubeconfig="apiVersion: v1\nkind: Config\n") if spec.cluster.provider == "simulated" else None
+    return tuple(run(lambda: program.build(spec, resolved, cluster), stack=env).values())
+
+
+def of_type(env: str, kind: str) -> list[Registered]:
+    """Resources of one type token suffix, e.g. `core/v1:Namespace`."""
+    return [r for r in resources(env) if r.type.endswith(kind)]
+
+
+def named(env: str, kind: str, name: str) -> Registered:
+    """The one resource of `kind` with logical name `name`."""
+    found = [r for r in of_type(env, kind) if r.name == name]
+    assert len(found) == 1, f"expected one {kind} named {name}, found {[r.urn for r in of_type(env, kind)]}"
+    return found[0]
+
+
+def spec_of(env: str):
+    return load_spec(ROOT / "environments" / f"{env}.yaml")
+
+
+def urn_of(env: str, kind: str, name: str) -> str:
+    return named(env, kind, name).urn
+
+
+def path(env: str) -> Path:
+    return ROOT / "environments" / f"{env}.yaml"

@@ -1,0 +1,137 @@
+"""The command line, in-process: exit codes and what the user sees."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from meshinstall.cli.main import cli, main
+
+BROKEN = """\
+extends: base.yaml
+metadata: {name: dev}
+cluster: {provider: simulated}
+paas:
+  teams:
+    - name: payments
+      apps:
+        - {name: checkout, image: "registry.example.com/c:1", port: 70000}
+"""
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    """Run `meshinstall ARGS` the way the console script does; returns (exit code, stdout, stderr)."""
+    runner = CliRunner()
+    result = runner.invoke(_entry, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+import click  # noqa: E402
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+@click.pass_context
+def _entry(ctx: click.Context) -> None:
+    sys.exit(main(list(ctx.args)))
+
+
+def test_validate_all_example_environments(isolated):
+    code, out, _ = run("validate")
+    assert code == 0
+    assert "valid: dev, prod, staging" in out
+
+
+def test_invalid_spec_exits_3_with_file_line_and_path(isolated):
+    (isolated / "environments" / "dev.yaml").write_text(BROKEN)
+    code, _, err = run("validate", "environments/dev.yaml")
+    assert code == 3
+    assert "environments/dev.yaml:8:69: $.paas.teams[0].apps[0].port: 70000 is greater than the maximum of 65535" in err
+
+
+def test_validate_json_for_ci(isolated):
+    (isolated / "environments" / "dev.yaml").write_text(BROKEN)
+    code, out, _ = run("validate", "--json", "environments/dev.yaml")
+    assert code == 3
+    report = json.loads(out)
+    assert report["valid"] is False
+    assert [(p["line"], p["path"]) for p in report["problems"]] == [(8, "$.paas.teams[0].apps[0].port")]
+
+
+@pytest.mark.parametrize("command", ["preview", "up", "refresh", "destroy"])
+def test_engine_commands_refuse_an_invalid_spec_before_touching_state(isolated, monkeypatch, command):
+    monkeypatch.setenv("MESHINSTALL_PASSPHRASE", "x")
+    (isolated / "environments" / "dev.yaml").write_text(BROKEN)
+    code, _, err = run(command, "dev", "--yes") if command in ("up", "destroy") else run(command, "dev")
+    assert code == 3
+    assert "$.paas.teams[0].apps[0].port" in err
+    assert not (isolated / "environments" / ".meshinstall").exists()
+
+
+def test_missing_passphrase_is_a_usage_error(isolated):
+    code, _, err = run("preview", "staging")
+    assert code == 2
+    assert "MESHINSTALL_PASSPHRASE is not set" in err
+    assert not (isolated / "environments" / ".meshinstall").exists()
+
+
+def test_missing_secret_names_the_variable_not_a_value(isolated, monkeypatch):
+    monkeypatch.setenv("MESHINSTALL_PASSPHRASE", "x")
+    monkeypatch.setenv("CHECKOUT_DB_PASSWORD", "s3cret-value")
+    code, _, err = run("preview", "staging")
+    assert code == 2
+    assert "$.monitoring.grafana.adminPassword: environment variable GRAFANA_ADMIN_PASSWORD is not set" in err
+    assert "s3cret-value" not in err
+
+
+def test_unknown_environment_lists_the_known_ones(isolated):
+    code, _, err = run("preview", "qa")
+    assert code == 2
+    assert "known: base, dev, prod, staging" in err
+
+
+def test_prod_destroy_needs_yes_and_force(isolated):
+    code, _, err = run("destroy", "prod", "--yes")
+    assert code == 2
+    assert "--yes --force" in err
+
+
+def test_destroy_asks_for_the_environment_name(isolated):
+    result = CliRunner().invoke(_entry, ["destroy", "staging"], input="stagin\n")
+    assert result.exit_code == 2
+    assert "nothing was destroyed" in result.stderr
+
+
+def test_init_writes_a_starter_that_validates(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run("init")
+    assert code == 0 and (tmp_path / "environments" / "dev.yaml").is_file()
+    assert run("validate")[0] == 0
+    code, _, err = run("init")
+    assert code == 2 and "exists" in err
+
+
+def test_usage_error_exit_code(isolated):
+    assert run("validate", "--no-such-flag")[0] == 2
+
+
+def test_version_and_validate_do_not_import_pulumi(environments):
+    probe = (
+        "import sys; from meshinstall.cli.main import main; "
+        f"code = main(['validate', {str(environments / 'dev.yaml')!r}]); "
+        "main(['--version']) if False else None; "
+        "print(code, any(m.split('.')[0] in ('pulumi', 'pulumi_kubernetes') for m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("0 False")
+    version = subprocess.run([sys.executable, "-m", "meshinstall.cli.main", "--version"], capture_output=True, text=True)
+    assert version.stdout.strip() == "meshinstall, version 0.1.0"
+
+
+def test_help_documents_exit_codes():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert "3 the spec is invalid" in result.output

@@ -1,0 +1,250 @@
+"""The program's resources for the example environments, under Pulumi mocks: what a platform engineer would inspect."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from program_runs import named, of_type, resources, urn_of
+
+ISTIO_REPO = "https://istio-release.storage.googleapis.com/charts"
+
+
+def release(env: str, name: str):
+    return named(env, "helm.sh/v3:Release", name)
+
+
+# --- control plane -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_istio_charts_come_from_the_official_repository_at_the_mesh_version(env):
+    for chart in ("base", "istiod"):
+        r = release(env, "istio-base" if chart == "base" else "istiod")
+        assert r.inputs["chart"] == chart, r.urn
+        assert r.inputs["version"] == "1.30.3", r.urn
+        assert r.inputs["repositoryOpts"]["repo"] == ISTIO_REPO, r.urn
+    assert release(env, "istio-ingressgateway").inputs["chart"] == "gateway"
+
+
+def test_dev_takes_every_chart_from_its_mirror(environments):
+    mirror = environments / "charts"
+    for r in of_type("dev", "helm.sh/v3:Release"):
+        assert r.inputs["chart"].startswith(str(mirror)), r.urn
+        assert "repositoryOpts" not in r.inputs, r.urn
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_base_then_istiod_then_gateway(env):
+    base, istiod, gateway = (release(env, n) for n in ("istio-base", "istiod", "istio-ingressgateway"))
+    assert base.urn in istiod.dependencies, istiod.urn
+    assert istiod.urn in gateway.dependencies, gateway.urn
+    assert urn_of(env, "core/v1:Namespace", "istio-system") in base.dependencies
+
+
+def test_istiod_values_follow_the_prod_spec():
+    values = release("prod", "istiod").inputs["values"]
+    assert values["revision"] == "1-30-3"
+    assert values["pilot"]["resources"]["requests"] == {"cpu": "1", "memory": "4Gi"}
+    assert values["meshConfig"]["outboundTrafficPolicy"] == {"mode": "REGISTRY_ONLY"}
+    assert values["global"]["proxy"]["resources"] == {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}}
+    assert values["meshConfig"]["defaultConfig"]["holdApplicationUntilProxyStarts"] is True
+    assert values["pilot"]["traceSampling"] == 1.0
+
+
+def test_simulated_gateway_never_waits_for_a_load_balancer():
+    assert release("dev", "istio-ingressgateway").inputs["values"]["service"]["type"] == "ClusterIP"
+    assert release("prod", "istio-ingressgateway").inputs["values"]["service"]["type"] == "LoadBalancer"
+    assert release("prod", "istio-ingressgateway").inputs["values"]["replicaCount"] == 3
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_every_kubernetes_object_uses_the_cluster_provider(env):
+    provider = named(env, "providers:kubernetes", "cluster-k8s").urn
+    for r in resources(env):
+        if r.type.startswith("kubernetes:"):
+            assert r.provider.startswith(provider), r.urn
+
+
+# --- sidecars and mesh policy ----------------------------------------------------------------------------------
+
+
+def team_namespaces(env: str):
+    return [r for r in of_type(env, "core/v1:Namespace") if "meshinstall.dev/team" in r.inputs["metadata"]["labels"]]
+
+
+def test_revisioned_mesh_labels_namespaces_with_the_revision():
+    for ns in team_namespaces("prod"):
+        labels = ns.inputs["metadata"]["labels"]
+        assert labels["istio.io/rev"] == "1-30-3", ns.urn
+        assert "istio-injection" not in labels, ns.urn
+
+
+def test_default_mesh_labels_namespaces_for_injection():
+    assert sorted(ns.inputs["metadata"]["name"] for ns in team_namespaces("staging")) == ["payments", "storefront"]
+    for ns in team_namespaces("staging"):
+        assert ns.inputs["metadata"]["labels"]["istio-injection"] == "enabled", ns.urn
+
+
+def test_mesh_wide_strict_mtls_and_default_sidecar():
+    peer = named("prod", "PeerAuthentication", "mesh-peer-authentication")
+    assert peer.inputs["metadata"] == {"name": "default", "namespace": "istio-system", "labels": {"app.kubernetes.io/managed-by": "meshinstall"}}
+    assert peer.inputs["spec"] == {"mtls": {"mode": "STRICT"}}
+    sidecar = named("prod", "networking.istio.io/v1:Sidecar", "mesh-default-sidecar")
+    hosts = sidecar.inputs["spec"]["egress"][0]["hosts"]
+    assert {"./*", "istio-system/*", "payments/*", "storefront/*"} <= set(hosts)
+    assert sidecar.inputs["spec"]["outboundTrafficPolicy"] == {"mode": "REGISTRY_ONLY"}
+    assert urn_of("prod", "helm.sh/v3:Release", "istiod") in peer.dependencies
+
+
+# --- PaaS: teams -----------------------------------------------------------------------------------------------
+
+
+def test_team_namespaces_enforce_the_pod_security_level():
+    for ns in team_namespaces("prod"):
+        assert ns.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted", ns.urn
+    for ns in team_namespaces("dev"):
+        assert ns.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline", ns.urn
+
+
+def test_quota_and_limit_range_per_team_namespace():
+    quota = named("prod", "ResourceQuota", "payments-quota")
+    assert quota.inputs["metadata"]["namespace"] == "payments"
+    assert quota.inputs["spec"]["hard"] == {"requests.cpu": "8", "requests.memory": "16Gi", "pods": "40"}
+    limits = named("prod", "LimitRange", "payments-limits")
+    assert limits.inputs["spec"]["limits"][0]["defaultRequest"] == {"cpu": "200m", "memory": "256Mi"}
+
+
+def test_rbac_is_namespaced_and_has_no_wildcards():
+    assert not of_type("prod", "ClusterRole") and not of_type("prod", "ClusterRoleBinding")
+    role = named("prod", "rbac.authorization.k8s.io/v1:Role", "payments-role")
+    for rule in role.inputs["rules"]:
+        for field in ("apiGroups", "resources", "verbs"):
+            assert "*" not in rule[field], rule
+    binding = named("prod", "RoleBinding", "payments-rolebinding")
+    assert binding.inputs["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "payments-devs"}]
+    assert binding.inputs["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "team-developer"}
+
+
+def test_every_team_namespace_denies_by_default():
+    for team in ("payments", "storefront"):
+        deny = named("dev", "AuthorizationPolicy", f"{team}-deny-all")
+        assert deny.inputs["metadata"]["namespace"] == team
+        assert deny.inputs.get("spec") in (None, {}), deny.urn
+        netpol = named("dev", "NetworkPolicy", f"{team}-default-deny")
+        assert netpol.inputs["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+        mesh = named("dev", "NetworkPolicy", f"{team}-allow-mesh")
+        assert mesh.inputs["spec"]["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {"meshinstall.dev/mesh": "true"}}}]}]
+
+
+def test_allow_policy_admits_exactly_the_callers_and_the_gateway():
+    allow = named("dev", "AuthorizationPolicy", "payments-checkout-authorizationpolicy")
+    assert allow.inputs["spec"]["selector"] == {"matchLabels": {"app": "checkout"}}
+    assert allow.inputs["spec"]["rules"][0]["from"][0]["source"]["principals"] == [
+        "cluster.local/ns/istio-ingress/sa/istio-ingressgateway",
+        "cluster.local/ns/payments/sa/orders",
+        "cluster.local/ns/storefront/sa/web",
+    ]
+    assert not [r for r in of_type("dev", "AuthorizationPolicy") if r.name == "payments-orders-authorizationpolicy"]
+
+
+# --- PaaS: apps ------------------------------------------------------------------------------------------------
+
+
+def test_stable_and_canary_deployments():
+    stable = named("dev", "apps/v1:Deployment", "payments-checkout-stable")
+    canary = named("dev", "apps/v1:Deployment", "payments-checkout-canary")
+    assert stable.inputs["spec"]["replicas"] == 2
+    assert canary.inputs["spec"]["replicas"] == 1
+    pod = stable.inputs["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == "registry.example.com/payments/checkout:1.4.2"
+    assert canary.inputs["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example.com/payments/checkout:1.5.0"
+    assert pod["serviceAccountName"] == "checkout" and pod["automountServiceAccountToken"] is False
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["LOG_LEVEL"]["value"] == "info"
+    assert env["DB_PASSWORD"]["valueFrom"] == {"secretKeyRef": {"name": "checkout-env", "key": "DB_PASSWORD"}}
+    assert stable.inputs["spec"]["template"]["metadata"]["labels"]["version"] == "stable"
+
+
+def test_workloads_wait_for_istiod_so_pods_get_sidecars():
+    istiod = urn_of("dev", "helm.sh/v3:Release", "istiod")
+    for deployment in of_type("dev", "apps/v1:Deployment"):
+        assert istiod in deployment.dependencies, deployment.urn
+
+
+def test_service_accounts_do_not_automount_tokens():
+    for sa in of_type("dev", "ServiceAccount"):
+        assert sa.inputs["automountServiceAccountToken"] is False, sa.urn
+
+
+def test_destination_rule_subsets_and_outlier_detection():
+    rule = named("dev", "DestinationRule", "payments-checkout-destinationrule").inputs
+    assert rule["spec"]["host"] == "checkout.payments.svc.cluster.local"
+    assert [s["name"] for s in rule["spec"]["subsets"]] == ["stable", "canary"]
+    assert rule["spec"]["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"] == 5
+    assert rule["spec"]["trafficPolicy"]["outlierDetection"]["baseEjectionTime"] == "30s"
+
+
+def test_virtual_service_weights_timeouts_retries_and_gateway():
+    vs = named("dev", "VirtualService", "payments-checkout-virtualservice").inputs["spec"]
+    assert vs["gateways"] == ["mesh", "istio-ingress/paas-gateway"]
+    assert "checkout.apps.example.com" in vs["hosts"]
+    ingress, mesh = vs["http"]
+    assert ingress["match"] == [{"gateways": ["istio-ingress/paas-gateway"], "uri": {"prefix": "/"}}]
+    assert [d["weight"] for d in mesh["route"]] == [90, 10]
+    assert mesh["timeout"] == "5s"
+    assert mesh["retries"]["attempts"] == 3 and mesh["retries"]["perTryTimeout"] == "2s"
+    internal = named("dev", "VirtualService", "storefront-catalog-virtualservice").inputs["spec"]
+    assert internal["gateways"] == ["mesh"] and len(internal["http"]) == 1
+
+
+def test_shared_gateway_serves_the_hosts_with_tls_in_prod():
+    gateway = named("prod", "networking.istio.io/v1:Gateway", "shared-gateway").inputs
+    assert gateway["metadata"]["namespace"] == "istio-ingress"
+    https = gateway["spec"]["servers"][1]
+    assert https["tls"] == {"mode": "SIMPLE", "credentialName": "apps-tls"}
+    assert https["hosts"] == ["*.apps.example.com"]
+    assert gateway["spec"]["servers"][0]["tls"] == {"httpsRedirect": True}
+
+
+# --- monitoring ------------------------------------------------------------------------------------------------
+
+
+def test_alerts_per_app_at_the_spec_thresholds():
+    rules = of_type("prod", "PrometheusRule")
+    assert sorted(r.inputs["metadata"]["name"] for r in rules) == ["catalog-alerts", "checkout-alerts", "orders-alerts", "web-alerts"]
+    checkout = named("prod", "PrometheusRule", "payments-checkout-alerts").inputs
+    assert checkout["metadata"]["namespace"] == "payments"
+    error, latency = checkout["spec"]["groups"][0]["rules"]
+    assert error["expr"].endswith("* 100 > 2") and 'destination_app="checkout"' in error["expr"]
+    assert latency["expr"].endswith("> 500")
+    stack = urn_of("prod", "helm.sh/v3:Release", "kube-prometheus-stack")
+    assert stack in named("prod", "PrometheusRule", "payments-checkout-alerts").dependencies
+
+
+def test_control_plane_and_sidecars_are_scraped():
+    monitor = named("dev", "ServiceMonitor", "istiod-monitor").inputs["spec"]
+    assert monitor["selector"] == {"matchLabels": {"app": "istiod"}}
+    pods = named("dev", "PodMonitor", "sidecar-monitor").inputs["spec"]
+    assert pods["podMetricsEndpoints"][0]["path"] == "/stats/prometheus"
+
+
+def test_dashboard_has_a_panel_per_app():
+    dashboard = named("dev", "core/v1:ConfigMap", "mesh-dashboard").inputs
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    panels = json.loads(dashboard["data"]["meshinstall-apps.json"])["panels"]
+    assert [p["title"] for p in panels] == ["payments/checkout", "payments/orders", "storefront/web", "storefront/catalog"]
+
+
+def test_prometheus_retention_and_grafana_password_by_secret_reference():
+    values = release("prod", "kube-prometheus-stack").inputs["values"]
+    assert values["prometheus"]["prometheusSpec"]["retention"] == "30d"
+    assert values["grafana"]["admin"]["existingSecret"] == "grafana-admin"
+    assert "grafana-pw-123" not in json.dumps(values)
+
+
+def test_kiali_and_jaeger_are_installed_when_enabled():
+    assert release("dev", "kiali").inputs["values"]["external_services"]["prometheus"]["url"].startswith("http://kube-prometheus-stack-prometheus.monitoring")
+    assert release("dev", "jaeger").inputs["namespace"] == "monitoring"
+
+
