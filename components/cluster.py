@@ -7,6 +7,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from .local_control_plane import LocalClusterConfig
+from .simulated_cluster import SimulatedCluster
+
 
 @dataclass(frozen=True)
 class ClusterArgs:
@@ -14,20 +17,27 @@ class ClusterArgs:
 
     kubeconfig: pulumi.Input[str] | None = None
     context: str | None = None
+    simulated: LocalClusterConfig | None = None  # set: start a local control plane and use its kubeconfig
 
 
 class Cluster(pulumi.ComponentResource):
-    """A Kubernetes provider for an existing cluster (the simulated one hands in its own kubeconfig)."""
+    """A Kubernetes provider for an existing cluster, or for a local simulated one it starts first."""
 
     provider: k8s.Provider
+    kubeconfig_path: pulumi.Output[str]
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("meshinstall:components:Cluster", name, None, opts)
+        kubeconfig, context = args.kubeconfig, args.context
+        self.kubeconfig_path = pulumi.Output.from_input(kubeconfig if isinstance(kubeconfig, str) else "")
+        if args.simulated:
+            local = SimulatedCluster(f"{name}-local", args.simulated, pulumi.ResourceOptions(parent=self))
+            kubeconfig, context, self.kubeconfig_path = local.kubeconfig, None, local.kubeconfig_path
         self.provider = k8s.Provider(
             f"{name}-k8s",
-            kubeconfig=args.kubeconfig,
-            context=args.context,
+            kubeconfig=kubeconfig,
+            context=context,
             enable_server_side_apply=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.register_outputs({})
+        self.register_outputs({"kubeconfig_path": self.kubeconfig_path})

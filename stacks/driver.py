@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 
 from pulumi import automation as auto
 
-from ..errors import EngineFailed, UsageError
+from ..errors import ClusterUnreachable, EngineFailed, UsageError
 from ..schemas.model import Spec
 from . import engine, program
 from .secrets import resolve
@@ -80,6 +80,8 @@ def open_stack(spec: Spec, cluster: program.ClusterArgs | None = None) -> auto.S
     secret = passphrase()
     secrets = resolve(spec)
     place = places(spec)
+    if spec.cluster.provider == "simulated" and cluster is None:
+        restart_if_stopped(spec)
     for folder in (place.work_dir, place.pulumi_home):
         folder.mkdir(parents=True, exist_ok=True)
     if place.backend_url.startswith("file://"):
@@ -102,6 +104,16 @@ def open_stack(spec: Spec, cluster: program.ClusterArgs | None = None) -> auto.S
         )
     except auto.errors.CommandError as err:
         raise EngineFailed(f"cannot open stack {spec.name!r} at {place.backend_url}: {_last_lines(err)}") from err
+
+
+def restart_if_stopped(spec: Spec) -> bool:
+    """A simulated cluster created earlier whose processes died (reboot, crash) restarts on its data."""
+    from ..components.local_control_plane import ControlPlaneError, LocalControlPlane
+
+    try:
+        return LocalControlPlane(program.local_cluster_config(spec)).ensure()
+    except ControlPlaneError as err:
+        raise ClusterUnreachable(f"the simulated cluster of {spec.name} did not restart: {err}") from err
 
 
 def _last_lines(err: Exception, count: int = 6) -> str:

@@ -11,11 +11,13 @@ import pulumi
 from ..components import charts
 from ..components.app import service_host
 from ..components.cluster import Cluster, ClusterArgs
+from ..components.local_control_plane import LocalClusterConfig
 from ..components.control_plane import ControlPlane, ControlPlaneArgs
 from ..components.monitoring import AppTarget, MonitoringArgs, MonitoringStack
 from ..components.paas import PaasArgs, PaasLayer
 from ..components.sidecars import Sidecars, SidecarsArgs, injection_labels
 from ..schemas.model import Spec
+from . import engine
 from .secrets import ResolvedSecrets
 
 
@@ -30,8 +32,29 @@ class PlatformHandles:
     monitoring: MonitoringStack
 
 
+CRDS_VARIABLE = "MESHINSTALL_CRDS_DIR"
+
+
+def local_cluster_config(spec: Spec) -> LocalClusterConfig:
+    """The simulated cluster of `spec`: its files under `.meshinstall/clusters/<env>` next to the spec."""
+    cluster = spec.cluster
+    capacity = cluster.node_capacity
+    return LocalClusterConfig(
+        state_dir=str(spec.base_dir / ".meshinstall" / "clusters" / spec.name),
+        nodes=cluster.nodes,
+        cpu=capacity.cpu,
+        memory=capacity.memory,
+        pods=capacity.pods,
+        kubernetes_version=cluster.kubernetes_version,
+        crds_dir=os.environ.get(CRDS_VARIABLE, ""),
+        search_path=engine.search_path(),
+    )
+
+
 def cluster_args(spec: Spec) -> ClusterArgs:
-    """Kubeconfig and context of an existing cluster; `$KUBECONFIG` or ~/.kube/config by default."""
+    """A simulated cluster's config, or the kubeconfig and context of an existing one ($KUBECONFIG or ~/.kube/config)."""
+    if spec.cluster.provider == "simulated":
+        return ClusterArgs(simulated=local_cluster_config(spec))
     configured = spec.cluster.kubeconfig
     path = spec.resolve_path(configured) if configured else Path(os.environ.get("KUBECONFIG", "~/.kube/config")).expanduser()
     return ClusterArgs(kubeconfig=str(path), context=spec.cluster.context)
@@ -86,6 +109,7 @@ def build(spec: Spec, secrets: ResolvedSecrets, cluster: ClusterArgs | None = No
         ),
         on_cluster,
     )
+    pulumi.export("kubeconfig", k8s_cluster.kubeconfig_path)
     pulumi.export("gatewayAddress", control_plane.gateway_address)
     pulumi.export("urls", monitoring.urls)
     pulumi.export("apps", {f"{t.team}/{t.name}": service_host(t.name, t.namespace) for t in targets})

@@ -18,7 +18,7 @@ class Registered:
     name: str
     inputs: dict[str, Any]
     parent: str
-    dependencies: list[str]
+    dependencies: list[str]  # explicit `depends_on` and those that flow in through inputs
     provider: str
 
 
@@ -32,6 +32,8 @@ class Recorder(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         if args.typ == "kubernetes:helm.sh/v3:Release":
             state["status"] = {"status": "deployed", "name": args.inputs.get("name")}
+        if args.typ == "pulumi-python:dynamic:Resource":  # what the simulated cluster's provider returns
+            state.update(kubeconfig="apiVersion: v1\nkind: Config\n", kubeconfig_path=f"{args.inputs['state_dir']}/kubeconfig")
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -49,8 +51,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+            through_inputs = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
+            dependencies = sorted(set(request.dependencies) | through_inputs)
             self.recorder.resources[response.urn] = Registered(
-                response.urn, request.type, request.name, inputs, request.parent, list(request.dependencies), request.provider
+                response.urn, request.type, request.name, inputs, request.parent, dependencies, request.provider
             )
         return response
 

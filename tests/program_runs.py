@@ -8,7 +8,6 @@ from pathlib import Path
 from conftest import ROOT, SECRETS
 from mocks import Registered, run
 
-from meshinstall.components.cluster import ClusterArgs
 from meshinstall.schemas.validate import load_spec
 from meshinstall.stacks import program, secrets
 
@@ -18,8 +17,7 @@ def resources(env: str) -> tuple[Registered, ...]:
     """Every resource the program registers for environments/<env>.yaml."""
     spec = load_spec(ROOT / "environments" / f"{env}.yaml")
     resolved = secrets.resolve(spec, SECRETS)
-    cluster = ClusterArgs(kubeconfig="apiVersion: v1\nkind: Config\n") if spec.cluster.provider == "simulated" else None
-    return tuple(run(lambda: program.build(spec, resolved, cluster), stack=env).values())
+    return tuple(run(lambda: program.build(spec, resolved), stack=env).values())
 
 
 def of_type(env: str, kind: str) -> list[Registered]:

@@ -248,3 +248,22 @@ def test_kiali_and_jaeger_are_installed_when_enabled():
     assert release("dev", "jaeger").inputs["namespace"] == "monitoring"
 
 
+
+
+# --- cluster ---------------------------------------------------------------------------------------------------
+
+
+def test_simulated_cluster_is_part_of_the_graph_and_feeds_the_provider(environments):
+    local = named("dev", "pulumi-python:dynamic:Resource", "cluster-local")
+    assert local.inputs["nodes"] == 3
+    assert (local.inputs["cpu"], local.inputs["memory"], local.inputs["pods"]) == ("16", "64Gi", 110)
+    assert local.inputs["state_dir"] == str(environments / ".meshinstall" / "clusters" / "dev")
+    provider = named("dev", "providers:kubernetes", "cluster-k8s")
+    assert local.urn in provider.dependencies
+
+
+def test_existing_cluster_uses_the_kubeconfig_context():
+    provider = named("staging", "providers:kubernetes", "cluster-k8s")
+    assert provider.inputs["context"] == "staging-admin"
+    assert provider.inputs["kubeconfig"].endswith("/.kube/config")
+    assert not of_type("staging", "dynamic:Resource")

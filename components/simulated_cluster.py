@@ -1,0 +1,60 @@
+"""The simulated cluster as a resource of the Pulumi graph: created on `up`, removed on `destroy`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
+
+from .local_control_plane import LocalClusterConfig, LocalControlPlane
+
+# Changing these rebuilds the cluster; node count and capacity change in place.
+REPLACE_ON = ("state_dir", "kubernetes_version")
+CONFIG_FIELDS = tuple(LocalClusterConfig.__dataclass_fields__)
+
+
+def _config(props: dict[str, Any]) -> LocalClusterConfig:
+    return LocalClusterConfig(**{k: props[k] for k in CONFIG_FIELDS if k in props})
+
+
+class _LocalClusterProvider(ResourceProvider):
+    """Runs the local control plane's processes; `read` restarts them if they died."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        plane = LocalControlPlane(_config(props))
+        return CreateResult(id_=props["state_dir"], outs={**props, **plane.start()})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [k for k in CONFIG_FIELDS if k != "search_path" and olds.get(k) != news.get(k)]
+        replaces = [k for k in changed if k in REPLACE_ON]
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=True)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        plane = LocalControlPlane(_config(news))
+        plane.start()  # starts whatever is not running, syncs nodes and loads CRDs
+        return UpdateResult(outs={**news, **plane.info()})
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        plane = LocalControlPlane(_config(props))
+        if not plane.created():
+            return ReadResult(id_=None, outs={})
+        plane.ensure()
+        return ReadResult(id_=id_, outs={**props, **plane.info()})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        LocalControlPlane(_config(props)).remove()
+
+
+class SimulatedCluster(Resource):
+    """etcd, API server, controllers, scheduler and KWOK nodes on loopback; outputs a kubeconfig (secret)."""
+
+    kubeconfig: pulumi.Output[str]
+    kubeconfig_path: pulumi.Output[str]
+    server: pulumi.Output[str]
+
+    def __init__(self, name: str, config: LocalClusterConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+        props = {**asdict(config), "kubeconfig": None, "kubeconfig_path": None, "server": None}
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["kubeconfig"], ignore_changes=["search_path"])
+        super().__init__(_LocalClusterProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
