@@ -51,9 +51,12 @@ class Document:
     """A parsed spec: plain data, the position of every JSON path in it, and problems found reading it."""
 
     data: Any
-    positions: dict[Path_, Position] = field(default_factory=dict)
+    positions: dict[Path_, Position] = field(default_factory=dict)  # where each value starts
+    keys: dict[Path_, Position] = field(default_factory=dict)  # where each mapping key stands
+    raw: dict[Path_, str] = field(default_factory=dict)  # source text of plain numbers (`1.30` stays `1.30`)
     problems: list[SpecProblem] = field(default_factory=list)
     files: tuple[str, ...] = ()
+    suppressed: set[tuple[str, int, int]] = field(default_factory=set)  # values the loader already reported
 
     def position(self, path: Path_) -> Position:
         """The position of `path`, or of its nearest ancestor that has one."""
@@ -63,9 +66,10 @@ class Document:
                 return found
         return Position(self.files[0] if self.files else "<spec>", 1, 1)
 
-    def problem(self, path: Path_, message: str, hint: str = "") -> SpecProblem:
-        """A problem located at `path` (or its nearest located ancestor)."""
-        where = self.position(path)
+    def problem(self, path: Path_, message: str, hint: str = "", at_key: bool = False) -> SpecProblem:
+        """A problem located at `path`'s value (or its key), else at its nearest located ancestor."""
+        where = self.keys.get(path) if at_key else None
+        where = where or self.position(path)
         return SpecProblem(where.file, where.line, where.column, json_path(path), message, hint)
 
 
@@ -91,37 +95,50 @@ class _Builder:
     def __init__(self, file: str) -> None:
         self.file = file
         self.positions: dict[Path_, Position] = {}
+        self.keys: dict[Path_, Position] = {}
+        self.raw: dict[Path_, str] = {}
         self.problems: list[SpecProblem] = []
+        self.suppressed: set[tuple[str, int, int]] = set()
         self.count = 0
+        self.active: set[int] = set()  # nodes being built: an alias back to one of them is a cycle
 
-    def problem(self, node: yaml.Node, path: Path_, message: str, hint: str = "") -> None:
-        mark = node.start_mark
-        self.problems.append(
-            SpecProblem(self.file, mark.line + 1, mark.column + 1, json_path(path), message, hint)
-        )
+    def _at(self, node: yaml.Node) -> Position:
+        return Position(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def problem(self, node: yaml.Node, path: Path_, message: str, hint: str = "", replaces_value: bool = False) -> None:
+        where = self._at(node)
+        self.problems.append(SpecProblem(self.file, where.line, where.column, json_path(path), message, hint))
+        if replaces_value:  # the schema would only repeat this problem in other words
+            self.suppressed.add((where.file, where.line, where.column))
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
             raise _TooLarge(node)
-        self.positions[path] = Position(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+        self.positions[path] = self._at(node)
         if node.tag not in KNOWN_TAGS:
-            self.problem(node, path, f"unsupported YAML tag {node.tag}", "remove the tag")
+            self.problem(node, path, f"unsupported YAML tag {node.tag}", "remove the tag", replaces_value=True)
             return None
-        if isinstance(node, yaml.MappingNode):
-            return self.mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
-        return self.scalar(node, path)
+        if id(node) in self.active:
+            self.problem(node, path, "an alias refers to the mapping or list that contains it", "remove the recursive alias", replaces_value=True)
+            return None
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self.mapping(node, path)
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+            return self.scalar(node, path)
+        finally:
+            self.active.discard(id(node))
 
     def mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
         result: dict[str, Any] = {}
         seen: dict[str, yaml.Node] = {}
+        merges: list[yaml.Node] = []
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge" or (
-                isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and key_node.style is None
-            ):
-                self.merge(value_node, path, result)
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<" and key_node.style is None:
+                merges.append(value_node)
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 self.problem(key_node, path, "a mapping key must be a plain string", "use a scalar key")
@@ -129,27 +146,34 @@ class _Builder:
             key = key_node.value
             if key in seen:
                 first = seen[key].start_mark
-                self.problem(
-                    key_node,
-                    path + (key,),
-                    f"duplicate key {key!r} (first defined at line {first.line + 1})",
-                    "keep one of the two",
-                )
+                self.problem(key_node, path + (key,), f"duplicate key {key!r} (first defined at line {first.line + 1})", "keep one of the two")
                 continue
             seen[key] = key_node
+            self.keys[path + (key,)] = self._at(key_node)
             result[key] = self.build(value_node, path + (key,))
+        for merge in merges:
+            self.merge(merge, path, result)
         return result
 
     def merge(self, value_node: yaml.Node, path: Path_, result: dict[str, Any]) -> None:
-        """YAML merge keys (`<<: *base`): explicit keys win over merged ones."""
+        """YAML merge keys (`<<: *base`): explicit keys win; merged values keep the anchor's positions."""
         sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
         for source in sources:
+            own = self.positions, self.keys
+            self.positions, self.keys = {}, {}
             merged = self.build(source, path)
+            built, built_keys = self.positions, self.keys
+            self.positions, self.keys = own
             if not isinstance(merged, dict):
                 self.problem(source, path, "a merge key (<<) needs a mapping", "merge an anchored mapping")
                 continue
             for key, value in merged.items():
-                result.setdefault(key, value)
+                if key in result:
+                    continue
+                result[key] = value
+                prefix = path + (key,)
+                self.positions.update({p: at for p, at in built.items() if p[: len(prefix)] == prefix})
+                self.keys.update({p: at for p, at in built_keys.items() if p[: len(prefix)] == prefix})
 
     def scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
         text = node.value
@@ -166,7 +190,7 @@ class _Builder:
                 return int(text, 0) if not INT.match(text) else int(text)
             return float(text)
         except ValueError:
-            self.problem(node, path, f"{text!r} is not a valid {node.tag.rsplit(':', 1)[-1]}", "fix the value or drop the tag")
+            self.problem(node, path, f"{text!r} is not a valid {node.tag.rsplit(':', 1)[-1]}", "fix the value or drop the tag", replaces_value=True)
             return text
 
     def plain(self, node: yaml.ScalarNode, path: Path_, text: str) -> Any:
@@ -181,17 +205,16 @@ class _Builder:
                 path,
                 f"{text!r} is ambiguous in YAML (a boolean in YAML 1.1, a string in 1.2)",
                 f'write true/false for a boolean, or quote it ("{text}") for a string',
+                replaces_value=True,
             )
             return text
-        if INT.match(text):
-            return int(text)
-        if HEX.match(text):
-            return int(text, 16)
-        if OCT.match(text):
-            return int(text[2:], 8)
-        if FLOAT.match(text):
-            return float(text)
+        if INT.match(text) or HEX.match(text) or OCT.match(text) or FLOAT.match(text):
+            self.raw[path] = text
+            if FLOAT.match(text) and not INT.match(text):
+                return float(text)
+            return int(text, 16) if HEX.match(text) else int(text[2:], 8) if OCT.match(text) else int(text)
         if text.lower() in SPECIAL_FLOATS:
+            self.problem(node, path, f"{text} is not a finite number", "write a number, or quote it for a string", replaces_value=True)
             return SPECIAL_FLOATS[text.lower()]
         return text
 
@@ -248,10 +271,15 @@ def parse_text(text: str, name: str) -> Document:
         mark = err.problem_mark or err.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = err.problem or str(err)
+        if err.context and err.context_mark and err.context_mark is not mark:
+            what += f" ({err.context} at line {err.context_mark.line + 1})"
         doc.problems.append(SpecProblem(name, line, col, "$", f"YAML syntax error: {what}", "fix the YAML syntax"))
         return doc
     except yaml.YAMLError as err:
         doc.problems.append(SpecProblem(name, 1, 1, "$", f"YAML error: {err}", "fix the YAML syntax"))
+        return doc
+    except RecursionError:
+        doc.problems.append(SpecProblem(name, 1, 1, "$", "the YAML is nested too deeply", "flatten the document"))
         return doc
     nodes = [n for n in nodes if n is not None]
     if not nodes:
@@ -272,12 +300,16 @@ def parse_text(text: str, name: str) -> Document:
             SpecProblem(name, mark.line + 1, mark.column + 1, "$", f"more than {MAX_NODES} values after expanding aliases", "use fewer aliases")
         )
         return doc
-    doc.positions = builder.positions
+    except RecursionError:
+        doc.problems.append(SpecProblem(name, 1, 1, "$", "the YAML is nested too deeply", "flatten the document"))
+        return doc
+    doc.positions, doc.keys, doc.raw, doc.suppressed = builder.positions, builder.keys, builder.raw, builder.suppressed
     doc.problems.extend(builder.problems)
     if not isinstance(doc.data, dict):
-        kind = "a list" if isinstance(doc.data, list) else f"a {type(doc.data).__name__} value"
+        kind = "a list" if isinstance(doc.data, list) else "a single value"
+        start = nodes[0].start_mark
         doc.problems.append(
-            SpecProblem(name, 1, 1, "$", f"the spec must be a mapping, not {kind}", "start with `apiVersion: meshinstall/v1`")
+            SpecProblem(name, start.line + 1, start.column + 1, "$", f"the spec must be a mapping, not {kind}", "start with `apiVersion: meshinstall/v1`")
         )
         doc.data = None
     return doc
@@ -297,12 +329,17 @@ def _load(path: Path, chain: tuple[Path, ...]) -> Document:
     if not isinstance(base_ref, str) or not base_ref:
         doc.problems.append(_at(where, "$.extends", "must be a relative file path", "write e.g. `extends: base.yaml`"))
         return doc
-    base_path = (path.parent / base_ref).resolve()
+    try:
+        base_path = (path.parent / base_ref).resolve()
+        found = base_path.is_file()
+    except (OSError, ValueError) as err:
+        doc.problems.append(_at(where, "$.extends", f"not a usable file path ({err})", "write e.g. `extends: base.yaml`"))
+        return doc
     if base_path == path or base_path in chain:
         names = " -> ".join(display_name(p) for p in (*chain, path, base_path))
         doc.problems.append(_at(where, "$.extends", f"extends cycle: {names}", "remove one of the extends"))
         return doc
-    if not base_path.is_file():
+    if not found:
         doc.problems.append(_at(where, "$.extends", f"base spec {base_ref!r} not found", "the path is relative to this file"))
         return doc
     base = _load(base_path, (*chain, path))
@@ -311,9 +348,12 @@ def _load(path: Path, chain: tuple[Path, ...]) -> Document:
         return doc
     merged = Document(
         data=merge(base.data, doc.data),
-        positions=merge_positions(base, doc),
+        positions=merge_positions(base.positions, base.data, doc.positions, doc.data),
+        keys=merge_positions(base.keys, base.data, doc.keys, doc.data),
+        raw=merge_positions(base.raw, base.data, doc.raw, doc.data),
         problems=base.problems + doc.problems,
         files=doc.files + base.files,
+        suppressed=base.suppressed | doc.suppressed,
     )
     return merged
 
@@ -332,15 +372,15 @@ def merge(base: Any, override: Any) -> Any:
     return override
 
 
-def merge_positions(base: Document, override: Document) -> dict[Path_, Position]:
-    """Positions after `merge`: a value replaced by the override takes the override's positions."""
-    kept = {p: pos for p, pos in base.positions.items() if not _replaced(p, base.data, override)}
-    kept.update(override.positions)
+def merge_positions(base: dict[Path_, Any], base_data: Any, override: dict[Path_, Any], override_data: Any) -> dict[Path_, Any]:
+    """Per-path facts after `merge`: a value replaced by the override takes the override's."""
+    kept = {p: pos for p, pos in base.items() if not _replaced(p, base_data, override_data)}
+    kept.update(override)
     return kept
 
 
-def _replaced(path: Path_, base_data: Any, override: Document) -> bool:
-    node_base, node_over = base_data, override.data
+def _replaced(path: Path_, base_data: Any, override_data: Any) -> bool:
+    node_base, node_over = base_data, override_data
     for part in path:
         if not isinstance(node_over, dict) or not isinstance(node_base, dict):
             return True

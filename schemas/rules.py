@@ -158,7 +158,7 @@ def cluster_capacity(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
         if total > available:
             yield doc.problem(
                 ("cluster", "nodes"),
-                f"team quotas add up to {show(total)} {resource} but {nodes} nodes hold {show(available)}",
+                f"team quotas add up to {show(total)} {resource} but {nodes} node{'s' if nodes != 1 else ''} hold {show(available)}",
                 "add nodes, raise cluster.nodeCapacity, or lower team quotas",
             )
 

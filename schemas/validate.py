@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from ..errors import SpecInvalid, SpecProblem
@@ -40,9 +40,16 @@ def schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+# YAML integers only: JSON Schema would take 8080.0 as an integer, and the model would keep a float.
+_Validator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)),
+)
+
+
 @lru_cache(maxsize=1)
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(schema())
+    return _Validator(schema())
 
 
 def load_spec(path: Path) -> model.Spec:
@@ -50,8 +57,8 @@ def load_spec(path: Path) -> model.Spec:
     doc = loader.load(path)
     if doc.data is None:
         raise SpecInvalid(doc.problems)
-    flagged = {p.path for p in doc.problems if "ambiguous" in p.message}
-    problems = doc.problems + [p for p in schema_problems(doc) if p.path not in flagged]
+    repeated = [p for p in schema_problems(doc) if (p.file, p.line, p.column) in doc.suppressed]
+    problems = doc.problems + [p for p in schema_problems(doc) if p not in repeated]
     if problems:
         raise SpecInvalid(problems)
     data = with_defaults(doc.data)
@@ -86,13 +93,18 @@ def _describe(error: ValidationError, doc: Document) -> Iterator[SpecProblem]:
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         for key in sorted(set(error.instance) - set(allowed)):
-            yield doc.problem(path + (key,), f"unknown property {key!r}", _suggest(key, allowed))
+            yield doc.problem(path + (key,), f"unknown property {key!r}", _suggest(key, allowed), at_key=True)
+        return
+    if "propertyNames" in error.absolute_schema_path:
+        name = error.instance
+        hint = _pattern_hint(_deref(error.schema)) or "use another name"
+        yield doc.problem(path + (name,), f"{name!r} is not a valid name here", hint, at_key=True)
         return
     if error.validator == "required":
         missing = error.message.split("'")[1]
         yield doc.problem(path, f"missing required property {missing!r}", f"add `{missing}:`")
         return
-    message, hint = _explain(error)
+    message, hint = _explain(error, doc.raw.get(path))
     yield doc.problem(path, message, hint)
 
 
@@ -103,17 +115,19 @@ def _suggest(key: str, allowed: list[str]) -> str:
     return f"allowed here: {', '.join(allowed)}" if allowed else "remove it"
 
 
-def _explain(error: ValidationError) -> tuple[str, str]:
-    """A message and a fix for one schema error."""
-    value, rule, sub = error.instance, error.validator, error.schema
-    shown = json.dumps(value) if not isinstance(value, (dict, list)) else type(value).__name__
+def _explain(error: ValidationError, source: str | None) -> tuple[str, str]:
+    """A message and a fix for one schema error; `source` is the value's text when YAML read it as a number."""
+    value, rule, sub = error.instance, error.validator, _deref(error.schema)
+    shown = source or (json.dumps(value) if not isinstance(value, (dict, list)) else _type_name(value))
     if "fromEnv" in sub.get("properties", {}):
-        return (f"a secret must be a reference, not {shown if not isinstance(value, str) else 'a plaintext value'}",
-                "use {fromEnv: VARIABLE} or {fromFile: path}; plaintext secrets are not allowed")
+        if isinstance(value, dict):
+            return "a secret reference names exactly one source", "write {fromEnv: VARIABLE} or {fromFile: path}"
+        return "a secret must be a reference, not a plaintext value", "use {fromEnv: VARIABLE} or {fromFile: path}; plaintext secrets are not allowed"
     if rule == "type":
         expected = error.validator_value
-        hint = f'quote it ("{value}")' if expected == "string" and not isinstance(value, (dict, list)) else ""
-        return f"{shown} is a {_type_name(value)}, expected {expected}", hint
+        hint = f'quote it ("{source or value}")' if expected == "string" and isinstance(value, (int, float, bool)) else f"write {_article(expected)}"
+        given = f"{_article(_type_name(value))} ({shown})" if not isinstance(value, (dict, list)) and value is not None else _article(_type_name(value))
+        return f"expected {_article(expected)}, got {given}", hint
     if rule == "enum":
         options = [str(o) for o in error.validator_value]
         close = difflib.get_close_matches(str(value), options, n=1)
@@ -121,11 +135,20 @@ def _explain(error: ValidationError) -> tuple[str, str]:
     if rule == "const":
         return f"{shown} is not supported", f"write {error.validator_value!r}"
     if rule == "pattern":
-        return f"{shown} is not valid", _pattern_hint(sub) or f"must match {error.validator_value}"
+        return f"{shown} is not valid", _pattern_hint(sub) or sub.get("description") or f"must match {error.validator_value}"
     if rule in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        low, high = sub.get("minimum", sub.get("exclusiveMinimum")), sub.get("maximum", sub.get("exclusiveMaximum"))
-        return error.message.replace("'", ""), f"allowed range: {low if low is not None else '-inf'} to {high if high is not None else 'inf'}"
-    return error.message, (sub.get("description") or "see the spec reference")
+        return error.message.replace("'", ""), _range(sub)
+    return error.message, (sub.get("description") or "see docs/spec-reference.md")
+
+
+def _range(sub: dict[str, Any]) -> str:
+    low = f">= {sub['minimum']}" if "minimum" in sub else f"> {sub['exclusiveMinimum']}" if "exclusiveMinimum" in sub else ""
+    high = f"<= {sub['maximum']}" if "maximum" in sub else f"< {sub['exclusiveMaximum']}" if "exclusiveMaximum" in sub else ""
+    return "allowed: " + " and ".join(part for part in (low, high) if part)
+
+
+def _article(noun: str) -> str:
+    return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
 
 
 def _type_name(value: Any) -> str:
