@@ -164,6 +164,42 @@ def status(env: str, as_json: bool) -> None:
     render.outputs(out, info["outputs"])
 
 
+@cli.group()
+def cluster() -> None:
+    """The cluster of an environment (for kubectl and the Kubernetes client)."""
+
+
+@cluster.command("kubeconfig")
+@click.argument("env")
+def cluster_kubeconfig(env: str) -> None:
+    """Print the kubeconfig path of ENV's cluster (for a simulated one: once `up` started it)."""
+    from ..stacks import program
+
+    spec = load(env)
+    if spec.cluster.provider != "simulated":
+        click.echo(program.cluster_args(spec).kubeconfig)
+        return
+    path = Path(program.local_cluster_config(spec).state_dir) / "kubeconfig"
+    if not path.is_file():
+        raise UsageError(f"{spec.name}'s simulated cluster does not exist yet: run `meshinstall up {spec.name}`")
+    click.echo(str(path))
+
+
+@cluster.command("status")
+@click.argument("env")
+def cluster_status(env: str) -> None:
+    """Whether ENV's simulated control plane runs, and where its files and logs are."""
+    from ..components.local_control_plane import LocalControlPlane
+    from ..stacks import program
+
+    spec = load(env)
+    if spec.cluster.provider != "simulated":
+        raise UsageError(f"{spec.name} uses an existing cluster: see `kubectl --kubeconfig {program.cluster_args(spec).kubeconfig} get nodes`")
+    plane = LocalControlPlane(program.local_cluster_config(spec))
+    state = "running" if plane.running() else "stopped (the next up or refresh restarts it)" if plane.created() else "not created"
+    click.echo(f"{spec.name}: {state}\nfiles: {plane.root}\nlogs: {plane.logs}")
+
+
 @cli.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite existing files.")

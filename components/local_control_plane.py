@@ -214,15 +214,15 @@ class LocalControlPlane:
                 f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}", f"--client-ca-file={pki / 'ca.crt'}",
                 f"--token-auth-file={pki / 'tokens.csv'}", f"--service-account-key-file={pki / 'sa.pub'}", f"--service-account-signing-key-file={pki / 'sa.key'}",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local", f"--service-cluster-ip-range={SERVICE_CIDR}",
-                "--authorization-mode=RBAC", "--allow-privileged=true", f"--cert-dir={pki}",
+                "--authorization-mode=RBAC", "--allow-privileged=true", f"--cert-dir={pki}", "--endpoint-reconciler-type=none",
             ],
             "kube-controller-manager": [
                 "kube-controller-manager", f"--kubeconfig={kubeconfig}", "--leader-elect=false", f"--secure-port={ports.controller_manager}", *served,
                 f"--service-account-private-key-file={pki / 'sa.key'}", f"--root-ca-file={pki / 'ca.crt'}", f"--service-cluster-ip-range={SERVICE_CIDR}",
-                "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-route,-service",
+                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-route,-service",
             ],
             "kube-scheduler": ["kube-scheduler", f"--kubeconfig={kubeconfig}", "--leader-elect=false", f"--secure-port={ports.scheduler}", *served],
-            "kwok": ["kwok", f"--kubeconfig={kubeconfig}", "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", f"--server-address=127.0.0.1:{ports.kwok}", "--cidr=10.0.0.1/16", "--node-ip=10.0.0.1"],
+            "kwok": ["kwok", f"--kubeconfig={kubeconfig}", "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "--node-lease-duration-seconds=40", f"--server-address=127.0.0.1:{ports.kwok}", "--cidr=10.0.0.1/16", "--node-ip=10.0.0.1"],
         }
         return commands[name]
 

@@ -16,7 +16,12 @@ CONFIG_FIELDS = tuple(LocalClusterConfig.__dataclass_fields__)
 
 
 def _config(props: dict[str, Any]) -> LocalClusterConfig:
-    return LocalClusterConfig(**{k: props[k] for k in CONFIG_FIELDS if k in props})
+    """The config back from engine properties (numbers arrive as floats)."""
+    values = {k: props[k] for k in CONFIG_FIELDS if k in props}
+    for name in ("nodes", "pods"):
+        if name in values:
+            values[name] = int(values[name])
+    return LocalClusterConfig(**values)
 
 
 class _LocalClusterProvider(ResourceProvider):

@@ -21,11 +21,9 @@ def cache_root() -> Path:
 
 
 def cached_bins() -> list[Path]:
-    """Every `bin` folder in the cache, newest first."""
-    root = cache_root()
-    if not root.is_dir():
-        return []
-    return sorted((p for p in root.glob("*/bin") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True)
+    """The cache's `current` toolchain (what `toolchain/install.sh` built last), if there is one."""
+    current = cache_root() / "current" / "bin"
+    return [current.resolve()] if current.is_dir() else []
 
 
 def search_path() -> str:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build meshinstall's offline toolchain (Pulumi CLI, Pulumi Kubernetes provider, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kwok; etcd from Debian) from the Go module proxy, into
+# kube-controller-manager, kube-scheduler, kubectl, kwok; etcd from Debian) from the Go module proxy, into
 # a cache outside the repository. Idempotent: what is already built is skipped.
 #
 #   BIN=$(toolchain/install.sh | tail -1)     # progress goes to stderr, the bin dir is the last stdout line
@@ -14,8 +14,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# Bump when the build recipe below changes in a way that changes the binaries.
-RECIPE=1
+# Each group's hash covers its go.mod/go.sum/src, versions.env, the Go version and the text of its
+# build_<group> function; bump RECIPE to force a rebuild of everything.
+RECIPE=2
 
 say() { echo "install.sh: $*" >&2; }
 die() { echo "install.sh: ERROR: $*" >&2; exit 1; }
@@ -42,45 +43,21 @@ fi
 
 root=${MESHINSTALL_TOOLCHAIN_DIR:-$HOME/.cache/meshinstall/toolchain}
 groups=(pulumi kubernetes-provider kube kwok)
-
-# group_hash GROUP: pins that decide the group's binaries
-group_hash() {
-  { echo "recipe=$RECIPE go=$goversion group=$1"
-    cat "$here/versions.env"
-    cat "$here/$1/go.mod" "$here/$1/go.sum"
-    [ ! -d "$here/$1/src" ] || find "$here/$1/src" -type f | sort | xargs cat
-  } | sha256sum | cut -c1-12
-}
-declare -A ghash
-for g in "${groups[@]}"; do ghash[$g]=$(group_hash "$g"); done
-key=$(for g in "${groups[@]}"; do echo "$g-${ghash[$g]}"; done | sha256sum | cut -c1-12)
-bin="$root/$key/bin"
-
-tools_of() {
+gver() {
   case "$1" in
-    pulumi) echo pulumi pulumi-language-python pulumi-language-python-exec ;;
-    kubernetes-provider) echo pulumi-resource-kubernetes ;;
-    kube) echo kube-apiserver kube-controller-manager kube-scheduler ;;
-    kwok) echo kwok ;;
+    pulumi) echo "$PULUMI_VERSION" ;;
+    kubernetes-provider) echo "$K8S_PROVIDER_VERSION" ;;
+    kube) echo "$KUBERNETES_VERSION" ;;
+    kwok) echo "$KWOK_VERSION" ;;
   esac
 }
-
-if [ "$print_only" = 1 ]; then
-  for g in "${groups[@]}"; do for t in $(tools_of "$g"); do [ -x "$bin/$t" ] || { echo "missing: $t" >&2; exit 1; }; done; done
-  echo "$bin"; exit 0
-fi
-
-mkdir -p "$root/groups" "$root/logs" "$bin"
-# one install at a time per cache
-exec 9>"$root/.lock"
-if command -v flock >/dev/null 2>&1; then flock 9; fi
 
 # build_tool GROUP TOOL WORKDIR -- go build args...
 build_tool() {
   local g=$1 t=$2 wd=$3; shift 3; [ "$1" = "--" ] && shift
   local gdir="$root/groups/$g-${ghash[$g]}" logf="$root/logs/$g-${ghash[$g]}-$t.log" start
-  if [ -x "$gdir/bin/$t" ]; then say "$t: already built"; return 0; fi
-  say "building $t ($g) ... log: $logf"
+  if [ -x "$gdir/bin/$t" ]; then say "$t $(gver "$g"): already built"; return 0; fi
+  say "building $t $(gver "$g") ... (log: $logf)"
   start=$(date +%s)
   mkdir -p "$gdir/bin"
   if ! (cd "$wd" && go build -trimpath -o "$gdir/bin/.$t.tmp" "$@") >"$logf" 2>&1; then
@@ -88,17 +65,19 @@ build_tool() {
     die "build of $t failed after $(( $(date +%s) - start ))s (full log: $logf)"
   fi
   mv -f "$gdir/bin/.$t.tmp" "$gdir/bin/$t"
-  say "building $t ... done in $(( $(date +%s) - start ))s"
+  say "building $t $(gver "$g") ... done in $(( $(date +%s) - start ))s"
 }
 
 # run_step GROUP NAME WORKDIR -- command...: a non-build step, logged like a build
 run_step() {
   local g=$1 n=$2 wd=$3; shift 3; [ "$1" = "--" ] && shift
-  local logf="$root/logs/$g-${ghash[$g]}-$n.log"
+  local logf="$root/logs/$g-${ghash[$g]}-$n.log" start
+  start=$(date +%s)
   if ! (cd "$wd" && "$@") >"$logf" 2>&1; then
     tail -n 20 "$logf" >&2 || true
     die "$n for $g failed (full log: $logf)"
   fi
+  say "$n ... done in $(( $(date +%s) - start ))s"
 }
 
 module_dir() { # MODULE VERSION (from the group's wrapper module, so go.sum verifies it)
@@ -106,7 +85,7 @@ module_dir() { # MODULE VERSION (from the group's wrapper module, so go.sum veri
 }
 
 build_pulumi() {
-  local g=pulumi w="$here/pulumi" gdir="$root/groups/pulumi-${ghash[pulumi]}" sdkdir
+  local g=pulumi w="$here/pulumi" gdir="$root/groups/pulumi-${ghash[pulumi]}" sdkdir=""
   build_tool $g pulumi "$w" -- \
     -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
     github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
@@ -115,18 +94,21 @@ build_pulumi() {
       -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_SDK_VERSION" \
       ./src/pulumi-language-python
   fi
-  # the language host runs this script, looked up next to its own executable
-  if [ ! -x "$gdir/bin/pulumi-language-python-exec" ]; then
-    sdkdir=$(cd "$w" && module_dir github.com/pulumi/pulumi/sdk/v3 "$PULUMI_SDK_VERSION")
-    [ -f "$sdkdir/python/cmd/pulumi-language-python-exec" ] ||
-      die "pulumi-language-python-exec not found in sdk/v3 $PULUMI_SDK_VERSION ($sdkdir)"
-    install -m 0755 "$sdkdir/python/cmd/pulumi-language-python-exec" "$gdir/bin/pulumi-language-python-exec"
-  fi
+  # Scripts shipped in sdk/v3 (module cache files are read-only: install them with mode 755):
+  # the language host runs pulumi-language-python-exec, looked up next to its own executable;
+  # pulumi-resource-pulumi-python is the plugin that serves Python dynamic providers.
+  local script
+  for script in python/cmd/pulumi-language-python-exec python/dist/pulumi-resource-pulumi-python; do
+    [ ! -x "$gdir/bin/$(basename "$script")" ] || continue
+    sdkdir=${sdkdir:-$(cd "$w" && module_dir github.com/pulumi/pulumi/sdk/v3 "$PULUMI_SDK_VERSION")}
+    [ -f "$sdkdir/$script" ] || die "$script not found in sdk/v3 $PULUMI_SDK_VERSION ($sdkdir)"
+    install -m 0755 "$sdkdir/$script" "$gdir/bin/$(basename "$script")"
+  done
 }
 
 build_kubernetes_provider() {
   local g=kubernetes-provider gdir="$root/groups/kubernetes-provider-${ghash[kubernetes-provider]}" pdir src
-  [ -x "$gdir/bin/pulumi-resource-kubernetes" ] && { say "pulumi-resource-kubernetes: already built"; return 0; }
+  [ -x "$gdir/bin/pulumi-resource-kubernetes" ] && { say "pulumi-resource-kubernetes $K8S_PROVIDER_VERSION: already built"; return 0; }
   # main.go embeds schema-embed.json / terraform-mapping-embed.json, generated from the schema
   # (with the version stamped in) and absent from the module zip: build from a writable copy.
   src="$gdir/src"; rm -rf "$src"; mkdir -p "$src/cmd"
@@ -145,9 +127,9 @@ build_kube() {
   local v=$KUBERNETES_VERSION minor ld="-s -w" p t
   minor=${v#v1.}; minor=${minor%%.*}
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+    ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitCommit= -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
   done
-  for t in kube-apiserver kube-controller-manager kube-scheduler; do
+  for t in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
     build_tool kube $t "$here/kube" -- -ldflags "$ld" "k8s.io/kubernetes/cmd/$t"
   done
 }
@@ -155,6 +137,39 @@ build_kube() {
 build_kwok() {
   build_tool kwok kwok "$here/kwok" -- -ldflags "-s -w" sigs.k8s.io/kwok/cmd/kwok
 }
+
+# group_hash GROUP: pins that decide the group's binaries
+group_hash() {
+  { echo "recipe=$RECIPE go=$goversion group=$1"
+    declare -f "build_${1//-/_}"
+    cat "$here/versions.env"
+    cat "$here/$1/go.mod" "$here/$1/go.sum"
+    [ ! -d "$here/$1/src" ] || find "$here/$1/src" -type f | sort | xargs cat
+  } | sha256sum | cut -c1-12
+}
+declare -A ghash
+for g in "${groups[@]}"; do ghash[$g]=$(group_hash "$g"); done
+key=$(for g in "${groups[@]}"; do echo "$g-${ghash[$g]}"; done | sha256sum | cut -c1-12)
+bin="$root/$key/bin"
+
+tools_of() {
+  case "$1" in
+    pulumi) echo pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python ;;
+    kubernetes-provider) echo pulumi-resource-kubernetes ;;
+    kube) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
+    kwok) echo kwok ;;
+  esac
+}
+
+if [ "$print_only" = 1 ]; then
+  for g in "${groups[@]}"; do for t in $(tools_of "$g"); do [ -x "$bin/$t" ] || { echo "missing: $t" >&2; exit 1; }; done; done
+  echo "$bin"; exit 0
+fi
+
+mkdir -p "$root/groups" "$root/logs" "$bin"
+# one install at a time per cache
+exec 9>"$root/.lock"
+if command -v flock >/dev/null 2>&1; then flock 9; fi
 
 say "toolchain key $key ($goversion) -> $bin"
 for g in "${groups[@]}"; do
@@ -187,5 +202,7 @@ fi
 missing=""
 for g in "${groups[@]}"; do for t in $(tools_of "$g"); do [ -x "$bin/$t" ] || missing="$missing $t"; done; done
 [ -z "$missing" ] || say "WARNING: not available in this toolchain:$missing (see toolchain/README.md)"
+# `current` names the newest complete toolchain: meshinstall looks there first
+ln -sfn "$key" "$root/current"
 say "toolchain ready"
 echo "$bin"

@@ -173,7 +173,11 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if err != nil {
 		return nil, fmt.Errorf("resolving python: %w", err)
 	}
-	cfg, err := json.Marshal(req.GetConfig())
+	config := req.GetConfig()
+	if config == nil {
+		config = map[string]string{}
+	}
+	cfg, err := json.Marshal(config)
 	if err != nil {
 		return nil, err
 	}
