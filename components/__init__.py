@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pulumi_kubernetes as k8s
+
 MANAGED_BY = {"app.kubernetes.io/managed-by": "meshinstall"}
 MESH_MEMBER_LABEL = "meshinstall.dev/mesh"
 TEAM_LABEL = "meshinstall.dev/team"
@@ -16,3 +18,13 @@ SHARED_GATEWAY = "paas-gateway"
 def labels(**extra: str) -> dict[str, str]:
     """Labels every object meshinstall owns carries, plus `extra`."""
     return {**MANAGED_BY, **extra}
+
+
+# meshinstall owns what it declares: on `up`, server-side apply takes back fields someone changed by hand
+# (drift) instead of failing on a field-manager conflict.
+OWNERSHIP = {"pulumi.com/patchForce": "true"}
+
+
+def metadata(name: str, namespace: str | None = None, object_labels: dict[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+    """Metadata of an object meshinstall owns: its labels (default: the managed-by label) and the ownership annotation."""
+    return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=object_labels or labels(), annotations=OWNERSHIP)

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..schemas.model import App
-from . import INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, SHARED_GATEWAY, TEAM_LABEL, labels
+from . import INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, SHARED_GATEWAY, TEAM_LABEL, labels, metadata
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class AppDeployment(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, depends_on=list(args.after))
 
         def meta(object_name: str, **extra: str) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels(app=app.name, **{TEAM_LABEL: args.team}, **extra))
+            return metadata(object_name, ns, labels(app=app.name, **{TEAM_LABEL: args.team}, **extra))
 
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-sa", metadata=meta(app.name), automount_service_account_token=app.automount_service_account_token, opts=child

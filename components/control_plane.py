@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..schemas.model import Mesh, Sidecars
-from . import INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, ISTIO_NAMESPACE, MESH_MEMBER_LABEL, labels
+from . import INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, ISTIO_NAMESPACE, MESH_MEMBER_LABEL, labels, metadata
 from .charts import ChartSource, helm_release
 
 
@@ -125,7 +125,7 @@ class ControlPlane(pulumi.ComponentResource):
     def _namespace(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Namespace:
         return k8s.core.v1.Namespace(
             name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, labels=labels(**{MESH_MEMBER_LABEL: "true"})),
+            metadata=metadata(name, None, labels(**{MESH_MEMBER_LABEL: "true"})),
             opts=opts,
         )
 

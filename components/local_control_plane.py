@@ -203,7 +203,7 @@ class LocalControlPlane:
         pki, kubeconfig = self.pki, str(self.kubeconfig_path)
         etcd_url = f"http://127.0.0.1:{ports.etcd_client}"
         peer_url = f"http://127.0.0.1:{ports.etcd_peer}"
-        served = [f"--bind-address=127.0.0.1", f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}"]
+        served = ["--bind-address=127.0.0.1", f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}"]
         commands = {
             "etcd": [
                 "etcd", "--name=default", f"--data-dir={self.root / 'etcd'}", f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",

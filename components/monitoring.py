@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..schemas.model import Monitoring
-from . import ISTIO_NAMESPACE, MESH_MEMBER_LABEL, MONITORING_NAMESPACE, labels
+from . import ISTIO_NAMESPACE, MESH_MEMBER_LABEL, MONITORING_NAMESPACE, labels, metadata
 from .charts import ChartSource, helm_release
 
 PROMETHEUS_URL = f"http://kube-prometheus-stack-prometheus.{MONITORING_NAMESPACE}.svc.cluster.local:9090"
@@ -152,7 +152,7 @@ class MonitoringStack(pulumi.ComponentResource):
         monitoring = args.monitoring
         child = pulumi.ResourceOptions(parent=self)
         namespace = k8s.core.v1.Namespace(
-            MONITORING_NAMESPACE, metadata=k8s.meta.v1.ObjectMetaArgs(name=MONITORING_NAMESPACE, labels=labels(**{MESH_MEMBER_LABEL: "true"})), opts=child
+            MONITORING_NAMESPACE, metadata=metadata(MONITORING_NAMESPACE, None, labels(**{MESH_MEMBER_LABEL: "true"})), opts=child
         )
         after: list[pulumi.Resource] = [namespace, *args.after]
         password_secret = None
@@ -160,7 +160,7 @@ class MonitoringStack(pulumi.ComponentResource):
             password_secret = "grafana-admin"
             after.append(k8s.core.v1.Secret(
                 "grafana-admin",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=password_secret, namespace=MONITORING_NAMESPACE, labels=labels()),
+                metadata=metadata(password_secret, MONITORING_NAMESPACE),
                 string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(args.grafana_password)},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
             ))
@@ -184,7 +184,7 @@ class MonitoringStack(pulumi.ComponentResource):
         opts = pulumi.ResourceOptions(parent=self, depends_on=after)
 
         def meta(name: str, namespace: str = MONITORING_NAMESPACE, **extra: str) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels(**extra))
+            return metadata(name, namespace, labels(**extra))
 
         crd = "monitoring.coreos.com/v1"
         k8s.apiextensions.CustomResource("istiod-monitor", api_version=crd, kind="ServiceMonitor", metadata=meta("istiod"), spec=istiod_monitor_spec(), opts=opts)

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..schemas.model import Paas
-from . import INGRESS_NAMESPACE, SHARED_GATEWAY, labels
+from . import INGRESS_NAMESPACE, SHARED_GATEWAY, metadata
 from .app import AppArgs, AppDeployment
 from .team import TeamArgs, TeamSpace
 
@@ -67,7 +67,7 @@ class PaasLayer(pulumi.ComponentResource):
                 "shared-gateway",
                 api_version="networking.istio.io/v1",
                 kind="Gateway",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=SHARED_GATEWAY, namespace=INGRESS_NAMESPACE, labels=labels()),
+                metadata=metadata(SHARED_GATEWAY, INGRESS_NAMESPACE),
                 spec=gateway_spec(paas),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
             )

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from . import INGRESS_NAMESPACE, ISTIO_NAMESPACE, MONITORING_NAMESPACE, labels
+from . import INGRESS_NAMESPACE, ISTIO_NAMESPACE, MONITORING_NAMESPACE, metadata
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,12 @@ class Sidecars(pulumi.ComponentResource):
     def __init__(self, name: str, args: SidecarsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("meshinstall:components:Sidecars", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=list(args.after))
-        metadata = k8s.meta.v1.ObjectMetaArgs(name="default", namespace=ISTIO_NAMESPACE, labels=labels())
+        meta = metadata("default", ISTIO_NAMESPACE)
         self.peer_authentication = k8s.apiextensions.CustomResource(
             "mesh-peer-authentication",
             api_version="security.istio.io/v1",
             kind="PeerAuthentication",
-            metadata=metadata,
+            metadata=meta,
             spec=peer_authentication_spec(args.mtls),
             opts=child,
         )
@@ -59,7 +59,7 @@ class Sidecars(pulumi.ComponentResource):
             "mesh-default-sidecar",
             api_version="networking.istio.io/v1",
             kind="Sidecar",
-            metadata=metadata,
+            metadata=meta,
             spec=default_sidecar_spec(args),
             opts=child,
         )

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..schemas.model import Quota
-from . import MESH_MEMBER_LABEL, TEAM_LABEL, labels
+from . import MESH_MEMBER_LABEL, TEAM_LABEL, labels, metadata
 
 # Namespaced rights of a team's developers: explicit resources and verbs, never wildcards.
 DEVELOPER_RULES: list[dict[str, Any]] = [
@@ -88,7 +88,7 @@ class TeamSpace(pulumi.ComponentResource):
         self.namespaces = []
         for ns in args.namespaces:
             namespace = k8s.core.v1.Namespace(
-                f"{ns}-ns", metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels=namespace_labels(args)), opts=pulumi.ResourceOptions(parent=self)
+                f"{ns}-ns", metadata=metadata(ns, None, namespace_labels(args)), opts=pulumi.ResourceOptions(parent=self)
             )
             self.namespaces.append(namespace)
             self._namespace_objects(ns, args, pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.after]))
@@ -96,7 +96,7 @@ class TeamSpace(pulumi.ComponentResource):
 
     def _namespace_objects(self, ns: str, args: TeamArgs, opts: pulumi.ResourceOptions) -> None:
         def meta(name: str) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=ns, labels=labels(**{TEAM_LABEL: args.name}))
+            return metadata(name, ns, labels(**{TEAM_LABEL: args.name}))
 
         k8s.core.v1.ResourceQuota(f"{ns}-quota", metadata=meta("team-quota"), spec=quota_spec(args.quota), opts=opts)
         k8s.core.v1.LimitRange(f"{ns}-limits", metadata=meta("team-defaults"), spec=limit_range_spec(args), opts=opts)

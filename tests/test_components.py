@@ -66,6 +66,15 @@ def test_every_kubernetes_object_uses_the_cluster_provider(env):
             assert r.provider.startswith(provider), r.urn
 
 
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_every_object_is_labelled_and_owned_so_drift_is_taken_back(env):
+    for r in resources(env):
+        if r.type.startswith("kubernetes:") and "metadata" in r.inputs:
+            meta = r.inputs["metadata"]
+            assert meta["labels"]["app.kubernetes.io/managed-by"] == "meshinstall", r.urn
+            assert meta["annotations"] == {"pulumi.com/patchForce": "true"}, r.urn
+
+
 # --- sidecars and mesh policy ----------------------------------------------------------------------------------
 
 
@@ -88,7 +97,7 @@ def test_default_mesh_labels_namespaces_for_injection():
 
 def test_mesh_wide_strict_mtls_and_default_sidecar():
     peer = named("prod", "PeerAuthentication", "mesh-peer-authentication")
-    assert peer.inputs["metadata"] == {"name": "default", "namespace": "istio-system", "labels": {"app.kubernetes.io/managed-by": "meshinstall"}}
+    assert peer.inputs["metadata"]["name"] == "default" and peer.inputs["metadata"]["namespace"] == "istio-system"
     assert peer.inputs["spec"] == {"mtls": {"mode": "STRICT"}}
     sidecar = named("prod", "networking.istio.io/v1:Sidecar", "mesh-default-sidecar")
     hosts = sidecar.inputs["spec"]["egress"][0]["hosts"]

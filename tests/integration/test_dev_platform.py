@@ -1,0 +1,203 @@
+"""`meshinstall up dev` for real: the Pulumi engine against a local simulated cluster, read back from the API server.
+
+One platform is brought up for the module (it takes minutes); the tests run in file order against it, and the
+last one destroys it. A `finally` in the fixture destroys it too if a test fails first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT, SECRETS
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+from meshinstall.cli.main import main
+from meshinstall.components.local_control_plane import LocalControlPlane
+from meshinstall.schemas.validate import load_spec
+from meshinstall.stacks import driver, engine, program
+
+pytestmark = pytest.mark.integration
+
+ISTIO = ("networking.istio.io", "v1")
+SECURITY = ("security.istio.io", "v1")
+MONITORING = ("monitoring.coreos.com", "v1")
+
+
+class Platform:
+    """The environment under test: its spec folder, stack and API clients."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.spec_path = folder / "environments" / "dev.yaml"
+        self.reload()
+
+    def reload(self) -> None:
+        self.spec = load_spec(self.spec_path)
+        self.stack = driver.open_stack(self.spec)
+
+    def connect(self) -> None:
+        config.load_kube_config(str(Path(program.local_cluster_config(self.spec).state_dir) / "kubeconfig"))
+        self.core, self.apps, self.custom = client.CoreV1Api(), client.AppsV1Api(), client.CustomObjectsApi()
+
+    def istio(self, group_version: tuple[str, str], namespace: str, plural: str, name: str) -> dict:
+        return self.custom.get_namespaced_custom_object(*group_version, namespace, plural, name)
+
+    def edit_spec(self, change) -> None:
+        data = yaml.safe_load(self.spec_path.read_text())
+        change(data)
+        self.spec_path.write_text(yaml.safe_dump(data, sort_keys=False))
+        self.reload()
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory):
+    missing = engine.missing()
+    assert not missing, f"integration tests need the toolchain (toolchain/install.sh): missing {missing}"
+    crds = os.environ.get(program.CRDS_VARIABLE) or str(ROOT.parent / "shared" / "crds")
+    assert Path(crds).is_dir(), f"set {program.CRDS_VARIABLE} to the upstream CRDs folder"
+    folder = tmp_path_factory.mktemp("dev-platform")
+    shutil.copytree(ROOT / "environments", folder / "environments", ignore=shutil.ignore_patterns(".meshinstall"))
+    saved = dict(os.environ)
+    os.environ.update({**SECRETS, "MESHINSTALL_PASSPHRASE": "integration-test", program.CRDS_VARIABLE: crds})
+    env = Platform(folder)
+    try:
+        outcome = driver.up(env.stack)
+        assert outcome.result == "succeeded"
+        env.first_up = outcome
+        env.connect()
+        yield env
+    finally:
+        try:
+            driver.destroy(env.stack)
+        finally:
+            LocalControlPlane(program.local_cluster_config(env.spec)).remove()
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def test_up_creates_the_declared_objects_with_their_labels(platform):
+    for team in ("payments", "storefront"):
+        labels = platform.core.read_namespace(team).metadata.labels
+        assert labels["istio-injection"] == "enabled"
+        assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+        quota = platform.core.read_namespaced_resource_quota("team-quota", team)
+        assert quota.spec.hard["pods"] == {"payments": "40", "storefront": "30"}[team]
+        assert platform.istio(SECURITY, team, "authorizationpolicies", "default-deny")["spec"] == {}
+    sa = platform.core.read_namespaced_service_account("checkout", "payments")
+    assert sa.automount_service_account_token is False
+    assert platform.istio(SECURITY, "istio-system", "peerauthentications", "default")["spec"] == {"mtls": {"mode": "STRICT"}}
+
+
+def test_deployments_report_available_replicas(platform):
+    expected = {
+        ("payments", "checkout"): 2, ("payments", "checkout-canary"): 1, ("payments", "orders"): 2,
+        ("storefront", "web"): 2, ("storefront", "catalog"): 1, ("istio-system", "istiod"): 1,
+        ("istio-ingress", "istio-ingressgateway"): 1,
+    }
+    for (namespace, name), replicas in expected.items():
+        status = platform.apps.read_namespaced_deployment_status(name, namespace).status
+        assert status.available_replicas == replicas, f"{namespace}/{name}: {status}"
+
+
+def test_istio_and_monitoring_resources_passed_the_real_crd_schemas(platform):
+    vs = platform.istio(ISTIO, "payments", "virtualservices", "checkout")
+    assert [d["weight"] for d in vs["spec"]["http"][1]["route"]] == [90, 10]
+    dr = platform.istio(ISTIO, "payments", "destinationrules", "checkout")
+    assert dr["spec"]["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"] == 5
+    rule = platform.custom.get_namespaced_custom_object(*MONITORING, "payments", "prometheusrules", "checkout-alerts")
+    assert rule["spec"]["groups"][0]["rules"][0]["alert"] == "MeshAppHighErrorRate"
+    broken = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "metadata": {"name": "broken"},
+              "spec": {"hosts": ["x"], "http": [{"route": [{"destination": {"host": "x"}, "weight": "ninety"}]}]}}
+    with pytest.raises(ApiException) as rejected:
+        platform.custom.create_namespaced_custom_object(*ISTIO, "payments", "virtualservices", broken)
+    assert rejected.value.status == 422, "the API server validates Istio resources against the upstream schema"
+
+
+def test_second_up_changes_nothing(platform):
+    driver.preview(platform.stack, expect_no_changes=True)
+    again = driver.up(platform.stack)
+    assert again.changed == 0, again.changes
+
+
+def test_spec_change_previews_exactly_those_changes_then_applies(platform):
+    def change(data):
+        base = yaml.safe_load((platform.spec_path.parent / "base.yaml").read_text())
+        data["paas"]["teams"] = base["paas"]["teams"]  # lists replace: dev now owns its copy of the teams
+        payments = data["paas"]["teams"][0]
+        payments["quota"]["pods"] = 45
+        payments["apps"][0]["traffic"]["canary"]["weight"] = 25
+        data["paas"]["teams"][1]["apps"].append({"name": "search", "image": "registry.example.com/storefront/search:0.1.0", "port": 8080})
+
+    platform.edit_spec(change)
+    events: list = []
+    planned = driver.preview(platform.stack, on_event=events.append)
+    steps = {(e.resource_pre_event.metadata.op.value, e.resource_pre_event.metadata.urn.rsplit("::", 1)[-1])
+             for e in events if e.resource_pre_event and e.resource_pre_event.metadata.op.value != "same"}
+    updated = {name for op, name in steps if op == "update"}
+    created = {name for op, name in steps if op == "create"}
+    assert updated == {"payments-quota", "payments-checkout-virtualservice"}, steps
+    # pulumi-kubernetes treats ConfigMap data as immutable: the dashboard (a panel per app) is replaced
+    assert {name for op, name in steps if op not in ("update", "create")} == {"mesh-dashboard"}, steps
+    assert {"storefront-search-stable", "storefront-search-svc", "storefront-search-alerts"} <= created, steps
+    assert all(name.startswith("storefront-search") for name in created), steps
+    assert (planned.changes.get("update"), planned.changes.get("replace"), planned.changes.get("create")) == (2, 1, len(created))
+    driver.up(platform.stack)
+    assert platform.core.read_namespaced_resource_quota("team-quota", "payments").spec.hard["pods"] == "45"
+    assert platform.apps.read_namespaced_deployment("search", "storefront").spec.replicas == 1
+
+
+def test_drift_is_reported_and_restored(platform):
+    platform.custom.delete_namespaced_custom_object(*ISTIO, "storefront", "virtualservices", "web")
+    platform.core.patch_namespaced_resource_quota("team-quota", "storefront", {"spec": {"hard": {"pods": "3"}}})
+    refreshed = driver.refresh(platform.stack)
+    assert refreshed.changes.get("delete", 0) + refreshed.changes.get("update", 0) >= 2, refreshed.changes
+    driver.up(platform.stack)
+    assert platform.istio(ISTIO, "storefront", "virtualservices", "web")["spec"]["hosts"][0] == "web.storefront.svc.cluster.local"
+    assert platform.core.read_namespaced_resource_quota("team-quota", "storefront").spec.hard["pods"] == "30"
+
+
+def test_invalid_spec_stops_before_the_engine_and_changes_nothing(platform, capsys, monkeypatch):
+    good = platform.spec_path.read_text()
+    before = driver.status(platform.stack)["lastUpdate"]
+    platform.spec_path.write_text(good.replace("nodes: 3", "nodes: 0"))
+    monkeypatch.chdir(platform.folder)
+    try:
+        assert main(["up", "dev", "--yes"]) == 3
+        assert main(["preview", "dev"]) == 3
+    finally:
+        platform.spec_path.write_text(good)
+    assert "$.cluster.nodes" in capsys.readouterr().err
+    assert driver.status(platform.stack)["lastUpdate"] == before
+
+
+def test_destroy_leaves_nothing_and_stops_the_control_plane(platform):
+    plane = LocalControlPlane(program.local_cluster_config(platform.spec))
+    assert plane.running()
+    # First everything on the cluster (the cluster itself stays up so what is left can be read back) ...
+    keep = ("pulumi:pulumi:Stack", "meshinstall:components:Cluster", "pulumi:providers:", "pulumi-python:dynamic:Resource")
+    urns = [r["urn"] for r in platform.stack.export_stack().deployment["resources"] if not r["type"].startswith(keep)]
+    platform.stack.destroy(target=urns, color="never")
+    managed = "app.kubernetes.io/managed-by=meshinstall"
+    namespaces = {n.metadata.name for n in platform.core.list_namespace().items}
+    assert not namespaces & {"payments", "storefront", "istio-system", "istio-ingress", "monitoring"}, "namespaces finalized"
+    assert not platform.core.list_config_map_for_all_namespaces(label_selector=managed).items
+    assert not platform.apps.list_deployment_for_all_namespaces().items
+    assert not platform.custom.list_cluster_custom_object(*ISTIO, "virtualservices")["items"]
+    assert not platform.custom.list_cluster_custom_object(*MONITORING, "prometheusrules")["items"]
+    # ... then the cluster: its processes stop and its files go.
+    driver.destroy(platform.stack)
+    assert not plane.running() and not plane.root.exists()
+    assert not [p for p in Path("/proc").glob("[0-9]*") if _runs_from(p, plane.root)]
+
+
+def _runs_from(proc: Path, folder: Path) -> bool:
+    """Whether process `proc` was started with a path inside `folder` on its command line."""
+    try:
+        return str(folder) in (proc / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
