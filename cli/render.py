@@ -76,7 +76,7 @@ class Progress:
             if payload is None:
                 continue
             meta = payload.metadata
-            if meta.type == "pulumi:pulumi:Stack" or (state == "running" and meta.op.value == "same"):
+            if meta.type == "pulumi:pulumi:Stack" or meta.op.value in ("same", "read"):
                 continue
             name = meta.urn.rsplit("::", 1)[-1]
             self.rows[meta.urn] = (name, meta.type, f"{meta.op.value} {state}")
