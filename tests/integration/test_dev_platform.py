@@ -124,6 +124,20 @@ def test_second_up_changes_nothing(platform):
     assert again.changed == 0, again.changes
 
 
+def test_istiod_flipping_its_webhook_is_not_drift(platform):
+    admission = client.AdmissionregistrationV1Api()
+    name = "istio-validator-istio-system"
+    flip = lambda policy: admission.patch_validating_webhook_configuration(  # noqa: E731
+        name, {"webhooks": [{"name": "rev.validation.istio.io", "failurePolicy": policy}]}
+    )
+    flip("Fail")  # what the real istiod does once it serves; nothing serves here, so it is put back after
+    try:
+        assert admission.read_validating_webhook_configuration(name).webhooks[0].failure_policy == "Fail"
+        driver.preview(platform.stack, expect_no_changes=True, refresh=True)
+    finally:
+        flip("Ignore")
+
+
 def test_spec_change_previews_exactly_those_changes_then_applies(platform):
     def change(data):
         base = yaml.safe_load((platform.spec_path.parent / "base.yaml").read_text())
