@@ -3,11 +3,8 @@
 # local simulated cluster, and show what was created.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-bin=$(toolchain/install.sh | tail -1)
-export PATH="$bin:$PATH"
-export MESHINSTALL_CRDS_DIR="${MESHINSTALL_CRDS_DIR:-$(cd .. && pwd)/shared/crds}"
-[ -d "$MESHINSTALL_CRDS_DIR" ] || { echo "up-dev: set MESHINSTALL_CRDS_DIR to the upstream CRDs folder" >&2; exit 2; }
+# shellcheck source=env.sh
+. scripts/env.sh
 
 # dev only: a passphrase and demo secrets generated once, kept outside Git with mode 600 (never printed)
 secrets=environments/.meshinstall/dev-secrets.env
