@@ -9,7 +9,7 @@ from typing import Any, Callable
 import click
 
 from .. import __version__
-from ..errors import MeshinstallError, SpecInvalid, UsageError
+from ..errors import MeshinstallError, SpecInvalid, UsageError, VerificationFailed
 from . import render
 
 EXIT_CODES = {
@@ -103,11 +103,14 @@ def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool) -> 
 @cli.command()
 @engine_command
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
-def up(env: str, as_json: bool, yes: bool) -> None:
-    """Create or update environment ENV (shows the preview and asks first)."""
+@click.option("--no-verify", is_flag=True, help="Skip the post-install checks (meshinstall verify).")
+def up(env: str, as_json: bool, yes: bool, no_verify: bool) -> None:
+    """Create or update environment ENV: doctor, preview and ask, apply, verify."""
     from ..stacks import driver
 
-    _, stack = _open(env)
+    spec = load(env)
+    _checks("doctor", env, as_json, quiet=True)
+    stack = driver.open_stack(spec)
     if not yes:
         planned = _run(driver.preview, stack, as_json)
         _report(planned, as_json)
@@ -116,6 +119,39 @@ def up(env: str, as_json: bool, yes: bool) -> None:
         click.confirm(f"Apply {planned.changed} change(s) to {env}?", abort=True)
     outcome = _run(driver.up, stack, as_json)
     _report(outcome, as_json)
+    if not no_verify:
+        _checks("verify", env, as_json, quiet=True, skip={"MI404"})
+
+
+@cli.command()
+@engine_command
+def doctor(env: str, as_json: bool) -> None:
+    """Pre-flight checks for ENV: spec, passphrase, state, engine, cluster, rights, versions, capacity, charts."""
+    _checks("doctor", env, as_json)
+
+
+@cli.command()
+@engine_command
+def verify(env: str, as_json: bool) -> None:
+    """Post-install checks for ENV: control plane, injection, policy, monitoring, teams, apps, drift."""
+    _checks("verify", env, as_json)
+
+
+def _checks(phase: str, env: str, as_json: bool, quiet: bool = False, skip: set[str] | None = None) -> None:
+    """Run a phase's checks; print them (all, or with `quiet` only what is not passed); exit 4 on a failure."""
+    from ..checks import runner
+    from ..schemas import resolve_environment
+
+    ctx = runner.context_for(resolve_environment(env))
+    wanted = {i for i in runner.load_all() if i not in (skip or set())}
+    result = runner.run(phase, ctx, wanted)
+    if as_json and not quiet:
+        click.echo(render.as_json(result.to_dict()))
+    elif not quiet or result.failed:
+        render.report(render.console(stderr=quiet), result)
+    if result.failed:
+        ids = ", ".join(r.check_id for r in result.failed)
+        raise VerificationFailed(f"{phase} failed: {ids}" + (" (nothing was applied)" if phase == "doctor" else ""))
 
 
 @cli.command()

@@ -92,3 +92,23 @@ class Progress:
         for name, kind, state in list(self.rows.values())[-25:]:
             table.add_row(name, kind, state)
         return table
+
+
+MARKS = {"passed": ("√", "green"), "failed": ("×", "red"), "warning": ("‼", "yellow"), "skipped": ("-", "dim")}
+
+
+def report(out: Console, result: Any) -> None:
+    """Checks grouped like `linkerd check`: one line each, details and hints under failures, then the counts."""
+    group = None
+    for item in result.results:
+        if item.group != group:
+            group = item.group
+            out.print(f"\n{group}\n{'-' * len(group)}", markup=False)
+        mark, style = MARKS[item.status.value]
+        out.print(f"[{style}]{mark}[/] {item.check_id} {item.title}", highlight=False)
+        if item.status.value != "passed" and item.message:
+            out.print(f"    {item.target}: {item.message}", markup=False)
+        if item.hint:
+            out.print(f"    hint: {item.hint} (docs/checks/{item.check_id}.md)", markup=False)
+    counts = result.counts()
+    out.print("\n" + ", ".join(f"{n} {k}" for k, n in counts.items() if n), markup=False)

@@ -65,22 +65,22 @@ def chart_mirror(spec: Spec) -> Path | None:
     return spec.resolve_path(spec.charts.mirror) if spec.charts.mirror else None
 
 
+def chart_sources(spec: Spec) -> tuple[charts.ChartSource, ...]:
+    """Every chart `spec` installs: base, istiod, gateway, kube-prometheus-stack, kiali-server, jaeger (in that order)."""
+    mirror, version = chart_mirror(spec), spec.mesh.version
+    istio = tuple(charts.chart(name, mirror, version) for name in ("base", "istiod", "gateway"))
+    return istio + tuple(charts.chart(name, mirror) for name in ("kube-prometheus-stack", "kiali-server", "jaeger"))
+
+
 def build(spec: Spec, secrets: ResolvedSecrets, cluster: ClusterArgs | None = None) -> PlatformHandles:
     """Declare the whole platform for `spec`; export the stack outputs."""
-    mirror = chart_mirror(spec)
+    base, istiod, gateway, prometheus, kiali, jaeger = chart_sources(spec)
     k8s_cluster = Cluster("cluster", cluster or cluster_args(spec))
     on_cluster = pulumi.ResourceOptions(providers={"kubernetes": k8s_cluster.provider})
     mesh = spec.mesh
     control_plane = ControlPlane(
         "control-plane",
-        ControlPlaneArgs(
-            mesh,
-            spec.sidecars,
-            charts.chart("base", mirror, mesh.version),
-            charts.chart("istiod", mirror, mesh.version),
-            charts.chart("gateway", mirror, mesh.version),
-            simulated=spec.cluster.provider == "simulated",
-        ),
+        ControlPlaneArgs(mesh, spec.sidecars, base, istiod, gateway, simulated=spec.cluster.provider == "simulated"),
         on_cluster,
     )
     after = tuple(control_plane.ready)
@@ -101,9 +101,9 @@ def build(spec: Spec, secrets: ResolvedSecrets, cluster: ClusterArgs | None = No
         MonitoringArgs(
             spec.monitoring,
             targets,
-            charts.chart("kube-prometheus-stack", mirror),
-            charts.chart("kiali-server", mirror),
-            charts.chart("jaeger", mirror),
+            prometheus,
+            kiali,
+            jaeger,
             secrets.grafana_password,
             after + team_namespaces,
         ),

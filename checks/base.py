@@ -1,0 +1,154 @@
+"""What a check is, what it returns, and what it may look at."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..schemas.model import Spec
+
+
+class Status(str, enum.Enum):
+    """The outcome of one check."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    WARNING = "warning"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a check found: the object and field it looked at and, on failure, what to do."""
+
+    check_id: str
+    title: str
+    group: str
+    status: Status
+    target: str
+    message: str = ""
+    hint: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"id": self.check_id, "title": self.title, "group": self.group, "status": self.status.value,
+                "target": self.target, "message": self.message, "hint": self.hint}
+
+
+GROUPS = {"0": "pre-flight", "1": "control plane", "2": "sidecars and policy", "3": "monitoring", "4": "paas"}
+
+
+@dataclass
+class Context:
+    """What checks may read: the spec, a testinfra host for commands, and Kubernetes API clients."""
+
+    spec: Spec | None
+    spec_path: Path
+    spec_problems: list[Any] = field(default_factory=list)
+    host_spec: str = "local://"
+    phase: str = "doctor"
+
+    @cached_property
+    def host(self) -> Any:
+        """A testinfra host (local by default) that runs commands and reads files."""
+        import testinfra
+
+        return testinfra.get_host(self.host_spec)
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.spec and self.spec.cluster.provider == "simulated")
+
+    @cached_property
+    def kubeconfig(self) -> tuple[str, str | None]:
+        """The kubeconfig path and context of the environment's cluster."""
+        from ..stacks import program
+
+        assert self.spec is not None
+        if self.simulated:
+            return str(Path(program.local_cluster_config(self.spec).state_dir) / "kubeconfig"), None
+        args = program.cluster_args(self.spec)
+        return str(args.kubeconfig), args.context
+
+    @cached_property
+    def api(self) -> Any:
+        """A Kubernetes ApiClient for the environment's cluster (raises when it cannot be configured)."""
+        from kubernetes import client, config
+
+        path, context = self.kubeconfig
+        configuration = client.Configuration()
+        config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
+        configuration.retries = 1
+        return client.ApiClient(configuration)
+
+    def core(self) -> Any:
+        from kubernetes import client
+        return client.CoreV1Api(self.api)
+
+    def apps(self) -> Any:
+        from kubernetes import client
+        return client.AppsV1Api(self.api)
+
+    def custom(self) -> Any:
+        from kubernetes import client
+        return client.CustomObjectsApi(self.api)
+
+
+class Check:
+    """A named check: subclasses set the id, title and severity, and implement `inspect`."""
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    phase: ClassVar[str]  # "doctor" (before an install) or "verify" (after it)
+    severity: ClassVar[str] = "error"  # an "error" failure fails the run; a "warning" one only warns
+    needs_cluster: ClassVar[bool] = True
+
+    @property
+    def group(self) -> str:
+        return GROUPS[self.id[2]]
+
+    def result(self, status: Status, target: str, message: str = "", hint: str = "") -> Result:
+        if status is Status.FAILED and self.severity == "warning":
+            status = Status.WARNING
+        return Result(self.id, self.title, self.group, status, target, message, hint)
+
+    def passed(self, target: str, message: str = "") -> Result:
+        return self.result(Status.PASSED, target, message)
+
+    def failed(self, target: str, message: str, hint: str) -> Result:
+        return self.result(Status.FAILED, target, message, hint)
+
+    def skipped(self, target: str, reason: str) -> Result:
+        return self.result(Status.SKIPPED, target, reason)
+
+    def run(self, ctx: Context) -> Result:
+        """`inspect`, with the reasons a check cannot run turned into results instead of tracebacks."""
+        if ctx.spec is None and self.id != "MI001":
+            return self.skipped("spec", "the spec is invalid (see MI001)")
+        try:
+            return self.inspect(ctx)
+        except Exception as err:  # noqa: BLE001 (a check reports, it never crashes the run)
+            from kubernetes.client.rest import ApiException
+
+            if isinstance(err, ApiException):
+                return self.failed(self.target(ctx), f"the API server answered {err.status} {err.reason}", "check the cluster and the kubeconfig's rights (MI005, MI006)")
+            return self.failed(self.target(ctx), f"could not check: {type(err).__name__}: {err}", "run `meshinstall doctor` for the cause")
+
+    def target(self, ctx: Context) -> str:
+        """What the check looks at, for results made outside `inspect`."""
+        return self.title
+
+    def inspect(self, ctx: Context) -> Result:
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, type[Check]] = {}
+
+
+def register(cls: type[Check]) -> type[Check]:
+    """Add a check class to the registry (ids are unique)."""
+    assert cls.id not in REGISTRY, f"duplicate check id {cls.id}"
+    REGISTRY[cls.id] = cls
+    return cls

@@ -1,0 +1,39 @@
+"""MI101: the control-plane Deployments (istiod, the gateways) are available."""
+
+from __future__ import annotations
+
+from ...components import INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, ISTIO_NAMESPACE
+from ..base import Check, Context, Result, register
+
+
+@register
+class ControlPlaneReady(Check):
+    id = "MI101"
+    title = "istiod and the gateways are available"
+    phase = "verify"
+
+    def inspect(self, ctx: Context) -> Result:
+        mesh = ctx.spec.mesh
+        istiod = f"istiod-{mesh.revision}" if mesh.revision else "istiod"
+        wanted = [(ISTIO_NAMESPACE, istiod, 1)]
+        if mesh.ingress_gateway.enabled:
+            wanted.append((INGRESS_NAMESPACE, INGRESS_GATEWAY_NAME, mesh.ingress_gateway.replicas))
+        if mesh.egress_gateway.enabled:
+            wanted.append((ISTIO_NAMESPACE, "istio-egressgateway", mesh.egress_gateway.replicas))
+        short = [f"{ns}/{name}: {available}/{replicas} available" for ns, name, replicas in wanted
+                 if (available := _available(ctx, ns, name)) < replicas]
+        targets = ", ".join(f"deployment/{ns}/{name}" for ns, name, _ in wanted)
+        if short:
+            return self.failed(targets, "; ".join(short), "kubectl -n istio-system describe deployment; check events and node capacity")
+        return self.passed(targets)
+
+
+def _available(ctx: Context, namespace: str, name: str) -> int:
+    from kubernetes.client.rest import ApiException
+
+    try:
+        return ctx.apps().read_namespaced_deployment_status(name, namespace).status.available_replicas or 0
+    except ApiException as err:
+        if err.status == 404:
+            return 0
+        raise

@@ -1,0 +1,71 @@
+"""MI102: the sidecar-injection webhook exists, its Service has ready endpoints, and it selects the team namespaces."""
+
+from __future__ import annotations
+
+from ...components import ISTIO_NAMESPACE
+from ...components.sidecars import injection_labels
+from ..base import Check, Context, Result, register
+
+
+@register
+class InjectionWebhook(Check):
+    id = "MI102"
+    title = "the injection webhook is served and selects the team namespaces"
+    phase = "verify"
+
+    def inspect(self, ctx: Context) -> Result:
+        from kubernetes import client
+        from kubernetes.client.rest import ApiException
+
+        revision = ctx.spec.mesh.revision
+        name = f"istio-sidecar-injector-{revision}" if revision else "istio-sidecar-injector"
+        target = f"mutatingwebhookconfiguration/{name}"
+        try:
+            hook = client.AdmissionregistrationV1Api(ctx.api).read_mutating_webhook_configuration(name)
+        except ApiException as err:
+            if err.status == 404:
+                return self.failed(target, "does not exist", "istiod installs it: check MI101 and the istiod release")
+            raise
+        service = hook.webhooks[0].client_config.service
+        if service is None:
+            return self.failed(target, "does not point at a Service", "reinstall istiod")
+        ready = _ready_endpoints(ctx, service.namespace or ISTIO_NAMESPACE, service.name)
+        if not ready:
+            return self.failed(f"{target} -> service/{service.namespace}/{service.name}", "the Service has no ready endpoints", "istiod is not ready: see MI101")
+        labels = injection_labels(revision)
+        missing = [ns for team in ctx.spec.paas.teams for ns in team.namespaces
+                   if not any(_selects(w.namespace_selector, _namespace_labels(ctx, ns)) for w in hook.webhooks)]
+        if missing:
+            return self.failed(target, f"does not select namespaces {', '.join(missing)}", f"label them {labels} (meshinstall up does) or check the webhook's namespaceSelector")
+        return self.passed(f"{target} -> service/{service.namespace}/{service.name}", f"{ready} ready endpoint(s)")
+
+
+def _ready_endpoints(ctx: Context, namespace: str, name: str) -> int:
+    from kubernetes import client
+
+    slices = client.DiscoveryV1Api(ctx.api).list_namespaced_endpoint_slice(namespace, label_selector=f"kubernetes.io/service-name={name}").items
+    return sum(1 for s in slices for e in (s.endpoints or []) if e.conditions is None or e.conditions.ready is not False)
+
+
+def _namespace_labels(ctx: Context, name: str) -> dict[str, str]:
+    from kubernetes.client.rest import ApiException
+
+    try:
+        return ctx.core().read_namespace(name).metadata.labels or {}
+    except ApiException:
+        return {}
+
+
+def _selects(selector, labels: dict[str, str]) -> bool:
+    """Whether a LabelSelector matches `labels` (matchLabels and the four matchExpressions operators)."""
+    if selector is None:
+        return True
+    if any(labels.get(k) != v for k, v in (selector.match_labels or {}).items()):
+        return False
+    for expr in selector.match_expressions or []:
+        present, value = expr.key in labels, labels.get(expr.key)
+        ok = {"In": present and value in (expr.values or []), "NotIn": not present or value not in (expr.values or []),
+              "Exists": present, "DoesNotExist": not present}[expr.operator]
+        if not ok:
+            return False
+    return True

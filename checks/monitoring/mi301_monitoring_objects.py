@@ -1,0 +1,38 @@
+"""MI301: the scrape targets and the dashboard exist, and Prometheus is available."""
+
+from __future__ import annotations
+
+from ...components import MONITORING_NAMESPACE
+from ..base import Check, Context, Result, register
+
+
+@register
+class MonitoringObjects(Check):
+    id = "MI301"
+    title = "scrape targets, dashboard and Prometheus are in place"
+    phase = "verify"
+
+    def inspect(self, ctx: Context) -> Result:
+        from kubernetes.client.rest import ApiException
+
+        monitoring = ctx.spec.monitoring
+        if not monitoring.prometheus.enabled:
+            return self.skipped("monitoring", "monitoring.prometheus is disabled")
+        wanted = [("servicemonitors", "istiod"), ("podmonitors", "envoy-sidecars")]
+        missing = []
+        for plural, name in wanted:
+            try:
+                ctx.custom().get_namespaced_custom_object("monitoring.coreos.com", "v1", MONITORING_NAMESPACE, plural, name)
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+                missing.append(f"{plural}/{name}")
+        if monitoring.grafana.enabled and not ctx.core().list_namespaced_config_map(MONITORING_NAMESPACE, label_selector="grafana_dashboard=1").items:
+            missing.append("configmap with label grafana_dashboard=1")
+        status = ctx.apps().read_namespaced_deployment_status("kube-prometheus-stack-prometheus", MONITORING_NAMESPACE).status
+        if not status.available_replicas:
+            missing.append("an available Prometheus")
+        target = f"namespace {MONITORING_NAMESPACE}"
+        if missing:
+            return self.failed(target, "missing: " + ", ".join(missing), "run `meshinstall up`; check the kube-prometheus-stack release")
+        return self.passed(target)

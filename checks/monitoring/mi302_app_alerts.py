@@ -1,0 +1,38 @@
+"""MI302: every app has its error-rate and latency alerts at the spec's thresholds."""
+
+from __future__ import annotations
+
+from ...components.monitoring import AppTarget, alert_rules_spec
+from ..base import Check, Context, Result, register
+
+
+@register
+class AppAlerts(Check):
+    id = "MI302"
+    title = "every app has its alert rules"
+    phase = "verify"
+
+    def inspect(self, ctx: Context) -> Result:
+        from kubernetes.client.rest import ApiException
+
+        monitoring = ctx.spec.monitoring
+        if not (monitoring.prometheus.enabled and monitoring.alerts.enabled):
+            return self.skipped("prometheusrules", "alerts are disabled")
+        wrong = []
+        for team in ctx.spec.paas.teams:
+            for app in team.apps:
+                target = AppTarget(team.name, team.app_namespace, app.name)
+                wanted = {r["alert"]: r["expr"] for r in alert_rules_spec(target, monitoring)["groups"][0]["rules"]}
+                try:
+                    live = ctx.custom().get_namespaced_custom_object("monitoring.coreos.com", "v1", team.app_namespace, "prometheusrules", f"{app.name}-alerts")
+                except ApiException as err:
+                    if err.status != 404:
+                        raise
+                    wrong.append(f"{team.name}/{app.name} (missing)")
+                    continue
+                found = {r.get("alert"): r.get("expr") for g in live["spec"].get("groups", []) for r in g.get("rules", [])}
+                if found != wanted:
+                    wrong.append(f"{team.name}/{app.name} (rules differ from the spec's thresholds)")
+        if wrong:
+            return self.failed("prometheusrules/<app>-alerts", ", ".join(wrong), "run `meshinstall up` to restore them")
+        return self.passed("prometheusrules/<app>-alerts", f"{sum(len(t.apps) for t in ctx.spec.paas.teams)} app(s)")

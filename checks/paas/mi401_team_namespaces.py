@@ -1,0 +1,48 @@
+"""MI401: every team namespace has its quota, limit range, role binding and default-deny policies."""
+
+from __future__ import annotations
+
+from ...components.team import quota_spec
+from ..base import Check, Context, Result, register
+
+
+@register
+class TeamNamespaces(Check):
+    id = "MI401"
+    title = "team namespaces have quota, limits, access and default-deny"
+    phase = "verify"
+
+    def inspect(self, ctx: Context) -> Result:
+        problems = []
+        for team in ctx.spec.paas.teams:
+            for ns in team.namespaces:
+                problems += [f"{ns}: {p}" for p in _namespace_problems(ctx, team, ns)]
+        if problems:
+            return self.failed("team namespaces", "; ".join(problems), "run `meshinstall up` to restore them")
+        return self.passed("team namespaces", ", ".join(ns for t in ctx.spec.paas.teams for ns in t.namespaces))
+
+
+def _namespace_problems(ctx: Context, team, ns: str) -> list[str]:
+    from kubernetes import client
+
+    core, problems = ctx.core(), []
+    quotas = {q.metadata.name: q for q in core.list_namespaced_resource_quota(ns).items}
+    wanted = quota_spec(team.quota)["hard"]
+    if "team-quota" not in quotas:
+        problems.append("resourcequota team-quota missing")
+    elif dict(quotas["team-quota"].spec.hard) != wanted:
+        problems.append(f"resourcequota team-quota is {dict(quotas['team-quota'].spec.hard)}, the spec says {wanted}")
+    if "team-defaults" not in {r.metadata.name for r in core.list_namespaced_limit_range(ns).items}:
+        problems.append("limitrange team-defaults missing")
+    bindings = {b.metadata.name: b for b in client.RbacAuthorizationV1Api(ctx.api).list_namespaced_role_binding(ns).items}
+    if team.groups:
+        binding = bindings.get("team-developer")
+        subjects = sorted(s.name for s in (binding.subjects or [])) if binding else []
+        if subjects != sorted(team.groups):
+            problems.append(f"rolebinding team-developer binds {subjects or 'nothing'}, the spec says {sorted(team.groups)}")
+    policies = {p["metadata"]["name"] for p in ctx.custom().list_namespaced_custom_object("security.istio.io", "v1", ns, "authorizationpolicies")["items"]}
+    if "default-deny" not in policies:
+        problems.append("authorizationpolicy default-deny missing")
+    netpols = {p.metadata.name for p in client.NetworkingV1Api(ctx.api).list_namespaced_network_policy(ns).items}
+    problems += [f"networkpolicy {name} missing" for name in ("default-deny", "allow-mesh") if name not in netpols]
+    return problems

@@ -1,0 +1,36 @@
+"""MI403: every app's VirtualService and DestinationRule match the spec (weights, timeouts, retries, subsets)."""
+
+from __future__ import annotations
+
+from ...components.app import AppArgs, destination_rule_spec, virtual_service_spec
+from ..base import Check, Context, Result, register
+
+
+@register
+class TrafficPolicy(Check):
+    id = "MI403"
+    title = "traffic policy matches the spec"
+    phase = "verify"
+
+    def inspect(self, ctx: Context) -> Result:
+        from kubernetes.client.rest import ApiException
+
+        namespaces = {t.name: t.app_namespace for t in ctx.spec.paas.teams}
+        wrong = []
+        for team in ctx.spec.paas.teams:
+            for app in team.apps:
+                args = AppArgs(app, team.name, team.app_namespace, team_namespaces=namespaces)
+                for plural, wanted in (("virtualservices", virtual_service_spec(args)), ("destinationrules", destination_rule_spec(args))):
+                    try:
+                        live = ctx.custom().get_namespaced_custom_object("networking.istio.io", "v1", team.app_namespace, plural, app.name)["spec"]
+                    except ApiException as err:
+                        if err.status != 404:
+                            raise
+                        wrong.append(f"{plural}/{team.app_namespace}/{app.name} missing")
+                        continue
+                    if live != wanted:
+                        fields = sorted(k for k in set(live) | set(wanted) if live.get(k) != wanted.get(k))
+                        wrong.append(f"{plural}/{team.app_namespace}/{app.name} differs in {', '.join(fields)}")
+        if wrong:
+            return self.failed("virtualservices, destinationrules", "; ".join(wrong), "run `meshinstall up` to restore the spec's traffic policy")
+        return self.passed("virtualservices, destinationrules")

@@ -1,0 +1,24 @@
+"""MI404: nothing meshinstall owns has drifted from the spec (a refreshing preview shows no change)."""
+
+from __future__ import annotations
+
+from ..base import Check, Context, Result, register
+
+
+@register
+class NoDrift(Check):
+    id = "MI404"
+    title = "nothing meshinstall owns has drifted"
+    phase = "verify"
+
+    def inspect(self, ctx: Context) -> Result:
+        from ...stacks import driver
+
+        events: list = []
+        outcome = driver.preview(driver.open_stack(ctx.spec), on_event=events.append, refresh=True)
+        changed = sorted({e.resource_pre_event.metadata.urn.rsplit("::", 1)[-1] for e in events
+                          if e.resource_pre_event and e.resource_pre_event.metadata.op.value not in ("same", "read", "refresh")})
+        target = f"stack {ctx.spec.name} (preview --refresh)"
+        if outcome.changed:
+            return self.failed(target, f"{outcome.changed} change(s): " + ", ".join(changed[:8]), "run `meshinstall up` to restore the spec, or put the change in the spec")
+        return self.passed(target)

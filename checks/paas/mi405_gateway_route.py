@@ -1,0 +1,35 @@
+"""MI405: a routed app answers through the ingress gateway (needs running containers and a reachable gateway)."""
+
+from __future__ import annotations
+
+from ...components import INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE
+from ..base import Check, Context, Result, register
+from ..sidecars.mi203_sidecars_injected import NO_CONTAINERS
+
+
+@register
+class GatewayRoute(Check):
+    id = "MI405"
+    title = "routed apps answer through the ingress gateway"
+    phase = "verify"
+
+    def inspect(self, ctx: Context) -> Result:
+        routed = [(t, a) for t in ctx.spec.paas.teams for a in t.apps if a.route]
+        target = f"service/{INGRESS_NAMESPACE}/{INGRESS_GATEWAY_NAME}"
+        if ctx.simulated:
+            return self.skipped(target, NO_CONTAINERS)
+        if not routed:
+            return self.skipped(target, "no app has a route")
+        service = ctx.core().read_namespaced_service(INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE)
+        ingress = (service.status.load_balancer.ingress or []) if service.status.load_balancer else []
+        if not ingress:
+            return self.skipped(target, "the gateway has no external address to reach from here")
+        address = ingress[0].ip or ingress[0].hostname
+        failing = []
+        for team, app in routed:
+            probe = ctx.host.run(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 -H 'Host: {app.route.host}' http://{address}{app.route.path}")
+            if not probe.succeeded or probe.stdout.strip() in ("000", "404", "502", "503"):
+                failing.append(f"{team.name}/{app.name} ({probe.stdout.strip() or 'no answer'})")
+        if failing:
+            return self.failed(target, "no answer from " + ", ".join(failing), "check the Gateway hosts, the VirtualService and the app's pods")
+        return self.passed(target, f"{len(routed)} route(s) via {address}")

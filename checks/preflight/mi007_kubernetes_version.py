@@ -1,0 +1,29 @@
+"""MI007: the cluster's Kubernetes version is one the pinned mesh version supports."""
+
+from __future__ import annotations
+
+from ..base import Check, Context, Result, register
+from .mi006_rights import _not_there_yet
+
+
+@register
+class KubernetesVersion(Check):
+    id = "MI007"
+    title = "the mesh version supports the cluster's Kubernetes"
+    phase = "doctor"
+
+    def inspect(self, ctx: Context) -> Result:
+        from kubernetes import client
+
+        from ...schemas.versions import release
+
+        mesh = ctx.spec.mesh
+        found = release(mesh.provider, mesh.version)
+        if _not_there_yet(ctx):
+            return self.skipped("/version", f"the simulated cluster will run Kubernetes {ctx.spec.cluster.kubernetes_version}")
+        info = client.VersionApi(ctx.api).get_code()
+        minor = f"{info.major}.{info.minor.rstrip('+')}"
+        if found is None or not found.supports(minor):
+            supported = f"{found.kubernetes_min} to {found.kubernetes_max}" if found else "none"
+            return self.failed("/version", f"{mesh.provider} {mesh.version} does not support Kubernetes {minor} (supported: {supported})", "pick a mesh version for this cluster (`meshinstall versions`)")
+        return self.passed("/version", f"Kubernetes {minor} with {mesh.provider} {mesh.version}")

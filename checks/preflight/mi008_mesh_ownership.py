@@ -1,0 +1,46 @@
+"""MI008: no other mesh or Istio revision owns the webhooks and CRDs meshinstall would take over."""
+
+from __future__ import annotations
+
+from ..base import Check, Context, Result, register
+from .mi006_rights import _not_there_yet
+
+OUR_RELEASES = {"istiod", "istio-base"}
+
+
+@register
+class MeshOwnership(Check):
+    id = "MI008"
+    title = "no other mesh owns the webhooks and CRDs"
+    phase = "doctor"
+
+    def inspect(self, ctx: Context) -> Result:
+        from kubernetes import client
+
+        if _not_there_yet(ctx):
+            return self.skipped("webhooks, CRDs", "the simulated cluster does not exist yet")
+        ours = ctx.spec.mesh.revision or "default"
+        conflicts = []
+        admission = client.AdmissionregistrationV1Api(ctx.api)
+        for hook in admission.list_mutating_webhook_configuration().items:
+            meta = hook.metadata
+            release = (meta.annotations or {}).get("meta.helm.sh/release-name")
+            if "linkerd" in meta.name or "kuma" in meta.name:
+                conflicts.append(f"webhook {meta.name} (another mesh)")
+            elif (meta.labels or {}).get("app") == "sidecar-injector" and release not in OUR_RELEASES:
+                conflicts.append(f"webhook {meta.name} (Istio revision {(meta.labels or {}).get('istio.io/rev', '?')}, not installed by meshinstall)")
+            elif (meta.labels or {}).get("app") == "sidecar-injector" and (meta.labels or {}).get("istio.io/rev", "default") != ours:
+                conflicts.append(f"webhook {meta.name} (Istio revision {(meta.labels or {}).get('istio.io/rev')}, the spec says {ours})")
+        gateway_api = []
+        for crd in client.ApiextensionsV1Api(ctx.api).list_custom_resource_definition().items:
+            meta = crd.metadata
+            release = (meta.annotations or {}).get("meta.helm.sh/release-name")
+            if meta.name.endswith(".istio.io") and release and release not in OUR_RELEASES:
+                conflicts.append(f"CRD {meta.name} (Helm release {release})")
+            if meta.name.endswith("gateway.networking.k8s.io"):
+                gateway_api.append((meta.annotations or {}).get("gateway.networking.k8s.io/bundle-version", "unknown version"))
+        if conflicts:
+            return self.failed("mutatingwebhookconfigurations, customresourcedefinitions", "; ".join(conflicts),
+                               "remove the other installation, or set mesh.revision to install side by side")
+        note = f"Gateway API CRDs present ({len(gateway_api)}, bundle {sorted(set(gateway_api))[0]})" if gateway_api else "no Gateway API CRDs"
+        return self.passed("mutatingwebhookconfigurations, customresourcedefinitions", note)

@@ -1,0 +1,34 @@
+"""MI201: every team namespace carries the sidecar-injection label."""
+
+from __future__ import annotations
+
+from ...components.sidecars import injection_labels
+from ..base import Check, Context, Result, register
+
+
+@register
+class InjectionLabels(Check):
+    id = "MI201"
+    title = "team namespaces carry the injection label"
+    phase = "verify"
+
+    def inspect(self, ctx: Context) -> Result:
+        from kubernetes.client.rest import ApiException
+
+        wanted = injection_labels(ctx.spec.mesh.revision)
+        namespaces = [ns for team in ctx.spec.paas.teams for ns in team.namespaces]
+        wrong = []
+        for ns in namespaces:
+            try:
+                labels = ctx.core().read_namespace(ns).metadata.labels or {}
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+                wrong.append(f"{ns} (missing)")
+                continue
+            if any(labels.get(k) != v for k, v in wanted.items()):
+                wrong.append(ns)
+        target = "namespace labels " + ", ".join(f"{k}={v}" for k, v in wanted.items())
+        if wrong:
+            return self.failed(target, "not on: " + ", ".join(wrong), "run `meshinstall up` to restore the labels")
+        return self.passed(target, f"{len(namespaces)} namespace(s)")

@@ -1,0 +1,30 @@
+"""MI202: the mesh-wide PeerAuthentication has the spec's mTLS mode."""
+
+from __future__ import annotations
+
+from ...components import ISTIO_NAMESPACE
+from ...components.sidecars import peer_authentication_spec
+from ..base import Check, Context, Result, register
+
+
+@register
+class PeerAuthenticationMode(Check):
+    id = "MI202"
+    title = "mesh-wide mTLS has the spec's mode"
+    phase = "verify"
+
+    def inspect(self, ctx: Context) -> Result:
+        from kubernetes.client.rest import ApiException
+
+        target = f"peerauthentication/{ISTIO_NAMESPACE}/default .spec.mtls.mode"
+        wanted = peer_authentication_spec(ctx.spec.mesh.mtls)["mtls"]["mode"]
+        try:
+            live = ctx.custom().get_namespaced_custom_object("security.istio.io", "v1", ISTIO_NAMESPACE, "peerauthentications", "default")
+        except ApiException as err:
+            if err.status == 404:
+                return self.failed(target, "the PeerAuthentication does not exist", "run `meshinstall up`")
+            raise
+        mode = live.get("spec", {}).get("mtls", {}).get("mode")
+        if mode != wanted:
+            return self.failed(target, f"is {mode}, the spec says {wanted}", "run `meshinstall up` to restore it")
+        return self.passed(target, wanted)

@@ -1,0 +1,29 @@
+"""MI203: every app pod runs an istio-proxy sidecar (needs running containers)."""
+
+from __future__ import annotations
+
+from ..base import Check, Context, Result, register
+
+NO_CONTAINERS = "simulated cluster has no containers"
+
+
+@register
+class SidecarsInjected(Check):
+    id = "MI203"
+    title = "app pods run the istio-proxy sidecar"
+    phase = "verify"
+
+    def inspect(self, ctx: Context) -> Result:
+        target = "pods of every app: container istio-proxy"
+        if ctx.simulated:
+            return self.skipped(target, NO_CONTAINERS)
+        missing = []
+        for team in ctx.spec.paas.teams:
+            for app in team.apps:
+                for pod in ctx.core().list_namespaced_pod(team.app_namespace, label_selector=f"app={app.name}").items:
+                    names = {c.name for c in (pod.spec.containers or []) + (pod.spec.init_containers or [])}
+                    if "istio-proxy" not in names:
+                        missing.append(f"{team.app_namespace}/{pod.metadata.name}")
+        if missing:
+            return self.failed(target, "no sidecar in " + ", ".join(missing[:5]), "restart the pods (kubectl rollout restart) after checking MI102")
+        return self.passed(target)

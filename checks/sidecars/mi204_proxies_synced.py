@@ -1,0 +1,34 @@
+"""MI204: app sidecars are connected to istiod (runs pilot-agent in a proxy through testinfra's kubectl backend)."""
+
+from __future__ import annotations
+
+from ..base import Check, Context, Result, register
+from .mi203_sidecars_injected import NO_CONTAINERS
+
+
+@register
+class ProxiesReady(Check):
+    id = "MI204"
+    title = "sidecar proxies are ready"
+    phase = "verify"
+
+    def inspect(self, ctx: Context) -> Result:
+        import testinfra
+
+        target = "istio-proxy /healthz/ready of one pod per app"
+        if ctx.simulated:
+            return self.skipped(target, NO_CONTAINERS)
+        path, context = ctx.kubeconfig
+        failing = []
+        for team in ctx.spec.paas.teams:
+            for app in team.apps:
+                pods = ctx.core().list_namespaced_pod(team.app_namespace, label_selector=f"app={app.name}").items
+                if not pods:
+                    failing.append(f"{team.name}/{app.name} (no pod)")
+                    continue
+                spec = f"kubectl://{pods[0].metadata.name}?container=istio-proxy&namespace={team.app_namespace}&kubeconfig={path}" + (f"&context={context}" if context else "")
+                if not testinfra.get_host(spec).run("pilot-agent request GET healthz/ready").succeeded:
+                    failing.append(f"{team.name}/{app.name}")
+        if failing:
+            return self.failed(target, "not ready: " + ", ".join(failing), "istioctl proxy-status; check istiod logs")
+        return self.passed(target)
