@@ -24,7 +24,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working folder with a copy of environments/, its own HOME, PULUMI_HOME and no inherited secrets."""
     import shutil
 
-    shutil.copytree(ROOT / "environments", tmp_path / "environments")
+    shutil.copytree(ROOT / "environments", tmp_path / "environments", ignore=shutil.ignore_patterns(".meshinstall"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "pulumi-home"))
