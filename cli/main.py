@@ -104,7 +104,8 @@ def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool) -> 
 @engine_command
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
 @click.option("--no-verify", is_flag=True, help="Skip the post-install checks (meshinstall verify).")
-def up(env: str, as_json: bool, yes: bool, no_verify: bool) -> None:
+@click.option("--refresh/--no-refresh", default=True, show_default=True, help="Read the cluster first, so drift is shown and put back.")
+def up(env: str, as_json: bool, yes: bool, no_verify: bool, refresh: bool) -> None:
     """Create or update environment ENV: doctor, preview and ask, apply, verify."""
     from ..stacks import driver
 
@@ -112,12 +113,12 @@ def up(env: str, as_json: bool, yes: bool, no_verify: bool) -> None:
     _checks("doctor", env, as_json, quiet=True)
     stack = driver.open_stack(spec)
     if not yes:
-        planned = _run(driver.preview, stack, as_json)
+        planned = _run(driver.preview, stack, as_json, refresh=refresh)
         _report(planned, as_json)
         if planned.changed == 0:
             return
         click.confirm(f"Apply {planned.changed} change(s) to {env}?", abort=True)
-    outcome = _run(driver.up, stack, as_json)
+    outcome = _run(driver.up, stack, as_json, refresh=refresh)
     _report(outcome, as_json)
     if not no_verify:
         _checks("verify", env, as_json, quiet=True, skip={"MI404"})

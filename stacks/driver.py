@@ -136,9 +136,9 @@ def preview(stack: auto.Stack, on_event: EventHandler | None = None, expect_no_c
     return Outcome("preview", dict(result.change_summary))
 
 
-def up(stack: auto.Stack, on_event: EventHandler | None = None) -> Outcome:
-    """Apply the spec."""
-    result = _engine_call("up", lambda: stack.up(on_event=on_event, color="never"))
+def up(stack: auto.Stack, on_event: EventHandler | None = None, refresh: bool = True) -> Outcome:
+    """Apply the spec; like `terraform apply`, it first refreshes, so hand-made changes (drift) are put back."""
+    result = _engine_call("up", lambda: stack.up(on_event=on_event, refresh=refresh, color="never"))
     return Outcome("up", dict(result.summary.resource_changes or {}), _plain(result.outputs), result.summary.result)
 
 
