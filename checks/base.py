@@ -130,9 +130,7 @@ class Check:
         try:
             return self.inspect(ctx)
         except Exception as err:  # noqa: BLE001 (a check reports, it never crashes the run)
-            from kubernetes.client.rest import ApiException
-
-            if isinstance(err, ApiException):
+            if type(err).__name__ == "ApiException":
                 return self.failed(self.target(ctx), f"the API server answered {err.status} {err.reason}", "check the cluster and the kubeconfig's rights (MI005, MI006)")
             return self.failed(self.target(ctx), f"could not check: {type(err).__name__}: {err}", "run `meshinstall doctor` for the cause")
 

@@ -125,7 +125,7 @@ def _engine_call(operation: str, fn: Callable[[], Any]) -> Any:
     try:
         return fn()
     except auto.errors.ConcurrentUpdateError as err:
-        raise EngineFailed(f"{operation}: the stack is locked by another update (run `meshinstall cancel` if it died)") from err
+        raise EngineFailed(f"{operation}: the stack is locked by another update (if that run died, remove its lock file: see `meshinstall doctor`, check MI003)") from err
     except auto.errors.CommandError as err:
         raise EngineFailed(f"{operation} failed:\n{_last_lines(err, 12)}") from err
 

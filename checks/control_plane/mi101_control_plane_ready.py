@@ -24,7 +24,7 @@ class ControlPlaneReady(Check):
                  if (available := _available(ctx, ns, name)) < replicas]
         targets = ", ".join(f"deployment/{ns}/{name}" for ns, name, _ in wanted)
         if short:
-            return self.failed(targets, "; ".join(short), "kubectl -n istio-system describe deployment; check events and node capacity")
+            return self.failed(targets, "; ".join(short), "kubectl describe the Deployment (istio-system, istio-ingress); check events and node capacity")
         return self.passed(targets)
 
 

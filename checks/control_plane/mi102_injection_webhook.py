@@ -26,18 +26,20 @@ class InjectionWebhook(Check):
             if err.status == 404:
                 return self.failed(target, "does not exist", "istiod installs it: check MI101 and the istiod release")
             raise
-        service = hook.webhooks[0].client_config.service
-        if service is None:
+        services = {(w.client_config.service.namespace or ISTIO_NAMESPACE, w.client_config.service.name) for w in hook.webhooks if w.client_config.service}
+        if not services:
             return self.failed(target, "does not point at a Service", "reinstall istiod")
-        ready = _ready_endpoints(ctx, service.namespace or ISTIO_NAMESPACE, service.name)
-        if not ready:
-            return self.failed(f"{target} -> service/{service.namespace}/{service.name}", "the Service has no ready endpoints", "istiod is not ready: see MI101")
-        labels = injection_labels(revision)
+        for namespace, name in sorted(services):
+            if not _ready_endpoints(ctx, namespace, name):
+                return self.failed(f"{target} -> service/{namespace}/{name}", "the Service has no ready endpoints", "istiod is not ready: see MI101")
+        # webhooks with an objectSelector inject pods by their own labels; the namespace-wide ones must select the teams
+        by_namespace = [w for w in hook.webhooks if not (w.object_selector and (w.object_selector.match_labels or w.object_selector.match_expressions))]
+        label = ", ".join(f"{k}={v}" for k, v in injection_labels(revision).items())
         missing = [ns for team in ctx.spec.paas.teams for ns in team.namespaces
-                   if not any(_selects(w.namespace_selector, _namespace_labels(ctx, ns)) for w in hook.webhooks)]
+                   if not any(_selects(w.namespace_selector, _namespace_labels(ctx, ns)) for w in by_namespace)]
         if missing:
-            return self.failed(target, f"does not select namespaces {', '.join(missing)}", f"label them {labels} (meshinstall up does) or check the webhook's namespaceSelector")
-        return self.passed(f"{target} -> service/{service.namespace}/{service.name}", f"{ready} ready endpoint(s)")
+            return self.failed(target, f"does not select namespaces {', '.join(missing)}", f"label them {label} (meshinstall up does) or check the webhook's namespaceSelector")
+        return self.passed(target + " -> " + ", ".join(f"service/{ns}/{n}" for ns, n in sorted(services)))
 
 
 def _ready_endpoints(ctx: Context, namespace: str, name: str) -> int:

@@ -29,9 +29,10 @@ class MonitoringObjects(Check):
                 missing.append(f"{plural}/{name}")
         if monitoring.grafana.enabled and not ctx.core().list_namespaced_config_map(MONITORING_NAMESPACE, label_selector="grafana_dashboard=1").items:
             missing.append("configmap with label grafana_dashboard=1")
-        status = ctx.apps().read_namespaced_deployment_status("kube-prometheus-stack-prometheus", MONITORING_NAMESPACE).status
-        if not status.available_replicas:
-            missing.append("an available Prometheus")
+        # upstream the operator runs Prometheus as a StatefulSet; what matters is a ready pod
+        pods = ctx.core().list_namespaced_pod(MONITORING_NAMESPACE, label_selector="app.kubernetes.io/name=prometheus").items
+        if not any(c.type == "Ready" and c.status == "True" for pod in pods for c in (pod.status.conditions or [])):
+            missing.append("a ready Prometheus pod")
         target = f"namespace {MONITORING_NAMESPACE}"
         if missing:
             return self.failed(target, "missing: " + ", ".join(missing), "run `meshinstall up`; check the kube-prometheus-stack release")

@@ -30,8 +30,9 @@ def _namespace_problems(ctx: Context, team, ns: str) -> list[str]:
     wanted = quota_spec(team.quota)["hard"]
     if "team-quota" not in quotas:
         problems.append("resourcequota team-quota missing")
-    elif dict(quotas["team-quota"].spec.hard) != wanted:
-        problems.append(f"resourcequota team-quota is {dict(quotas['team-quota'].spec.hard)}, the spec says {wanted}")
+    elif _amounts(quotas["team-quota"].spec.hard) != _amounts(wanted):
+        live = ", ".join(f"{k}={v}" for k, v in sorted(quotas["team-quota"].spec.hard.items()))
+        problems.append(f"resourcequota team-quota is {live}, the spec says " + ", ".join(f"{k}={v}" for k, v in sorted(wanted.items())))
     if "team-defaults" not in {r.metadata.name for r in core.list_namespaced_limit_range(ns).items}:
         problems.append("limitrange team-defaults missing")
     bindings = {b.metadata.name: b for b in client.RbacAuthorizationV1Api(ctx.api).list_namespaced_role_binding(ns).items}
@@ -46,3 +47,11 @@ def _namespace_problems(ctx: Context, team, ns: str) -> list[str]:
     netpols = {p.metadata.name for p in client.NetworkingV1Api(ctx.api).list_namespaced_network_policy(ns).items}
     problems += [f"networkpolicy {name} missing" for name in ("default-deny", "allow-mesh") if name not in netpols]
     return problems
+
+
+def _amounts(hard: dict[str, str]) -> dict[str, int]:
+    """Quota values as numbers: the API server rewrites quantities (2000m -> 2, 1024Mi -> 1Gi)."""
+    from ...schemas.quantity import bytes_of, millicores
+
+    parse = {"requests.cpu": millicores, "requests.memory": bytes_of, "pods": int}
+    return {k: parse.get(k, str)(v) for k, v in hard.items()}

@@ -29,7 +29,7 @@ class StateBackend(Check):
         locks = sorted((root / ".pulumi" / "locks").glob(f"*/{PROJECT}/{ctx.spec.name}/*.json"))
         if locks:
             holder = _holder(locks[0])
-            return self.failed(url, f"stack {ctx.spec.name} is locked by {holder}", "wait for that update, or if it died: `pulumi cancel` / remove the lock file " + str(locks[0]))
+            return self.failed(url, f"stack {ctx.spec.name} is locked by {holder}", "wait for that update; if it died, remove the lock file " + str(locks[0]))
         return self.passed(url)
 
 

@@ -1,4 +1,4 @@
-"""MI204: app sidecars are connected to istiod (runs pilot-agent in a proxy through testinfra's kubectl backend)."""
+"""MI204: one proxy per app reports ready on its status port (asked inside the pod through testinfra's kubectl backend)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class ProxiesReady(Check):
                     failing.append(f"{team.name}/{app.name} (no pod)")
                     continue
                 spec = f"kubectl://{pods[0].metadata.name}?container=istio-proxy&namespace={team.app_namespace}&kubeconfig={path}" + (f"&context={context}" if context else "")
-                if not testinfra.get_host(spec).run("pilot-agent request GET healthz/ready").succeeded:
+                if not testinfra.get_host(spec).run("curl -sf http://127.0.0.1:15021/healthz/ready").succeeded:
                     failing.append(f"{team.name}/{app.name}")
         if failing:
             return self.failed(target, "not ready: " + ", ".join(failing), "istioctl proxy-status; check istiod logs")
