@@ -95,6 +95,21 @@ class Context:
         from kubernetes import client
         return client.CustomObjectsApi(self.api)
 
+    def read(self, fn: Any, *args: Any) -> Any:
+        """`fn(*args)` (a Kubernetes read), or None when the object does not exist."""
+        from kubernetes.client.rest import ApiException
+
+        try:
+            return fn(*args)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+
+    def custom_object(self, group: str, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
+        """A v1 custom object (`networking.istio.io`, `monitoring.coreos.com`, ...), or None when it does not exist."""
+        return self.read(self.custom().get_namespaced_custom_object, group, "v1", namespace, plural, name)
+
 
 class Check:
     """A named check: subclasses set the id, title and severity, and implement `inspect`."""

@@ -29,11 +29,5 @@ class ControlPlaneReady(Check):
 
 
 def _available(ctx: Context, namespace: str, name: str) -> int:
-    from kubernetes.client.rest import ApiException
-
-    try:
-        return ctx.apps().read_namespaced_deployment_status(name, namespace).status.available_replicas or 0
-    except ApiException as err:
-        if err.status == 404:
-            return 0
-        raise
+    deployment = ctx.read(ctx.apps().read_namespaced_deployment_status, name, namespace)
+    return (deployment.status.available_replicas or 0) if deployment else 0

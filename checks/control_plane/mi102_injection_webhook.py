@@ -15,17 +15,13 @@ class InjectionWebhook(Check):
 
     def inspect(self, ctx: Context) -> Result:
         from kubernetes import client
-        from kubernetes.client.rest import ApiException
 
         revision = ctx.spec.mesh.revision
         name = f"istio-sidecar-injector-{revision}" if revision else "istio-sidecar-injector"
         target = f"mutatingwebhookconfiguration/{name}"
-        try:
-            hook = client.AdmissionregistrationV1Api(ctx.api).read_mutating_webhook_configuration(name)
-        except ApiException as err:
-            if err.status == 404:
-                return self.failed(target, "does not exist", "istiod installs it: check MI101 and the istiod release")
-            raise
+        hook = ctx.read(client.AdmissionregistrationV1Api(ctx.api).read_mutating_webhook_configuration, name)
+        if hook is None:
+            return self.failed(target, "does not exist", "istiod installs it: check MI101 and the istiod release")
         services = {(w.client_config.service.namespace or ISTIO_NAMESPACE, w.client_config.service.name) for w in hook.webhooks if w.client_config.service}
         if not services:
             return self.failed(target, "does not point at a Service", "reinstall istiod")
@@ -50,12 +46,8 @@ def _ready_endpoints(ctx: Context, namespace: str, name: str) -> int:
 
 
 def _namespace_labels(ctx: Context, name: str) -> dict[str, str]:
-    from kubernetes.client.rest import ApiException
-
-    try:
-        return ctx.core().read_namespace(name).metadata.labels or {}
-    except ApiException:
-        return {}
+    namespace = ctx.read(ctx.core().read_namespace, name)
+    return (namespace.metadata.labels or {}) if namespace else {}
 
 
 def _selects(selector, labels: dict[str, str]) -> bool:

@@ -13,20 +13,12 @@ class MonitoringObjects(Check):
     phase = "verify"
 
     def inspect(self, ctx: Context) -> Result:
-        from kubernetes.client.rest import ApiException
-
         monitoring = ctx.spec.monitoring
         if not monitoring.prometheus.enabled:
             return self.skipped("monitoring", "monitoring.prometheus is disabled")
         wanted = [("servicemonitors", "istiod"), ("podmonitors", "envoy-sidecars")]
-        missing = []
-        for plural, name in wanted:
-            try:
-                ctx.custom().get_namespaced_custom_object("monitoring.coreos.com", "v1", MONITORING_NAMESPACE, plural, name)
-            except ApiException as err:
-                if err.status != 404:
-                    raise
-                missing.append(f"{plural}/{name}")
+        missing = [f"{plural}/{name}" for plural, name in wanted
+                   if ctx.custom_object("monitoring.coreos.com", MONITORING_NAMESPACE, plural, name) is None]
         if monitoring.grafana.enabled and not ctx.core().list_namespaced_config_map(MONITORING_NAMESPACE, label_selector="grafana_dashboard=1").items:
             missing.append("configmap with label grafana_dashboard=1")
         # upstream the operator runs Prometheus as a StatefulSet; what matters is a ready pod

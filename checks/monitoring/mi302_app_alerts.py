@@ -13,8 +13,6 @@ class AppAlerts(Check):
     phase = "verify"
 
     def inspect(self, ctx: Context) -> Result:
-        from kubernetes.client.rest import ApiException
-
         monitoring = ctx.spec.monitoring
         if not (monitoring.prometheus.enabled and monitoring.alerts.enabled):
             return self.skipped("prometheusrules", "alerts are disabled")
@@ -23,11 +21,8 @@ class AppAlerts(Check):
             for app in team.apps:
                 target = AppTarget(team.name, team.app_namespace, app.name)
                 wanted = {r["alert"]: r["expr"] for r in alert_rules_spec(target, monitoring)["groups"][0]["rules"]}
-                try:
-                    live = ctx.custom().get_namespaced_custom_object("monitoring.coreos.com", "v1", team.app_namespace, "prometheusrules", f"{app.name}-alerts")
-                except ApiException as err:
-                    if err.status != 404:
-                        raise
+                live = ctx.custom_object("monitoring.coreos.com", team.app_namespace, "prometheusrules", f"{app.name}-alerts")
+                if live is None:
                     wrong.append(f"{team.name}/{app.name} (missing)")
                     continue
                 found = {r.get("alert"): r.get("expr") for g in live["spec"].get("groups", []) for r in g.get("rules", [])}

@@ -13,21 +13,17 @@ class TrafficPolicy(Check):
     phase = "verify"
 
     def inspect(self, ctx: Context) -> Result:
-        from kubernetes.client.rest import ApiException
-
         namespaces = {t.name: t.app_namespace for t in ctx.spec.paas.teams}
         wrong = []
         for team in ctx.spec.paas.teams:
             for app in team.apps:
                 args = AppArgs(app, team.name, team.app_namespace, team_namespaces=namespaces)
                 for plural, wanted in (("virtualservices", virtual_service_spec(args)), ("destinationrules", destination_rule_spec(args))):
-                    try:
-                        live = ctx.custom().get_namespaced_custom_object("networking.istio.io", "v1", team.app_namespace, plural, app.name)["spec"]
-                    except ApiException as err:
-                        if err.status != 404:
-                            raise
+                    found = ctx.custom_object("networking.istio.io", team.app_namespace, plural, app.name)
+                    if found is None:
                         wrong.append(f"{plural}/{team.app_namespace}/{app.name} missing")
                         continue
+                    live = found["spec"]
                     if live != wanted:
                         fields = sorted(k for k in set(live) | set(wanted) if live.get(k) != wanted.get(k))
                         wrong.append(f"{plural}/{team.app_namespace}/{app.name} differs in {', '.join(fields)}")

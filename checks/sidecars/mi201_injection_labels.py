@@ -13,19 +13,15 @@ class InjectionLabels(Check):
     phase = "verify"
 
     def inspect(self, ctx: Context) -> Result:
-        from kubernetes.client.rest import ApiException
-
         wanted = injection_labels(ctx.spec.mesh.revision)
         namespaces = [ns for team in ctx.spec.paas.teams for ns in team.namespaces]
         wrong = []
         for ns in namespaces:
-            try:
-                labels = ctx.core().read_namespace(ns).metadata.labels or {}
-            except ApiException as err:
-                if err.status != 404:
-                    raise
+            namespace = ctx.read(ctx.core().read_namespace, ns)
+            if namespace is None:
                 wrong.append(f"{ns} (missing)")
                 continue
+            labels = namespace.metadata.labels or {}
             if any(labels.get(k) != v for k, v in wanted.items()):
                 wrong.append(ns)
         target = "namespace labels " + ", ".join(f"{k}={v}" for k, v in wanted.items())

@@ -14,16 +14,11 @@ class PeerAuthenticationMode(Check):
     phase = "verify"
 
     def inspect(self, ctx: Context) -> Result:
-        from kubernetes.client.rest import ApiException
-
         target = f"peerauthentication/{ISTIO_NAMESPACE}/default .spec.mtls.mode"
         wanted = peer_authentication_spec(ctx.spec.mesh.mtls)["mtls"]["mode"]
-        try:
-            live = ctx.custom().get_namespaced_custom_object("security.istio.io", "v1", ISTIO_NAMESPACE, "peerauthentications", "default")
-        except ApiException as err:
-            if err.status == 404:
-                return self.failed(target, "the PeerAuthentication does not exist", "run `meshinstall up`")
-            raise
+        live = ctx.custom_object("security.istio.io", ISTIO_NAMESPACE, "peerauthentications", "default")
+        if live is None:
+            return self.failed(target, "the PeerAuthentication does not exist", "run `meshinstall up`")
         mode = live.get("spec", {}).get("mtls", {}).get("mode")
         if mode != wanted:
             return self.failed(target, f"is {mode}, the spec says {wanted}", "run `meshinstall up` to restore it")
