@@ -72,6 +72,20 @@ def chart_sources(spec: Spec) -> tuple[charts.ChartSource, ...]:
     return istio + tuple(charts.chart(name, mirror) for name in ("kube-prometheus-stack", "kiali-server", "jaeger"))
 
 
+def needed_charts(spec: Spec) -> tuple[charts.ChartSource, ...]:
+    """The charts `spec` actually installs (disabled gateways and monitoring parts need none)."""
+    mesh, monitoring = spec.mesh, spec.monitoring
+    wanted = {
+        "base": True,
+        "istiod": True,
+        "gateway": mesh.ingress_gateway.enabled or mesh.egress_gateway.enabled,
+        "kube-prometheus-stack": monitoring.prometheus.enabled,
+        "kiali-server": monitoring.kiali.enabled,
+        "jaeger": monitoring.tracing.enabled,
+    }
+    return tuple(source for source in chart_sources(spec) if wanted[source.name])
+
+
 def build(spec: Spec, secrets: ResolvedSecrets, cluster: ClusterArgs | None = None) -> PlatformHandles:
     """Declare the whole platform for `spec`; export the stack outputs."""
     base, istiod, gateway, prometheus, kiali, jaeger = chart_sources(spec)

@@ -276,3 +276,16 @@ def test_existing_cluster_uses_the_kubeconfig_context():
     assert provider.inputs["context"] == "staging-admin"
     assert provider.inputs["kubeconfig"].endswith("/.kube/config")
     assert not of_type("staging", "dynamic:Resource")
+
+
+def test_disabled_parts_need_no_chart():
+    from dataclasses import replace
+
+    from meshinstall.schemas.model import Toggle, Tracing
+    from meshinstall.stacks.program import needed_charts
+    from program_runs import spec_of
+
+    spec = spec_of("dev")
+    lean = replace(spec, monitoring=replace(spec.monitoring, kiali=Toggle(False), tracing=Tracing(enabled=False)))
+    assert [c.name for c in needed_charts(lean)] == ["base", "istiod", "gateway", "kube-prometheus-stack"]
+    assert [c.name for c in needed_charts(spec)] == ["base", "istiod", "gateway", "kube-prometheus-stack", "kiali-server", "jaeger"]

@@ -17,9 +17,9 @@ class ChartsReachable(Check):
     needs_cluster = False
 
     def inspect(self, ctx: Context) -> Result:
-        from ...stacks.program import chart_sources
+        from ...stacks.program import needed_charts
 
-        sources = chart_sources(ctx.spec)
+        sources = needed_charts(ctx.spec)
         mirror = sources[0].mirror
         problems = []
         for source in sources:
