@@ -261,3 +261,10 @@ def test_everything_was_put_back(platform):
     assert os.environ.get("MESHINSTALL_PASSPHRASE")
     assert failing("doctor", path) == set()
     assert failing("verify", path) == set()
+
+
+def test_gateway_api_crds_are_reported_with_their_owner(platform):
+    result = next(r for r in runner.run("doctor", runner.context_for(platform.spec_path)).results if r.check_id == "MI008")
+    assert result.status.value == "passed"
+    assert "Gateway API CRDs present, owned by: applied without an owner label" in result.message
+    assert "(v1.6.1)" in result.message
