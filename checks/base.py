@@ -61,6 +61,18 @@ class Context:
     def simulated(self) -> bool:
         return bool(self.spec and self.spec.cluster.provider == "simulated")
 
+    @property
+    def local_cluster(self) -> Any:
+        """The simulated cluster's control plane (None for an existing cluster)."""
+        from ..components.local_control_plane import LocalControlPlane
+        from ..stacks import program
+
+        return LocalControlPlane(program.local_cluster_config(self.spec)) if self.simulated else None
+
+    def cluster_not_running(self) -> bool:
+        """A simulated cluster that `up` has not started (yet, or again): there is nothing to ask."""
+        return self.simulated and not self.local_cluster.running()
+
     @cached_property
     def kubeconfig(self) -> tuple[str, str | None]:
         """The kubeconfig path and context of the environment's cluster."""

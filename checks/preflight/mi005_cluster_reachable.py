@@ -14,12 +14,9 @@ class ClusterReachable(Check):
     def inspect(self, ctx: Context) -> Result:
         from kubernetes import client
 
-        from ...components.local_control_plane import LocalControlPlane
-        from ...stacks import program
-
         path, context = ctx.kubeconfig
         if ctx.simulated:
-            plane = LocalControlPlane(program.local_cluster_config(ctx.spec))
+            plane = ctx.local_cluster
             before_install = ctx.phase == "doctor"
             if not plane.created():
                 if before_install:

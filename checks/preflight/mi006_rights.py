@@ -24,8 +24,8 @@ class ClusterRights(Check):
     def inspect(self, ctx: Context) -> Result:
         from kubernetes import client
 
-        if _not_there_yet(ctx):
-            return self.skipped("SelfSubjectAccessReview", "the simulated cluster does not exist yet (its admin token has every right)")
+        if ctx.cluster_not_running():
+            return self.skipped("SelfSubjectAccessReview", "the simulated cluster is not running; `up` starts it (its admin token has every right)")
         auth = client.AuthorizationV1Api(ctx.api)
         denied = []
         for group, resource in CLUSTER_SCOPED:
@@ -36,10 +36,3 @@ class ClusterRights(Check):
         if denied:
             return self.failed("SelfSubjectAccessReview", "not allowed: " + ", ".join(denied), "use a kubeconfig context with cluster-admin rights for installing the platform")
         return self.passed("SelfSubjectAccessReview", f"{len(CLUSTER_SCOPED)} cluster-scoped kinds may be created")
-
-
-def _not_there_yet(ctx: Context) -> bool:
-    from ...components.local_control_plane import LocalControlPlane
-    from ...stacks import program
-
-    return ctx.simulated and not LocalControlPlane(program.local_cluster_config(ctx.spec)).running()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..base import Check, Context, Result, register
-from .mi006_rights import _not_there_yet
 
 
 @register
@@ -19,7 +18,7 @@ class KubernetesVersion(Check):
 
         mesh = ctx.spec.mesh
         found = release(mesh.provider, mesh.version)
-        if _not_there_yet(ctx):
+        if ctx.cluster_not_running():
             return self.skipped("/version", f"the simulated cluster will run Kubernetes {ctx.spec.cluster.kubernetes_version}")
         info = client.VersionApi(ctx.api).get_code()
         minor = f"{info.major}.{info.minor.rstrip('+')}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..base import Check, Context, Result, register
-from .mi006_rights import _not_there_yet
 
 OUR_RELEASES = {"istiod", "istio-base"}
 
@@ -17,8 +16,8 @@ class MeshOwnership(Check):
     def inspect(self, ctx: Context) -> Result:
         from kubernetes import client
 
-        if _not_there_yet(ctx):
-            return self.skipped("webhooks, CRDs", "the simulated cluster does not exist yet")
+        if ctx.cluster_not_running():
+            return self.skipped("webhooks, CRDs", "the simulated cluster is not running; `up` starts it")
         ours = ctx.spec.mesh.revision or "default"
         conflicts = []
         admission = client.AdmissionregistrationV1Api(ctx.api)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..base import Check, Context, Result, register
-from .mi006_rights import _not_there_yet
 
 
 @register
@@ -17,7 +16,7 @@ class Capacity(Check):
 
         spec = ctx.spec
         need_cpu, need_memory = platform_requests(spec)
-        if _not_there_yet(ctx):
+        if ctx.cluster_not_running():
             capacity = spec.cluster.node_capacity
             have_cpu, have_memory = spec.cluster.nodes * millicores(capacity.cpu), spec.cluster.nodes * bytes_of(capacity.memory)
             target = "cluster.nodeCapacity"
