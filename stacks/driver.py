@@ -75,12 +75,12 @@ def engine_env(place: Places, secret: str) -> dict[str, str]:
     }
 
 
-def open_stack(spec: Spec, cluster: program.ClusterArgs | None = None) -> auto.Stack:
+def open_stack(spec: Spec) -> auto.Stack:
     """Select (or create) the environment's stack with the inline program bound to `spec`."""
     secret = passphrase()
     secrets = resolve(spec)
     place = places(spec)
-    if spec.cluster.provider == "simulated" and cluster is None:
+    if spec.cluster.provider == "simulated":
         restart_if_stopped(spec)
     for folder in (place.work_dir, place.pulumi_home):
         folder.mkdir(parents=True, exist_ok=True)
@@ -99,7 +99,7 @@ def open_stack(spec: Spec, cluster: program.ClusterArgs | None = None) -> auto.S
         return auto.create_or_select_stack(
             stack_name=spec.name,
             project_name=PROJECT,
-            program=lambda: program.build(spec, secrets, cluster),
+            program=lambda: program.build(spec, secrets),
             opts=workspace,
         )
     except auto.errors.CommandError as err:

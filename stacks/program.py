@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
@@ -19,17 +18,6 @@ from ..components.sidecars import Sidecars, SidecarsArgs, injection_labels
 from ..schemas.model import Spec
 from . import engine
 from .secrets import ResolvedSecrets
-
-
-@dataclass(frozen=True)
-class PlatformHandles:
-    """Handles on what the program created (for tests and outputs)."""
-
-    cluster: Cluster
-    control_plane: ControlPlane
-    sidecars: Sidecars
-    paas: PaasLayer
-    monitoring: MonitoringStack
 
 
 CRDS_VARIABLE = "MESHINSTALL_CRDS_DIR"
@@ -86,10 +74,10 @@ def needed_charts(spec: Spec) -> tuple[charts.ChartSource, ...]:
     return tuple(source for source in chart_sources(spec) if wanted[source.name])
 
 
-def build(spec: Spec, secrets: ResolvedSecrets, cluster: ClusterArgs | None = None) -> PlatformHandles:
+def build(spec: Spec, secrets: ResolvedSecrets) -> None:
     """Declare the whole platform for `spec`; export the stack outputs."""
     base, istiod, gateway, prometheus, kiali, jaeger = chart_sources(spec)
-    k8s_cluster = Cluster("cluster", cluster or cluster_args(spec))
+    k8s_cluster = Cluster("cluster", cluster_args(spec))
     on_cluster = pulumi.ResourceOptions(providers={"kubernetes": k8s_cluster.provider})
     mesh = spec.mesh
     control_plane = ControlPlane(
@@ -99,7 +87,7 @@ def build(spec: Spec, secrets: ResolvedSecrets, cluster: ClusterArgs | None = No
     )
     after = tuple(control_plane.ready)
     namespaces = tuple(ns for team in spec.paas.teams for ns in team.namespaces)
-    sidecars = Sidecars(
+    Sidecars(
         "sidecars", SidecarsArgs(mesh.mtls, mesh.outbound_traffic_policy, namespaces, after), on_cluster
     )
     proxy = spec.sidecars.proxy
@@ -129,4 +117,3 @@ def build(spec: Spec, secrets: ResolvedSecrets, cluster: ClusterArgs | None = No
     pulumi.export("apps", {f"{t.team}/{t.name}": service_host(t.name, t.namespace) for t in targets})
     pulumi.export("specHash", spec.content_hash)
     pulumi.export("environment", spec.name)
-    return PlatformHandles(k8s_cluster, control_plane, sidecars, paas, monitoring)
