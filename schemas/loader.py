@@ -362,9 +362,17 @@ def _at(where: Position, path: str, message: str, hint: str) -> SpecProblem:
     return SpecProblem(where.file, where.line, where.column, path, message, hint)
 
 
+SECRET_SOURCES = {"fromEnv", "fromFile"}
+
+
 def merge(base: Any, override: Any) -> Any:
-    """Deep merge: maps merge key by key, everything else (lists, scalars) is replaced."""
-    if isinstance(base, dict) and isinstance(override, dict):
+    """Deep merge: maps merge key by key, everything else (lists, scalars) is replaced.
+
+    A secret reference ({fromEnv: ...} or {fromFile: ...}) is one value: it replaces the base's whole, so an
+    environment can switch a secret from a variable to a file.
+    """
+    is_secret = isinstance(override, dict) and override and set(override) <= SECRET_SOURCES
+    if isinstance(base, dict) and isinstance(override, dict) and not is_secret:
         out = dict(base)
         for key, value in override.items():
             out[key] = merge(base[key], value) if key in base else value

@@ -101,8 +101,8 @@ def _describe(error: ValidationError, doc: Document) -> Iterator[SpecProblem]:
         yield doc.problem(path + (name,), f"{name!r} is not a valid name here", hint, at_key=True)
         return
     if error.validator == "required":
-        missing = error.message.split("'")[1]
-        yield doc.problem(path, f"missing required property {missing!r}", f"add `{missing}:`")
+        for missing in (name for name in error.validator_value if name not in error.instance):
+            yield doc.problem(path, f"missing required property {missing!r}", f"add `{missing}:`")
         return
     message, hint = _explain(error, doc.raw.get(path))
     yield doc.problem(path, message, hint)

@@ -36,6 +36,9 @@ def resolve(spec: Spec, environ: Mapping[str, str] | None = None) -> ResolvedSec
         except OSError as err:
             missing.append(f"{where}: cannot read {path} ({err.strerror})")
             return ""
+        except UnicodeDecodeError:
+            missing.append(f"{where}: {path} is not UTF-8 text")
+            return ""
 
     password = spec.monitoring.grafana.admin_password
     grafana = read(password, "$.monitoring.grafana.adminPassword") if password and spec.monitoring.grafana.enabled else None

@@ -1,0 +1,34 @@
+"""Secret references are resolved at preview/up time: every missing one named at once, no value ever shown."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ROOT
+
+from meshinstall.errors import UsageError
+from meshinstall.schemas.validate import load_spec
+from meshinstall.stacks.secrets import resolve
+
+
+def test_every_missing_secret_is_named_and_no_value_is_shown(tmp_path):
+    spec_path = tmp_path / "dev.yaml"
+    spec_path.write_text((ROOT / "environments" / "dev.yaml").read_text().replace("extends: base.yaml", f"extends: {ROOT / 'environments' / 'base.yaml'}"))
+    spec = load_spec(spec_path)
+    with pytest.raises(UsageError) as missing:
+        resolve(spec, {"CHECKOUT_DB_PASSWORD": "db-secret-value"})
+    message = str(missing.value)
+    assert "$.monitoring.grafana.adminPassword: environment variable GRAFANA_ADMIN_PASSWORD is not set" in message
+    assert "db-secret-value" not in message
+
+
+def test_an_unreadable_secret_file_is_a_clear_error_not_a_traceback(tmp_path):
+    (tmp_path / "grafana.bin").write_bytes(b"\xff\xfe\x00binary")
+    prometheus = "monitoring:\n  prometheus: {retention: 2d, storage: 5Gi}\n"
+    text = (ROOT / "environments" / "dev.yaml").read_text().replace("extends: base.yaml", f"extends: {ROOT / 'environments' / 'base.yaml'}")
+    assert prometheus in text
+    spec_path = tmp_path / "dev.yaml"
+    spec_path.write_text(text.replace(prometheus, prometheus + "  grafana: {adminPassword: {fromFile: grafana.bin}}\n"))
+    spec = load_spec(spec_path)
+    with pytest.raises(UsageError) as missing:
+        resolve(spec, {"CHECKOUT_DB_PASSWORD": "x"})
+    assert f"$.monitoring.grafana.adminPassword: {tmp_path / 'grafana.bin'} is not UTF-8 text" in str(missing.value)
