@@ -6,9 +6,12 @@ import enum
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..schemas.model import Spec
+
+if TYPE_CHECKING:
+    from ..stacks.target import ClusterTarget
 
 
 class Status(str, enum.Enum):
@@ -37,6 +40,8 @@ class Result:
                 "target": self.target, "message": self.message, "hint": self.hint}
 
 
+NO_CONTAINERS = "simulated cluster has no containers"
+
 GROUPS = {"0": "pre-flight", "1": "control plane", "2": "sidecars and policy", "3": "monitoring", "4": "paas"}
 
 
@@ -57,32 +62,32 @@ class Context:
 
         return testinfra.get_host(self.host_spec)
 
+    @cached_property
+    def target(self) -> ClusterTarget | None:
+        """Which cluster the environment runs on and how to reach it (None when the spec is invalid)."""
+        from ..stacks.target import ClusterTarget
+
+        return ClusterTarget.of(self.spec) if self.spec else None
+
     @property
     def simulated(self) -> bool:
-        return bool(self.spec and self.spec.cluster.provider == "simulated")
+        """Whether the environment's cluster is a simulated one."""
+        return bool(self.target and self.target.simulated)
 
     @property
     def local_cluster(self) -> Any:
         """The simulated cluster's control plane (None for an existing cluster)."""
-        from ..components.local_control_plane import LocalControlPlane
-        from ..stacks import program
-
-        return LocalControlPlane(program.local_cluster_config(self.spec)) if self.simulated else None
+        return self.target.control_plane() if self.target else None
 
     def cluster_not_running(self) -> bool:
         """A simulated cluster that `up` has not started (yet, or again): there is nothing to ask."""
         return self.simulated and not self.local_cluster.running()
 
-    @cached_property
+    @property
     def kubeconfig(self) -> tuple[str, str | None]:
         """The kubeconfig path and context of the environment's cluster."""
-        from ..stacks import program
-
-        assert self.spec is not None
-        if self.simulated:
-            return str(Path(program.local_cluster_config(self.spec).state_dir) / "kubeconfig"), None
-        args = program.cluster_args(self.spec)
-        return str(args.kubeconfig), args.context
+        assert self.target is not None
+        return self.target.kubeconfig, self.target.context
 
     @cached_property
     def api(self) -> Any:
@@ -131,6 +136,9 @@ class Check:
     phase: ClassVar[str]  # "doctor" (before an install) or "verify" (after it)
     severity: ClassVar[str] = "error"  # an "error" failure fails the run; a "warning" one only warns
     needs_cluster: ClassVar[bool] = True
+    # Why the check needs running containers (a sidecar, a proxy, an operator): on a simulated cluster it is then
+    # skipped with that reason, never passed.
+    needs_containers: ClassVar[str] = ""
 
     @property
     def group(self) -> str:
@@ -154,6 +162,8 @@ class Check:
         """`inspect`, with the reasons a check cannot run turned into results instead of tracebacks."""
         if ctx.spec is None and self.id != "MI001":
             return self.skipped("spec", "the spec is invalid (see MI001)")
+        if self.needs_containers and ctx.simulated:
+            return self.skipped(self.target(ctx), f"{NO_CONTAINERS}: {self.needs_containers}")
         try:
             return self.inspect(ctx)
         except Exception as err:  # noqa: BLE001 (a check reports, it never crashes the run)

@@ -159,8 +159,9 @@ def _checks(phase: str, env: str, as_json: bool, quiet: bool = False, skip: set[
 @engine_command
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for the environment name.")
 @click.option("--force", is_flag=True, help="Needed with --yes to destroy a production environment.")
-def destroy(env: str, as_json: bool, yes: bool, force: bool) -> None:
-    """Remove everything meshinstall created for ENV."""
+@click.option("--delete-crds", is_flag=True, help="Also delete the CRDs meshinstall installed, and with them every object of their kinds.")
+def destroy(env: str, as_json: bool, yes: bool, force: bool, delete_crds: bool) -> None:
+    """Remove everything meshinstall created for ENV; CRDs stay unless --delete-crds."""
     from ..stacks import driver
 
     spec = load(env)
@@ -172,6 +173,27 @@ def destroy(env: str, as_json: bool, yes: bool, force: bool) -> None:
             raise UsageError("the name did not match; nothing was destroyed")
     outcome = _run(driver.destroy, driver.open_stack(spec), as_json)
     _report(outcome, as_json)
+    _crds_after_destroy(spec, delete_crds, as_json)
+
+
+def _crds_after_destroy(spec: Any, delete: bool, as_json: bool) -> None:
+    """Say which CRDs stay on an existing cluster (a simulated one is gone with everything in it); delete ours if asked."""
+    from ..stacks import crds
+    from ..stacks.target import ClusterTarget
+
+    target = ClusterTarget.of(spec)
+    if target.simulated or as_json:
+        return
+    deleted = crds.delete_ours(target) if delete else ()
+    left = crds.left_behind(target)
+    out = render.console()
+    if deleted:
+        out.print(f"deleted {len(deleted)} CRDs meshinstall installed: {', '.join(deleted)}")
+    if left.ours:
+        out.print(f"left in place: {len(left.ours)} CRDs meshinstall installed ({', '.join(left.ours)}); `destroy --delete-crds` removes them")
+    if left.unknown:
+        out.print(f"left in place: {len(left.unknown)} CRDs of the platform's API groups without an owner mark ({', '.join(left.unknown)}); "
+                  "kube-prometheus-stack installs prometheus-operator's this way: delete them by hand if nothing else uses them")
 
 
 @cli.command()
@@ -210,31 +232,26 @@ def cluster() -> None:
 @click.argument("env")
 def cluster_kubeconfig(env: str) -> None:
     """Print the kubeconfig path of ENV's cluster (for a simulated one: once `up` started it)."""
-    from ..stacks import program
+    from ..stacks.target import ClusterTarget
 
-    spec = load(env)
-    if spec.cluster.provider != "simulated":
-        click.echo(program.cluster_args(spec).kubeconfig)
-        return
-    path = Path(program.local_cluster_config(spec).state_dir) / "kubeconfig"
-    if not path.is_file():
-        raise UsageError(f"{spec.name}'s simulated cluster does not exist yet: run `meshinstall up {spec.name}`")
-    click.echo(str(path))
+    target = ClusterTarget.of(load(env))
+    if target.simulated and not Path(target.kubeconfig).is_file():
+        raise UsageError(f"{target.environment}'s simulated cluster does not exist yet: run `meshinstall up {target.environment}`")
+    click.echo(target.kubeconfig)
 
 
 @cluster.command("status")
 @click.argument("env")
 def cluster_status(env: str) -> None:
     """Whether ENV's simulated control plane runs, and where its files and logs are."""
-    from ..components.local_control_plane import LocalControlPlane
-    from ..stacks import program
+    from ..stacks.target import ClusterTarget
 
-    spec = load(env)
-    if spec.cluster.provider != "simulated":
-        raise UsageError(f"{spec.name} uses an existing cluster: see `kubectl --kubeconfig {program.cluster_args(spec).kubeconfig} get nodes`")
-    plane = LocalControlPlane(program.local_cluster_config(spec))
+    target = ClusterTarget.of(load(env))
+    plane = target.control_plane()
+    if plane is None:
+        raise UsageError(f"{target.environment} uses an existing cluster: see `kubectl --kubeconfig {target.kubeconfig} get nodes`")
     state = "running" if plane.running() else "stopped (the next up or refresh restarts it)" if plane.created() else "not created"
-    click.echo(f"{spec.name}: {state}\nfiles: {plane.root}\nlogs: {plane.logs}")
+    click.echo(f"{target.environment}: {state}\nfiles: {plane.root}\nlogs: {plane.logs}")
 
 
 @cli.command()

@@ -9,20 +9,28 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-# Official chart repositories and the versions meshinstall pins (Istio's follow `mesh.version`).
+ISTIO_REPOSITORY = "https://istio-release.storage.googleapis.com/charts"
+
+# Official chart repositories; Istio's charts (base, istiod, gateway, cni) follow `mesh.version`.
 OFFICIAL = {
-    "base": "https://istio-release.storage.googleapis.com/charts",
-    "istiod": "https://istio-release.storage.googleapis.com/charts",
-    "gateway": "https://istio-release.storage.googleapis.com/charts",
+    "base": ISTIO_REPOSITORY,
+    "istiod": ISTIO_REPOSITORY,
+    "gateway": ISTIO_REPOSITORY,
+    "cni": ISTIO_REPOSITORY,
     "kube-prometheus-stack": "https://prometheus-community.github.io/helm-charts",
     "kiali-server": "https://kiali.org/helm-charts",
     "jaeger": "https://jaegertracing.github.io/helm-charts",
 }
 PINNED = {
-    "kube-prometheus-stack": "79.12.0",
-    "kiali-server": "2.20.0",
-    "jaeger": "3.4.1",
+    "kube-prometheus-stack": "88.5.3",
+    "kiali-server": "2.29.0",
+    "jaeger": "4.11.1",
 }
+
+# No chart installs the Gateway API CRDs: meshinstall does, from the mirror or the official release.
+GATEWAY_API_VERSION = "v1.6.1"
+GATEWAY_API_FILE = f"gateway-api-{GATEWAY_API_VERSION}-standard.crds.yaml"
+GATEWAY_API_URL = f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{GATEWAY_API_VERSION}/standard-install.yaml"
 
 
 @dataclass(frozen=True)
@@ -38,20 +46,25 @@ class ChartSource:
         """The official repository URL."""
         return OFFICIAL[self.name]
 
+    @property
+    def location(self) -> str:
+        """Where the chart is read from, for people: the mirror archive or `repository name@version`."""
+        return str(self.mirror_path) if self.mirror is not None else f"{self.repository} {self.name}@{self.version}"
+
+    @property
+    def mirror_path(self) -> Path | None:
+        """The archive this chart has in the mirror (`<name>-<version>.tgz`), whether it exists or not."""
+        return self.mirror / f"{self.name}-{self.version}.tgz" if self.mirror is not None else None
+
     def local_path(self) -> Path | None:
-        """The chart in the mirror (`<name>/` or `<name>-<version>.tgz`), or None if it is not there."""
-        if self.mirror is None:
-            return None
-        for candidate in (self.mirror / self.name, self.mirror / f"{self.name}-{self.version}.tgz"):
-            if candidate.exists():
-                return candidate
-        return None
+        """The chart in the mirror, or None if it is not there."""
+        path = self.mirror_path
+        return path if path is not None and path.is_file() else None
 
     def release_args(self) -> dict[str, object]:
         """The chart-locating arguments of a `helm.v3.Release`."""
         if self.mirror is not None:
-            path = self.local_path() or self.mirror / self.name
-            return {"chart": str(path)}
+            return {"chart": str(self.mirror_path)}
         return {
             "chart": self.name,
             "version": self.version,
@@ -64,21 +77,26 @@ def chart(name: str, mirror: Path | None, version: str | None = None) -> ChartSo
     return ChartSource(name, version or PINNED[name], mirror)
 
 
-def helm_release(
-    name: str,
-    source: ChartSource,
-    namespace: str,
-    values: dict[str, Any],
-    parent: pulumi.Resource,
-    after: list[pulumi.Resource],
-) -> k8s.helm.v3.Release:
+@dataclass(frozen=True)
+class HelmRelease:
+    """One release meshinstall installs: its name, chart, namespace and values."""
+
+    name: str
+    chart: ChartSource
+    namespace: str
+    values: dict[str, Any]
+
+
+def helm_release(release: HelmRelease, parent: pulumi.Resource, after: list[pulumi.Resource]) -> k8s.helm.v3.Release:
     """A Helm release that waits for its workloads to be ready.
 
-    helm.v3.Release (not v4.Chart): Helm owns the objects, so the charts' hooks run and istiod flipping
-    its validating webhook's failurePolicy at runtime is not a diff for Pulumi.
+    helm.v3.Release (not v4.Chart): Helm owns the objects, so the charts' hooks run, the charts install their own
+    CRDs, and istiod flipping its validating webhook's failurePolicy at runtime is not a diff for Pulumi.
     """
     return k8s.helm.v3.Release(
-        name,
-        k8s.helm.v3.ReleaseArgs(name=name, namespace=namespace, values=values, timeout=600, **source.release_args()),
+        release.name,
+        k8s.helm.v3.ReleaseArgs(
+            name=release.name, namespace=release.namespace, values=release.values, timeout=600, **release.chart.release_args()
+        ),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=after),
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from .local_control_plane import LocalClusterConfig
+from ..simulator import LocalClusterConfig
 from .simulated_cluster import SimulatedCluster
 
 

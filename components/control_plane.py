@@ -1,4 +1,4 @@
-"""The Istio control plane: the official `base`, `istiod` and `gateway` charts, in that order."""
+"""The Istio control plane: the official `base`, `cni`, `istiod` and `gateway` charts, in that order."""
 
 from __future__ import annotations
 
@@ -10,33 +10,41 @@ import pulumi_kubernetes as k8s
 
 from ..schemas.model import Mesh, Sidecars
 from . import INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, ISTIO_NAMESPACE, MESH_MEMBER_LABEL, labels, metadata
-from .charts import ChartSource, helm_release
+from .charts import HelmRelease, helm_release
 
 
 @dataclass(frozen=True)
 class ControlPlaneArgs:
-    """What the control plane needs: the mesh and sidecar settings and where its charts come from."""
+    """The control plane's releases, in install order; the optional ones are None when the spec leaves them out."""
 
-    mesh: Mesh
-    sidecars: Sidecars
-    base_chart: ChartSource
-    istiod_chart: ChartSource
-    gateway_chart: ChartSource
-    simulated: bool = False
+    base: HelmRelease
+    istiod: HelmRelease
+    cni: HelmRelease | None = None
+    ingress_gateway: HelmRelease | None = None
+    egress_gateway: HelmRelease | None = None
+    after: tuple[pulumi.Resource, ...] = ()  # the Gateway API CRDs, which istiod watches when present
 
 
 def base_values(mesh: Mesh) -> dict[str, Any]:
-    """Values of the `base` chart (CRDs and cluster roles)."""
+    """Values of the `base` chart (the Istio CRDs, cluster roles and the default-revision validator)."""
     return {"defaultRevision": mesh.revision or "default", "global": {"istioNamespace": ISTIO_NAMESPACE}}
 
 
-def istiod_values(mesh: Mesh, sidecars: Sidecars) -> dict[str, Any]:
-    """Values of the `istiod` chart from the spec: profile, revision, resources, policy, tracing, proxy defaults."""
+def istiod_values(mesh: Mesh, sidecars: Sidecars, cni: bool) -> dict[str, Any]:
+    """Values of the `istiod` chart from the spec: revision, autoscaling, resources, CNI, policy, tracing, proxy defaults.
+
+    `default` sets no chart `profile` (the chart's built-in defaults are istioctl's default profile); `minimal` is the
+    same istiod without autoscaling.
+    """
     proxy = sidecars.proxy
     requests = mesh.resources.istiod
     return {
-        "profile": mesh.profile,
         "revision": mesh.revision or "",
+        "autoscaleEnabled": mesh.profile == "default",
+        "replicaCount": 1,
+        "resources": {"requests": {"cpu": requests.cpu, "memory": requests.memory}},
+        "traceSampling": mesh.tracing.sampling_percent,
+        "cni": {"enabled": cni},
         "global": {
             "istioNamespace": ISTIO_NAMESPACE,
             "proxy": {
@@ -44,14 +52,7 @@ def istiod_values(mesh: Mesh, sidecars: Sidecars) -> dict[str, Any]:
                     "requests": {"cpu": proxy.cpu, "memory": proxy.memory},
                     "limits": {"cpu": proxy.cpu_limit, "memory": proxy.memory_limit},
                 },
-                "holdApplicationUntilProxyStarts": sidecars.hold_application_until_proxy_starts,
             },
-        },
-        "pilot": {
-            "autoscaleEnabled": mesh.profile == "default",
-            "replicaCount": 1,
-            "resources": {"requests": {"cpu": requests.cpu, "memory": requests.memory}},
-            "traceSampling": mesh.tracing.sampling_percent,
         },
         "meshConfig": {
             "outboundTrafficPolicy": {"mode": mesh.outbound_traffic_policy},
@@ -64,20 +65,20 @@ def istiod_values(mesh: Mesh, sidecars: Sidecars) -> dict[str, Any]:
     }
 
 
-def gateway_values(mesh: Mesh, simulated: bool) -> dict[str, Any]:
-    """Values of the ingress `gateway` chart.
+def cni_values(mesh: Mesh) -> dict[str, Any]:
+    """Values of the `cni` chart: the node agent for the revision that istiod serves."""
+    return {"revision": mesh.revision or ""}
 
-    A simulated cluster assigns no LoadBalancer addresses, so its gateway Service falls back to ClusterIP
-    (Helm would wait forever for an address).
-    """
+
+def gateway_values(mesh: Mesh) -> dict[str, Any]:
+    """Values of the ingress `gateway` chart; the spec's Service type is honored on every cluster."""
     gateway = mesh.ingress_gateway
-    service_type = "ClusterIP" if simulated and gateway.service_type == "LoadBalancer" else gateway.service_type
     return {
         "revision": mesh.revision or "",
         "replicaCount": gateway.replicas,
         "autoscaling": {"enabled": False},
         "labels": {"istio": "ingressgateway", "app": INGRESS_GATEWAY_NAME},
-        "service": {"type": service_type},
+        "service": {"type": gateway.service_type},
     }
 
 
@@ -93,7 +94,7 @@ def egress_values(mesh: Mesh) -> dict[str, Any]:
 
 
 class ControlPlane(pulumi.ComponentResource):
-    """istio-system and istio-ingress namespaces, then `base` -> `istiod` -> gateways, each waiting for the last."""
+    """istio-system and istio-ingress namespaces, then `base` -> `cni` -> `istiod` -> gateways, each waiting for the last."""
 
     istiod: k8s.helm.v3.Release
     ready: list[pulumi.Resource]
@@ -102,24 +103,23 @@ class ControlPlane(pulumi.ComponentResource):
     def __init__(self, name: str, args: ControlPlaneArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("meshinstall:components:ControlPlane", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        mesh = args.mesh
         namespace = self._namespace(ISTIO_NAMESPACE, child)
-        base = self._release("istio-base", args.base_chart, ISTIO_NAMESPACE, base_values(mesh), [namespace])
-        self.istiod = self._release("istiod", args.istiod_chart, ISTIO_NAMESPACE, istiod_values(mesh, args.sidecars), [base])
+        base = helm_release(args.base, self, [namespace])
+        before_istiod: list[pulumi.Resource] = [base, *args.after]
+        if args.cni:
+            before_istiod.append(helm_release(args.cni, self, [base]))
+        self.istiod = helm_release(args.istiod, self, before_istiod)
         self.ready = [self.istiod]
         self.gateway_address = pulumi.Output.from_input("")
-        if mesh.ingress_gateway.enabled:
-            ingress_ns = self._namespace(INGRESS_NAMESPACE, child)
-            gateway = self._release(
-                INGRESS_GATEWAY_NAME, args.gateway_chart, INGRESS_NAMESPACE, gateway_values(mesh, args.simulated), [self.istiod, ingress_ns]
-            )
+        if args.ingress_gateway:
+            ingress_ns = self._namespace(args.ingress_gateway.namespace, child)
+            gateway = helm_release(args.ingress_gateway, self, [self.istiod, ingress_ns])
             self.ready.append(gateway)
             self.gateway_address = gateway.status.apply(
                 lambda _: f"{INGRESS_GATEWAY_NAME}.{INGRESS_NAMESPACE}.svc.cluster.local"
             )
-        if mesh.egress_gateway.enabled:
-            egress = self._release("istio-egressgateway", args.gateway_chart, ISTIO_NAMESPACE, egress_values(mesh), [self.istiod])
-            self.ready.append(egress)
+        if args.egress_gateway:
+            self.ready.append(helm_release(args.egress_gateway, self, [self.istiod]))
         self.register_outputs({"gateway_address": self.gateway_address})
 
     def _namespace(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Namespace:
@@ -128,6 +128,3 @@ class ControlPlane(pulumi.ComponentResource):
             metadata=metadata(name, None, labels(**{MESH_MEMBER_LABEL: "true"})),
             opts=opts,
         )
-
-    def _release(self, name: str, source: ChartSource, namespace: str, values: dict[str, Any], after: list[pulumi.Resource]) -> k8s.helm.v3.Release:
-        return helm_release(name, source, namespace, values, self, after)

@@ -11,12 +11,13 @@ import pulumi_kubernetes as k8s
 
 from ..schemas.model import Monitoring
 from . import ISTIO_NAMESPACE, MESH_MEMBER_LABEL, MONITORING_NAMESPACE, labels, metadata
-from .charts import ChartSource, helm_release
+from .charts import HelmRelease, helm_release
 
 PROMETHEUS_URL = f"http://kube-prometheus-stack-prometheus.{MONITORING_NAMESPACE}.svc.cluster.local:9090"
 GRAFANA_URL = f"http://kube-prometheus-stack-grafana.{MONITORING_NAMESPACE}.svc.cluster.local:80"
 KIALI_URL = f"http://kiali.{ISTIO_NAMESPACE}.svc.cluster.local:20001"
-JAEGER_URL = f"http://jaeger-query.{MONITORING_NAMESPACE}.svc.cluster.local:16686"
+JAEGER_URL = f"http://jaeger.{MONITORING_NAMESPACE}.svc.cluster.local:16686"
+GRAFANA_SECRET = "grafana-admin"
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,13 @@ class AppTarget:
 
 @dataclass(frozen=True)
 class MonitoringArgs:
-    """The monitoring settings, the apps to alert on, chart sources and the Grafana password."""
+    """The monitoring settings, the apps to alert on, the releases and the Grafana password."""
 
     monitoring: Monitoring
     apps: tuple[AppTarget, ...]
-    prometheus_chart: ChartSource
-    kiali_chart: ChartSource
-    jaeger_chart: ChartSource
+    prometheus: HelmRelease | None = None
+    kiali: HelmRelease | None = None
+    jaeger: HelmRelease | None = None
     grafana_password: pulumi.Input[str] | None = None
     after: tuple[pulumi.Resource, ...] = ()  # istiod (Kiali and the scrape targets watch it)
 
@@ -65,7 +66,6 @@ def kiali_values(monitoring: Monitoring) -> dict[str, Any]:
     """Kiali reads Prometheus, Grafana and Jaeger."""
     return {
         "auth": {"strategy": "token"},
-        "deployment": {"namespace": ISTIO_NAMESPACE},
         "external_services": {
             "prometheus": {"url": PROMETHEUS_URL},
             "grafana": {"enabled": monitoring.grafana.enabled, "internal_url": GRAFANA_URL},
@@ -75,8 +75,8 @@ def kiali_values(monitoring: Monitoring) -> dict[str, Any]:
 
 
 def jaeger_values() -> dict[str, Any]:
-    """A single all-in-one Jaeger with in-memory storage."""
-    return {"allInOne": {"enabled": True}, "provisionDataStore": {"cassandra": False}, "storage": {"type": "memory"}, "agent": {"enabled": False}, "collector": {"enabled": False}, "query": {"enabled": False}}
+    """The chart's single all-in-one Jaeger v2 with in-memory storage (its default): one replica."""
+    return {"jaeger": {"replicas": 1}}
 
 
 def istiod_monitor_spec() -> dict[str, Any]:
@@ -155,27 +155,25 @@ class MonitoringStack(pulumi.ComponentResource):
             MONITORING_NAMESPACE, metadata=metadata(MONITORING_NAMESPACE, None, labels(**{MESH_MEMBER_LABEL: "true"})), opts=child
         )
         after: list[pulumi.Resource] = [namespace, *args.after]
-        password_secret = None
         if monitoring.grafana.enabled and args.grafana_password is not None:
-            password_secret = "grafana-admin"
             after.append(k8s.core.v1.Secret(
-                "grafana-admin",
-                metadata=metadata(password_secret, MONITORING_NAMESPACE),
+                GRAFANA_SECRET,
+                metadata=metadata(GRAFANA_SECRET, MONITORING_NAMESPACE),
                 string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(args.grafana_password)},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
             ))
         self.urls: dict[str, str] = {}
-        if monitoring.prometheus.enabled:
-            stack = helm_release("kube-prometheus-stack", args.prometheus_chart, MONITORING_NAMESPACE, prometheus_stack_values(monitoring, password_secret), self, after)
+        if args.prometheus:
+            stack = helm_release(args.prometheus, self, after)
             self.urls["prometheus"] = PROMETHEUS_URL
             if monitoring.grafana.enabled:
                 self.urls["grafana"] = GRAFANA_URL
             self._mesh_objects(args, [stack, *args.after])
-        if monitoring.tracing.enabled:
-            helm_release("jaeger", args.jaeger_chart, MONITORING_NAMESPACE, jaeger_values(), self, after)
+        if args.jaeger:
+            helm_release(args.jaeger, self, after)
             self.urls["jaeger"] = JAEGER_URL
-        if monitoring.kiali.enabled:
-            helm_release("kiali", args.kiali_chart, ISTIO_NAMESPACE, kiali_values(monitoring), self, after)
+        if args.kiali:
+            helm_release(args.kiali, self, after)
             self.urls["kiali"] = KIALI_URL
         self.register_outputs({"urls": self.urls})
 

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
-from .local_control_plane import LocalClusterConfig, LocalControlPlane
+from ..simulator import LocalClusterConfig, LocalControlPlane
 
 # Changing these rebuilds the cluster; node count and capacity change in place.
 REPLACE_ON = ("state_dir", "kubernetes_version")
@@ -24,6 +24,8 @@ def _config(props: dict[str, Any]) -> LocalClusterConfig:
     return LocalClusterConfig(**values)
 
 
+# Stack states refer to this class by module and name (the engine pickles the provider by reference, and `refresh`
+# and `destroy` use the state's copy): moving or renaming it breaks existing environments.
 class _LocalClusterProvider(ResourceProvider):
     """Runs the local control plane's processes; `read` restarts them if they died."""
 
@@ -38,7 +40,7 @@ class _LocalClusterProvider(ResourceProvider):
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         plane = LocalControlPlane(_config(news))
-        plane.start()  # starts whatever is not running, syncs nodes and loads CRDs
+        plane.start()  # starts whatever is not running (or runs outdated flags) and syncs the nodes
         return UpdateResult(outs={**news, **plane.info()})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

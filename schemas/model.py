@@ -53,6 +53,11 @@ class Cluster:
     nodes: int = 3
     node_capacity: NodeCapacity = NodeCapacity()
 
+    @property
+    def simulated(self) -> bool:
+        """A local simulated control plane that meshinstall starts, not an existing cluster reached by kubeconfig."""
+        return self.provider == "simulated"
+
 
 @dataclass(frozen=True)
 class Requests:
@@ -85,6 +90,24 @@ class MeshResources:
     istiod: Requests = Requests("500m", "2Gi")
 
 
+# Pod Security levels that refuse the `istio-init` container (NET_ADMIN, NET_RAW): injected pods need the CNI agent.
+RESTRICTED_POD_SECURITY = ("baseline", "restricted")
+
+
+@dataclass(frozen=True)
+class MeshCni:
+    """Istio's CNI agent: None means "as Pod Security needs"."""
+
+    enabled: bool | None = None
+
+
+@dataclass(frozen=True)
+class GatewayApi:
+    """The Gateway API CRDs."""
+
+    install: bool = True
+
+
 @dataclass(frozen=True)
 class Mesh:
     """The mesh control plane."""
@@ -99,6 +122,8 @@ class Mesh:
     egress_gateway: GatewaySettings = GatewaySettings(enabled=False, replicas=1)
     tracing: MeshTracing = MeshTracing()
     resources: MeshResources = MeshResources()
+    cni: MeshCni = MeshCni()
+    gateway_api: GatewayApi = GatewayApi()
 
 
 @dataclass(frozen=True)
@@ -319,6 +344,13 @@ class Spec:
     def name(self) -> str:
         """The environment (and stack) name."""
         return self.metadata.name
+
+    @property
+    def cni_enabled(self) -> bool:
+        """Whether Istio's CNI agent is installed: as the spec says, else whenever Pod Security forbids `istio-init`."""
+        if self.mesh.cni.enabled is not None:
+            return self.mesh.cni.enabled
+        return self.paas.pod_security in RESTRICTED_POD_SECURITY
 
     @property
     def base_dir(self) -> Path:

@@ -9,7 +9,8 @@ from typing import Callable, Iterable, Iterator
 from ..errors import SpecProblem
 from . import versions
 from .loader import Document
-from .model import App, Spec, Team
+from .model import RESTRICTED_POD_SECURITY, App, Spec, Team
+from .footprint import platform_footprint, quota_footprint
 from .quantity import bytes_of, format_cpu, format_memory, millicores
 
 Rule = Callable[[Spec, Document], Iterable[SpecProblem]]
@@ -144,21 +145,21 @@ def quotas_hold_apps(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
 
 @rule
 def cluster_capacity(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
-    """On a simulated cluster, the sum of team quotas fits the nodes' capacity."""
-    if spec.cluster.provider != "simulated":
+    """On a simulated cluster, the platform (as its charts request it) plus the sum of team quotas fits the nodes."""
+    if not spec.cluster.simulated:
         return
     nodes, capacity = spec.cluster.nodes, spec.cluster.node_capacity
-    teams = spec.paas.teams
+    platform, quotas = platform_footprint(spec, nodes), quota_footprint(spec)
     wanted = {
-        "cpu": (sum(millicores(t.quota.cpu) * len(t.namespaces) for t in teams), nodes * millicores(capacity.cpu), format_cpu),
-        "memory": (sum(bytes_of(t.quota.memory) * len(t.namespaces) for t in teams), nodes * bytes_of(capacity.memory), format_memory),
-        "pods": (sum(t.quota.pods * len(t.namespaces) for t in teams), nodes * capacity.pods, str),
+        "cpu": (platform.cpu, quotas.cpu, nodes * millicores(capacity.cpu), format_cpu),
+        "memory": (platform.memory, quotas.memory, nodes * bytes_of(capacity.memory), format_memory),
+        "pods": (platform.pods, quotas.pods, nodes * capacity.pods, str),
     }
-    for resource, (total, available, show) in wanted.items():
-        if total > available:
+    for resource, (own, teams, available, show) in wanted.items():
+        if own + teams > available:
             yield doc.problem(
                 ("cluster", "nodes"),
-                f"team quotas add up to {show(total)} {resource} but {nodes} node{'s' if nodes != 1 else ''} hold {show(available)}",
+                f"team quotas ({show(teams)}) and the platform's control plane and monitoring ({show(own)}) add up to {show(own + teams)} {resource} but {nodes} node{'s' if nodes != 1 else ''} hold {show(available)}",
                 "add nodes, raise cluster.nodeCapacity, or lower team quotas",
             )
 
@@ -186,6 +187,17 @@ def mesh_version_supported(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
             ("cluster", "kubernetesVersion"),
             f"{spec.mesh.provider} {spec.mesh.version} does not support Kubernetes {spec.cluster.kubernetes_version}",
             f"it supports Kubernetes {found.kubernetes_min} to {found.kubernetes_max}",
+        )
+
+
+@rule
+def sidecars_admitted(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """Without Istio's CNI agent, injected pods carry `istio-init` (NET_ADMIN, NET_RAW), which baseline and restricted refuse."""
+    if spec.mesh.cni.enabled is False and spec.paas.pod_security in RESTRICTED_POD_SECURITY:
+        yield doc.problem(
+            ("mesh", "cni", "enabled"),
+            f"paas.podSecurity {spec.paas.pod_security!r} refuses the istio-init container (NET_ADMIN, NET_RAW) that sidecar injection adds without the CNI agent, so every app pod would be rejected",
+            "remove mesh.cni.enabled (the CNI agent is then installed) or set paas.podSecurity: privileged",
         )
 
 

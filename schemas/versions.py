@@ -27,9 +27,10 @@ def _minor(version: str) -> tuple[int, int]:
 
 ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
 
-# Istio's support policy: each release supports four or five Kubernetes minors.
+# Istio's support table (istio.io "Supported Releases"): each release supports five Kubernetes minors.
 SUPPORTED: dict[tuple[str, str], MeshRelease] = {
-    ("istio", "1.30.3"): MeshRelease("istio", "1.30.3", "1.31", "1.35", ISTIO_CHARTS),
+    ("istio", "1.29.6"): MeshRelease("istio", "1.29.6", "1.31", "1.35", ISTIO_CHARTS),
+    ("istio", "1.30.3"): MeshRelease("istio", "1.30.3", "1.32", "1.36", ISTIO_CHARTS),
 }
 
 
@@ -40,4 +41,4 @@ def release(provider: str, version: str) -> MeshRelease | None:
 
 def supported_versions(provider: str) -> list[str]:
     """Versions of `provider` meshinstall can install."""
-    return sorted(v for (p, v) in SUPPORTED if p == provider)
+    return sorted((v for (p, v) in SUPPORTED if p == provider), key=lambda v: tuple(int(n) for n in v.split(".")))

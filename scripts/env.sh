@@ -2,5 +2,6 @@
 scripts/setup.sh
 bin=$(toolchain/install.sh | tail -1)
 export PATH="$bin:$PATH"
-export MESHINSTALL_CRDS_DIR="${MESHINSTALL_CRDS_DIR:-$(cd .. && pwd)/shared/crds}"
-[ -d "$MESHINSTALL_CRDS_DIR" ] || { echo "set MESHINSTALL_CRDS_DIR to the upstream CRDs folder (shared/crds)" >&2; exit 2; }
+# The official Helm charts, offline: overrides `charts.mirror` in every spec (no spec holds a path of this machine)
+export MESHINSTALL_CHARTS_MIRROR="${MESHINSTALL_CHARTS_MIRROR:-$(cd .. && pwd)/shared/charts}"
+[ -d "$MESHINSTALL_CHARTS_MIRROR" ] || { echo "set MESHINSTALL_CHARTS_MIRROR to the official chart mirror (shared/charts)" >&2; exit 2; }

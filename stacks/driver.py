@@ -13,6 +13,7 @@ from ..errors import ClusterUnreachable, EngineFailed, UsageError
 from ..schemas.model import Spec
 from . import engine, program
 from .secrets import resolve
+from .target import ClusterTarget
 
 PROJECT = "meshinstall"
 PASSPHRASE_VARIABLE = "MESHINSTALL_PASSPHRASE"
@@ -80,7 +81,7 @@ def open_stack(spec: Spec) -> auto.Stack:
     secret = passphrase()
     secrets = resolve(spec)
     place = places(spec)
-    if spec.cluster.provider == "simulated":
+    if spec.cluster.simulated:
         restart_if_stopped(spec)
     for folder in (place.work_dir, place.pulumi_home):
         folder.mkdir(parents=True, exist_ok=True)
@@ -107,11 +108,12 @@ def open_stack(spec: Spec) -> auto.Stack:
 
 
 def restart_if_stopped(spec: Spec) -> bool:
-    """A simulated cluster created earlier whose processes died (reboot, crash) restarts on its data."""
-    from ..components.local_control_plane import ControlPlaneError, LocalControlPlane
+    """A simulated cluster created earlier whose processes died (reboot, crash) or run outdated flags restarts on its data."""
+    from ..simulator import ControlPlaneError
 
+    plane = ClusterTarget.of(spec).control_plane()
     try:
-        return LocalControlPlane(program.local_cluster_config(spec)).ensure()
+        return plane.ensure() if plane else False
     except ControlPlaneError as err:
         raise ClusterUnreachable(f"the simulated cluster of {spec.name} did not restart: {err}") from err
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# The official charts (and the Gateway API CRDs) come from the offline mirror that scripts/env.sh names.
+CHARTS = Path(os.environ.setdefault("MESHINSTALL_CHARTS_MIRROR", str(ROOT.parent / "shared" / "charts")))
 
 SECRETS = {"GRAFANA_ADMIN_PASSWORD": "grafana-pw-123", "CHECKOUT_DB_PASSWORD": "db-pw-456"}
 

@@ -134,3 +134,9 @@ def test_version_and_validate_do_not_import_pulumi(environments):
 def test_help_documents_exit_codes():
     result = CliRunner().invoke(cli, ["--help"])
     assert "3 the spec is invalid" in result.output
+
+
+def test_versions_lists_both_istio_releases_with_their_kubernetes_range():
+    code, out, _ = run("versions")
+    assert code == 0
+    assert out.splitlines() == ["istio 1.29.6: Kubernetes 1.31 to 1.35", "istio 1.30.3: Kubernetes 1.32 to 1.36"]

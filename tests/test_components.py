@@ -18,26 +18,31 @@ def release(env: str, name: str):
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
-def test_istio_charts_come_from_the_official_repository_at_the_mesh_version(env):
-    for chart in ("base", "istiod"):
-        r = release(env, "istio-base" if chart == "base" else "istiod")
-        assert r.inputs["chart"] == chart, r.urn
-        assert r.inputs["version"] == "1.30.3", r.urn
-        assert r.inputs["repositoryOpts"]["repo"] == ISTIO_REPO, r.urn
-    assert release(env, "istio-ingressgateway").inputs["chart"] == "gateway"
+def test_without_a_mirror_charts_come_from_the_official_repositories_at_the_pins(env, monkeypatch):
+    from meshinstall.stacks.releases import releases
+    from program_runs import spec_of
+
+    monkeypatch.delenv("MESHINSTALL_CHARTS_MIRROR")
+    chosen = {r.name: r.chart for r in releases(spec_of(env)).all()}
+    for name in ("istio-base", "istio-cni", "istiod", "istio-ingressgateway"):
+        assert (chosen[name].repository, chosen[name].version) == (ISTIO_REPO, "1.30.3"), name
+    assert {chosen[n].version for n in ("kube-prometheus-stack", "kiali", "jaeger")} == {"88.5.3", "2.29.0", "4.11.1"}
+    assert chosen["kiali"].release_args()["repository_opts"].repo == "https://kiali.org/helm-charts"
 
 
-def test_dev_takes_every_chart_from_its_mirror(environments):
-    mirror = environments / "charts"
+def test_the_mirror_variable_overrides_the_spec_and_every_chart_comes_from_it():
+    from conftest import CHARTS
+
     for r in of_type("dev", "helm.sh/v3:Release"):
-        assert r.inputs["chart"].startswith(str(mirror)), r.urn
+        assert r.inputs["chart"].startswith(str(CHARTS)), r.urn
         assert "repositoryOpts" not in r.inputs, r.urn
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_base_then_istiod_then_gateway(env):
-    base, istiod, gateway = (release(env, n) for n in ("istio-base", "istiod", "istio-ingressgateway"))
-    assert base.urn in istiod.dependencies, istiod.urn
+def test_base_then_cni_then_istiod_then_gateway(env):
+    base, cni, istiod, gateway = (release(env, n) for n in ("istio-base", "istio-cni", "istiod", "istio-ingressgateway"))
+    assert base.urn in cni.dependencies, cni.urn
+    assert {base.urn, cni.urn} <= set(istiod.dependencies), istiod.urn
     assert istiod.urn in gateway.dependencies, gateway.urn
     assert urn_of(env, "core/v1:Namespace", "istio-system") in base.dependencies
 
@@ -45,15 +50,17 @@ def test_base_then_istiod_then_gateway(env):
 def test_istiod_values_follow_the_prod_spec():
     values = release("prod", "istiod").inputs["values"]
     assert values["revision"] == "1-30-3"
-    assert values["pilot"]["resources"]["requests"] == {"cpu": "1", "memory": "4Gi"}
+    assert values["resources"]["requests"] == {"cpu": "1", "memory": "4Gi"}
+    assert values["cni"] == {"enabled": True}
     assert values["meshConfig"]["outboundTrafficPolicy"] == {"mode": "REGISTRY_ONLY"}
     assert values["global"]["proxy"]["resources"] == {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}}
     assert values["meshConfig"]["defaultConfig"]["holdApplicationUntilProxyStarts"] is True
-    assert values["pilot"]["traceSampling"] == 1.0
+    assert values["traceSampling"] == 1.0
+    assert "profile" not in values  # `default` is the chart's built-in defaults
 
 
-def test_simulated_gateway_never_waits_for_a_load_balancer():
-    assert release("dev", "istio-ingressgateway").inputs["values"]["service"]["type"] == "ClusterIP"
+def test_the_gateway_service_type_is_the_spec_s_on_every_cluster():
+    assert release("dev", "istio-ingressgateway").inputs["values"]["service"]["type"] == "LoadBalancer"
     assert release("prod", "istio-ingressgateway").inputs["values"]["service"]["type"] == "LoadBalancer"
     assert release("prod", "istio-ingressgateway").inputs["values"]["replicaCount"] == 3
 
@@ -72,7 +79,7 @@ def test_every_object_is_labelled_and_owned_so_drift_is_taken_back(env):
         if r.type.startswith("kubernetes:") and "metadata" in r.inputs:
             meta = r.inputs["metadata"]
             assert meta["labels"]["app.kubernetes.io/managed-by"] == "meshinstall", r.urn
-            assert meta["annotations"] == {"pulumi.com/patchForce": "true"}, r.urn
+            assert meta["annotations"]["pulumi.com/patchForce"] == "true", r.urn
 
 
 # --- sidecars and mesh policy ----------------------------------------------------------------------------------
@@ -282,10 +289,20 @@ def test_disabled_parts_need_no_chart():
     from dataclasses import replace
 
     from meshinstall.schemas.model import Toggle, Tracing
-    from meshinstall.stacks.program import needed_charts
+    from meshinstall.stacks.releases import releases
     from program_runs import spec_of
 
     spec = spec_of("dev")
     lean = replace(spec, monitoring=replace(spec.monitoring, kiali=Toggle(False), tracing=Tracing(enabled=False)))
-    assert [c.name for c in needed_charts(lean)] == ["base", "istiod", "gateway", "kube-prometheus-stack"]
-    assert [c.name for c in needed_charts(spec)] == ["base", "istiod", "gateway", "kube-prometheus-stack", "kiali-server", "jaeger"]
+    assert [r.chart.name for r in releases(lean).all()] == ["base", "cni", "istiod", "gateway", "kube-prometheus-stack"]
+    assert [r.chart.name for r in releases(spec).all()] == ["base", "cni", "istiod", "gateway", "kube-prometheus-stack", "jaeger", "kiali-server"]
+
+
+def test_gateway_api_crds_are_installed_from_the_mirror_and_kept_on_destroy():
+    crds = of_type("dev", "apiextensions.k8s.io/v1:CustomResourceDefinition")
+    assert {c.name for c in crds} >= {"gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io"}
+    for crd in crds:
+        assert crd.inputs["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "meshinstall", crd.urn
+        assert crd.inputs["metadata"]["annotations"]["gateway.networking.k8s.io/bundle-version"] == "v1.6.1", crd.urn
+    istiod = release("dev", "istiod")
+    assert all(c.urn in istiod.dependencies for c in crds)

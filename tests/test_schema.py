@@ -280,7 +280,7 @@ def test_extends_merges_maps_deeply_and_replaces_lists() -> None:
 
 def test_dev_environment_merges_its_base() -> None:
     spec = load_spec(ROOT / "environments" / "dev.yaml")
-    assert spec.mesh.ingress_gateway.replicas == 1 and spec.mesh.ingress_gateway.service_type == "ClusterIP"
+    assert spec.mesh.ingress_gateway.replicas == 1 and spec.mesh.ingress_gateway.service_type == "LoadBalancer"
     assert spec.mesh.ingress_gateway.enabled is True  # kept from base.yaml
     assert spec.mesh.resources.istiod.cpu == "200m"
     assert [t.name for t in spec.paas.teams] == ["payments", "storefront"]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build meshinstall's offline toolchain (Pulumi CLI, Pulumi Kubernetes provider, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl, kwok; etcd from Debian) from the Go module proxy, into
+# kube-controller-manager, kube-scheduler, kubectl, kwok, etcd, helm) from the Go module proxy, into
 # a cache outside the repository. Idempotent: what is already built is skipped.
 #
 #   BIN=$(toolchain/install.sh | tail -1)     # progress goes to stderr, the bin dir is the last stdout line
@@ -14,8 +14,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# Each group's hash covers its go.mod/go.sum/src, versions.env, the Go version and the text of its
-# build_<group> function; bump RECIPE to force a rebuild of everything.
+# Each group's hash covers its go.mod/go.sum/src, its pins (<group>/versions.env if it has one, else
+# versions.env), the Go version and the text of its build_<group> function; bump RECIPE to force a
+# rebuild of everything.
 RECIPE=2
 
 say() { echo "install.sh: $*" >&2; }
@@ -31,6 +32,9 @@ esac
 
 # shellcheck source=versions.env
 . "$here/versions.env"
+# groups added later keep their pins in <group>/versions.env (etcd, helm), so that adding them did not
+# change the hash of the groups above
+for f in "$here"/*/versions.env; do [ ! -f "$f" ] || . "$f"; done
 
 command -v go >/dev/null 2>&1 || die "go not found on PATH (need Go >= 1.26.6; the wrappers' go.mod files name the minimum)"
 command -v sha256sum >/dev/null 2>&1 || die "sha256sum not found (coreutils)"
@@ -42,13 +46,15 @@ if [ "$(printf '%s\n%s\n' "$need_go" "${goversion#go}" | sort -V | head -1)" != 
 fi
 
 root=${MESHINSTALL_TOOLCHAIN_DIR:-$HOME/.cache/meshinstall/toolchain}
-groups=(pulumi kubernetes-provider kube kwok)
+groups=(pulumi kubernetes-provider kube kwok etcd helm)
 gver() {
   case "$1" in
     pulumi) echo "$PULUMI_VERSION" ;;
     kubernetes-provider) echo "$K8S_PROVIDER_VERSION" ;;
     kube) echo "$KUBERNETES_VERSION" ;;
     kwok) echo "$KWOK_VERSION" ;;
+    etcd) echo "$ETCD_VERSION" ;;
+    helm) echo "$HELM_VERSION" ;;
   esac
 }
 
@@ -138,11 +144,33 @@ build_kwok() {
   build_tool kwok kwok "$here/kwok" -- -ldflags "-s -w" sigs.k8s.io/kwok/cmd/kwok
 }
 
+build_etcd() {
+  # The root package of go.etcd.io/etcd/server/v3 is etcd's main (etcdmain.Main(os.Args)), what
+  # upstream's ./build compiles. version.Version is already right in api/v3; GitSHA would otherwise
+  # read "Not provided (use ./build instead of go build)": the proxy does not tell the commit.
+  build_tool etcd etcd "$here/etcd" -- -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=" \
+    go.etcd.io/etcd/server/v3
+}
+
+build_helm() {
+  # ldflags as helm's Makefile sets them for a release tag: version, empty metadata, tree state, and
+  # the Kubernetes version assumed without a cluster (client-go v0.X.Y -> 1.X; `helm template`).
+  # gitCommit stays empty: the proxy does not tell which commit the tag is.
+  local p=helm.sh/helm/v3 minor ld
+  minor=$(sed -n 's/^[[:space:]]*k8s\.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$here/helm/go.mod")
+  [ -n "$minor" ] || die "k8s.io/client-go v0.X.Y not found in toolchain/helm/go.mod"
+  ld="-s -w -X $p/internal/version.version=$HELM_VERSION -X $p/internal/version.metadata="
+  ld="$ld -X $p/internal/version.gitCommit= -X $p/internal/version.gitTreeState=clean"
+  ld="$ld -X $p/pkg/lint/rules.k8sVersionMajor=1 -X $p/pkg/lint/rules.k8sVersionMinor=$minor"
+  ld="$ld -X $p/pkg/chartutil.k8sVersionMajor=1 -X $p/pkg/chartutil.k8sVersionMinor=$minor"
+  build_tool helm helm "$here/helm" -- -ldflags "$ld" helm.sh/helm/v3/cmd/helm
+}
+
 # group_hash GROUP: pins that decide the group's binaries
 group_hash() {
   { echo "recipe=$RECIPE go=$goversion group=$1"
     declare -f "build_${1//-/_}"
-    cat "$here/versions.env"
+    if [ -f "$here/$1/versions.env" ]; then cat "$here/$1/versions.env"; else cat "$here/versions.env"; fi
     cat "$here/$1/go.mod" "$here/$1/go.sum"
     [ ! -d "$here/$1/src" ] || find "$here/$1/src" -type f | sort | xargs cat
   } | sha256sum | cut -c1-12
@@ -158,6 +186,8 @@ tools_of() {
     kubernetes-provider) echo pulumi-resource-kubernetes ;;
     kube) echo kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
     kwok) echo kwok ;;
+    etcd) echo etcd ;;
+    helm) echo helm ;;
   esac
 }
 
@@ -182,22 +212,6 @@ for g in "${groups[@]}"; do
   done
   touch "$root/groups/$g-${ghash[$g]}/build.ok"
 done
-
-# etcd comes from Debian (etcd-server); link it into the bin dir so callers need only one PATH entry
-if ! command -v etcd >/dev/null 2>&1 && [ ! -x "$bin/etcd" ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing etcd-server with apt-get"
-    logf="$root/logs/apt-etcd-server.log"
-    { apt-get install -y etcd-server || { apt-get update && apt-get install -y etcd-server; }; } >"$logf" 2>&1 ||
-      die "apt-get install etcd-server failed (log: $logf)"
-  else
-    die "etcd is missing: install Debian's etcd-server (apt-get install etcd-server) as root, or put etcd on PATH"
-  fi
-fi
-if [ ! -x "$bin/etcd" ] || [ -L "$bin/etcd" ]; then
-  e=$(command -v etcd) || die "etcd still not on PATH after installing etcd-server"
-  ln -sfn "$e" "$bin/etcd"
-fi
 
 missing=""
 for g in "${groups[@]}"; do for t in $(tools_of "$g"); do [ -x "$bin/$t" ] || missing="$missing $t"; done; done

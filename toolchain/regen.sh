@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Regenerate the checked-in wrapper modules (toolchain/<group>/go.mod + go.sum) from the pins in
-# versions.env. Run this only when changing a pin; install.sh uses the checked-in files as they are.
+# versions.env and <group>/versions.env. Run this only when changing a pin; install.sh uses the
+# checked-in files as they are.
 #
-#   toolchain/regen.sh [group...]     groups: pulumi kubernetes-provider kube kwok (default: all)
+#   toolchain/regen.sh [group...]     groups: pulumi kubernetes-provider kube kwok helm etcd (default: all)
 #
 # Go ignores the `replace` directives of dependencies, so each wrapper requires the upstream module
 # at the pinned version and repeats its non-local replaces (read with `go mod edit -json`). Local
@@ -13,6 +14,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 . "$here/versions.env"
+# pins of groups that have their own (helm, etcd)
+for f in "$here"/*/versions.env; do [ ! -f "$f" ] || . "$f"; done
 export CGO_ENABLED=0 GOFLAGS=-mod=mod GOTOOLCHAIN=local
 
 die() { echo "regen: $*" >&2; exit 1; }
@@ -115,7 +118,39 @@ regen_kwok() {
    go mod tidy)
 }
 
-groups=("$@"); [ ${#groups[@]} -gt 0 ] || groups=(pulumi kubernetes-provider kube kwok)
+regen_helm() {
+  local d="$here/helm" hmod
+  hmod=$(upstream_gomod helm.sh/helm/v3 "$HELM_VERSION")
+  [ -z "$(go_mod_query "$hmod" local)" ] || die "helm $HELM_VERSION has local replaces: teach regen_helm about them"
+  new_wrapper "$d" helm "$(go_mod_query "$hmod" go)"
+  # shellcheck disable=SC2046
+  (cd "$d"
+   go mod edit -require="helm.sh/helm/v3@$HELM_VERSION" $(go_mod_query "$hmod" nonlocal)
+   go get -tool "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+   go mod tidy)
+}
+
+regen_etcd() {
+  # The root package of go.etcd.io/etcd/server/v3 is etcd's main (main.go: etcdmain.Main(os.Args)),
+  # exactly what upstream's ./build compiles; no source of our own is needed.
+  local d="$here/etcd" emod p v args=()
+  emod=$(upstream_gomod go.etcd.io/etcd/server/v3 "$ETCD_VERSION")
+  new_wrapper "$d" etcd "$(go_mod_query "$emod" go)"
+  # upstream replaces its sibling modules (api, client/pkg, client/v3, pkg => ../...): require the
+  # published ones at the version it requires; the `=> ./FORBIDDEN_DEPENDENCY` replaces only guard
+  # against modules it does not require, so they are dropped
+  for p in $(go_mod_query "$emod" local); do
+    v=$(go_mod_query "$emod" "req:$p")
+    [ -z "$v" ] || args+=("-require=$p@$v")
+  done
+  # shellcheck disable=SC2046
+  (cd "$d"
+   go mod edit -require="go.etcd.io/etcd/server/v3@$ETCD_VERSION" "${args[@]}" $(go_mod_query "$emod" nonlocal)
+   go get -tool "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
+   go mod tidy)
+}
+
+groups=("$@"); [ ${#groups[@]} -gt 0 ] || groups=(pulumi kubernetes-provider kube kwok helm etcd)
 for g in "${groups[@]}"; do
   echo "regen: $g"
   case "$g" in
@@ -123,6 +158,8 @@ for g in "${groups[@]}"; do
     kubernetes-provider) regen_kubernetes_provider ;;
     kube) regen_kube ;;
     kwok) regen_kwok ;;
+    helm) regen_helm ;;
+    etcd) regen_etcd ;;
     *) die "unknown group $g" ;;
   esac
 done

@@ -4,12 +4,15 @@
 #   toolchain/smoke.sh automation     the same through the Python Automation API (inline program)
 #   toolchain/smoke.sh controlplane   etcd + kube-apiserver + controller-manager + scheduler + kwok on 127.0.0.1
 #   toolchain/smoke.sh k8s            controlplane + pulumi-kubernetes resources deployed into it
+#   toolchain/smoke.sh helm           helm version, and create/lint/template of a chart (offline)
 #   toolchain/smoke.sh                all
 # Needs python3 with pulumi (pip install pulumi==3.272.0) for the pulumi test; openssl and curl
 # for the control plane test. Prints PASS/FAIL lines; exits non-zero on the first failure.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BIN=${BIN:-$("$here/install.sh" --print-bin)} || { echo "toolchain not built: run toolchain/install.sh" >&2; exit 1; }
+# ETCD_VERSION, HELM_VERSION
+for f in "$here"/*/versions.env; do [ ! -f "$f" ] || . "$f"; done
 export PATH="$BIN:$PATH"
 work=$(mktemp -d "${TMPDIR:-/tmp}/meshinstall-smoke.XXXXXX")
 pids=()
@@ -98,6 +101,10 @@ contexts:
   context: {cluster: local, user: admin}
 current-context: local
 EOF
+  # etcd from the toolchain, not an older one on PATH: the API server only uses watch-progress
+  # requests with etcd >= 3.4.31 / 3.5.13 (see README.md)
+  local ev; ev=$(etcd --version | sed -n 's/^etcd Version: //p')
+  [ "v$ev" = "$ETCD_VERSION" ] || fail "etcd on PATH ($(command -v etcd)) is $ev, want ${ETCD_VERSION#v}"
   etcd --name default --data-dir "$d/etcd" \
     --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
     --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
@@ -118,7 +125,7 @@ EOF
     sleep 1
   done
   [ "$("${curl[@]}" "https://127.0.0.1:$port/readyz")" = ok ] || { tail -30 "$d/apiserver.log" >&2; fail "kube-apiserver not ready"; }
-  echo "PASS: kube-apiserver ready on https://127.0.0.1:$port, /version: $("${curl[@]}" "https://127.0.0.1:$port/version" | tr -d ' \n')"
+  echo "PASS: kube-apiserver ready on https://127.0.0.1:$port (etcd $ev), /version: $("${curl[@]}" "https://127.0.0.1:$port/version" | tr -d ' \n')"
   kube-controller-manager --kubeconfig "$d/kubeconfig" --leader-elect=false \
     --bind-address 127.0.0.1 --secure-port "$kcm_port" \
     --service-account-private-key-file "$d/sa.key" --root-ca-file "$d/apiserver.crt" > "$d/kcm.log" 2>&1 &
@@ -141,14 +148,18 @@ EOF
   "${curl[@]}" -X POST -H 'Content-Type: application/json' "$api/api/v1/namespaces/default/pods" -d '{
     "apiVersion":"v1","kind":"Pod","metadata":{"name":"smoke"},
     "spec":{"containers":[{"name":"c","image":"example.invalid/smoke:1"}]}}' >/dev/null
-  local phase=""
+  local phase="" t0; t0=$(date +%s)
   for i in $(seq 1 60); do
     phase=$("${curl[@]}" "$api/api/v1/namespaces/default/pods/smoke" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("status",{}).get("phase",""))' 2>/dev/null || true)
     [ "$phase" = Running ] && break
     sleep 1
   done
   [ "$phase" = Running ] || { tail -20 "$d/kcm.log" "$d/scheduler.log" "$d/kwok.log" >&2; fail "pod phase '$phase' (want Running)"; }
-  echo "PASS: controller-manager + scheduler + kwok: pod scheduled to a KWOK node and Running"
+  echo "PASS: controller-manager + scheduler + kwok: pod scheduled to a KWOK node and Running (after ~$(( $(date +%s) - t0 ))s)"
+  # with etcd 3.6 the API server requests watch progress; with etcd 3.4.23 it logged this and pods
+  # stayed Pending ~36 s (KWOK's watches ended every ~37 s)
+  ! grep -q 'RequestWatchProgress feature is not supported' "$d/apiserver.log" ||
+    fail "kube-apiserver: RequestWatchProgress feature is not supported by etcd $ev"
   KUBECONFIG_SMOKE="$d/kubeconfig"
 }
 
@@ -183,11 +194,25 @@ EOF
   echo "PASS: pulumi-kubernetes up (Namespace, ConfigMap, Deployment 2/2 ready via KWOK, Service) and destroy"
 }
 
+smoke_helm() {
+  # helm with its own home folders; create/lint/template need no network and no cluster
+  local d="$work/helm" v
+  mkdir -p "$d"
+  export HELM_CACHE_HOME="$d/cache" HELM_CONFIG_HOME="$d/config" HELM_DATA_HOME="$d/data"
+  v=$(helm version --template '{{.Version}}')
+  [ "$v" = "$HELM_VERSION" ] || fail "helm version '$v' (want $HELM_VERSION)"
+  (cd "$d" && helm create smoke && helm lint smoke && helm template demo smoke --set replicaCount=2) \
+    > "$d/helm.log" 2>&1 || { cat "$d/helm.log" >&2; fail "helm create/lint/template"; }
+  grep -q 'replicas: 2' "$d/helm.log" || { cat "$d/helm.log" >&2; fail "helm template did not render replicas: 2"; }
+  echo "PASS: helm $v: create, lint and template of a chart"
+}
+
 case "${1:-all}" in
   pulumi) smoke_pulumi ;;
   automation) smoke_automation ;;
   controlplane) smoke_controlplane ;;
   k8s) smoke_k8s ;;
-  all) smoke_pulumi; smoke_automation; smoke_k8s ;;
-  *) echo "usage: smoke.sh [pulumi|automation|controlplane|k8s]" >&2; exit 2 ;;
+  helm) smoke_helm ;;
+  all) smoke_pulumi; smoke_automation; smoke_helm; smoke_k8s ;;
+  *) echo "usage: smoke.sh [pulumi|automation|controlplane|k8s|helm]" >&2; exit 2 ;;
 esac

@@ -1,9 +1,13 @@
-"""MI301: the scrape targets and the dashboard exist, and Prometheus is available."""
+"""MI301: the scrape targets, the dashboard and the Prometheus resource exist, and the operator is available."""
 
 from __future__ import annotations
 
 from ...components import MONITORING_NAMESPACE
 from ..base import Check, Context, Result, register
+
+# Names the kube-prometheus-stack chart gives them for the release `kube-prometheus-stack`.
+PROMETHEUS = "kube-prometheus-stack-prometheus"
+OPERATOR = "kube-prometheus-stack-operator"
 
 
 @register
@@ -21,10 +25,11 @@ class MonitoringObjects(Check):
                    if ctx.custom_object("monitoring.coreos.com", MONITORING_NAMESPACE, plural, name) is None]
         if monitoring.grafana.enabled and not ctx.core().list_namespaced_config_map(MONITORING_NAMESPACE, label_selector="grafana_dashboard=1").items:
             missing.append("configmap with label grafana_dashboard=1")
-        # upstream the operator runs Prometheus as a StatefulSet; what matters is a ready pod
-        pods = ctx.core().list_namespaced_pod(MONITORING_NAMESPACE, label_selector="app.kubernetes.io/name=prometheus").items
-        if not any(c.type == "Ready" and c.status == "True" for pod in pods for c in (pod.status.conditions or [])):
-            missing.append("a ready Prometheus pod")
+        if ctx.custom_object("monitoring.coreos.com", MONITORING_NAMESPACE, "prometheuses", PROMETHEUS) is None:
+            missing.append(f"prometheuses/{PROMETHEUS}")
+        operator = ctx.read(ctx.apps().read_namespaced_deployment, OPERATOR, MONITORING_NAMESPACE)
+        if operator is None or not (operator.status.available_replicas or 0):
+            missing.append(f"an available deployment/{OPERATOR}")
         target = f"namespace {MONITORING_NAMESPACE}"
         if missing:
             return self.failed(target, "missing: " + ", ".join(missing), "run `meshinstall up`; check the kube-prometheus-stack release")

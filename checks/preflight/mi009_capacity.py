@@ -1,4 +1,4 @@
-"""MI009: the nodes can hold the control plane plus every team's quota."""
+"""MI009: the nodes can hold the control plane and monitoring (as their charts request them) plus every team's quota."""
 
 from __future__ import annotations
 
@@ -12,35 +12,22 @@ class Capacity(Check):
     phase = "doctor"
 
     def inspect(self, ctx: Context) -> Result:
+        from ...schemas.footprint import platform_footprint, quota_footprint
         from ...schemas.quantity import bytes_of, format_cpu, format_memory, millicores
 
         spec = ctx.spec
-        need_cpu, need_memory = platform_requests(spec)
         if ctx.cluster_not_running():
-            capacity = spec.cluster.node_capacity
-            have_cpu, have_memory = spec.cluster.nodes * millicores(capacity.cpu), spec.cluster.nodes * bytes_of(capacity.memory)
+            capacity, count = spec.cluster.node_capacity, spec.cluster.nodes
+            have_cpu, have_memory = count * millicores(capacity.cpu), count * bytes_of(capacity.memory)
             target = "cluster.nodeCapacity"
         else:
             nodes = ctx.core().list_node().items
+            count = len(nodes)
             have_cpu = sum(millicores(n.status.allocatable["cpu"]) for n in nodes)
             have_memory = sum(bytes_of(n.status.allocatable["memory"]) for n in nodes)
-            target = f"{len(nodes)} nodes' allocatable"
-        if need_cpu > have_cpu or need_memory > have_memory:
-            return self.failed(target, f"needs {format_cpu(need_cpu)} CPU and {format_memory(need_memory)}, has {format_cpu(have_cpu)} and {format_memory(have_memory)}",
+            target = f"{count} nodes' allocatable"
+        need = platform_footprint(spec, count) + quota_footprint(spec)
+        if need.cpu > have_cpu or need.memory > have_memory:
+            return self.failed(target, f"needs {format_cpu(need.cpu)} CPU and {format_memory(need.memory)}, has {format_cpu(have_cpu)} and {format_memory(have_memory)}",
                                "add nodes or lower team quotas and control-plane requests")
-        return self.passed(target, f"needs {format_cpu(need_cpu)} CPU / {format_memory(need_memory)} of {format_cpu(have_cpu)} / {format_memory(have_memory)}")
-
-
-def platform_requests(spec) -> tuple[int, int]:
-    """CPU (millicores) and memory (bytes): istiod, gateway pods with their proxies, and every team quota."""
-    from ...schemas.quantity import bytes_of, millicores
-
-    mesh, proxy = spec.mesh, spec.sidecars.proxy
-    gateways = mesh.ingress_gateway.replicas if mesh.ingress_gateway.enabled else 0
-    gateways += mesh.egress_gateway.replicas if mesh.egress_gateway.enabled else 0
-    cpu = millicores(mesh.resources.istiod.cpu) + gateways * millicores(proxy.cpu)
-    memory = bytes_of(mesh.resources.istiod.memory) + gateways * bytes_of(proxy.memory)
-    for team in spec.paas.teams:
-        cpu += millicores(team.quota.cpu) * len(team.namespaces)
-        memory += bytes_of(team.quota.memory) * len(team.namespaces)
-    return cpu, memory
+        return self.passed(target, f"needs {format_cpu(need.cpu)} CPU / {format_memory(need.memory)} of {format_cpu(have_cpu)} / {format_memory(have_memory)}")

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from ..base import Check, Context, Result, register
 
-NO_CONTAINERS = "simulated cluster has no containers"
-
-
 @register
 class SidecarsInjected(Check):
     id = "MI203"
     title = "app pods run the istio-proxy sidecar"
     phase = "verify"
+    needs_containers = "no sidecar is injected there"
+
+    def target(self, ctx: Context) -> str:
+        return "pods of every app: container istio-proxy"
 
     def inspect(self, ctx: Context) -> Result:
-        target = "pods of every app: container istio-proxy"
-        if ctx.simulated:
-            return self.skipped(target, NO_CONTAINERS)
+        target = self.target(ctx)
         missing = []
         for team in ctx.spec.paas.teams:
             for app in team.apps:

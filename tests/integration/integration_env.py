@@ -12,9 +12,9 @@ import yaml
 from conftest import ROOT, SECRETS
 from kubernetes import client, config
 
-from meshinstall.components.local_control_plane import LocalControlPlane
 from meshinstall.schemas.validate import load_spec
-from meshinstall.stacks import driver, engine, program
+from meshinstall.stacks import driver, engine
+from meshinstall.stacks.target import ClusterTarget
 
 ISTIO = ("networking.istio.io", "v1")
 SECURITY = ("security.istio.io", "v1")
@@ -34,7 +34,7 @@ class Platform:
         self.stack = driver.open_stack(self.spec)
 
     def connect(self) -> None:
-        config.load_kube_config(str(Path(program.local_cluster_config(self.spec).state_dir) / "kubeconfig"))
+        config.load_kube_config(ClusterTarget.of(self.spec).kubeconfig)
         self.core, self.apps, self.custom = client.CoreV1Api(), client.AppsV1Api(), client.CustomObjectsApi()
 
     def istio(self, group_version: tuple[str, str], namespace: str, plural: str, name: str) -> dict:
@@ -51,12 +51,10 @@ def bring_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """Copy environments/, `up` dev on its own simulated cluster, yield it, destroy it whatever happens."""
     missing = engine.missing()
     assert not missing, f"integration tests need the toolchain (toolchain/install.sh): missing {missing}"
-    crds = os.environ.get(program.CRDS_VARIABLE) or str(ROOT.parent / "shared" / "crds")
-    assert Path(crds).is_dir(), f"set {program.CRDS_VARIABLE} to the upstream CRDs folder"
     folder = tmp_path_factory.mktemp("dev-platform")
     shutil.copytree(ROOT / "environments", folder / "environments", ignore=shutil.ignore_patterns(".meshinstall"))
     saved = dict(os.environ)
-    os.environ.update({**SECRETS, "MESHINSTALL_PASSPHRASE": "integration-test", program.CRDS_VARIABLE: crds})
+    os.environ.update({**SECRETS, "MESHINSTALL_PASSPHRASE": "integration-test"})
     env = Platform(folder)
     try:
         outcome = driver.up(env.stack)
@@ -68,7 +66,7 @@ def bring_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         try:
             driver.destroy(env.stack)
         finally:
-            LocalControlPlane(program.local_cluster_config(env.spec)).remove()
+            ClusterTarget.of(env.spec).control_plane().remove()
             os.environ.clear()
             os.environ.update(saved)
 

@@ -19,9 +19,9 @@ from kubernetes import client
 
 from meshinstall.checks import runner
 from meshinstall.cli.main import main
-from meshinstall.components.local_control_plane import LocalControlPlane
 from meshinstall.schemas import versions
-from meshinstall.stacks import driver, program
+from meshinstall.stacks import driver
+from meshinstall.stacks.target import ClusterTarget
 
 pytestmark = pytest.mark.integration
 
@@ -176,7 +176,7 @@ def test_missing_engine_fails_mi004(platform, monkeypatch, tmp_path):
 
 
 def test_stopped_cluster_fails_verify_at_mi005(platform):
-    plane = LocalControlPlane(program.local_cluster_config(platform.spec))
+    plane = ClusterTarget.of(platform.spec).control_plane()
     plane.stop()
     try:
         results = runner.run("verify", runner.context_for(platform.spec_path)).results
@@ -199,7 +199,7 @@ def existing_cluster_spec(platform, name: str, kubeconfig: Path, change: Callabl
 def test_an_identity_without_rights_fails_mi006(platform, tmp_path):
     platform.core.create_namespaced_service_account("default", {"metadata": {"name": "nobody"}})
     token = platform.core.create_namespaced_service_account_token("nobody", "default", {"spec": {"expirationSeconds": 3600}}).status.token
-    admin = yaml.safe_load(Path(program.local_cluster_config(platform.spec).state_dir, "kubeconfig").read_text())
+    admin = yaml.safe_load(admin_kubeconfig(platform).read_text())
     admin["users"][0]["user"] = {"token": token}
     kubeconfig = tmp_path / "nobody.kubeconfig"
     kubeconfig.write_text(yaml.safe_dump(admin))
@@ -209,7 +209,7 @@ def test_an_identity_without_rights_fails_mi006(platform, tmp_path):
 
 
 def admin_kubeconfig(platform) -> Path:
-    return Path(program.local_cluster_config(platform.spec).state_dir) / "kubeconfig"
+    return Path(ClusterTarget.of(platform.spec).kubeconfig)
 
 
 def test_unsupported_kubernetes_fails_mi007(platform, monkeypatch):
@@ -238,26 +238,26 @@ def test_quotas_beyond_the_nodes_fail_mi009(platform):
 
 
 def test_mirror_without_a_chart_fails_mi010_and_up_stops_before_applying(platform, capsys, monkeypatch, tmp_path):
+    from conftest import CHARTS
+
     mirror = tmp_path / "charts"
     mirror.mkdir()
-    for chart in ("base", "istiod", "gateway", "kube-prometheus-stack", "kiali-server"):  # no jaeger
-        (mirror / chart).symlink_to(platform.spec_path.parent / "charts" / chart)
-    path = variant(platform, "dev", lambda d: d["charts"].update(mirror=str(mirror)))
-    assert failing("doctor", path) == {"MI010"}
+    for archive in CHARTS.iterdir():
+        if not archive.name.startswith("jaeger-"):
+            (mirror / archive.name).symlink_to(archive)
+    monkeypatch.setenv("MESHINSTALL_CHARTS_MIRROR", str(mirror))
+    assert failing("doctor", platform.spec_path) == {"MI010"}
     before = driver.status(platform.stack)["lastUpdate"]
     monkeypatch.chdir(platform.folder)
     assert main(["up", "dev", "--yes"]) == 4
     err = capsys.readouterr().err
-    assert "× MI010 every chart is reachable" in err and "jaeger: neither jaeger/ nor jaeger-3.4.1.tgz is in the mirror" in err
-    assert "hint: add the missing charts to the mirror" in err and "nothing was applied" in err
+    assert "× MI010 every chart is reachable" in err and "jaeger: jaeger-4.11.1.tgz is not in the mirror" in err
+    assert "hint: add the missing archives to the mirror" in err and "nothing was applied" in err
     assert driver.status(platform.stack)["lastUpdate"] == before
 
 
 def test_everything_was_put_back(platform):
-    path = platform.spec_path  # the MI010 test rewrote dev.yaml's mirror
-    data = yaml.safe_load(path.read_text())
-    data["charts"]["mirror"] = "./charts"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path = platform.spec_path
     assert os.environ.get("MESHINSTALL_PASSPHRASE")
     assert failing("doctor", path) == set()
     assert failing("verify", path) == set()
@@ -266,5 +266,5 @@ def test_everything_was_put_back(platform):
 def test_gateway_api_crds_are_reported_with_their_owner(platform):
     result = next(r for r in runner.run("doctor", runner.context_for(platform.spec_path)).results if r.check_id == "MI008")
     assert result.status.value == "passed"
-    assert "Gateway API CRDs present, owned by: applied without an owner label" in result.message
+    assert "Gateway API CRDs present, owned by: meshinstall (v1.6.1)" in result.message
     assert "(v1.6.1)" in result.message

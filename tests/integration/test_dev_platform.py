@@ -6,6 +6,8 @@ last one destroys it. A `finally` in the fixture destroys it too if a test fails
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,8 @@ from integration_env import ISTIO, MONITORING, SECURITY, bring_up
 from kubernetes.client.rest import ApiException
 
 from meshinstall.cli.main import main
-from meshinstall.components.local_control_plane import LocalControlPlane
-from meshinstall.stacks import driver, program
+from meshinstall.stacks import driver
+from meshinstall.stacks.target import ClusterTarget
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +50,44 @@ def test_deployments_report_available_replicas(platform):
     for (namespace, name), replicas in expected.items():
         status = platform.apps.read_namespaced_deployment_status(name, namespace).status
         assert status.available_replicas == replicas, f"{namespace}/{name}: {status}"
+
+
+def test_the_official_charts_are_installed_at_their_pins(platform):
+    kubeconfig = ClusterTarget.of(platform.spec).kubeconfig
+    listed = subprocess.run(["helm", "--kubeconfig", kubeconfig, "list", "-A", "-o", "json"], capture_output=True, text=True, check=True)
+    charts = {r["name"]: (r["chart"], r["status"]) for r in json.loads(listed.stdout)}
+    assert charts == {
+        "istio-base": ("base-1.30.3", "deployed"), "istio-cni": ("cni-1.30.3", "deployed"), "istiod": ("istiod-1.30.3", "deployed"),
+        "istio-ingressgateway": ("gateway-1.30.3", "deployed"), "kube-prometheus-stack": ("kube-prometheus-stack-88.5.3", "deployed"),
+        "kiali": ("kiali-server-2.29.0", "deployed"), "jaeger": ("jaeger-4.11.1", "deployed"),
+    }
+
+
+def test_every_workload_the_charts_make_is_available_on_the_simulated_nodes(platform):
+    deployments = platform.apps.list_deployment_for_all_namespaces().items
+    assert len(deployments) >= 10
+    for d in deployments:
+        assert (d.status.available_replicas or 0) == d.spec.replicas, f"{d.metadata.namespace}/{d.metadata.name}: {d.status}"
+    daemonsets = {d.metadata.name: d for d in platform.apps.list_daemon_set_for_all_namespaces().items}
+    assert {"istio-cni-node", "kube-prometheus-stack-prometheus-node-exporter"} <= set(daemonsets)
+    for d in daemonsets.values():
+        assert d.status.number_ready == d.status.desired_number_scheduled == 3, f"{d.metadata.name}: {d.status}"
+    # Helm's hook Jobs (kube-prometheus-stack's admission certificates) completed: KWOK completes Job pods, and
+    # Helm deleted them on success (hook-delete-policy), which it does only after they succeeded.
+    assert not [j.metadata.name for j in client.BatchV1Api().list_namespaced_job("monitoring").items if not j.status.succeeded]
+
+
+def test_the_load_balancer_gateway_gets_a_loopback_address(platform):
+    service = platform.core.read_namespaced_service("istio-ingressgateway", "istio-ingress")
+    assert service.spec.type == "LoadBalancer"
+    assert service.status.load_balancer.ingress[0].ip.startswith("127.")
+
+
+def test_crds_come_from_the_charts_and_meshinstall(platform):
+    crds = {c.metadata.name: c.metadata for c in client.ApiextensionsV1Api().list_custom_resource_definition().items}
+    assert crds["virtualservices.networking.istio.io"].annotations["meta.helm.sh/release-name"] == "istio-base"
+    assert "prometheusrules.monitoring.coreos.com" in crds  # kube-prometheus-stack's crds/ folder
+    assert crds["gateways.gateway.networking.k8s.io"].labels["app.kubernetes.io/managed-by"] == "meshinstall"
 
 
 def test_istio_and_monitoring_resources_passed_the_real_crd_schemas(platform):
@@ -136,7 +176,7 @@ def test_invalid_spec_stops_before_the_engine_and_changes_nothing(platform, caps
 
 
 def test_destroy_leaves_nothing_and_stops_the_control_plane(platform):
-    plane = LocalControlPlane(program.local_cluster_config(platform.spec))
+    plane = ClusterTarget.of(platform.spec).control_plane()
     assert plane.running()
     # First everything on the cluster (the cluster itself stays up so what is left can be read back) ...
     keep = ("pulumi:pulumi:Stack", "meshinstall:components:Cluster", "pulumi:providers:", "pulumi-python:dynamic:Resource")
@@ -149,6 +189,8 @@ def test_destroy_leaves_nothing_and_stops_the_control_plane(platform):
     assert not platform.apps.list_deployment_for_all_namespaces().items
     assert not platform.custom.list_cluster_custom_object(*ISTIO, "virtualservices")["items"]
     assert not platform.custom.list_cluster_custom_object(*MONITORING, "prometheusrules")["items"]
+    crds = {c.metadata.name for c in client.ApiextensionsV1Api().list_custom_resource_definition().items}
+    assert {"virtualservices.networking.istio.io", "prometheusrules.monitoring.coreos.com", "gateways.gateway.networking.k8s.io"} <= crds, "CRDs stay"
     # ... then the cluster: its processes stop and its files go.
     driver.destroy(platform.stack)
     assert not plane.running() and not plane.root.exists()

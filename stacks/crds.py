@@ -1,0 +1,54 @@
+"""The CRDs an environment leaves on its cluster after `destroy`, and the explicit way to remove meshinstall's own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..components import MANAGED_BY
+from .target import ClusterTarget
+
+# API groups of the CRDs the platform brings: Istio's (base chart), prometheus-operator's (kube-prometheus-stack's
+# crds/ folder) and the Gateway API's (meshinstall).
+GROUPS = ("istio.io", "monitoring.coreos.com", "gateway.networking.k8s.io")
+ISTIO_BASE_RELEASE = "istio-base"
+
+
+@dataclass(frozen=True)
+class LeftCrds:
+    """CRDs still in the cluster: those meshinstall installed and may delete, and those it cannot tell are its own."""
+
+    ours: tuple[str, ...]
+    unknown: tuple[str, ...]
+
+
+def _installed_by_meshinstall(meta: Any) -> bool:
+    """Labelled by meshinstall (Gateway API) or owned by its `istio-base` Helm release (Istio)."""
+    labels, annotations = meta.labels or {}, meta.annotations or {}
+    if all(labels.get(k) == v for k, v in MANAGED_BY.items()):
+        return True
+    return annotations.get("meta.helm.sh/release-name") == ISTIO_BASE_RELEASE
+
+
+def _api(target: ClusterTarget) -> Any:
+    from kubernetes import client, config
+
+    return client.ApiextensionsV1Api(config.new_client_from_config(config_file=target.kubeconfig, context=target.context))
+
+
+def left_behind(target: ClusterTarget) -> LeftCrds:
+    """The platform's CRDs still in the cluster (prometheus-operator's carry no owner mark, so they are `unknown`)."""
+    ours, unknown = [], []
+    for crd in _api(target).list_custom_resource_definition().items:
+        if not crd.spec.group.endswith(GROUPS):
+            continue
+        (ours if _installed_by_meshinstall(crd.metadata) else unknown).append(crd.metadata.name)
+    return LeftCrds(tuple(sorted(ours)), tuple(sorted(unknown)))
+
+
+def delete_ours(target: ClusterTarget) -> tuple[str, ...]:
+    """Delete the CRDs meshinstall installed (every object of their kinds goes with them); their names."""
+    api, left = _api(target), left_behind(target)
+    for name in left.ours:
+        api.delete_custom_resource_definition(name)
+    return left.ours

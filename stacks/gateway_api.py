@@ -1,0 +1,48 @@
+"""The Gateway API CRDs meshinstall installs: read from the mirror or the official release, unless someone else owns them."""
+
+from __future__ import annotations
+
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..components import MANAGED_BY
+from ..errors import UsageError
+
+# A CRD that tells whether the Gateway API is installed, and by whom.
+PROBE_CRD = "gateways.gateway.networking.k8s.io"
+
+
+def crd_documents(source: str) -> tuple[dict[str, Any], ...]:
+    """The CustomResourceDefinitions in `source`, a file (the mirror's) or an https URL (the official release)."""
+    try:
+        if source.startswith("https://"):
+            with urllib.request.urlopen(source, timeout=60) as response:  # noqa: S310 (a pinned official URL)
+                text = response.read().decode()
+        else:
+            text = Path(source).read_text(encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"cannot read the Gateway API CRDs from {source}: {err}; set mesh.gatewayApi.install: false to skip them") from err
+    return tuple(doc for doc in yaml.safe_load_all(text) if doc and doc.get("kind") == "CustomResourceDefinition")
+
+
+def foreign_owner(kubeconfig: str, context: str | None) -> str | None:
+    """Who installed the cluster's Gateway API CRDs, when that is not meshinstall; None when absent, ours or unknowable."""
+    if not Path(kubeconfig).expanduser().is_file():
+        return None
+    try:
+        from kubernetes import client, config
+
+        api = config.new_client_from_config(config_file=kubeconfig, context=context)
+        crd = client.ApiextensionsV1Api(api).read_custom_resource_definition(PROBE_CRD, _request_timeout=10)
+    except Exception:  # noqa: BLE001 (absent, unreachable, not allowed: meshinstall then declares them as usual)
+        return None
+    labels, annotations = crd.metadata.labels or {}, crd.metadata.annotations or {}
+    if all(labels.get(k) == v for k, v in MANAGED_BY.items()):
+        return None
+    version = annotations.get("gateway.networking.k8s.io/bundle-version", "unknown version")
+    if "meta.helm.sh/release-name" in annotations:
+        return f"Helm release {annotations.get('meta.helm.sh/release-namespace', '?')}/{annotations['meta.helm.sh/release-name']} ({version})"
+    return f"{labels.get('app.kubernetes.io/managed-by', 'someone else (no owner label)')} ({version})"

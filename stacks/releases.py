@@ -1,0 +1,87 @@
+"""Every Helm release a spec installs, with its chart source and values: what `up` applies and the render tests read."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..components import INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, ISTIO_NAMESPACE, MONITORING_NAMESPACE
+from ..components.charts import GATEWAY_API_FILE, GATEWAY_API_URL, HelmRelease, chart
+from ..components.control_plane import base_values, cni_values, egress_values, gateway_values, istiod_values
+from ..components.monitoring import GRAFANA_SECRET, jaeger_values, kiali_values, prometheus_stack_values
+from ..schemas.model import Spec
+
+# Overrides `charts.mirror`, so that a spec in Git never holds a path of one machine.
+MIRROR_VARIABLE = "MESHINSTALL_CHARTS_MIRROR"
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """The chart mirror in use and where that choice came from."""
+
+    path: Path | None
+    origin: str  # "$MESHINSTALL_CHARTS_MIRROR", "charts.mirror" or "official repositories"
+
+    def describe(self) -> str:
+        """One line for `preview` and `status`."""
+        return f"{self.path} (from {self.origin})" if self.path else "official repositories at pinned versions"
+
+
+def chart_mirror(spec: Spec) -> Mirror:
+    """The mirror folder: $MESHINSTALL_CHARTS_MIRROR (relative to the working folder), else the spec's `charts.mirror`."""
+    override = os.environ.get(MIRROR_VARIABLE, "").strip()
+    if override:
+        return Mirror(Path(override).expanduser().resolve(), f"${MIRROR_VARIABLE}")
+    if spec.charts.mirror:
+        return Mirror(spec.resolve_path(spec.charts.mirror), "charts.mirror")
+    return Mirror(None, "official repositories")
+
+
+@dataclass(frozen=True)
+class Releases:
+    """The releases of one environment; the optional ones are None when the spec leaves them out."""
+
+    base: HelmRelease
+    istiod: HelmRelease
+    cni: HelmRelease | None
+    ingress_gateway: HelmRelease | None
+    egress_gateway: HelmRelease | None
+    prometheus: HelmRelease | None
+    kiali: HelmRelease | None
+    jaeger: HelmRelease | None
+
+    def all(self) -> tuple[HelmRelease, ...]:
+        """Every release the spec installs, in install order."""
+        ordered = (self.base, self.cni, self.istiod, self.ingress_gateway, self.egress_gateway, self.prometheus, self.jaeger, self.kiali)
+        return tuple(release for release in ordered if release is not None)
+
+
+def releases(spec: Spec) -> Releases:
+    """The spec's releases: Istio's charts at `mesh.version`, the monitoring charts at meshinstall's pins."""
+    mesh, monitoring = spec.mesh, spec.monitoring
+    mirror = chart_mirror(spec).path
+
+    def istio(name: str, release: str, namespace: str, values: dict) -> HelmRelease:
+        return HelmRelease(release, chart(name, mirror, mesh.version), namespace, values)
+
+    grafana_secret = GRAFANA_SECRET if monitoring.grafana.enabled and monitoring.grafana.admin_password else None
+    return Releases(
+        base=istio("base", "istio-base", ISTIO_NAMESPACE, base_values(mesh)),
+        istiod=istio("istiod", "istiod", ISTIO_NAMESPACE, istiod_values(mesh, spec.sidecars, spec.cni_enabled)),
+        cni=istio("cni", "istio-cni", ISTIO_NAMESPACE, cni_values(mesh)) if spec.cni_enabled else None,
+        ingress_gateway=istio("gateway", INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, gateway_values(mesh)) if mesh.ingress_gateway.enabled else None,
+        egress_gateway=istio("gateway", "istio-egressgateway", ISTIO_NAMESPACE, egress_values(mesh)) if mesh.egress_gateway.enabled else None,
+        prometheus=HelmRelease("kube-prometheus-stack", chart("kube-prometheus-stack", mirror), MONITORING_NAMESPACE,
+                               prometheus_stack_values(monitoring, grafana_secret)) if monitoring.prometheus.enabled else None,
+        kiali=HelmRelease("kiali", chart("kiali-server", mirror), ISTIO_NAMESPACE, kiali_values(monitoring)) if monitoring.kiali.enabled else None,
+        jaeger=HelmRelease("jaeger", chart("jaeger", mirror), MONITORING_NAMESPACE, jaeger_values()) if monitoring.tracing.enabled else None,
+    )
+
+
+def gateway_api_source(spec: Spec) -> str | None:
+    """Where the Gateway API CRDs come from (a mirror file or the official release URL), or None when not installed."""
+    if not spec.mesh.gateway_api.install:
+        return None
+    mirror = chart_mirror(spec).path
+    return str(mirror / GATEWAY_API_FILE) if mirror else GATEWAY_API_URL
