@@ -28,14 +28,22 @@ class InjectionWebhook(Check):
         for namespace, name in sorted(services):
             if not _ready_endpoints(ctx, namespace, name):
                 return self.failed(f"{target} -> service/{namespace}/{name}", "the Service has no ready endpoints", "istiod is not ready: see MI101")
-        # webhooks with an objectSelector inject pods by their own labels; the namespace-wide ones must select the teams
-        by_namespace = [w for w in hook.webhooks if not (w.object_selector and (w.object_selector.match_labels or w.object_selector.match_expressions))]
+        # webhooks whose objectSelector asks for a pod label inject only pods that opt in; the namespace-wide ones
+        # (no objectSelector, or only opt-outs such as sidecar.istio.io/inject NotIn [false]) must select the teams
+        by_namespace = [w for w in hook.webhooks if not _needs_pod_opt_in(w.object_selector)]
         label = ", ".join(f"{k}={v}" for k, v in injection_labels(revision).items())
         missing = [ns for team in ctx.spec.paas.teams for ns in team.namespaces
                    if not any(_selects(w.namespace_selector, _namespace_labels(ctx, ns)) for w in by_namespace)]
         if missing:
             return self.failed(target, f"does not select namespaces {', '.join(missing)}", f"label them {label} (meshinstall up does) or check the webhook's namespaceSelector")
         return self.passed(target + " -> " + ", ".join(f"service/{ns}/{n}" for ns, n in sorted(services)))
+
+
+def _needs_pod_opt_in(selector) -> bool:
+    """Whether an objectSelector selects only pods carrying some label (matchLabels, In or Exists)."""
+    if selector is None:
+        return False
+    return bool(selector.match_labels) or any(e.operator in ("In", "Exists") for e in selector.match_expressions or [])
 
 
 def _ready_endpoints(ctx: Context, namespace: str, name: str) -> int:

@@ -162,3 +162,17 @@ def test_a_jobs_pod_completes(cluster):
     wait_for("the Job to succeed", succeeded)
     pods = cluster.core.list_namespaced_pod(NAMESPACE, label_selector="app=once").items
     assert [p.status.phase for p in pods] == ["Succeeded"]
+
+
+def test_a_stopped_simulator_restarts_on_its_data(cluster):
+    """What the next `up` does after a reboot or a crash: the same processes come back, and so does what was stored."""
+    cluster.core.create_namespaced_config_map(NAMESPACE, {"metadata": {"name": "kept"}, "data": {"a": "1"}})
+    cluster.core.create_namespaced_service(NAMESPACE, service("lb-kept", "LoadBalancer"))
+    address = wait_for("an address", lambda: lb_ip(cluster, "lb-kept"))
+    cluster.plane.stop()
+    assert not cluster.plane.running()
+    assert cluster.plane.ensure(), "a stopped simulator restarts"
+    assert cluster.plane.running() and cluster.plane.current()
+    assert cluster.core.read_namespaced_config_map("kept", NAMESPACE).data == {"a": "1"}
+    assert lb_ip(cluster, "lb-kept") == address
+    assert not cluster.plane.ensure(), "a running one is left alone"
