@@ -1,0 +1,48 @@
+"""What `destroy` says it leaves, and what `--delete-crds` may remove: only CRDs meshinstall installed."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from meshinstall.stacks import crds
+from meshinstall.stacks.target import ClusterTarget
+
+
+def crd(name: str, group: str, labels: dict | None = None, annotations: dict | None = None) -> SimpleNamespace:
+    return SimpleNamespace(metadata=SimpleNamespace(name=name, labels=labels, annotations=annotations), spec=SimpleNamespace(group=group))
+
+
+class FakeApi:
+    def __init__(self, items):
+        self.items, self.deleted = list(items), []
+
+    def list_custom_resource_definition(self):
+        return SimpleNamespace(items=list(self.items))
+
+    def delete_custom_resource_definition(self, name):
+        self.deleted.append(name)
+        self.items = [i for i in self.items if i.metadata.name != name]
+
+
+CLUSTER = [
+    crd("gateways.gateway.networking.k8s.io", "gateway.networking.k8s.io", {"app.kubernetes.io/managed-by": "meshinstall"}),
+    crd("virtualservices.networking.istio.io", "networking.istio.io", {}, {"meta.helm.sh/release-name": "istio-base"}),
+    crd("sidecars.networking.istio.io", "networking.istio.io", {}, {"meta.helm.sh/release-name": "someone-elses-istio"}),
+    crd("prometheusrules.monitoring.coreos.com", "monitoring.coreos.com", {}, {"operator.prometheus.io/version": "0.93.1"}),
+    crd("certificates.cert-manager.io", "cert-manager.io", {"app.kubernetes.io/managed-by": "Helm"}),
+]
+
+
+def test_destroy_reports_ours_and_unowned_platform_crds_and_ignores_other_groups(monkeypatch):
+    monkeypatch.setattr(crds, "_api", lambda target: FakeApi(CLUSTER))
+    left = crds.left_behind(ClusterTarget("prod", "kubeconfig"))
+    assert left.ours == ("gateways.gateway.networking.k8s.io", "virtualservices.networking.istio.io")
+    assert left.unknown == ("prometheusrules.monitoring.coreos.com", "sidecars.networking.istio.io")
+
+
+def test_delete_crds_removes_only_what_meshinstall_installed(monkeypatch):
+    api = FakeApi(CLUSTER)
+    monkeypatch.setattr(crds, "_api", lambda target: api)
+    assert crds.delete_ours(ClusterTarget("prod", "kubeconfig")) == ("gateways.gateway.networking.k8s.io", "virtualservices.networking.istio.io")
+    assert sorted(api.deleted) == ["gateways.gateway.networking.k8s.io", "virtualservices.networking.istio.io"]
+    assert {i.metadata.name for i in api.items} == {"sidecars.networking.istio.io", "prometheusrules.monitoring.coreos.com", "certificates.cert-manager.io"}
