@@ -139,6 +139,8 @@ class Check:
     # Why the check needs running containers (a sidecar, a proxy, an operator): on a simulated cluster it is then
     # skipped with that reason, never passed.
     needs_containers: ClassVar[str] = ""
+    # What the check looks at, for results made outside `inspect` (default: its title).
+    looks_at: ClassVar[str] = ""
 
     @property
     def group(self) -> str:
@@ -163,17 +165,18 @@ class Check:
         if ctx.spec is None and self.id != "MI001":
             return self.skipped("spec", "the spec is invalid (see MI001)")
         if self.needs_containers and ctx.simulated:
-            return self.skipped(self.target(ctx), f"{NO_CONTAINERS}: {self.needs_containers}")
+            return self.skipped(self.target, f"{NO_CONTAINERS}: {self.needs_containers}")
         try:
             return self.inspect(ctx)
         except Exception as err:  # noqa: BLE001 (a check reports, it never crashes the run)
             if type(err).__name__ == "ApiException":
-                return self.failed(self.target(ctx), f"the API server answered {err.status} {err.reason}", "check the cluster and the kubeconfig's rights (MI005, MI006)")
-            return self.failed(self.target(ctx), f"could not check: {type(err).__name__}: {err}", "run `meshinstall doctor` for the cause")
+                return self.failed(self.target, f"the API server answered {err.status} {err.reason}", "check the cluster and the kubeconfig's rights (MI005, MI006)")
+            return self.failed(self.target, f"could not check: {type(err).__name__}: {err}", "run `meshinstall doctor` for the cause")
 
-    def target(self, ctx: Context) -> str:
+    @property
+    def target(self) -> str:
         """What the check looks at, for results made outside `inspect`."""
-        return self.title
+        return self.looks_at or self.title
 
     def inspect(self, ctx: Context) -> Result:
         raise NotImplementedError

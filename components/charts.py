@@ -47,11 +47,6 @@ class ChartSource:
         return OFFICIAL[self.name]
 
     @property
-    def location(self) -> str:
-        """Where the chart is read from, for people: the mirror archive or `repository name@version`."""
-        return str(self.mirror_path) if self.mirror is not None else f"{self.repository} {self.name}@{self.version}"
-
-    @property
     def mirror_path(self) -> Path | None:
         """The archive this chart has in the mirror (`<name>-<version>.tgz`), whether it exists or not."""
         return self.mirror / f"{self.name}-{self.version}.tgz" if self.mirror is not None else None

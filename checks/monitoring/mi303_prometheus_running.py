@@ -12,14 +12,12 @@ class PrometheusRunning(Check):
     title = "Prometheus is running"
     phase = "verify"
     needs_containers = "prometheus-operator does not run, so it never makes the Prometheus StatefulSet"
-
-    def target(self, ctx: Context) -> str:
-        return f"pods app.kubernetes.io/name=prometheus in {MONITORING_NAMESPACE}"
+    looks_at = f"pods app.kubernetes.io/name=prometheus in {MONITORING_NAMESPACE}"
 
     def inspect(self, ctx: Context) -> Result:
         if not ctx.spec.monitoring.prometheus.enabled:
             return self.skipped("monitoring", "monitoring.prometheus is disabled")
-        target = self.target(ctx)
+        target = self.looks_at
         pods = ctx.core().list_namespaced_pod(MONITORING_NAMESPACE, label_selector="app.kubernetes.io/name=prometheus").items
         if not any(c.type == "Ready" and c.status == "True" for pod in pods for c in (pod.status.conditions or [])):
             return self.failed(target, "no Prometheus pod is Ready", "look at the operator's logs: kubectl -n monitoring logs deploy/kube-prometheus-stack-operator")

@@ -12,13 +12,11 @@ class GatewayRoute(Check):
     title = "routed apps answer through the ingress gateway"
     phase = "verify"
     needs_containers = "nothing answers behind the gateway's address"
-
-    def target(self, ctx: Context) -> str:
-        return f"service/{INGRESS_NAMESPACE}/{INGRESS_GATEWAY_NAME}"
+    looks_at = f"service/{INGRESS_NAMESPACE}/{INGRESS_GATEWAY_NAME}"
 
     def inspect(self, ctx: Context) -> Result:
         routed = [(t, a) for t in ctx.spec.paas.teams for a in t.apps if a.route]
-        target = self.target(ctx)
+        target = self.looks_at
         if not routed:
             return self.skipped(target, "no app has a route")
         service = ctx.core().read_namespaced_service(INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE)

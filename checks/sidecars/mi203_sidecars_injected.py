@@ -10,12 +10,10 @@ class SidecarsInjected(Check):
     title = "app pods run the istio-proxy sidecar"
     phase = "verify"
     needs_containers = "no sidecar is injected there"
-
-    def target(self, ctx: Context) -> str:
-        return "pods of every app: container istio-proxy"
+    looks_at = "pods of every app: container istio-proxy"
 
     def inspect(self, ctx: Context) -> Result:
-        target = self.target(ctx)
+        target = self.looks_at
         missing = []
         for team in ctx.spec.paas.teams:
             for app in team.apps:

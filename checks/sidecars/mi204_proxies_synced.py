@@ -11,14 +11,12 @@ class ProxiesReady(Check):
     title = "sidecar proxies are ready"
     phase = "verify"
     needs_containers = "no proxy runs to ask"
-
-    def target(self, ctx: Context) -> str:
-        return "istio-proxy /healthz/ready of one pod per app"
+    looks_at = "istio-proxy /healthz/ready of one pod per app"
 
     def inspect(self, ctx: Context) -> Result:
         import testinfra
 
-        target = self.target(ctx)
+        target = self.looks_at
         path, context = ctx.kubeconfig
         failing = []
         for team in ctx.spec.paas.teams:
