@@ -107,28 +107,22 @@ regen_kube() {
    go mod tidy)
 }
 
-regen_kwok() {
-  local d="$here/kwok" kmod
-  kmod=$(upstream_gomod sigs.k8s.io/kwok "$KWOK_VERSION")
-  new_wrapper "$d" kwok "$(go_mod_query "$kmod" go)"
+# regen_one_tool GROUP MODULE VERSION TOOL: a wrapper requiring MODULE@VERSION (with its upstream requirements)
+# and building one tool package; a module with local replaces needs a recipe of its own (see regen_kube).
+regen_one_tool() {
+  local g=$1 module=$2 version=$3 tool=$4 d="$here/$1" umod
+  umod=$(upstream_gomod "$module" "$version")
+  [ -z "$(go_mod_query "$umod" local)" ] || die "$module $version has local replaces: give $g a recipe of its own"
+  new_wrapper "$d" "$g" "$(go_mod_query "$umod" go)"
   # shellcheck disable=SC2046
   (cd "$d"
-   go mod edit -require="sigs.k8s.io/kwok@$KWOK_VERSION" $(go_mod_query "$kmod" nonlocal)
-   go get -tool "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+   go mod edit -require="$module@$version" $(go_mod_query "$umod" nonlocal)
+   go get -tool "$tool@$version"
    go mod tidy)
 }
 
-regen_helm() {
-  local d="$here/helm" hmod
-  hmod=$(upstream_gomod helm.sh/helm/v3 "$HELM_VERSION")
-  [ -z "$(go_mod_query "$hmod" local)" ] || die "helm $HELM_VERSION has local replaces: teach regen_helm about them"
-  new_wrapper "$d" helm "$(go_mod_query "$hmod" go)"
-  # shellcheck disable=SC2046
-  (cd "$d"
-   go mod edit -require="helm.sh/helm/v3@$HELM_VERSION" $(go_mod_query "$hmod" nonlocal)
-   go get -tool "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-   go mod tidy)
-}
+regen_kwok() { regen_one_tool kwok sigs.k8s.io/kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok; }
+regen_helm() { regen_one_tool helm helm.sh/helm/v3 "$HELM_VERSION" helm.sh/helm/v3/cmd/helm; }
 
 regen_etcd() {
   # The root package of go.etcd.io/etcd/server/v3 is etcd's main (main.go: etcdmain.Main(os.Args)),
