@@ -12,7 +12,14 @@ ISTIO_NAMESPACE = "istio-system"
 INGRESS_NAMESPACE = "istio-ingress"
 MONITORING_NAMESPACE = "monitoring"
 INGRESS_GATEWAY_NAME = "istio-ingressgateway"
+ISTIO_BASE_RELEASE = "istio-base"
+ISTIOD_RELEASE = "istiod"
 SHARED_GATEWAY = "paas-gateway"
+
+
+def managed_by_meshinstall(object_labels: dict[str, str] | None) -> bool:
+    """Whether an object carries meshinstall's managed-by label (so meshinstall declared it)."""
+    return all((object_labels or {}).get(k) == v for k, v in MANAGED_BY.items())
 
 
 def labels(**extra: str) -> dict[str, str]:

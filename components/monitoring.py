@@ -13,8 +13,12 @@ from ..schemas.model import Monitoring
 from . import ISTIO_NAMESPACE, MESH_MEMBER_LABEL, MONITORING_NAMESPACE, labels, metadata
 from .charts import HelmRelease, helm_release
 
-PROMETHEUS_URL = f"http://kube-prometheus-stack-prometheus.{MONITORING_NAMESPACE}.svc.cluster.local:9090"
-GRAFANA_URL = f"http://kube-prometheus-stack-grafana.{MONITORING_NAMESPACE}.svc.cluster.local:80"
+# Names kube-prometheus-stack gives its objects for the release `kube-prometheus-stack`.
+PROMETHEUS_STACK_RELEASE = "kube-prometheus-stack"
+PROMETHEUS_NAME = f"{PROMETHEUS_STACK_RELEASE}-prometheus"  # the Prometheus resource and its Service
+OPERATOR_NAME = f"{PROMETHEUS_STACK_RELEASE}-operator"
+PROMETHEUS_URL = f"http://{PROMETHEUS_NAME}.{MONITORING_NAMESPACE}.svc.cluster.local:9090"
+GRAFANA_URL = f"http://{PROMETHEUS_STACK_RELEASE}-grafana.{MONITORING_NAMESPACE}.svc.cluster.local:80"
 KIALI_URL = f"http://kiali.{ISTIO_NAMESPACE}.svc.cluster.local:20001"
 JAEGER_URL = f"http://jaeger.{MONITORING_NAMESPACE}.svc.cluster.local:16686"
 GRAFANA_SECRET = "grafana-admin"

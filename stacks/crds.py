@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..components import MANAGED_BY
+from ..components import ISTIO_BASE_RELEASE, managed_by_meshinstall
 from .target import ClusterTarget
 
 # API groups of the CRDs the platform brings: Istio's (base chart), prometheus-operator's (kube-prometheus-stack's
 # crds/ folder) and the Gateway API's (meshinstall).
 GROUPS = ("istio.io", "monitoring.coreos.com", "gateway.networking.k8s.io")
-ISTIO_BASE_RELEASE = "istio-base"
 
 
 @dataclass(frozen=True)
@@ -24,10 +23,7 @@ class LeftCrds:
 
 def _installed_by_meshinstall(meta: Any) -> bool:
     """Labelled by meshinstall (Gateway API) or owned by its `istio-base` Helm release (Istio)."""
-    labels, annotations = meta.labels or {}, meta.annotations or {}
-    if all(labels.get(k) == v for k, v in MANAGED_BY.items()):
-        return True
-    return annotations.get("meta.helm.sh/release-name") == ISTIO_BASE_RELEASE
+    return managed_by_meshinstall(meta.labels) or (meta.annotations or {}).get("meta.helm.sh/release-name") == ISTIO_BASE_RELEASE
 
 
 def _api(target: ClusterTarget) -> Any:

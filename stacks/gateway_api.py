@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from ..components import MANAGED_BY
+from ..components import managed_by_meshinstall
 from ..errors import UsageError
 
 # A CRD that tells whether the Gateway API is installed, and by whom.
@@ -39,10 +39,17 @@ def foreign_owner(kubeconfig: str, context: str | None) -> str | None:
         crd = client.ApiextensionsV1Api(api).read_custom_resource_definition(PROBE_CRD, _request_timeout=10)
     except Exception:  # noqa: BLE001 (absent, unreachable, not allowed: meshinstall then declares them as usual)
         return None
-    labels, annotations = crd.metadata.labels or {}, crd.metadata.annotations or {}
-    if all(labels.get(k) == v for k, v in MANAGED_BY.items()):
-        return None
+    return None if managed_by_meshinstall(crd.metadata.labels) else crd_owner(crd.metadata)
+
+
+def crd_owner(meta: Any) -> str:
+    """Who installed a Gateway API CRD: its Helm release, its manager label, or nobody known; with the bundle version."""
+    annotations, labels = meta.annotations or {}, meta.labels or {}
     version = annotations.get("gateway.networking.k8s.io/bundle-version", "unknown version")
     if "meta.helm.sh/release-name" in annotations:
-        return f"Helm release {annotations.get('meta.helm.sh/release-namespace', '?')}/{annotations['meta.helm.sh/release-name']} ({version})"
-    return f"{labels.get('app.kubernetes.io/managed-by', 'someone else (no owner label)')} ({version})"
+        owner = f"Helm release {annotations.get('meta.helm.sh/release-namespace', '?')}/{annotations['meta.helm.sh/release-name']}"
+    elif "app.kubernetes.io/managed-by" in labels:
+        owner = labels["app.kubernetes.io/managed-by"]
+    else:
+        owner = "applied without an owner label (kubectl apply?)"
+    return f"{owner} ({version})"

@@ -6,10 +6,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..components import INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, ISTIO_NAMESPACE, MONITORING_NAMESPACE
+from ..components import (
+    INGRESS_GATEWAY_NAME,
+    INGRESS_NAMESPACE,
+    ISTIO_BASE_RELEASE,
+    ISTIO_NAMESPACE,
+    ISTIOD_RELEASE,
+    MONITORING_NAMESPACE,
+)
 from ..components.charts import GATEWAY_API_FILE, GATEWAY_API_URL, HelmRelease, chart
 from ..components.control_plane import base_values, cni_values, egress_values, gateway_values, istiod_values
-from ..components.monitoring import GRAFANA_SECRET, jaeger_values, kiali_values, prometheus_stack_values
+from ..components.monitoring import GRAFANA_SECRET, PROMETHEUS_STACK_RELEASE, jaeger_values, kiali_values, prometheus_stack_values
 from ..schemas.model import Spec
 
 # Overrides `charts.mirror`, so that a spec in Git never holds a path of one machine.
@@ -67,12 +74,12 @@ def releases(spec: Spec) -> Releases:
 
     grafana_secret = GRAFANA_SECRET if monitoring.grafana.enabled and monitoring.grafana.admin_password else None
     return Releases(
-        base=istio("base", "istio-base", ISTIO_NAMESPACE, base_values(mesh)),
-        istiod=istio("istiod", "istiod", ISTIO_NAMESPACE, istiod_values(mesh, spec.sidecars, spec.cni_enabled)),
+        base=istio("base", ISTIO_BASE_RELEASE, ISTIO_NAMESPACE, base_values(mesh)),
+        istiod=istio("istiod", ISTIOD_RELEASE, ISTIO_NAMESPACE, istiod_values(mesh, spec.sidecars, spec.cni_enabled)),
         cni=istio("cni", "istio-cni", ISTIO_NAMESPACE, cni_values(mesh)) if spec.cni_enabled else None,
         ingress_gateway=istio("gateway", INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, gateway_values(mesh)) if mesh.ingress_gateway.enabled else None,
         egress_gateway=istio("gateway", "istio-egressgateway", ISTIO_NAMESPACE, egress_values(mesh)) if mesh.egress_gateway.enabled else None,
-        prometheus=HelmRelease("kube-prometheus-stack", chart("kube-prometheus-stack", mirror), MONITORING_NAMESPACE,
+        prometheus=HelmRelease(PROMETHEUS_STACK_RELEASE, chart("kube-prometheus-stack", mirror), MONITORING_NAMESPACE,
                                prometheus_stack_values(monitoring, grafana_secret)) if monitoring.prometheus.enabled else None,
         kiali=HelmRelease("kiali", chart("kiali-server", mirror), ISTIO_NAMESPACE, kiali_values(monitoring)) if monitoring.kiali.enabled else None,
         jaeger=HelmRelease("jaeger", chart("jaeger", mirror), MONITORING_NAMESPACE, jaeger_values()) if monitoring.tracing.enabled else None,

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from ...components import MONITORING_NAMESPACE
+from ...components.monitoring import OPERATOR_NAME, PROMETHEUS_NAME
 from ..base import Check, Context, Result, register
-
-# Names the kube-prometheus-stack chart gives them for the release `kube-prometheus-stack`.
-PROMETHEUS = "kube-prometheus-stack-prometheus"
-OPERATOR = "kube-prometheus-stack-operator"
 
 
 @register
@@ -25,11 +22,11 @@ class MonitoringObjects(Check):
                    if ctx.custom_object("monitoring.coreos.com", MONITORING_NAMESPACE, plural, name) is None]
         if monitoring.grafana.enabled and not ctx.core().list_namespaced_config_map(MONITORING_NAMESPACE, label_selector="grafana_dashboard=1").items:
             missing.append("configmap with label grafana_dashboard=1")
-        if ctx.custom_object("monitoring.coreos.com", MONITORING_NAMESPACE, "prometheuses", PROMETHEUS) is None:
-            missing.append(f"prometheuses/{PROMETHEUS}")
-        operator = ctx.read(ctx.apps().read_namespaced_deployment, OPERATOR, MONITORING_NAMESPACE)
+        if ctx.custom_object("monitoring.coreos.com", MONITORING_NAMESPACE, "prometheuses", PROMETHEUS_NAME) is None:
+            missing.append(f"prometheuses/{PROMETHEUS_NAME}")
+        operator = ctx.read(ctx.apps().read_namespaced_deployment, OPERATOR_NAME, MONITORING_NAMESPACE)
         if operator is None or not (operator.status.available_replicas or 0):
-            missing.append(f"an available deployment/{OPERATOR}")
+            missing.append(f"an available deployment/{OPERATOR_NAME}")
         target = f"namespace {MONITORING_NAMESPACE}"
         if missing:
             return self.failed(target, "missing: " + ", ".join(missing), "run `meshinstall up`; check the kube-prometheus-stack release")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from ...components import ISTIO_BASE_RELEASE, ISTIOD_RELEASE
+from ...stacks.gateway_api import crd_owner
 from ..base import Check, Context, Result, register
 
-OUR_RELEASES = {"istiod", "istio-base"}
+OUR_RELEASES = {ISTIOD_RELEASE, ISTIO_BASE_RELEASE}
 
 
 @register
@@ -37,7 +39,7 @@ class MeshOwnership(Check):
             if meta.name.endswith(".istio.io") and release and release not in OUR_RELEASES:
                 conflicts.append(f"CRD {meta.name} (Helm release {release})")
             if meta.name.endswith("gateway.networking.k8s.io"):
-                gateway_api.append(_owner(meta))
+                gateway_api.append(crd_owner(meta))
         if conflicts:
             return self.failed("mutatingwebhookconfigurations, customresourcedefinitions", "; ".join(conflicts),
                                "remove the other installation, or set mesh.revision to install side by side")
@@ -45,15 +47,3 @@ class MeshOwnership(Check):
         note = f"{len(gateway_api)} Gateway API CRDs present, owned by: {owners}" if gateway_api else "no Gateway API CRDs"
         return self.passed("mutatingwebhookconfigurations, customresourcedefinitions", note)
 
-
-def _owner(meta) -> str:
-    """Who installed a CRD: its Helm release, its manager label, or nobody known; with the bundle version."""
-    annotations, labels = meta.annotations or {}, meta.labels or {}
-    version = annotations.get("gateway.networking.k8s.io/bundle-version", "unknown version")
-    if "meta.helm.sh/release-name" in annotations:
-        owner = f"Helm release {annotations.get('meta.helm.sh/release-namespace', '?')}/{annotations['meta.helm.sh/release-name']}"
-    elif "app.kubernetes.io/managed-by" in labels:
-        owner = labels["app.kubernetes.io/managed-by"]
-    else:
-        owner = "applied without an owner label (kubectl apply?)"
-    return f"{owner} ({version})"
