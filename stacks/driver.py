@@ -11,7 +11,7 @@ from pulumi import automation as auto
 
 from ..errors import ClusterUnreachable, EngineFailed, UsageError
 from ..schemas.model import Spec
-from . import engine, program
+from . import engine, gateway_api, program, releases
 from .secrets import resolve
 from .target import ClusterTarget
 
@@ -80,9 +80,12 @@ def open_stack(spec: Spec) -> auto.Stack:
     """Select (or create) the environment's stack with the inline program bound to `spec`."""
     secret = passphrase()
     secrets = resolve(spec)
+    missing = releases.mirror_problems(spec)
+    if missing:
+        raise UsageError(f"the chart mirror {releases.chart_mirror(spec).describe()} lacks what {spec.name} installs:\n  " + "\n  ".join(missing))
     place = places(spec)
-    if spec.cluster.simulated:
-        restart_if_stopped(spec)
+    restart_if_stopped(spec)
+    crds = gateway_api.plan(spec, ClusterTarget.of(spec))
     for folder in (place.work_dir, place.pulumi_home):
         folder.mkdir(parents=True, exist_ok=True)
     if place.backend_url.startswith("file://"):
@@ -100,7 +103,7 @@ def open_stack(spec: Spec) -> auto.Stack:
         return auto.create_or_select_stack(
             stack_name=spec.name,
             project_name=PROJECT,
-            program=lambda: program.build(spec, secrets),
+            program=lambda: program.build(spec, secrets, crds),
             opts=workspace,
         )
     except auto.errors.CommandError as err:

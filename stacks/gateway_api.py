@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,31 @@ import yaml
 
 from ..components import managed_by_meshinstall
 from ..errors import UsageError
+from ..schemas.model import Spec
+from .releases import gateway_api_source
+from .target import ClusterTarget
 
 # A CRD that tells whether the Gateway API is installed, and by whom.
 PROBE_CRD = "gateways.gateway.networking.k8s.io"
+
+
+@dataclass(frozen=True)
+class GatewayApiPlan:
+    """What `up` does about the Gateway API CRDs: install these documents, or leave someone else's alone."""
+
+    crds: tuple[dict[str, Any], ...] = ()
+    foreign_owner: str | None = None
+
+
+def plan(spec: Spec, target: ClusterTarget) -> GatewayApiPlan:
+    """Read before the engine starts, so an unreadable source is a clear error and not a failing program."""
+    source = gateway_api_source(spec)
+    if source is None:
+        return GatewayApiPlan()
+    owner = foreign_owner(target.kubeconfig, target.context)
+    if owner:
+        return GatewayApiPlan(foreign_owner=owner)
+    return GatewayApiPlan(crd_documents(source))
 
 
 def crd_documents(source: str) -> tuple[dict[str, Any], ...]:

@@ -12,23 +12,23 @@ from ..components.monitoring import AppTarget, MonitoringArgs, MonitoringStack
 from ..components.paas import PaasArgs, PaasLayer
 from ..components.sidecars import Sidecars, SidecarsArgs, injection_labels
 from ..schemas.model import Spec
-from . import gateway_api
-from .releases import chart_mirror, gateway_api_source, releases
+from .gateway_api import GatewayApiPlan
+from .releases import chart_mirror, releases
 from .secrets import ResolvedSecrets
 from .target import ClusterTarget
 
 
-def build(spec: Spec, secrets: ResolvedSecrets) -> None:
-    """Declare the whole platform for `spec`; export the stack outputs."""
+def build(spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan) -> None:
+    """Declare the whole platform for `spec` (with its secrets and Gateway API plan, read before the engine started)."""
     charts = releases(spec)
     target = ClusterTarget.of(spec)
     k8s_cluster = Cluster("cluster", target.cluster_args())
     on_cluster = pulumi.ResourceOptions(providers={"kubernetes": k8s_cluster.provider})
     mesh = spec.mesh
-    gateway_api = _gateway_api(spec, target, on_cluster)
+    gateway_api_crds = _gateway_api(gateway_api, on_cluster)
     control_plane = ControlPlane(
         "control-plane",
-        ControlPlaneArgs(charts.base, charts.istiod, charts.cni, charts.ingress_gateway, charts.egress_gateway, gateway_api),
+        ControlPlaneArgs(charts.base, charts.istiod, charts.cni, charts.ingress_gateway, charts.egress_gateway, gateway_api_crds),
         on_cluster,
     )
     after = tuple(control_plane.ready)
@@ -66,13 +66,10 @@ def build(spec: Spec, secrets: ResolvedSecrets) -> None:
     pulumi.export("charts", chart_mirror(spec).describe())
 
 
-def _gateway_api(spec: Spec, target: ClusterTarget, opts: pulumi.ResourceOptions) -> tuple[pulumi.Resource, ...]:
+def _gateway_api(plan: GatewayApiPlan, opts: pulumi.ResourceOptions) -> tuple[pulumi.Resource, ...]:
     """The Gateway API CRDs, unless the spec turns them off or someone else already installed them (left alone)."""
-    source = gateway_api_source(spec)
-    if source is None:
+    if plan.foreign_owner:
+        pulumi.log.info(f"Gateway API CRDs: left alone, already installed by {plan.foreign_owner}")
+    if not plan.crds:
         return ()
-    owner = gateway_api.foreign_owner(target.kubeconfig, target.context)
-    if owner:
-        pulumi.log.info(f"Gateway API CRDs: left alone, already installed by {owner}")
-        return ()
-    return (GatewayApi("gateway-api", GatewayApiArgs(gateway_api.crd_documents(source)), opts),)
+    return (GatewayApi("gateway-api", GatewayApiArgs(plan.crds), opts),)

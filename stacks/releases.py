@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from ..components import (
     INGRESS_GATEWAY_NAME,
@@ -14,7 +17,7 @@ from ..components import (
     ISTIOD_RELEASE,
     MONITORING_NAMESPACE,
 )
-from ..components.charts import GATEWAY_API_FILE, GATEWAY_API_URL, HelmRelease, chart
+from ..components.charts import GATEWAY_API_FILE, GATEWAY_API_URL, ChartSource, HelmRelease, chart
 from ..components.control_plane import base_values, cni_values, egress_values, gateway_values, istiod_values
 from ..components.monitoring import GRAFANA_SECRET, PROMETHEUS_STACK_RELEASE, jaeger_values, kiali_values, prometheus_stack_values
 from ..schemas.model import Spec
@@ -92,3 +95,35 @@ def gateway_api_source(spec: Spec) -> str | None:
         return None
     mirror = chart_mirror(spec).path
     return str(mirror / GATEWAY_API_FILE) if mirror else GATEWAY_API_URL
+
+
+def charts_in_use(spec: Spec) -> tuple[ChartSource, ...]:
+    """Each chart the spec installs, once (the gateway chart serves both gateways)."""
+    return tuple(dict.fromkeys(release.chart for release in releases(spec).all()))
+
+
+def mirror_problems(spec: Spec) -> list[str]:
+    """What the chart mirror lacks for `spec`: archives (at the pinned versions) and the Gateway API CRDs."""
+    if chart_mirror(spec).path is None:
+        return []
+    problems = [problem for source in charts_in_use(spec) for problem in _archive_problems(source)]
+    crds = gateway_api_source(spec)
+    if crds and not Path(crds).is_file():
+        problems.append(f"the Gateway API CRDs: {Path(crds).name} is not in the mirror")
+    return problems
+
+
+def _archive_problems(source: ChartSource) -> list[str]:
+    """The archive is there and its Chart.yaml names the pinned version."""
+    path = source.local_path()
+    if path is None:
+        return [f"{source.name}: {source.mirror_path.name} is not in the mirror"]
+    try:
+        with tarfile.open(path) as archive:
+            member = next(m for m in archive.getmembers() if m.name.count("/") == 1 and m.name.endswith("/Chart.yaml"))
+            version = str(yaml.safe_load(archive.extractfile(member).read())["version"])
+    except (OSError, StopIteration, tarfile.TarError, KeyError, TypeError, AttributeError, yaml.YAMLError):
+        return [f"{source.name}: {path} is not a readable chart archive"]
+    if version != source.version:
+        return [f"{source.name}: {path.name} holds version {version}, meshinstall pins {source.version}"]
+    return []

@@ -9,7 +9,8 @@ from conftest import ROOT, SECRETS
 from mocks import Registered, run
 
 from meshinstall.schemas.validate import load_spec
-from meshinstall.stacks import program, secrets
+from meshinstall.stacks import gateway_api, program, secrets
+from meshinstall.stacks.target import ClusterTarget
 
 
 @lru_cache(maxsize=None)
@@ -17,7 +18,8 @@ def resources(env: str) -> tuple[Registered, ...]:
     """Every resource the program registers for environments/<env>.yaml."""
     spec = load_spec(ROOT / "environments" / f"{env}.yaml")
     resolved = secrets.resolve(spec, SECRETS)
-    return tuple(run(lambda: program.build(spec, resolved), stack=env).values())
+    crds = gateway_api.plan(spec, ClusterTarget.of(spec))
+    return tuple(run(lambda: program.build(spec, resolved, crds), stack=env).values())
 
 
 def of_type(env: str, kind: str) -> list[Registered]:

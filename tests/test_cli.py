@@ -140,3 +140,23 @@ def test_versions_lists_both_istio_releases_with_their_kubernetes_range():
     code, out, _ = run("versions")
     assert code == 0
     assert out.splitlines() == ["istio 1.29.6: Kubernetes 1.31 to 1.35", "istio 1.30.3: Kubernetes 1.32 to 1.36"]
+
+
+@pytest.mark.parametrize("left_out", ["gateway-api-v1.6.1-standard.crds.yaml", "jaeger-4.11.1.tgz"])
+def test_a_mirror_that_lacks_a_file_is_a_usage_error_before_the_engine(isolated, monkeypatch, left_out):
+    from conftest import CHARTS, SECRETS
+
+    mirror = isolated / "mirror"
+    mirror.mkdir()
+    for item in CHARTS.iterdir():
+        if item.name != left_out:
+            (mirror / item.name).symlink_to(item)
+    monkeypatch.setenv("MESHINSTALL_CHARTS_MIRROR", str(mirror))
+    monkeypatch.setenv("MESHINSTALL_PASSPHRASE", "x")
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    code, _, err = run("preview", "dev")
+    assert code == 2
+    assert f"{left_out} is not in the mirror" in err and str(mirror) in err
+    assert "Traceback" not in err
+    assert not (isolated / "environments" / ".meshinstall").exists()

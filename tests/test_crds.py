@@ -1,10 +1,16 @@
-"""What `destroy` says it leaves, and what `--delete-crds` may remove: only CRDs meshinstall installed."""
+"""The CRDs meshinstall installs (Gateway API), what `destroy` says it leaves, and what `--delete-crds` may remove."""
 
 from __future__ import annotations
 
+import urllib.request
 from types import SimpleNamespace
 
-from meshinstall.stacks import crds
+import pytest
+from conftest import ROOT
+
+from meshinstall.errors import UsageError
+from meshinstall.schemas.validate import load_spec
+from meshinstall.stacks import crds, gateway_api
 from meshinstall.stacks.target import ClusterTarget
 
 
@@ -46,3 +52,14 @@ def test_delete_crds_removes_only_what_meshinstall_installed(monkeypatch):
     assert crds.delete_ours(ClusterTarget("prod", "kubeconfig")) == ("gateways.gateway.networking.k8s.io", "virtualservices.networking.istio.io")
     assert sorted(api.deleted) == ["gateways.gateway.networking.k8s.io", "virtualservices.networking.istio.io"]
     assert {i.metadata.name for i in api.items} == {"sidecars.networking.istio.io", "prometheusrules.monitoring.coreos.com", "certificates.cert-manager.io"}
+
+
+def test_unreadable_gateway_api_crds_are_a_usage_error_naming_the_way_out(monkeypatch):
+    def refused(*args, **kwargs):
+        raise OSError("connection refused")
+
+    monkeypatch.delenv("MESHINSTALL_CHARTS_MIRROR")
+    monkeypatch.setattr(urllib.request, "urlopen", refused)
+    spec = load_spec(ROOT / "environments" / "staging.yaml")
+    with pytest.raises(UsageError, match="mesh.gatewayApi.install: false"):
+        gateway_api.plan(spec, ClusterTarget.of(spec))
