@@ -178,15 +178,21 @@ def destroy(env: str, as_json: bool, yes: bool, force: bool, delete_crds: bool) 
 
 def _crds_after_destroy(spec: Any, delete: bool, as_json: bool) -> None:
     """Say which CRDs stay on an existing cluster (a simulated one is gone with everything in it); delete ours if asked."""
+    from ..errors import ClusterUnreachable
     from ..stacks import crds
     from ..stacks.target import ClusterTarget
 
     target = ClusterTarget.of(spec)
     if target.simulated or as_json:
         return
-    deleted = crds.delete_ours(target) if delete else ()
-    left = crds.left_behind(target)
     out = render.console()
+    try:
+        deleted, left = crds.after_destroy(target, delete)
+    except ClusterUnreachable as err:
+        if delete:
+            raise
+        out.print(f"note: {err}; CRDs stay on a cluster after destroy", markup=False)
+        return
     if deleted:
         out.print(f"deleted {len(deleted)} CRDs meshinstall installed: {', '.join(deleted)}")
     if left.ours:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from ..components import ISTIO_BASE_RELEASE, managed_by_meshinstall
+from ..errors import ClusterUnreachable
 from .target import ClusterTarget
 
 # API groups of the CRDs the platform brings: Istio's (base chart), prometheus-operator's (kube-prometheus-stack's
@@ -48,3 +50,23 @@ def delete_ours(target: ClusterTarget) -> tuple[str, ...]:
     for name in left.ours:
         api.delete_custom_resource_definition(name)
     return left.ours
+
+
+def after_destroy(target: ClusterTarget, delete: bool) -> tuple[tuple[str, ...], LeftCrds]:
+    """The CRDs deleted (only with `delete`) and those left on the cluster; ClusterUnreachable when it cannot be asked."""
+    with _asking(target):
+        deleted = delete_ours(target) if delete else ()
+        return deleted, left_behind(target)
+
+
+@contextmanager
+def _asking(target: ClusterTarget) -> Iterator[None]:
+    """Turn the Kubernetes client's failures (kubeconfig, connection, API) into one error that names the cluster."""
+    from kubernetes.client.rest import ApiException
+    from kubernetes.config import ConfigException
+    from urllib3.exceptions import HTTPError
+
+    try:
+        yield
+    except (ApiException, ConfigException, HTTPError, OSError) as err:
+        raise ClusterUnreachable(f"cannot list the CRDs of {target.kubeconfig} (context {target.context or 'current'}): {err}") from err

@@ -63,3 +63,12 @@ def test_unreadable_gateway_api_crds_are_a_usage_error_naming_the_way_out(monkey
     spec = load_spec(ROOT / "environments" / "staging.yaml")
     with pytest.raises(UsageError, match="mesh.gatewayApi.install: false"):
         gateway_api.plan(spec, ClusterTarget.of(spec))
+
+
+def test_a_cluster_that_cannot_be_asked_is_a_named_error_not_a_traceback(tmp_path):
+    from meshinstall.errors import ClusterUnreachable
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    with pytest.raises(ClusterUnreachable, match="cannot list the CRDs of .*kubeconfig \\(context prod-admin\\)"):
+        crds.after_destroy(ClusterTarget("prod", str(kubeconfig), "prod-admin"), delete=False)
