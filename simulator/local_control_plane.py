@@ -251,27 +251,25 @@ class LocalControlPlane:
         path = self.root / f"{name}.pid"
         return int(path.read_text()) if path.is_file() else None
 
-    def _alive(self, name: str) -> bool:
-        """The recorded pid runs this binary (a reused pid after a reboot does not count)."""
+    def _command_line(self, name: str) -> list[str] | None:
+        """The command line of the recorded process, when it runs this binary (a reused pid after a reboot does not count)."""
         pid = self._pid(name)
         if not pid:
-            return False
+            return None
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+            words = [word.decode() for word in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]]
             status = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0]
         except OSError:
-            return False
-        return os.path.basename(cmdline.decode()) == name and status != "Z"
+            return None
+        return words if words and os.path.basename(words[0]) == name and status != "Z" else None
+
+    def _alive(self, name: str) -> bool:
+        return self._command_line(name) is not None
 
     def _arguments(self, name: str) -> list[str] | None:
         """The arguments (without the binary) the recorded process runs with, or None when it does not run."""
-        pid = self._pid(name)
-        if not pid or not self._alive(name):
-            return None
-        try:
-            return [arg.decode() for arg in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[1:-1]]
-        except OSError:
-            return None
+        words = self._command_line(name)
+        return words[1:] if words else None
 
     def _wait(self, ready: Any, what: str, seconds: int) -> None:
         deadline = time.time() + seconds
