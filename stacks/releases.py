@@ -42,7 +42,7 @@ def chart_mirror(spec: Spec) -> Mirror:
     """The mirror folder: $MESHINSTALL_CHARTS_MIRROR (relative to the working folder), else the spec's `charts.mirror`."""
     override = os.environ.get(MIRROR_VARIABLE, "").strip()
     if override:
-        return Mirror(Path(override).expanduser().resolve(), f"${MIRROR_VARIABLE}")
+        return Mirror(Path(override).expanduser().absolute(), f"${MIRROR_VARIABLE}")
     if spec.charts.mirror:
         return Mirror(spec.resolve_path(spec.charts.mirror), "charts.mirror")
     return Mirror(None, "official repositories")
