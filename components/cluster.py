@@ -11,6 +11,12 @@ from ..simulator import LocalClusterConfig
 from .simulated_cluster import SimulatedCluster
 
 
+# The provider's API client: its default (50 requests a second, bursts of 120) throttled `up` at a few hundred
+# apps; kubectl sends its requests without such a limit in practice. The API server's own flow control still applies.
+CLIENT_QPS = 500.0
+CLIENT_BURST = 1000
+
+
 @dataclass(frozen=True)
 class ClusterArgs:
     """How to reach the cluster: a kubeconfig (path or contents) and an optional context."""
@@ -38,6 +44,7 @@ class Cluster(pulumi.ComponentResource):
             kubeconfig=kubeconfig,
             context=context,
             enable_server_side_apply=True,
+            kube_client_settings=k8s.KubeClientSettingsArgs(qps=CLIENT_QPS, burst=CLIENT_BURST),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({"kubeconfig_path": self.kubeconfig_path})

@@ -26,6 +26,11 @@ from typing import Any
 
 import yaml
 
+# The controller-manager's and scheduler's own API clients default to 20 and 50 requests a second, sized for a
+# shared production API server; on a private one they were the bottleneck (120 Deployments took 36 s to become
+# available). kwokctl's --disable-qps-limits lifts them the same way; KWOK's own client is unthrottled already.
+UNTHROTTLED_CLIENT = ("--kube-api-qps=5000", "--kube-api-burst=10000")
+CONTROLLER_CONCURRENCY = ("--concurrent-deployment-syncs=20", "--concurrent-replicaset-syncs=20", "--concurrent-namespace-syncs=20")
 PROCESSES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 SERVICE_CIDR = "10.96.0.0/16"
 # Webhook servers would be simulated pods the API server cannot call (istiod's injection webhook fails closed), so
@@ -194,7 +199,7 @@ class LocalControlPlane:
         pki, kubeconfig = self.pki, str(self.kubeconfig_path)
         etcd_url = f"http://127.0.0.1:{ports.etcd_client}"
         peer_url = f"http://127.0.0.1:{ports.etcd_peer}"
-        served = ["--bind-address=127.0.0.1", f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}"]
+        served = ["--bind-address=127.0.0.1", f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}", *UNTHROTTLED_CLIENT]
         commands = {
             "etcd": [
                 "etcd", "--name=default", f"--data-dir={self.root / 'etcd'}", f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
@@ -211,7 +216,7 @@ class LocalControlPlane:
             "kube-controller-manager": [
                 "kube-controller-manager", f"--kubeconfig={kubeconfig}", "--leader-elect=false", f"--secure-port={ports.controller_manager}", *served,
                 f"--service-account-private-key-file={pki / 'sa.key'}", f"--root-ca-file={pki / 'ca.crt'}", f"--service-cluster-ip-range={SERVICE_CIDR}",
-                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-route,-service",
+                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-route,-service", *CONTROLLER_CONCURRENCY,
             ],
             "kube-scheduler": ["kube-scheduler", f"--kubeconfig={kubeconfig}", "--leader-elect=false", f"--secure-port={ports.scheduler}", *served],
             "kwok": [

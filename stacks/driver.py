@@ -18,6 +18,13 @@ from .target import ClusterTarget
 PROJECT = "meshinstall"
 PASSPHRASE_VARIABLE = "MESHINSTALL_PASSPHRASE"
 EventHandler = Callable[[auto.EngineEvent], None]
+# Resource operations at once. Most of an operation is waiting on the API server (a Deployment until it is
+# available), so the engine's default of 4 per core left a 2-core machine with 8 waits in flight.
+PARALLEL = 64
+# The toolchain's engine (toolchain/pulumi/patches) saves the state at most this often during an operation, and at
+# its end, instead of after every step: a step-by-step save rewrites the whole state each time, which made a
+# 100-app `up` spend most of its time writing checkpoints. A crash loses at most this much of the record.
+CHECKPOINT_INTERVAL_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,7 @@ def engine_env(place: Places, secret: str) -> dict[str, str]:
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "PULUMI_SKIP_CONFIRMATIONS": "true",
+        "MESHINSTALL_CHECKPOINT_INTERVAL_MS": str(CHECKPOINT_INTERVAL_MS),
         "PATH": engine.search_path(),
     }
 
@@ -137,25 +145,25 @@ def _engine_call(operation: str, fn: Callable[[], Any]) -> Any:
 
 def preview(stack: auto.Stack, on_event: EventHandler | None = None, expect_no_changes: bool = False, refresh: bool = False) -> Outcome:
     """What `up` would change."""
-    result = _engine_call("preview", lambda: stack.preview(on_event=on_event, expect_no_changes=expect_no_changes, refresh=refresh, color="never"))
+    result = _engine_call("preview", lambda: stack.preview(on_event=on_event, parallel=PARALLEL, expect_no_changes=expect_no_changes, refresh=refresh, color="never"))
     return Outcome("preview", dict(result.change_summary))
 
 
 def up(stack: auto.Stack, on_event: EventHandler | None = None, refresh: bool = True) -> Outcome:
     """Apply the spec; like `terraform apply`, it first refreshes, so hand-made changes (drift) are put back."""
-    result = _engine_call("up", lambda: stack.up(on_event=on_event, refresh=refresh, color="never"))
+    result = _engine_call("up", lambda: stack.up(on_event=on_event, parallel=PARALLEL, refresh=refresh, color="never"))
     return Outcome("up", dict(result.summary.resource_changes or {}), _plain(result.outputs), result.summary.result)
 
 
 def refresh(stack: auto.Stack, on_event: EventHandler | None = None) -> Outcome:
     """Read the cluster back into the state; reports drift."""
-    result = _engine_call("refresh", lambda: stack.refresh(on_event=on_event, color="never"))
+    result = _engine_call("refresh", lambda: stack.refresh(on_event=on_event, parallel=PARALLEL, color="never"))
     return Outcome("refresh", dict(result.summary.resource_changes or {}), {}, result.summary.result)
 
 
 def destroy(stack: auto.Stack, on_event: EventHandler | None = None) -> Outcome:
     """Remove everything the stack created."""
-    result = _engine_call("destroy", lambda: stack.destroy(on_event=on_event, color="never"))
+    result = _engine_call("destroy", lambda: stack.destroy(on_event=on_event, parallel=PARALLEL, color="never"))
     return Outcome("destroy", dict(result.summary.resource_changes or {}), {}, result.summary.result)
 
 

@@ -91,8 +91,19 @@ module_dir() { # MODULE VERSION (from the group's wrapper module, so go.sum veri
 }
 
 build_pulumi() {
-  local g=pulumi w="$here/pulumi" gdir="$root/groups/pulumi-${ghash[pulumi]}" sdkdir=""
-  build_tool $g pulumi "$w" -- \
+  local g=pulumi w="$here/pulumi" gdir="$root/groups/pulumi-${ghash[pulumi]}" sdkdir="" pkgdir patch
+  # The engine is pkg/v3 with pulumi/patches/*.patch applied, in the group's scratch src/ (a go.mod copy there
+  # replaces the module with the patched tree; the wrapper's go.sum still verifies everything else).
+  if [ ! -x "$gdir/bin/pulumi" ]; then
+    pkgdir=$(cd "$w" && module_dir github.com/pulumi/pulumi/pkg/v3 "$PULUMI_VERSION")
+    rm -rf "$gdir/src" && mkdir -p "$gdir/src" && cp -r "$pkgdir" "$gdir/src/pkg" && chmod -R u+w "$gdir/src/pkg"
+    for patch in "$w"/patches/*.patch; do
+      patch -s -d "$gdir/src/pkg" -p1 <"$patch" || die "$(basename "$patch") does not apply to pkg/v3 $PULUMI_VERSION"
+    done
+    cp "$w/go.mod" "$w/go.sum" "$gdir/src/"
+    (cd "$w" && go mod edit -modfile="$gdir/src/go.mod" -replace "github.com/pulumi/pulumi/pkg/v3=$gdir/src/pkg")
+  fi
+  build_tool $g pulumi "$w" -- -modfile="$gdir/src/go.mod" \
     -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION" \
     github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
   if [ -f "$w/src/pulumi-language-python/main.go" ]; then
@@ -173,6 +184,7 @@ group_hash() {
     if [ -f "$here/$1/versions.env" ]; then cat "$here/$1/versions.env"; else cat "$here/versions.env"; fi
     cat "$here/$1/go.mod" "$here/$1/go.sum"
     [ ! -d "$here/$1/src" ] || find "$here/$1/src" -type f | sort | xargs cat
+    [ ! -d "$here/$1/patches" ] || cat "$here/$1"/patches/*.patch
   } | sha256sum | cut -c1-12
 }
 declare -A ghash

@@ -7,12 +7,14 @@ stored), Deployments become available and Jobs complete.
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-from kubernetes import client, config
+from kubernetes import client, config, watch
 
 from meshinstall.simulator import LocalClusterConfig, LocalControlPlane
 from meshinstall.stacks import engine
@@ -151,6 +153,37 @@ def test_a_deployments_pods_become_ready(cluster):
     assert len(pods) == 2
     assert all(p.status.phase == "Running" and p.spec.node_name.startswith("kwok-node-") for p in pods)
     assert all(next(c.status for c in p.status.conditions if c.type == "Ready") == "True" for p in pods)
+
+
+def test_the_api_server_runs_on_etcd_3_6(cluster):
+    """With etcd 3.4 the API server turns RequestWatchProgress off, KWOK's watches end every ~37 s and it only
+    sees new pods when it lists again: a scheduled pod stayed Pending for ~36 s (issue 8)."""
+    etcd = json.loads((cluster.plane.root / "ports.json").read_text())["etcd_client"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{etcd}/version", timeout=5) as answer:
+        version = json.load(answer)["etcdserver"]
+    assert tuple(map(int, version.split(".")[:2])) >= (3, 6), f"the simulator's etcd is {version}"
+
+
+def test_pods_run_as_soon_as_they_are_scheduled_and_go_as_soon_as_they_are_deleted(cluster):
+    """Times as the cluster records them: the pod's Ready condition in the same or the next second as its
+    PodScheduled condition; and KWOK's log shows no watch ended for want of RequestWatchProgress."""
+    deployment = {
+        "metadata": {"name": "quick"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "quick"}}, "template": pod_spec("quick")},
+    }
+    cluster.apps.create_namespaced_deployment(NAMESPACE, deployment)
+    wait_for("3 available replicas", lambda: cluster.apps.read_namespaced_deployment_status("quick", NAMESPACE).status.available_replicas == 3)
+    pods = cluster.core.list_namespaced_pod(NAMESPACE, label_selector="app=quick").items
+    for pod in pods:
+        when = {c.type: c.last_transition_time for c in pod.status.conditions}
+        assert (when["Ready"] - when["PodScheduled"]).total_seconds() <= 1, f"{pod.metadata.name}: scheduled {when['PodScheduled']}, ready {when['Ready']}"
+    cluster.core.delete_namespaced_pod(pods[0].metadata.name, NAMESPACE)
+    stream = watch.Watch().stream(
+        cluster.core.list_namespaced_pod, NAMESPACE, field_selector=f"metadata.name={pods[0].metadata.name}", timeout_seconds=30
+    )
+    assert any(event["type"] == "DELETED" for event in stream), "the deleted pod is gone"
+    log = (cluster.plane.logs / "kwok.log").read_text()
+    assert "RequestWatchProgress is disabled" not in log
 
 
 def test_a_jobs_pod_completes(cluster):

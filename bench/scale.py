@@ -1,0 +1,283 @@
+"""meshinstall against `kubectl apply --server-side` + `kubectl wait` for the same N apps, on one simulated API server.
+
+Usage: python bench/scale.py N [--results bench/results.md]   (after `. scripts/env.sh`: PATH and the chart mirror)
+
+One run, in a temporary folder:
+  1. an environment with N/10 teams and no apps is brought up (not timed: the platform is there before);
+  2. N apps are added (10 per team, 2 of them canaries, every app routed, with retries and allowFrom): `up`;
+  3. the app objects meshinstall made are read back, copied into twin namespaces (`k-<team>`, made untimed), and
+     given to `kubectl apply --server-side` then `kubectl wait --for=condition=Available` on their Deployments;
+  4. no-change runs: `up --no-refresh --no-verify` and `kubectl apply --server-side` again, default `up`, `preview`;
+  5. `validate` of the N-app spec; removing the apps (`up` without them / `kubectl delete --wait`); `destroy`.
+Peak RSS is sampled every 0.2 s: the driver (the `meshinstall` process, which also runs the inline Pulumi program)
+and the engine (the sum of its child processes: pulumi, the language host, the Kubernetes provider, helm).
+The table goes to stdout and, with --results, is appended to the results file with the machine, date and commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEAM_SIZE = 10
+BENCH_LABEL = "meshinstall.bench/copy"
+APP_KINDS = "serviceaccounts,secrets,deployments,services,destinationrules,virtualservices,authorizationpolicies"
+SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink")
+
+
+def spec(apps: int, with_apps: bool) -> dict[str, Any]:
+    """A dev-like environment with ceil(apps/10) teams; with `with_apps`, 10 apps each (2 canaries per team)."""
+    teams = max(1, -(-apps // TEAM_SIZE))
+    pods_per_team = TEAM_SIZE * 2 + 2
+    return {
+        "apiVersion": "meshinstall/v1",
+        "kind": "MeshSpec",
+        "metadata": {"name": "scale", "description": f"bench/scale.py with {apps} apps"},
+        "cluster": {
+            "provider": "simulated",
+            "kubernetesVersion": "1.34",
+            "nodes": 3 + teams * pods_per_team // 200,
+            "nodeCapacity": {"cpu": "64", "memory": "256Gi", "pods": 250},
+        },
+        "mesh": {
+            "provider": "istio", "version": "1.30.3", "mtls": "strict",
+            "ingressGateway": {"enabled": True, "replicas": 1, "serviceType": "LoadBalancer"},
+            "resources": {"istiod": {"cpu": "200m", "memory": "512Mi"}},
+        },
+        "monitoring": {
+            "prometheus": {"enabled": True, "retention": "2d", "storage": "5Gi"},
+            "grafana": {"enabled": True, "adminPassword": {"fromEnv": "GRAFANA_ADMIN_PASSWORD"}},
+            "kiali": {"enabled": True},
+            "tracing": {"enabled": True, "backend": "jaeger"},
+            "alerts": {"enabled": True},
+        },
+        "paas": {
+            "podSecurity": "baseline",
+            "domain": "apps.example.com",
+            "gateway": {"hosts": ["*.apps.example.com"]},
+            "teams": [team(t, apps, with_apps) for t in range(teams)],
+        },
+        "state": {"backend": "file://.meshinstall/state"},
+    }
+
+
+def team(index: int, apps: int, with_apps: bool) -> dict[str, Any]:
+    name = f"team-{index:03d}"
+    count = min(TEAM_SIZE, apps - index * TEAM_SIZE) if with_apps else 0
+    return {
+        "name": name,
+        "groups": [f"{name}-devs"],
+        "quota": {"cpu": "20", "memory": "40Gi", "pods": 60},
+        "apps": [app(name, index * TEAM_SIZE + a, a) for a in range(count)],
+    }
+
+
+def app(team_name: str, number: int, position: int) -> dict[str, Any]:
+    name = f"app-{number:04d}"
+    traffic: dict[str, Any] = {"timeout": "5s", "retries": {"attempts": 2, "perTryTimeout": "1s"}}
+    if position < 2:
+        traffic["canary"] = {"image": f"registry.example.com/{team_name}/{name}:1.1.0", "weight": 10}
+    return {
+        "name": name,
+        "image": f"registry.example.com/{team_name}/{name}:1.0.0",
+        "port": 8080,
+        "replicas": 2,
+        "resources": {"cpu": "10m", "memory": "32Mi"},
+        "route": {"host": f"{name}.apps.example.com", "path": "/"},
+        "allowFrom": [f"app-{number - 1:04d}"] if position else [],
+        "traffic": traffic,
+    }
+
+
+class PeakRss:
+    """Samples a process and its descendants: peak RSS of the process itself and of the sum of its children."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.driver = self.engine = 0
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while True:
+            try:
+                driver = self.process.memory_info().rss
+                engine = sum(_rss(child) for child in self.process.children(recursive=True))
+            except psutil.Error:
+                return
+            self.driver, self.engine = max(self.driver, driver), max(self.engine, engine)
+            time.sleep(0.2)
+
+
+def _rss(process: psutil.Process) -> int:
+    try:
+        return process.memory_info().rss
+    except psutil.Error:
+        return 0
+
+
+@dataclass
+class Run:
+    seconds: float
+    driver_mib: int = 0
+    engine_mib: int = 0
+
+
+def timed(command: list[str], cwd: Path, log: Path, stdin: str | None = None) -> Run:
+    """Run `command`, fail loudly with its log's end if it fails; wall time and peak RSS."""
+    start = time.perf_counter()
+    with open(log, "w") as out:
+        child = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, text=True)
+        peak = PeakRss(child.pid)
+        child.communicate(stdin)
+    run = Run(time.perf_counter() - start, peak.driver >> 20, peak.engine >> 20)
+    if child.returncode:
+        sys.exit(f"{' '.join(command)} failed ({child.returncode}):\n" + "\n".join(log.read_text().splitlines()[-30:]))
+    shown = [a for a in command if not a.startswith("--kubeconfig") and "/" not in a][:4]
+    print(f"  {run.seconds:7.1f} s  {' '.join(shown)}", flush=True)
+    return run
+
+
+class Bench:
+    def __init__(self, apps: int, work: Path) -> None:
+        self.apps, self.work = apps, work
+        (work / "environments").mkdir()
+        self.spec_file = work / "environments" / "scale.yaml"
+        self.log = work / "last.log"
+
+    def write_spec(self, with_apps: bool) -> None:
+        self.spec_file.write_text(yaml.safe_dump(spec(self.apps, with_apps), sort_keys=False))
+
+    def meshinstall(self, *args: str) -> Run:
+        return timed(["meshinstall", *args], self.work, self.log)
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> Run:
+        return timed(["kubectl", "--kubeconfig", self.kubeconfig, *args], self.work, self.log, stdin)
+
+    @property
+    def kubeconfig(self) -> str:
+        return subprocess.run(["meshinstall", "cluster", "kubeconfig", "scale"], cwd=self.work, capture_output=True, text=True, check=True).stdout.strip()
+
+    def get(self, kinds: str, selector: str) -> list[dict[str, Any]]:
+        out = subprocess.run(
+            ["kubectl", "--kubeconfig", self.kubeconfig, "get", kinds, "-A", "-l", selector, "-o", "json"], capture_output=True, text=True, check=True
+        ).stdout
+        return json.loads(out)["items"]
+
+    def twins(self) -> tuple[str, str]:
+        """The team objects and the app objects meshinstall made, copied into `k-<namespace>` (YAML streams)."""
+        teams = [f"team-{t:03d}" for t in range(max(1, -(-self.apps // TEAM_SIZE)))]
+        namespaces = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"k-{t}", "labels": {BENCH_LABEL: "true"}}} for t in teams]
+        team_objects = self.get("resourcequotas,limitranges,roles,rolebindings,networkpolicies", "meshinstall.dev/team")
+        app_objects = self.get(APP_KINDS, "app,meshinstall.dev/team")
+        return _stream(namespaces + [_twin(o) for o in team_objects]), _stream([_twin(o) for o in app_objects])
+
+    def run(self) -> dict[str, Run]:
+        results: dict[str, Run] = {}
+        self.write_spec(with_apps=False)
+        print(f"{self.apps} apps in {self.work}", flush=True)
+        self.meshinstall("up", "scale", "--yes")
+        self.write_spec(with_apps=True)
+        results["validate"] = self.meshinstall("validate", str(self.spec_file))
+        results["add"] = self.meshinstall("up", "scale", "--yes")
+        team_objects, app_objects = self.twins()
+        (self.work / "apps.yaml").write_text(app_objects)
+        self.kubectl("apply", "--server-side", "-f", "-", stdin=team_objects)
+        apply = self.kubectl("apply", "--server-side", "-f", "apps.yaml")
+        wait = self.kubectl("wait", "--for=condition=Available", "deployments", "-A", "-l", BENCH_LABEL, "--timeout=1800s")
+        results["kubectl add"] = Run(apply.seconds + wait.seconds, apply.driver_mib)
+        results["fast no change"] = self.meshinstall("up", "scale", "--yes", "--no-refresh", "--no-verify")
+        results["kubectl no change"] = self.kubectl("apply", "--server-side", "-f", "apps.yaml")
+        results["no change"] = self.meshinstall("up", "scale", "--yes")
+        results["preview"] = self.meshinstall("preview", "scale")
+        self.write_spec(with_apps=False)
+        results["remove"] = self.meshinstall("up", "scale", "--yes")
+        results["kubectl remove"] = self.kubectl("delete", "--wait", "-f", "apps.yaml")
+        results["destroy"] = self.meshinstall("destroy", "scale", "--yes")
+        return results
+
+
+def _twin(obj: dict[str, Any]) -> dict[str, Any]:
+    """The same object in the twin namespace, without what the server filled in."""
+    meta = obj["metadata"]
+    labels = {**meta.get("labels", {}), BENCH_LABEL: "true"}
+    annotations = {k: v for k, v in meta.get("annotations", {}).items() if not k.startswith(("pulumi.com/", "deployment.kubernetes.io/"))}
+    twin = {k: v for k, v in obj.items() if k != "status"}
+    twin["metadata"] = {**{k: v for k, v in meta.items() if k not in SERVER_FIELDS}, "namespace": f"k-{meta['namespace']}", "labels": labels, "annotations": annotations}
+    if obj["kind"] == "Service":
+        twin["spec"] = {k: v for k, v in obj["spec"].items() if k not in ("clusterIP", "clusterIPs")}
+    return twin
+
+
+def _stream(objects: list[dict[str, Any]]) -> str:
+    return yaml.safe_dump_all(objects, sort_keys=False)
+
+
+def table(apps: int, r: dict[str, Run]) -> str:
+    def ratio(a: str, b: str) -> str:
+        return f"{r[a].seconds / r[b].seconds:.2f}×"
+
+    rows = [
+        ("add the apps: `up`", r["add"].seconds, f"`apply --server-side` + `wait` {r['kubectl add'].seconds:.1f} s", ratio("add", "kubectl add")),
+        ("no change: `up --no-refresh --no-verify`", r["fast no change"].seconds, f"`apply --server-side` {r['kubectl no change'].seconds:.1f} s", ratio("fast no change", "kubectl no change")),
+        ("no change: `up` (doctor, refresh, verify)", r["no change"].seconds, f"`apply --server-side` {r['kubectl no change'].seconds:.1f} s", ratio("no change", "kubectl no change")),
+        ("`preview`, no change", r["preview"].seconds, "", ""),
+        ("remove the apps: `up`", r["remove"].seconds, f"`delete --wait` {r['kubectl remove'].seconds:.1f} s", ratio("remove", "kubectl remove")),
+        ("`destroy` (the whole environment)", r["destroy"].seconds, "", ""),
+        ("`validate` of the spec", r["validate"].seconds, "", ""),
+    ]
+    lines = [
+        f"### N = {apps} apps ({-(-apps // TEAM_SIZE)} teams)",
+        "",
+        "| operation | meshinstall (s) | kubectl, same objects | ratio |",
+        "|---|---|---|---|",
+        *(f"| {name} | {seconds:.1f} | {other} | {rt} |" for name, seconds, other, rt in rows),
+        f"| peak RSS, driver / engine with plugins | {max(x.driver_mib for x in r.values())} MiB / {max(x.engine_mib for x in r.values())} MiB | | |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def header() -> str:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    cores, memory = os.cpu_count(), psutil.virtual_memory().total >> 30
+    return f"`bench/scale.py`, {date.today()}, commit {commit}, {platform.machine()} {cores} cores {memory} GiB, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("apps", type=int)
+    parser.add_argument("--results", type=Path, help="append the table to this markdown file")
+    args = parser.parse_args()
+    os.environ.setdefault("MESHINSTALL_PASSPHRASE", "bench")
+    os.environ.setdefault("GRAFANA_ADMIN_PASSWORD", "bench-grafana")
+    with tempfile.TemporaryDirectory(prefix="meshinstall-scale-") as folder:
+        bench = Bench(args.apps, Path(folder))
+        try:
+            results = bench.run()
+        finally:
+            subprocess.run(["meshinstall", "destroy", "scale", "--yes"], cwd=folder, capture_output=True)
+    text = f"{header()}\n\n{table(args.apps, results)}"
+    print(text)
+    if args.results:
+        with open(args.results, "a") as out:
+            out.write("\n" + text)
+
+
+if __name__ == "__main__":
+    main()
