@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -95,8 +96,13 @@ def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool) -> 
     """Show what `up` would change in environment ENV."""
     from ..stacks import driver
 
-    _, stack = _open(env)
-    outcome = _run(driver.preview, stack, as_json, refresh=refresh, expect_no_changes=expect_no_changes)
+    opened = driver.open_environment(load(env), refresh)
+    done, why = driver.nothing_to_do(opened, refresh)
+    if done:
+        _report(replace(done, operation="preview", outputs={}), as_json, why)
+        return
+    _say(f"running the engine: {why}", as_json)
+    outcome = _run(driver.preview, opened.stack, as_json, refresh=refresh, expect_no_changes=expect_no_changes)
     _report(outcome, as_json)
 
 
@@ -106,20 +112,27 @@ def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool) -> 
 @click.option("--no-verify", is_flag=True, help="Skip the post-install checks (meshinstall verify).")
 @click.option("--refresh/--no-refresh", default=True, show_default=True, help="Read the cluster first, so drift is shown and put back.")
 def up(env: str, as_json: bool, yes: bool, no_verify: bool, refresh: bool) -> None:
-    """Create or update environment ENV: doctor, preview and ask, apply, verify."""
+    """Create or update environment ENV: doctor, preview and ask, apply, verify.
+
+    When the spec, its secrets, the charts and meshinstall are those of the last successful update and every object
+    is as that update left it, there is nothing to do and the engine is not started (the first line says so)."""
     from ..stacks import driver
 
     spec = load(env)
     _checks("doctor", env, as_json, quiet=True)
-    stack = driver.open_stack(spec)
-    if not yes:
-        planned = _run(driver.preview, stack, as_json, refresh=refresh)
-        _report(planned, as_json)
-        if planned.changed == 0:
-            return
-        click.confirm(f"Apply {planned.changed} change(s) to {env}?", abort=True)
-    outcome = _run(driver.up, stack, as_json, refresh=refresh)
-    _report(outcome, as_json)
+    opened = driver.open_environment(spec, refresh)
+    done, why = driver.nothing_to_do(opened, refresh)
+    if done:
+        _report(done, as_json, why)
+    else:
+        _say(f"running the engine: {why}", as_json)
+        if not yes:
+            planned = _run(driver.preview, opened.stack, as_json, refresh=refresh)
+            _report(planned, as_json)
+            if planned.changed == 0:
+                return
+            click.confirm(f"Apply {planned.changed} change(s) to {env}?", abort=True)
+        _report(_run(driver.up, opened.stack, as_json, refresh=refresh), as_json)
     if not no_verify:
         _checks("verify", env, as_json, quiet=True, skip={"MI404"})
 
@@ -287,11 +300,20 @@ def versions() -> None:
         click.echo(f"{release.provider} {release.version}: Kubernetes {release.kubernetes_min} to {release.kubernetes_max}")
 
 
-def _report(outcome: Any, as_json: bool) -> None:
+def _say(line: str, as_json: bool) -> None:
+    if not as_json:
+        render.console().print(line, markup=False)
+
+
+def _report(outcome: Any, as_json: bool, engine_skipped: str = "") -> None:
+    """The outcome; `engine_skipped` says why the engine did not need to run (stacks/unchanged.py)."""
     if as_json:
-        click.echo(render.as_json({"operation": outcome.operation, "result": outcome.result, "changes": outcome.changes, "outputs": outcome.outputs}))
+        extra = {"engineSkipped": engine_skipped} if engine_skipped else {}
+        click.echo(render.as_json({"operation": outcome.operation, "result": outcome.result, "changes": outcome.changes, "outputs": outcome.outputs, **extra}))
         return
     out = render.console()
+    if engine_skipped:
+        out.print(f"{engine_skipped}: the engine was not started", markup=False)
     render.summary(out, f"{outcome.operation}: {outcome.changed} change(s)", outcome.changes)
     if outcome.outputs:
         render.outputs(out, outcome.outputs)

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import urllib3
 from pulumi import automation as auto
 
 from ..errors import ClusterUnreachable, EngineFailed, UsageError
 from ..schemas.model import Spec
-from . import engine, gateway_api, program, releases
+from . import engine, gateway_api, program, releases, unchanged
 from .secrets import resolve
 from .target import ClusterTarget
 
@@ -84,8 +85,23 @@ def engine_env(place: Places, secret: str) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class Environment:
+    """An opened stack, the fingerprint of what its program reads (stacks/unchanged.py) and its cluster."""
+
+    stack: auto.Stack
+    inputs: str
+    target: ClusterTarget
+
+
 def open_stack(spec: Spec) -> auto.Stack:
     """Select (or create) the environment's stack with the inline program bound to `spec`."""
+    return open_environment(spec).stack
+
+
+def open_environment(spec: Spec, refresh: bool = False) -> Environment:
+    """Select (or create) the environment's stack with the inline program bound to `spec`; `refresh` says whether
+    the operation reads the cluster first (the program records it for the next `up`, stacks/unchanged.py)."""
     secret = passphrase()
     secrets = resolve(spec)
     missing = releases.mirror_problems(spec)
@@ -93,7 +109,9 @@ def open_stack(spec: Spec) -> auto.Stack:
         raise UsageError(f"the chart mirror {releases.chart_mirror(spec).describe()} lacks what {spec.name} installs:\n  " + "\n  ".join(missing))
     place = places(spec)
     restart_if_stopped(spec)
-    crds = gateway_api.plan(spec, ClusterTarget.of(spec))
+    target = ClusterTarget.of(spec)
+    crds = gateway_api.plan(spec, target)
+    inputs = unchanged.inputs_fingerprint(spec, secrets, crds, target, secret)
     for folder in (place.work_dir, place.pulumi_home):
         folder.mkdir(parents=True, exist_ok=True)
     if place.backend_url.startswith("file://"):
@@ -108,14 +126,38 @@ def open_stack(spec: Spec) -> auto.Stack:
         project_settings=auto.ProjectSettings(name=PROJECT, runtime="python", backend=auto.ProjectBackend(place.backend_url)),
     )
     try:
-        return auto.create_or_select_stack(
+        stack = auto.create_or_select_stack(
             stack_name=spec.name,
             project_name=PROJECT,
-            program=lambda: program.build(spec, secrets, crds),
+            program=lambda: program.build(spec, secrets, crds, unchanged.Recording(inputs, refresh)),
             opts=workspace,
         )
     except auto.errors.CommandError as err:
         raise EngineFailed(f"cannot open stack {spec.name!r} at {place.backend_url}: {_last_lines(err)}") from err
+    return Environment(stack, inputs, target)
+
+
+def nothing_to_do(env: Environment, refresh: bool) -> tuple[Outcome | None, str]:
+    """The outcome of an `up` or `preview` that has nothing to do, found without the engine; else None and why
+    the engine must run (stacks/unchanged.py)."""
+    history = _engine_call("history", lambda: env.stack.history(page_size=1))
+    if not history or history[0].kind != "update" or history[0].result != "succeeded":
+        return None, "the last operation on the stack was not a successful update"
+    state = unchanged.recorded(_engine_call("export", env.stack.export_stack).deployment)
+    if state.pending:
+        return None, "the state records operations that were interrupted"
+    if state.inputs != env.inputs:
+        return None, "the spec, a secret, the charts, the cluster or meshinstall changed since the last update"
+    if refresh and not state.refreshed:
+        return None, "the last update did not read the cluster (--no-refresh)"
+    if refresh:
+        try:
+            changed = unchanged.changed_objects(env.target, state, history[0].start_time)
+        except (OSError, RuntimeError, urllib3.exceptions.HTTPError) as err:
+            return None, f"the cluster could not be read ({err})"
+        if changed:
+            return None, f"{len(changed)} object(s) touched in the cluster since the last update, first {changed[0]}"
+    return Outcome("up", {"same": state.resources}, state.outputs), f"nothing changed since the last update ({history[0].end_time or history[0].start_time:%Y-%m-%d %H:%M})"
 
 
 def restart_if_stopped(spec: Spec) -> bool:
@@ -182,4 +224,4 @@ def status(stack: auto.Stack) -> dict[str, Any]:
 
 
 def _plain(outputs: Mapping[str, auto.OutputValue]) -> dict[str, Any]:
-    return {k: ("[secret]" if v.secret else v.value) for k, v in outputs.items()}
+    return {k: ("[secret]" if v.secret else v.value) for k, v in outputs.items() if k not in (unchanged.INPUTS_OUTPUT, unchanged.REFRESHED_OUTPUT)}

@@ -48,7 +48,8 @@ def crd_documents(source: str) -> tuple[dict[str, Any], ...]:
             text = Path(source).read_text(encoding="utf-8")
     except OSError as err:
         raise UsageError(f"cannot read the Gateway API CRDs from {source}: {err}; set mesh.gatewayApi.install: false to skip them") from err
-    return tuple(doc for doc in yaml.safe_load_all(text) if doc and doc.get("kind") == "CustomResourceDefinition")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the file is 600 kB, 3 s with the Python parser
+    return tuple(doc for doc in yaml.load_all(text, Loader=loader) if doc and doc.get("kind") == "CustomResourceDefinition")
 
 
 def foreign_owner(kubeconfig: str, context: str | None) -> str | None:

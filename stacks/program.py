@@ -16,10 +16,13 @@ from .gateway_api import GatewayApiPlan
 from .releases import chart_mirror, releases
 from .secrets import ResolvedSecrets
 from .target import ClusterTarget
+from .unchanged import INPUTS_OUTPUT, REFRESHED_OUTPUT, Recording
 
 
-def build(spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan) -> None:
-    """Declare the whole platform for `spec` (with its secrets and Gateway API plan, read before the engine started)."""
+def build(spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, recording: Recording | None = None) -> None:
+    """Declare the whole platform for `spec` (with its secrets and Gateway API plan, read before the engine started);
+    `recording` (the fingerprint of all of these, and whether this operation read the cluster first) is exported, so
+    the next `up` can tell that nothing changed (stacks/unchanged.py)."""
     charts = releases(spec)
     target = ClusterTarget.of(spec)
     k8s_cluster = Cluster("cluster", target.cluster_args())
@@ -64,6 +67,9 @@ def build(spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan) -> 
     pulumi.export("specHash", spec.content_hash)
     pulumi.export("environment", spec.name)
     pulumi.export("charts", chart_mirror(spec).describe())
+    if recording:
+        pulumi.export(INPUTS_OUTPUT, recording.inputs)
+        pulumi.export(REFRESHED_OUTPUT, recording.refreshed)
 
 
 def _gateway_api(plan: GatewayApiPlan, opts: pulumi.ResourceOptions) -> tuple[pulumi.Resource, ...]:

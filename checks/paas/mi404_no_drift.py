@@ -1,4 +1,5 @@
-"""MI404: nothing meshinstall owns has drifted from the spec (a refreshing preview shows no change)."""
+"""MI404: nothing meshinstall owns has drifted from the spec: every object is as the last update left them
+(stacks/unchanged.py), or else a refreshing preview shows no change."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ class NoDrift(Check):
     def inspect(self, ctx: Context) -> Result:
         from ...stacks import driver
 
+        opened = driver.open_environment(ctx.spec, refresh=True)
+        done, _ = driver.nothing_to_do(opened, refresh=True)
+        if done:  # the spec and every object are as the last update left them: no refreshing preview needed
+            return self.passed(f"stack {ctx.spec.name} ({done.changes['same']} resources as the last update left them)")
         events: list = []
-        outcome = driver.preview(driver.open_stack(ctx.spec), on_event=events.append, refresh=True)
+        outcome = driver.preview(opened.stack, on_event=events.append, refresh=True)
         changed = sorted({e.resource_pre_event.metadata.urn.rsplit("::", 1)[-1] for e in events
                           if e.resource_pre_event and e.resource_pre_event.metadata.op.value not in ("same", "read", "refresh")})
         target = f"stack {ctx.spec.name} (preview --refresh)"

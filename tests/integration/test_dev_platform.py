@@ -110,6 +110,24 @@ def test_second_up_changes_nothing(platform):
     assert again.changed == 0, again.changes
 
 
+def test_an_up_with_nothing_to_do_does_not_start_the_engine_until_someone_touches_an_object(platform, capsys, monkeypatch):
+    monkeypatch.chdir(platform.folder)
+    assert main(["up", "dev", "--yes", "--no-verify", "--json"]) == 0  # records that it refreshed
+    capsys.readouterr()
+    assert main(["up", "dev", "--yes", "--no-verify", "--json"]) == 0
+    skipped = json.loads(capsys.readouterr().out)
+    assert skipped["engineSkipped"].startswith("nothing changed since the last update"), skipped
+    assert skipped["changes"]["same"] > 50 and skipped["outputs"]["environment"] == "dev"
+    assert "inputs" not in skipped["outputs"]
+    platform.apps.patch_namespaced_deployment_scale("orders", "payments", {"spec": {"replicas": 5}})
+    assert main(["up", "dev", "--yes", "--no-verify"]) == 0
+    said = capsys.readouterr().out
+    assert "running the engine: 1 object(s) touched in the cluster since the last update, first Deployment payments/orders" in said, said
+    assert platform.apps.read_namespaced_deployment("orders", "payments").spec.replicas == 2, "the engine put it back"
+    assert main(["up", "dev", "--yes", "--no-verify"]) == 0
+    assert "the engine was not started" in capsys.readouterr().out
+
+
 def test_istiod_flipping_its_webhook_is_not_drift(platform):
     admission = client.AdmissionregistrationV1Api()
     name = "istio-validator-istio-system"

@@ -1,0 +1,212 @@
+"""When `up` has nothing to do, it says so without running the engine.
+
+The engine's floor for an `up` that changes nothing is the Python program declaring every resource and the engine
+diffing each one: about 15 s at 100 apps, where `kubectl apply` of the same objects takes 3 s (bench/results.md).
+So `up` first asks two cheap questions, and starts the engine only when either answer is no:
+
+1. Are the program's inputs those of the last successful update? Everything the program reads (the merged spec,
+   the resolved secrets, the Gateway API plan, the chart mirror and its archives, meshinstall's code, the engine and
+   provider binaries, the cluster it talks to) is folded into an HMAC keyed by the state passphrase. The program
+   exports it as the `inputs` output, so the last update's value is in the state.
+2. (With refresh, the default.) Is every object of the state in the cluster as the last update left it? One
+   metadata-only LIST per kind reads every object; an object is as left when it exists and no field manager but
+   meshinstall's (pulumi-kubernetes-*), the cluster's own controllers and status writers touched it. A Helm release
+   is as left when its deployed revision is the state's. A `kubectl edit`, `label`, `scale` or delete shows up as
+   a manager or a missing object, and `up` then runs the engine, which refreshes and puts it back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .. import __version__
+from ..schemas.model import Spec
+from . import engine
+from .gateway_api import GatewayApiPlan
+from .releases import chart_mirror, releases
+from .secrets import ResolvedSecrets
+from .target import ClusterTarget
+
+INPUTS_OUTPUT = "inputs"
+REFRESHED_OUTPUT = "refreshedCluster"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+OUR_MANAGER_PREFIX = "pulumi-kubernetes-"
+# Managers that write our objects as part of running them, never to change what meshinstall declared.
+CLUSTER_MANAGERS = frozenset({"kube-controller-manager", "kube-scheduler", "kube-apiserver", "kwok"})
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # marks a secret value in Pulumi's state format
+
+
+def inputs_fingerprint(spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, target: ClusterTarget, key: str) -> str:
+    """HMAC (keyed by the state passphrase, so secret values cannot be guessed from it) of what the program reads."""
+    digest = hmac.new(key.encode(), digestmod=hashlib.sha256)
+    for part in (
+        __version__, _code(), spec.content_hash, repr(secrets), repr(gateway_api), repr(releases(spec)),
+        chart_mirror(spec).describe(), *_chart_files(spec), *_engine_binaries(), *_cluster(target),
+    ):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _code() -> str:
+    """meshinstall's own files (a changed component is a changed program)."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE_ROOT.rglob("*")):
+        if path.suffix in (".py", ".json", ".yaml") and "tests" not in path.parts and path.is_file():
+            digest.update(str(path.relative_to(PACKAGE_ROOT)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _chart_files(spec: Spec) -> list[str]:
+    mirror = chart_mirror(spec).path
+    if not mirror or not Path(mirror).is_dir():
+        return []
+    return [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sorted(Path(mirror).rglob("*.tgz"))]
+
+
+def _engine_binaries() -> list[str]:
+    return [str((engine.find(tool) or Path(tool)).resolve()) for tool in engine.REQUIRED]
+
+
+def _cluster(target: ClusterTarget) -> list[str]:
+    path = Path(target.kubeconfig)
+    return [target.kubeconfig, target.context or "", hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""]
+
+
+@dataclass(frozen=True)
+class Recording:
+    """What the program exports for the next `up`: the inputs fingerprint and whether this operation refreshed."""
+
+    inputs: str
+    refreshed: bool
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the state says about the objects meshinstall made: ids by (apiVersion, kind), and Helm releases."""
+
+    objects: Mapping[tuple[str, str], frozenset[str]]  # (apiVersion, kind) -> {"namespace/name" or "name"}
+    helm_releases: Mapping[str, int]  # "namespace/name" -> revision
+    inputs: str | None
+    refreshed: bool
+    pending: bool
+    resources: int
+    outputs: Mapping[str, Any]  # the stack's outputs, secret ones as "[secret]"
+
+
+def recorded(deployment: Mapping[str, Any]) -> Recorded:
+    """Read the exported state (`pulumi stack export`): no secret needs decrypting, ids and types are plain."""
+    objects: dict[tuple[str, str], set[str]] = defaultdict(set)
+    helm: dict[str, int] = {}
+    stack_outputs: dict[str, Any] = {}
+    for resource in deployment.get("resources", []):
+        kind, outputs = resource.get("type", ""), resource.get("outputs", {})
+        if kind == "pulumi:pulumi:Stack":
+            stack_outputs = {k: "[secret]" if isinstance(v, dict) and SECRET_SIGNATURE in v else v for k, v in outputs.items()}
+        elif kind == HELM_RELEASE:
+            helm[resource.get("id", "")] = int((outputs.get("status") or {}).get("revision", 0))
+        elif kind.startswith("kubernetes:") and resource.get("custom") and not kind.startswith("pulumi:providers"):
+            group_version, _, object_kind = kind.split(":", 1)[1].rpartition(":")
+            api_version = group_version.removeprefix("core/")
+            objects[(api_version, object_kind)].add(resource.get("id", ""))
+    frozen = {k: frozenset(v) for k, v in objects.items()}
+    inputs = stack_outputs.get(INPUTS_OUTPUT)
+    return Recorded(
+        frozen, helm, inputs if isinstance(inputs, str) else None, stack_outputs.get(REFRESHED_OUTPUT) is True,
+        bool(deployment.get("pending_operations")), len(deployment.get("resources", [])),
+        {k: v for k, v in stack_outputs.items() if k not in (INPUTS_OUTPUT, REFRESHED_OUTPUT)},
+    )
+
+
+def changed_objects(target: ClusterTarget, state: Recorded, since: datetime) -> list[str]:
+    """Objects of the state that are gone, or that someone else touched after the last update started (that update
+    refreshed, so what others did before it has been seen, as the engine sees it); [] when all are as left."""
+    from kubernetes import config
+
+    since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)  # the engine's history times are UTC
+    api = config.new_client_from_config(config_file=target.kubeconfig, context=target.context)
+    plurals = _plurals(api, {api_version for api_version, _ in state.objects})
+    changed: list[str] = []
+    for (api_version, kind), ids in sorted(state.objects.items()):
+        plural = plurals.get((api_version, kind))
+        if plural is None:
+            changed.append(f"{kind}s ({api_version} is not served)")
+            continue
+        live = {_id(item): item for item in _list_metadata(api, api_version, plural)}
+        changed += [f"{kind} {i}" + _by(live.get(i), since) for i in sorted(ids) if i not in live or _touched(live[i], since)]
+    live_helm = _deployed_helm_revisions(api)
+    changed += [f"Helm release {r}" for r, revision in sorted(state.helm_releases.items()) if live_helm.get(r) != revision]
+    return changed
+
+
+def _foreign_entries(item: Mapping[str, Any], since: datetime) -> list[str]:
+    """Managers other than meshinstall's and the cluster's own that wrote the object at or after `since`."""
+    found = []
+    for entry in item["metadata"].get("managedFields") or []:
+        manager = entry.get("manager", "")
+        if entry.get("subresource") == "status" or manager in CLUSTER_MANAGERS or manager.startswith(OUR_MANAGER_PREFIX):
+            continue
+        stamp = entry.get("time")  # absent on a `scale` write: when is unknown, so it counts
+        if stamp is None or datetime.fromisoformat(stamp.replace("Z", "+00:00")) >= since - timedelta(seconds=1):  # whole seconds
+            found.append(manager)
+    return found
+
+
+def _touched(item: Mapping[str, Any], since: datetime) -> bool:
+    return bool(_foreign_entries(item, since))
+
+
+def _by(item: Mapping[str, Any] | None, since: datetime) -> str:
+    return " (deleted)" if item is None else f" (by {', '.join(_foreign_entries(item, since))})"
+
+
+def _id(item: Mapping[str, Any]) -> str:
+    meta = item["metadata"]
+    return f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
+
+
+def _plurals(api: Any, api_versions: Iterable[str]) -> dict[tuple[str, str], str]:
+    found: dict[tuple[str, str], str] = {}
+    for api_version in api_versions:
+        path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        try:
+            served = _get(api, path)
+        except RuntimeError:  # a group no longer served: its objects count as changed
+            continue
+        for resource in served.get("resources", []):
+            if "/" not in resource["name"]:
+                found[(api_version, resource["kind"])] = resource["name"]
+    return found
+
+
+def _list_metadata(api: Any, api_version: str, plural: str, selector: str = "") -> list[dict[str, Any]]:
+    """Names, labels and managed fields of every object of a kind, without their bodies (one request)."""
+    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+    return _get(api, f"{prefix}/{plural}", accept, [("labelSelector", selector)] if selector else []).get("items", [])
+
+
+def _get(api: Any, path: str, accept: str = "application/json", query: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    request = api.param_serialize(method="GET", resource_path=path, query_params=query or [], header_params={"Accept": accept}, auth_settings=["BearerToken"])
+    response = api.call_api(*request)
+    response.read()
+    if response.status != 200:
+        raise RuntimeError(f"GET {path}: HTTP {response.status}")
+    return json.loads(response.data)
+
+
+def _deployed_helm_revisions(api: Any) -> dict[str, int]:
+    """Helm 3 keeps each release revision in a Secret labelled owner=helm; the deployed one is current."""
+    revisions: dict[str, int] = {}
+    for item in _list_metadata(api, "v1", "secrets", "owner=helm,status=deployed"):
+        meta = item["metadata"]
+        revisions[f"{meta['namespace']}/{meta['labels']['name']}"] = int(meta["labels"]["version"])
+    return revisions

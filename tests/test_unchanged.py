@@ -1,0 +1,90 @@
+"""The engine-free `up`: what the state says, which cluster writes count as touching an object, the fingerprint."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from meshinstall.stacks import unchanged
+
+LAST_UPDATE = datetime(2026, 11, 26, 10, 0, 0, tzinfo=timezone.utc)
+
+
+def entry(manager: str, time: str | None = "2026-11-26T10:05:00Z", subresource: str | None = None) -> dict:
+    found = {"manager": manager, "operation": "Update"}
+    if time:
+        found["time"] = time
+    if subresource:
+        found["subresource"] = subresource
+    return found
+
+
+def item(*entries: dict) -> dict:
+    return {"metadata": {"name": "web", "namespace": "storefront", "managedFields": list(entries)}}
+
+
+def test_meshinstalls_own_writes_and_the_clusters_are_not_touches():
+    ours = entry("pulumi-kubernetes-1dce354f", "2026-11-26T10:05:00Z")
+    status = entry("kwok", subresource="status")
+    controller = entry("kube-controller-manager", "2026-11-26T10:05:00Z")
+    assert not unchanged._touched(item(ours, status, controller), LAST_UPDATE)
+
+
+def test_someone_elses_write_after_the_last_update_is_a_touch():
+    assert unchanged._touched(item(entry("kubectl-label", "2026-11-26T10:05:00Z")), LAST_UPDATE)
+    assert unchanged._foreign_entries(item(entry("kubectl-edit", "2026-11-26T10:00:00Z")), LAST_UPDATE) == ["kubectl-edit"]
+
+
+def test_a_write_the_last_update_already_saw_is_not_a_touch():
+    assert not unchanged._touched(item(entry("kubectl-label", "2026-11-26T09:30:00Z")), LAST_UPDATE)
+
+
+def test_a_scale_without_a_time_counts():
+    assert unchanged._touched(item(entry("kubectl", time=None, subresource="scale")), LAST_UPDATE)
+
+
+STATE = {
+    "resources": [
+        {"type": "pulumi:pulumi:Stack", "custom": False, "outputs": {
+            "inputs": "abc", "refreshedCluster": True, "environment": "dev",
+            "urls": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "x"}}},
+        {"type": "pulumi:providers:kubernetes", "custom": True, "id": "p"},
+        {"type": "kubernetes:core/v1:Service", "custom": True, "id": "storefront/web"},
+        {"type": "kubernetes:apps/v1:Deployment", "custom": True, "id": "storefront/web"},
+        {"type": "kubernetes:networking.istio.io/v1:VirtualService", "custom": True, "id": "storefront/web"},
+        {"type": "kubernetes:core/v1:Namespace", "custom": True, "id": "storefront"},
+        {"type": "kubernetes:helm.sh/v3:Release", "custom": True, "id": "istio-system/istiod", "outputs": {"status": {"revision": 3}}},
+        {"type": "meshinstall:components:App", "custom": False},
+    ],
+}
+
+
+def test_the_state_gives_ids_by_kind_releases_and_what_the_program_recorded():
+    state = unchanged.recorded(STATE)
+    assert state.objects == {
+        ("v1", "Service"): frozenset({"storefront/web"}),
+        ("apps/v1", "Deployment"): frozenset({"storefront/web"}),
+        ("networking.istio.io/v1", "VirtualService"): frozenset({"storefront/web"}),
+        ("v1", "Namespace"): frozenset({"storefront"}),
+    }
+    assert state.helm_releases == {"istio-system/istiod": 3}
+    assert (state.inputs, state.refreshed, state.pending, state.resources) == ("abc", True, False, 8)
+    assert state.outputs == {"environment": "dev", "urls": "[secret]"}
+
+
+def test_interrupted_operations_in_the_state_are_noticed():
+    assert unchanged.recorded({**STATE, "pending_operations": [{"type": "creating"}]}).pending
+
+
+def test_the_fingerprint_follows_secrets_and_the_passphrase(environments):
+    from meshinstall.schemas.validate import load_spec
+    from meshinstall.stacks.gateway_api import GatewayApiPlan
+    from meshinstall.stacks.secrets import ResolvedSecrets
+    from meshinstall.stacks.target import ClusterTarget
+
+    dev_spec = load_spec(environments / "dev.yaml")
+    target = ClusterTarget.of(dev_spec)
+    one = unchanged.inputs_fingerprint(dev_spec, ResolvedSecrets("pw-1"), GatewayApiPlan(), target, "key")
+    assert one == unchanged.inputs_fingerprint(dev_spec, ResolvedSecrets("pw-1"), GatewayApiPlan(), target, "key")
+    assert one != unchanged.inputs_fingerprint(dev_spec, ResolvedSecrets("pw-2"), GatewayApiPlan(), target, "key")
+    assert one != unchanged.inputs_fingerprint(dev_spec, ResolvedSecrets("pw-1"), GatewayApiPlan(), target, "other key")
+    assert "pw-1" not in one
