@@ -6,10 +6,11 @@ One run, in a temporary folder:
   1. an environment with N/10 teams and no apps is brought up (not timed: the platform is there before);
   2. N apps are added (10 per team, 2 of them canaries, every app routed, with retries and allowFrom): `up`;
   3. the app objects meshinstall made are read back, copied into twin namespaces (`k-<team>`, made untimed), and
-     given to `kubectl apply --server-side` then `kubectl wait --for=condition=Available` on their Deployments
+     given to one `kubectl apply --server-side` then `kubectl wait --for=condition=Available` on their Deployments
      (one wait per namespace, 16 at once);
   4. no-change runs: `up --no-refresh --no-verify` and `kubectl apply --server-side` again, default `up`, `preview`;
-  5. `validate` of the N-app spec; removing the apps (`up` without them / `kubectl delete --wait`); `destroy`.
+  5. `validate` of the N-app spec; removing the apps (`up` without them / `kubectl delete --wait` per namespace,
+     16 at once); `destroy`.
 Peak RSS is sampled every 0.2 s: the driver (the `meshinstall` process, which also runs the inline Pulumi program)
 and the engine (the sum of its child processes: pulumi, the language host, the Kubernetes provider, helm).
 The table goes to stdout and, with --results, is appended to the results file with the machine, date and commit.
@@ -181,28 +182,32 @@ class Bench:
         ).stdout
         return json.loads(out)["items"]
 
-    def twins(self) -> tuple[str, str]:
-        """The team objects and the app objects meshinstall made, copied into `k-<namespace>` (YAML streams)."""
+    def twins(self) -> tuple[str, list[dict[str, Any]]]:
+        """The team objects (a YAML stream) and the app objects meshinstall made, copied into `k-<namespace>`."""
         teams = [f"team-{t:03d}" for t in range(max(1, -(-self.apps // TEAM_SIZE)))]
         namespaces = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"k-{t}", "labels": {BENCH_LABEL: "true"}}} for t in teams]
         team_objects = self.get("resourcequotas,limitranges,roles,rolebindings,networkpolicies", "meshinstall.dev/team")
         app_objects = self.get(APP_KINDS, "app,meshinstall.dev/team")
-        return _stream(namespaces + [_twin(o) for o in team_objects]), _stream([_twin(o) for o in app_objects])
+        return _stream(namespaces + [_twin(o) for o in team_objects]), [_twin(o) for o in app_objects]
 
     def wait_available(self) -> float:
-        """`kubectl wait --for=condition=Available` on every twin namespace, 16 at once: one `wait -A` checks its
-        objects one after the other (10 s for 60 Deployments that are already available), which would flatter us."""
-        namespaces = [f"k-team-{t:03d}" for t in range(max(1, -(-self.apps // TEAM_SIZE)))]
+        return self.per_namespace(["wait", "--for=condition=Available", "deployments", "--all", "--timeout=1800s", "-n"], "kubectl wait --for=condition=Available")
+
+    def per_namespace(self, args: list[str], what: str) -> float:
+        """`kubectl <args> <team>` for every twin namespace, 16 at once (a namespace or its file of app objects):
+        one kubectl over all of them checks objects one after the other (10 s to `wait` on 60 Deployments that are
+        already available), which would flatter meshinstall."""
+        teams = [f"k-team-{t:03d}" for t in range(max(1, -(-self.apps // TEAM_SIZE)))]
+        targets = [str(self.work / f"{t}.yaml") if args[-1] == "-f" else t for t in teams]
         start = time.perf_counter()
         with ThreadPoolExecutor(16) as pool:
-            waits = pool.map(lambda ns: subprocess.run(
-                ["kubectl", "--kubeconfig", self.kubeconfig, "wait", "--for=condition=Available", "deployments", "--all", "-n", ns, "--timeout=1800s"],
-                capture_output=True, text=True), namespaces)
-            failed = [w.stderr for w in waits if w.returncode]
+            runs = list(pool.map(lambda target: subprocess.run(
+                ["kubectl", "--kubeconfig", self.kubeconfig, *args, target], capture_output=True, text=True), targets))
+        failed = [r.stderr for r in runs if r.returncode]
         if failed:
-            sys.exit(f"kubectl wait failed: {failed[0]}")
+            sys.exit(f"kubectl {args[0]} failed: {failed[0]}")
         seconds = time.perf_counter() - start
-        print(f"  {seconds:7.1f} s  kubectl wait --for=condition=Available (per namespace, 16 at once)", flush=True)
+        print(f"  {seconds:7.1f} s  {what} (per namespace, 16 at once)", flush=True)
         return seconds
 
     def run(self) -> dict[str, Run]:
@@ -214,18 +219,20 @@ class Bench:
         results["validate"] = self.meshinstall("validate", str(self.spec_file))
         results["add"] = self.meshinstall("up", "scale", "--yes")
         team_objects, app_objects = self.twins()
-        (self.work / "apps.yaml").write_text(app_objects)
+        (self.work / "apps.yaml").write_text(_stream(app_objects))
+        for namespace in {o["metadata"]["namespace"] for o in app_objects}:
+            (self.work / f"{namespace}.yaml").write_text(_stream([o for o in app_objects if o["metadata"]["namespace"] == namespace]))
         self.kubectl("apply", "--server-side", "-f", "-", stdin=team_objects)
         apply = self.kubectl("apply", "--server-side", "-f", "apps.yaml")
         wait = self.wait_available()
-        results["kubectl add"] = Run(apply.seconds + wait, apply.driver_mib)
+        results["kubectl add"] = Run(apply.seconds + wait)
         results["fast no change"] = self.meshinstall("up", "scale", "--yes", "--no-refresh", "--no-verify")
         results["kubectl no change"] = self.kubectl("apply", "--server-side", "-f", "apps.yaml")
         results["no change"] = self.meshinstall("up", "scale", "--yes")
         results["preview"] = self.meshinstall("preview", "scale")
         self.write_spec(with_apps=False)
         results["remove"] = self.meshinstall("up", "scale", "--yes")
-        results["kubectl remove"] = self.kubectl("delete", "--wait", "-f", "apps.yaml")
+        results["kubectl remove"] = Run(self.per_namespace(["delete", "--wait", "-f"], "kubectl delete --wait"))
         results["destroy"] = self.meshinstall("destroy", "scale", "--yes")
         return results
 
