@@ -54,7 +54,7 @@ def spec(apps: int, with_apps: bool) -> dict[str, Any]:
         "cluster": {
             "provider": "simulated",
             "kubernetesVersion": "1.34",
-            "nodes": 3 + -(-teams * QUOTA_PODS // 250),  # the quotas fit (the capacity rule checks it)
+            "nodes": 3 + 2 * -(-teams * QUOTA_PODS // 250),  # the quotas fit twice: the twin namespaces have them too
             "nodeCapacity": {"cpu": "64", "memory": "256Gi", "pods": 250},
         },
         "mesh": {
