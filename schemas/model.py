@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import functools
 import re
 import types
 import typing
@@ -363,14 +364,20 @@ class Spec:
         return path if path.is_absolute() else (self.base_dir / path)
 
 
+@functools.lru_cache(maxsize=None)
 def snake(name: str) -> str:
     """`nodeCapacity` -> `node_capacity`."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)  # evaluates every annotation: once per class, not once per app
+
+
 def build(cls: type, data: Mapping[str, Any]) -> Any:
     """Build dataclass `cls` from schema-valid camelCase data (unknown keys were rejected before)."""
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         name = snake(key)

@@ -57,8 +57,8 @@ def load_spec(path: Path) -> model.Spec:
     doc = loader.load(path)
     if doc.data is None:
         raise SpecInvalid(doc.problems)
-    repeated = [p for p in schema_problems(doc) if (p.file, p.line, p.column) in doc.suppressed]
-    problems = doc.problems + [p for p in schema_problems(doc) if p not in repeated]
+    found = schema_problems(doc)
+    problems = doc.problems + [p for p in found if (p.file, p.line, p.column) not in doc.suppressed]
     if problems:
         raise SpecInvalid(problems)
     data = with_defaults(doc.data)
