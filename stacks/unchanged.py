@@ -77,8 +77,11 @@ def _engine_binaries() -> list[str]:
 
 
 def _cluster(target: ClusterTarget) -> list[str]:
+    """Which cluster, and for an existing one its kubeconfig's content (a simulated cluster's is written by its
+    first `up`, after this fingerprint was taken, and stays the same over restarts)."""
     path = Path(target.kubeconfig)
-    return [target.kubeconfig, target.context or "", hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""]
+    content = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and not target.simulated else ""
+    return [target.kubeconfig, target.context or "", content]
 
 
 @dataclass(frozen=True)
