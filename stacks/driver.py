@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import urllib3
+from kubernetes.config import ConfigException
 from pulumi import automation as auto
 
 from ..errors import ClusterUnreachable, EngineFailed, UsageError
@@ -95,7 +96,7 @@ class Environment:
 
 
 def open_stack(spec: Spec) -> auto.Stack:
-    """Select (or create) the environment's stack with the inline program bound to `spec`."""
+    """The stack of `open_environment` (for callers that need only the stack)."""
     return open_environment(spec).stack
 
 
@@ -153,7 +154,7 @@ def nothing_to_do(env: Environment, refresh: bool) -> tuple[Outcome | None, str]
     if refresh:
         try:
             changed = unchanged.changed_objects(env.target, state, history[0].start_time)
-        except (OSError, RuntimeError, urllib3.exceptions.HTTPError) as err:
+        except (OSError, RuntimeError, urllib3.exceptions.HTTPError, ConfigException) as err:
             return None, f"the cluster could not be read ({err})"
         if changed:
             return None, f"{len(changed)} object(s) touched in the cluster since the last update, first {changed[0]}"

@@ -144,7 +144,10 @@ def changed_objects(target: ClusterTarget, state: Recorded, since: datetime) -> 
             changed.append(f"{kind}s ({api_version} is not served)")
             continue
         live = {_id(item): item for item in _list_metadata(api, api_version, plural)}
-        changed += [f"{kind} {i}" + _by(live.get(i), since) for i in sorted(ids) if i not in live or _touched(live[i], since)]
+        for i in sorted(ids):
+            writers = _foreign_entries(live[i], since) if i in live else ["deleted"]
+            if writers:
+                changed.append(f"{kind} {i} (by {', '.join(writers)})" if i in live else f"{kind} {i} (deleted)")
     live_helm = _deployed_helm_revisions(api)
     changed += [f"Helm release {r}" for r, revision in sorted(state.helm_releases.items()) if live_helm.get(r) != revision]
     return changed
@@ -161,14 +164,6 @@ def _foreign_entries(item: Mapping[str, Any], since: datetime) -> list[str]:
         if stamp is None or datetime.fromisoformat(stamp.replace("Z", "+00:00")) >= since - timedelta(seconds=1):  # whole seconds
             found.append(manager)
     return found
-
-
-def _touched(item: Mapping[str, Any], since: datetime) -> bool:
-    return bool(_foreign_entries(item, since))
-
-
-def _by(item: Mapping[str, Any] | None, since: datetime) -> str:
-    return " (deleted)" if item is None else f" (by {', '.join(_foreign_entries(item, since))})"
 
 
 def _id(item: Mapping[str, Any]) -> str:

@@ -26,20 +26,20 @@ def test_meshinstalls_own_writes_and_the_clusters_are_not_touches():
     ours = entry("pulumi-kubernetes-1dce354f", "2026-11-26T10:05:00Z")
     status = entry("kwok", subresource="status")
     controller = entry("kube-controller-manager", "2026-11-26T10:05:00Z")
-    assert not unchanged._touched(item(ours, status, controller), LAST_UPDATE)
+    assert not unchanged._foreign_entries(item(ours, status, controller), LAST_UPDATE)
 
 
 def test_someone_elses_write_after_the_last_update_is_a_touch():
-    assert unchanged._touched(item(entry("kubectl-label", "2026-11-26T10:05:00Z")), LAST_UPDATE)
+    assert unchanged._foreign_entries(item(entry("kubectl-label", "2026-11-26T10:05:00Z")), LAST_UPDATE)
     assert unchanged._foreign_entries(item(entry("kubectl-edit", "2026-11-26T10:00:00Z")), LAST_UPDATE) == ["kubectl-edit"]
 
 
 def test_a_write_the_last_update_already_saw_is_not_a_touch():
-    assert not unchanged._touched(item(entry("kubectl-label", "2026-11-26T09:30:00Z")), LAST_UPDATE)
+    assert not unchanged._foreign_entries(item(entry("kubectl-label", "2026-11-26T09:30:00Z")), LAST_UPDATE)
 
 
 def test_a_scale_without_a_time_counts():
-    assert unchanged._touched(item(entry("kubectl", time=None, subresource="scale")), LAST_UPDATE)
+    assert unchanged._foreign_entries(item(entry("kubectl", time=None, subresource="scale")), LAST_UPDATE)
 
 
 STATE = {
