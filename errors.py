@@ -76,3 +76,15 @@ class ToolchainMissing(MeshinstallError):
     """The Pulumi engine or a plugin it needs is not installed."""
 
     exit_code = 7
+
+
+class EnvironmentLocked(MeshinstallError):
+    """Another command holds the environment's lock, or a dead one left the engine's lock behind."""
+
+    exit_code = 8
+
+
+class Interrupted(MeshinstallError):
+    """The user interrupted the command (Ctrl-C); the message says what was changed and what is left."""
+
+    exit_code = 130

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -22,6 +23,8 @@ EXIT_CODES = {
     5: "the Pulumi engine reported a failure",
     6: "the cluster could not be reached or started",
     7: "the Pulumi engine or a plugin is missing",
+    8: "the environment is locked by another command (the message names it; a dead one's lock is cleared by `up` or `repair`)",
+    130: "interrupted (Ctrl-C or SIGTERM): the message says what was changed; run the command again to finish",
 }
 
 
@@ -80,6 +83,27 @@ def _open(env: str) -> tuple[Any, Any]:
     return spec, driver.open_stack(spec)
 
 
+@contextmanager
+def _changing(spec: Any, as_json: bool, refresh: bool = False) -> Iterator[Any]:
+    """For a command that changes the environment: its lock, what a dead run left cleared (said), the simulated
+    cluster restarted if it stopped, then the opened environment with any interrupted operation recovered."""
+    from ..stacks import driver
+
+    say = lambda line: _say(line, as_json, stderr=True)  # noqa: E731
+    with driver.exclusive(spec, _ask, say):
+        if driver.restart_if_stopped(spec):
+            say(f"the simulated cluster of {spec.name} was stopped: restarted it on its data")
+        opened = driver.open_environment(spec, refresh)
+        for line in driver.recover_state(opened, spec):
+            say(line)
+        yield opened
+
+
+def _ask(question: str) -> bool:
+    """Ask a yes/no question on a terminal; without one, the answer is no."""
+    return sys.stdin.isatty() and click.confirm(question, default=False)
+
+
 def _run(operation: Callable[..., Any], stack: Any, as_json: bool, **kwargs: Any) -> Any:
     out = render.console()
     if as_json:
@@ -96,7 +120,9 @@ def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool) -> 
     """Show what `up` would change in environment ENV."""
     from ..stacks import driver
 
-    opened = driver.open_environment(load(env), refresh)
+    spec = load(env)
+    driver.require_running(spec, "preview")
+    opened = driver.open_environment(spec, refresh)
     done, why = driver.nothing_to_do(opened, refresh)
     if done:
         _report(replace(done, operation="preview", outputs={}), as_json, why)
@@ -116,25 +142,44 @@ def up(env: str, as_json: bool, yes: bool, no_verify: bool, refresh: bool) -> No
 
     When the spec, its secrets, the charts and meshinstall are those of the last successful update and every object
     is as that update left it, there is nothing to do and the engine is not started (the first line says so)."""
+    spec = load(env)
+    with _changing(spec, as_json, refresh) as opened:
+        _checks("doctor", env, as_json, quiet=True)
+        _converge(opened, env, as_json, yes, refresh)
+    if not no_verify:
+        _checks("verify", env, as_json, quiet=True, skip={"MI404"})
+
+
+def _converge(opened: Any, env: str, as_json: bool, yes: bool, refresh: bool) -> None:
+    """`up`'s engine part: nothing when nothing changed (stacks/unchanged.py), else preview, ask and apply."""
     from ..stacks import driver
 
-    spec = load(env)
-    _checks("doctor", env, as_json, quiet=True)
-    opened = driver.open_environment(spec, refresh)
     done, why = driver.nothing_to_do(opened, refresh)
     if done:
         _report(done, as_json, why)
-    else:
-        _say(f"running the engine: {why}", as_json)
-        if not yes:
-            planned = _run(driver.preview, opened.stack, as_json, refresh=refresh)
-            _report(planned, as_json)
-            if planned.changed == 0:
-                return
-            click.confirm(f"Apply {planned.changed} change(s) to {env}?", abort=True)
-        _report(_run(driver.up, opened.stack, as_json, refresh=refresh), as_json)
-    if not no_verify:
-        _checks("verify", env, as_json, quiet=True, skip={"MI404"})
+        return
+    _say(f"running the engine: {why}", as_json)
+    if not yes:
+        planned = _run(driver.preview, opened.stack, as_json, refresh=refresh)
+        _report(planned, as_json)
+        if planned.changed == 0:
+            return
+        click.confirm(f"Apply {planned.changed} change(s) to {env}?", abort=True)
+    _report(_run(driver.up, opened.stack, as_json, refresh=refresh), as_json)
+
+
+@cli.command()
+@engine_command
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
+def repair(env: str, as_json: bool, yes: bool) -> None:
+    """Bring ENV back after a killed or interrupted run, then converge it like `up`.
+
+    Clears, saying so: engine processes and the engine's lock a dead run left (asking first when the holder is on
+    another host), operations it left pending, and Helm releases it left pending or failed. `up` does the same."""
+    from ..stacks import driver
+
+    with _changing(load(env), as_json, refresh=True) as opened:
+        _converge(opened, env, as_json, yes, True)
 
 
 @cli.command()
@@ -184,7 +229,8 @@ def destroy(env: str, as_json: bool, yes: bool, force: bool, delete_crds: bool) 
         typed = click.prompt(f"Type the environment name ({spec.name}) to destroy it")
         if typed != spec.name:
             raise UsageError("the name did not match; nothing was destroyed")
-    outcome = _run(driver.destroy, driver.open_stack(spec), as_json)
+    with _changing(spec, as_json) as opened:
+        outcome = _run(driver.destroy, opened.stack, as_json)
     _report(outcome, as_json)
     _crds_after_destroy(spec, delete_crds, as_json)
 
@@ -221,8 +267,8 @@ def refresh(env: str, as_json: bool) -> None:
     """Read the cluster's actual state into ENV's state (reports drift)."""
     from ..stacks import driver
 
-    _, stack = _open(env)
-    _report(_run(driver.refresh, stack, as_json), as_json)
+    with _changing(load(env), as_json) as opened:
+        _report(_run(driver.refresh, opened.stack, as_json), as_json)
 
 
 @cli.command()
@@ -300,9 +346,9 @@ def versions() -> None:
         click.echo(f"{release.provider} {release.version}: Kubernetes {release.kubernetes_min} to {release.kubernetes_max}")
 
 
-def _say(line: str, as_json: bool) -> None:
-    if not as_json:
-        render.console().print(line, markup=False)
+def _say(line: str, as_json: bool, stderr: bool = False) -> None:
+    if not as_json or stderr:
+        render.console(stderr=stderr).print(line, markup=False)
 
 
 def _report(outcome: Any, as_json: bool, engine_skipped: str = "") -> None:
@@ -330,7 +376,10 @@ def main(argv: list[str] | None = None) -> int:
     except MeshinstallError as problem:
         err.print(f"error: {problem}", markup=False)
         return problem.exit_code
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as aborted:
+        if isinstance(aborted.__context__, KeyboardInterrupt):
+            err.print("interrupted before the engine ran: nothing was applied (a cluster start left half done is finished by the next up)")
+            return 130
         err.print("aborted; nothing was changed")
         return 1
     except click.ClickException as problem:

@@ -27,7 +27,8 @@ def _config(props: dict[str, Any]) -> LocalClusterConfig:
 # Stack states refer to this class by module and name (the engine pickles the provider by reference, and `refresh`
 # and `destroy` use the state's copy): moving or renaming it breaks existing environments.
 class _LocalClusterProvider(ResourceProvider):
-    """Runs the local control plane's processes; `read` restarts them if they died."""
+    """Runs the local control plane's processes. `read` only reads (a refresh never starts anything): the commands
+    that change an environment restart its stopped cluster under the environment's lock first."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         plane = LocalControlPlane(_config(props))
@@ -47,7 +48,6 @@ class _LocalClusterProvider(ResourceProvider):
         plane = LocalControlPlane(_config(props))
         if not plane.created():
             return ReadResult(id_=None, outs={})
-        plane.ensure()
         return ReadResult(id_=id_, outs={**props, **plane.info()})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:

@@ -108,7 +108,12 @@ class LocalControlPlane:
             command = self._command(name, ports)
             if self._alive(name) and self._arguments(name) != command[1:]:
                 self._stop(name)  # started by an older meshinstall with other flags
+            recorded = self._pid(name) if self._alive(name) else None
+            strays = [pid for pid in self._own(name) if pid != recorded]
+            if strays:  # a start that raced another, or a pid file lost: they would hold the ports
+                stop_pids(strays)
             if not self._alive(name):
+                self._check_port(name, ports)
                 self._spawn(name, command)
                 if name == "etcd":
                     self._wait(lambda: self._etcd_healthy(ports), "etcd", 60)
@@ -241,16 +246,37 @@ class LocalControlPlane:
         (self.root / f"{name}.pid").write_text(str(process.pid))
 
     def _stop(self, name: str) -> None:
-        """TERM, then KILL after a grace period."""
-        pid = self._pid(name)
-        if pid and self._alive(name):
-            _signal(pid, signal.SIGTERM)
-            deadline = time.time() + 15
-            while self._alive(name) and time.time() < deadline:
-                time.sleep(0.2)
-            if self._alive(name):
-                _signal(pid, signal.SIGKILL)
+        """TERM every process of this name that is this cluster's (the recorded one and strays), then KILL."""
+        stop_pids(self._own(name))
         (self.root / f"{name}.pid").unlink(missing_ok=True)
+
+    def _own(self, name: str) -> list[int]:
+        """Processes of this cluster by their command line: the binary's name and this cluster's folder in its
+        arguments (every process is started with a path under it). A process that is not its own is never touched."""
+        marker = f"={self.root}/"
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                words = [w.decode(errors="replace") for w in (entry / "cmdline").read_bytes().split(b"\0")[:-1]]
+            except OSError:
+                continue
+            if words and os.path.basename(words[0]) == name and any(marker in w for w in words[1:]) and process_running(int(entry.name)):
+                found.append(int(entry.name))
+        return found
+
+    def _check_port(self, name: str, ports: Ports) -> None:
+        """The port a process is about to listen on must be free: another program on it is named, not stopped."""
+        port = {"etcd": ports.etcd_client, "kube-apiserver": ports.apiserver, "kube-controller-manager": ports.controller_manager,
+                "kube-scheduler": ports.scheduler, "kwok": ports.kwok}[name]
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                raise ControlPlaneError(f"port {port} of {name} is taken by a program that is not this cluster's (`ss -ltnp 'sport = :{port}'` names it); "
+                                        f"stop it, or remove the cluster with `meshinstall destroy`") from None
 
     def _pid(self, name: str) -> int | None:
         path = self.root / f"{name}.pid"
@@ -342,6 +368,26 @@ class LocalControlPlane:
         except (urllib.error.URLError, OSError) as err:
             raise ControlPlaneError(f"{method} {path}: {err}") from err
         return text if raw else json.loads(text or "{}")
+
+
+def process_running(pid: int) -> bool:
+    """Whether `pid` is a live process (not a zombie)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] != "Z"
+    except OSError:
+        return False
+
+
+def stop_pids(pids: list[int]) -> None:
+    """TERM, then KILL what is left after a grace period."""
+    for pid in pids:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.time() + 15
+    while any(process_running(pid) for pid in pids) and time.time() < deadline:
+        time.sleep(0.2)
+    for pid in pids:
+        if process_running(pid):
+            _signal(pid, signal.SIGKILL)
 
 
 def _signal(pid: int, sig: int) -> None:

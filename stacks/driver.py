@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import urllib3
+from kubernetes.client.rest import ApiException
 from kubernetes.config import ConfigException
 from pulumi import automation as auto
 
-from ..errors import ClusterUnreachable, EngineFailed, UsageError
+from ..errors import ClusterUnreachable, UsageError
 from ..schemas.model import Spec
-from . import engine, gateway_api, program, releases, unchanged
+from ..components import MANAGED_BY
+from . import engine, gateway_api, program, recovery, releases, unchanged
+from ..simulator.local_control_plane import stop_pids
+from .lock import environment_lock
+from .operation import EventHandler, Interrupts, Journal, cancel_on_interrupt, failure
 from .secrets import resolve
 from .target import ClusterTarget
 
 PROJECT = "meshinstall"
 PASSPHRASE_VARIABLE = "MESHINSTALL_PASSPHRASE"
-EventHandler = Callable[[auto.EngineEvent], None]
 # Resource operations at once. Most of an operation is waiting on the API server (a Deployment until it is
 # available), so the engine's default of 4 per core left a 2-core machine with 8 waits in flight.
 PARALLEL = 64
@@ -109,7 +115,6 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
     if missing:
         raise UsageError(f"the chart mirror {releases.chart_mirror(spec).describe()} lacks what {spec.name} installs:\n  " + "\n  ".join(missing))
     place = places(spec)
-    restart_if_stopped(spec)
     target = ClusterTarget.of(spec)
     crds = gateway_api.plan(spec, target)
     inputs = unchanged.inputs_fingerprint(spec, secrets, crds, target, secret)
@@ -134,17 +139,17 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
             opts=workspace,
         )
     except auto.errors.CommandError as err:
-        raise EngineFailed(f"cannot open stack {spec.name!r} at {place.backend_url}: {_last_lines(err)}") from err
+        raise failure(f"opening the stack at {place.backend_url}", spec.name, err, Journal(), Interrupts()) from err
     return Environment(stack, inputs, target)
 
 
 def nothing_to_do(env: Environment, refresh: bool) -> tuple[Outcome | None, str]:
     """The outcome of an `up` or `preview` that has nothing to do, found without the engine; else None and why
     the engine must run (stacks/unchanged.py)."""
-    history = _engine_call("history", lambda: env.stack.history(page_size=1))
+    history = _engine_call("history", lambda: env.stack.history(page_size=1), env.stack.name)
     if not history or history[0].kind != "update" or history[0].result != "succeeded":
         return None, "the last operation on the stack was not a successful update"
-    state = unchanged.recorded(_engine_call("export", env.stack.export_stack).deployment)
+    state = read_state(env.stack)
     if state.pending:
         return None, "the state records operations that were interrupted"
     if state.inputs != env.inputs:
@@ -161,6 +166,64 @@ def nothing_to_do(env: Environment, refresh: bool) -> tuple[Outcome | None, str]
     return Outcome("up", {"same": state.resources}, state.outputs), f"nothing changed since the last update ({history[0].end_time or history[0].start_time:%Y-%m-%d %H:%M})"
 
 
+@contextmanager
+def exclusive(spec: Spec, confirm: recovery.Confirm, say: Callable[[str], None]) -> Iterator[None]:
+    """Hold the environment's lock (EnvironmentLocked names the holder) for a command that changes it. Under it,
+    first clear what a dead run left outside the state: its engine processes and the engine's lock."""
+    place = places(spec)
+    with environment_lock(place.root, spec.name):
+        strays = recovery.stray_engine_processes(place.pulumi_home)
+        if strays:
+            say(f"stopping {len(strays)} engine process(es) a dead run left: " + "; ".join(f"{pid} {cmd}" for pid, cmd in strays[:4]))
+            stop_pids([pid for pid, _ in strays])
+        if place.backend_url.startswith("file://"):
+            for line in recovery.clear_stale_engine_locks(Path(place.backend_url[len("file://"):]), PROJECT, spec.name, confirm):
+                say(line)
+        yield
+
+
+def recover_state(env: Environment, spec: Spec) -> list[str]:
+    """Under the lock, before the engine: operations a dead run left pending, and Helm releases it left stuck or
+    installed without the state knowing (stacks/recovery.py). One line for each thing cleared."""
+    said = []
+    state = read_state(env.stack)
+    if state.pending:
+        said += _engine_call("repair", lambda: recovery.clear_pending_operations(env.stack), spec.name)
+    if env.target.simulated and not env.target.control_plane().created():
+        return said
+    recorded_releases = state.helm_releases
+    try:
+        from kubernetes import client, config
+
+        core = client.CoreV1Api(config.new_client_from_config(config_file=env.target.kubeconfig, context=env.target.context))
+        ours = {n.metadata.name for n in core.list_namespace(label_selector=",".join(f"{k}={v}" for k, v in MANAGED_BY.items())).items}
+        wanted = {(r.namespace, r.name): f"{r.namespace}/{r.name}" in recorded_releases
+                  for r in releases.releases(spec).all() if r.namespace in ours or f"{r.namespace}/{r.name}" in recorded_releases}
+        said += recovery.clear_stuck_helm_releases(core, wanted)
+    except (OSError, urllib3.exceptions.HTTPError, ConfigException, ApiException) as err:
+        raise ClusterUnreachable(f"the cluster of {spec.name} could not be read for Helm releases: {err}") from err
+    return said
+
+
+def read_state(stack: auto.Stack) -> unchanged.Recorded:
+    """What the state records (no secret decrypted): read from a file backend directly, else exported."""
+    backend = getattr(stack.workspace, "env_vars", {}).get("PULUMI_BACKEND_URL", "")
+    path = Path(backend[len("file://"):]) / ".pulumi" / "stacks" / PROJECT / f"{stack.name}.json"
+    if backend.startswith("file://") and path.is_file():
+        try:
+            return unchanged.recorded(json.loads(path.read_bytes())["checkpoint"].get("latest") or {})
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass  # unreadable: the engine's own export says why
+    return unchanged.recorded(_engine_call("export", stack.export_stack, stack.name).deployment)
+
+
+def require_running(spec: Spec, command: str) -> None:
+    """A read-only command on a simulated cluster that was created and has stopped says so; it starts nothing."""
+    plane = ClusterTarget.of(spec).control_plane()
+    if plane and plane.created() and not plane.running():
+        raise ClusterUnreachable(f"the simulated cluster of {spec.name} is stopped, and `{command}` does not start it: `meshinstall up {spec.name}` restarts it")
+
+
 def restart_if_stopped(spec: Spec) -> bool:
     """A simulated cluster created earlier whose processes died (reboot, crash) or run outdated flags restarts on its data."""
     from ..simulator import ControlPlaneError
@@ -172,51 +235,57 @@ def restart_if_stopped(spec: Spec) -> bool:
         raise ClusterUnreachable(f"the simulated cluster of {spec.name} did not restart: {err}") from err
 
 
-def _last_lines(err: Exception, count: int = 6) -> str:
-    lines = [line for line in str(err).splitlines() if line.strip()]
-    return "\n".join(lines[-count:])
-
-
-def _engine_call(operation: str, fn: Callable[[], Any]) -> Any:
+def _engine_call(operation: str, fn: Callable[[], Any], env: str = "ENV") -> Any:
+    """A short engine call (history, export, outputs): its failure as a one-line cause."""
     try:
         return fn()
-    except auto.errors.ConcurrentUpdateError as err:
-        raise EngineFailed(f"{operation}: the stack is locked by another update (if that run died, remove its lock file: see `meshinstall doctor`, check MI003)") from err
     except auto.errors.CommandError as err:
-        raise EngineFailed(f"{operation} failed:\n{_last_lines(err, 12)}") from err
+        raise failure(operation, env, err, Journal(), Interrupts()) from err
+
+
+def _operation(stack: auto.Stack, operation: str, run: Callable[[EventHandler], Any], on_event: EventHandler | None) -> Any:
+    """Run an engine operation that changes things: a Ctrl-C asks the engine to cancel, and a failure names its
+    resources and their errors (stacks/operation.py)."""
+    journal = Journal(on_event)
+    with cancel_on_interrupt(stack.workspace.pulumi_command) as interrupts:
+        try:
+            return run(journal)
+        except auto.errors.CommandError as err:
+            raise failure(operation, stack.name, err, journal, interrupts) from err
 
 
 def preview(stack: auto.Stack, on_event: EventHandler | None = None, expect_no_changes: bool = False, refresh: bool = False) -> Outcome:
     """What `up` would change."""
-    result = _engine_call("preview", lambda: stack.preview(on_event=on_event, parallel=PARALLEL, expect_no_changes=expect_no_changes, refresh=refresh, color="never"))
+    result = _operation(stack, "preview", lambda events: stack.preview(
+        on_event=events, parallel=PARALLEL, expect_no_changes=expect_no_changes, refresh=refresh, color="never"), on_event)
     return Outcome("preview", dict(result.change_summary))
 
 
 def up(stack: auto.Stack, on_event: EventHandler | None = None, refresh: bool = True) -> Outcome:
     """Apply the spec; like `terraform apply`, it first refreshes, so hand-made changes (drift) are put back."""
-    result = _engine_call("up", lambda: stack.up(on_event=on_event, parallel=PARALLEL, refresh=refresh, color="never"))
+    result = _operation(stack, "up", lambda events: stack.up(on_event=events, parallel=PARALLEL, refresh=refresh, color="never"), on_event)
     return Outcome("up", dict(result.summary.resource_changes or {}), _plain(result.outputs), result.summary.result)
 
 
 def refresh(stack: auto.Stack, on_event: EventHandler | None = None) -> Outcome:
     """Read the cluster back into the state; reports drift."""
-    result = _engine_call("refresh", lambda: stack.refresh(on_event=on_event, parallel=PARALLEL, color="never"))
+    result = _operation(stack, "refresh", lambda events: stack.refresh(on_event=events, parallel=PARALLEL, color="never"), on_event)
     return Outcome("refresh", dict(result.summary.resource_changes or {}), {}, result.summary.result)
 
 
 def destroy(stack: auto.Stack, on_event: EventHandler | None = None) -> Outcome:
     """Remove everything the stack created."""
-    result = _engine_call("destroy", lambda: stack.destroy(on_event=on_event, parallel=PARALLEL, color="never"))
+    result = _operation(stack, "destroy", lambda events: stack.destroy(on_event=events, parallel=PARALLEL, color="never"), on_event)
     return Outcome("destroy", dict(result.summary.resource_changes or {}), {}, result.summary.result)
 
 
 def status(stack: auto.Stack) -> dict[str, Any]:
     """Outputs (secrets masked) and the last update."""
-    history = _engine_call("status", lambda: stack.history(page_size=1))
+    history = _engine_call("status", lambda: stack.history(page_size=1), stack.name)
     last = history[0] if history else None
     return {
         "environment": stack.name,
-        "outputs": _plain(_engine_call("status", stack.outputs)),
+        "outputs": _plain(_engine_call("status", stack.outputs, stack.name)),
         "lastUpdate": None if last is None else {
             "kind": last.kind, "result": last.result, "started": last.start_time.isoformat(), "ended": last.end_time.isoformat() if last.end_time else None,
             "changes": dict(last.resource_changes or {}),

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
+import subprocess
+import tempfile
 from pathlib import Path
+from typing import Mapping
 
 from pulumi import automation as auto
+from pulumi.automation._cmd import CommandResult, OnOutput
+from pulumi.automation.errors import create_command_error
 
 from ..errors import ToolchainMissing
 
@@ -53,4 +60,64 @@ def command() -> auto.PulumiCommand:
         )
     pulumi = find("pulumi")
     assert pulumi is not None
-    return auto.PulumiCommand(root=str(pulumi.parent.parent), skip_version_check=False)
+    return EngineCommand(root=str(pulumi.parent.parent), skip_version_check=False)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _cancel_when_parent_dies() -> None:
+    """In the engine's process, before exec: the kernel sends it SIGINT (cancel) if meshinstall dies, however."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+
+
+class EngineCommand(auto.PulumiCommand):
+    """The Pulumi CLI as meshinstall runs it, so that an interrupt or a killed meshinstall leaves a clean stack:
+    - in a session of its own: a terminal's Ctrl-C reaches meshinstall only, which asks the engine once to cancel
+      (the engine ends at once, leaving its lock, on a second interrupt);
+    - told by the kernel to cancel when meshinstall dies;
+    - with its output in files rather than pipes, so that a cancel after meshinstall's death is not cut short by
+      a broken pipe. The Automation API reads the engine's events over gRPC, not from this output."""
+
+    running: subprocess.Popen[str] | None = None
+
+    def run(
+        self,
+        args: list[str],
+        cwd: str,
+        additional_env: Mapping[str, str],
+        on_output: OnOutput | None = None,
+        on_error: OnOutput | None = None,
+    ) -> CommandResult:
+        separator = args.index("--") if "--" in args else len(args)
+        if "--non-interactive" not in args[:separator]:
+            args = ["--non-interactive", *args]
+        env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
+        env["PATH"] = os.pathsep.join([os.path.dirname(self.command), env.get("PATH", "")])
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as out, tempfile.TemporaryFile("w+", encoding="utf-8") as err:
+            self.running = subprocess.Popen(
+                [self.command, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
+                start_new_session=True, preexec_fn=_cancel_when_parent_dies,  # noqa: PLW1509 (only calls prctl)
+            )
+            try:
+                code = self.running.wait()
+            finally:
+                self.running = None
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
+        for callback, text in ((on_output, stdout), (on_error, stderr)):
+            for line in text.splitlines() if callback else ():
+                callback(line.rstrip())
+        result = CommandResult(stdout=stdout.rstrip("\n"), stderr=stderr.rstrip("\n"), code=code)
+        if code != 0:
+            raise create_command_error(result)
+        return result
+
+    def interrupt(self) -> bool:
+        """Ask the running engine to cancel (a second call makes it stop at once); False when none runs."""
+        process = self.running
+        if process is None or process.poll() is not None:
+            return False
+        process.send_signal(signal.SIGINT)
+        return True

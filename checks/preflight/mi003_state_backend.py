@@ -1,8 +1,7 @@
-"""MI003: the state backend is reachable, writable and not locked."""
+"""MI003: the state backend is reachable, writable and not locked (and whether a lock's holder is alive)."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -18,24 +17,27 @@ class StateBackend(Check):
 
     def inspect(self, ctx: Context) -> Result:
         from ...stacks.driver import PROJECT, places
+        from ...stacks.lock import engine_locks, holder_of
 
-        url = places(ctx.spec).backend_url
+        place = places(ctx.spec)
+        url = place.backend_url
+        holder = holder_of(place.root, ctx.spec.name)
+        if holder and holder.pid != os.getpid():
+            return self.failed(url, f"{ctx.spec.name} is being changed by {holder}", "wait for that command to end")
         if not url.startswith("file://"):
             return self.skipped(url, "only file backends are checked here; the engine reports S3/PostgreSQL errors")
         root = Path(url[len("file://"):])
         existing = next((p for p in (root, *root.parents) if p.exists()), None)
         if existing is None or not os.access(existing, os.W_OK):
             return self.failed(url, f"{existing or root} is not writable", "fix the folder's permissions or state.backend")
-        locks = sorted((root / ".pulumi" / "locks").glob(f"*/{PROJECT}/{ctx.spec.name}/*.json"))
+        locks = engine_locks(root, PROJECT, ctx.spec.name)
         if locks:
-            holder = _holder(locks[0])
-            return self.failed(url, f"stack {ctx.spec.name} is locked by {holder}", "wait for that update; if it died, remove the lock file " + str(locks[0]))
+            lock = locks[0]
+            alive = lock.holder.alive()
+            hint = {
+                True: "wait for that update to end",
+                False: f"its holder is dead: `meshinstall up {ctx.spec.name}` (or `repair`) removes the lock and finishes what it left",
+                None: f"if that run is gone, `meshinstall repair {ctx.spec.name}` asks, then removes the lock ({lock.path})",
+            }[alive]
+            return self.failed(url, f"stack {ctx.spec.name} is locked by {lock.holder}", hint)
         return self.passed(url)
-
-
-def _holder(lock: Path) -> str:
-    try:
-        info = json.loads(lock.read_text())
-    except (OSError, ValueError):
-        return "an unknown process"
-    return f"{info.get('username', '?')}@{info.get('hostname', '?')} (pid {info.get('pid', '?')}, since {info.get('timestamp', '?')})"

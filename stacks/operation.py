@@ -1,0 +1,117 @@
+"""One engine operation as a user lives it: what it changed, what failed and why, and what an interrupt left.
+
+The engine's stdout ends with warnings, outputs and a summary; the cause of a failure is in its events (a failed
+resource and its error diagnostics). The journal keeps those, and `failure` turns a failed run into one message
+that names the resources and their errors, or the one-line cause of a run that could not start.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from pulumi import automation as auto
+
+from ..errors import EngineFailed, EnvironmentLocked, Interrupted, MeshinstallError, UsageError
+
+EventHandler = Callable[[auto.EngineEvent], None]
+CHANGING = ("create", "update", "replace", "delete", "create-replacement", "delete-replaced", "import")
+# Causes recognised in the engine's stderr: (text, the error to raise, its message, its hint)
+KNOWN_CAUSES: tuple[tuple[str, type[MeshinstallError], str, str], ...] = (
+    ("incorrect passphrase", UsageError, "the passphrase does not decrypt this environment's state",
+     "set MESHINSTALL_PASSPHRASE to the passphrase the environment was created with"),
+    ("passphrase must be set", UsageError, "no passphrase for the state", "export MESHINSTALL_PASSPHRASE=..."),
+    ("could not deserialize deployment", EngineFailed, "the state file is unreadable (damaged or cut short)",
+     "the backend keeps the previous state beside it as <stack>.json.bak: see `meshinstall repair {env}`"),
+    ("unexpected end of JSON input", EngineFailed, "the state file is unreadable (cut short)",
+     "the backend keeps the previous state beside it as <stack>.json.bak: see `meshinstall repair {env}`"),
+    ("the stack is currently locked", EnvironmentLocked, "the engine's lock on the stack is held",
+     "if the run that holds it died, `meshinstall repair {env}` clears it"),
+)
+
+
+@dataclass
+class Journal:
+    """Counts the changes the engine made and keeps the errors it reported, then passes each event on."""
+
+    show: EventHandler | None = None
+    changed: int = 0
+    failed: dict[str, list[str]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, event: auto.EngineEvent) -> None:
+        done, failed, diagnostic = event.res_outputs_event, event.res_op_failed_event, event.diagnostic_event
+        with self._lock:
+            if done and done.metadata.op.value in CHANGING and done.metadata.type != "pulumi:pulumi:Stack":
+                self.changed += 1
+            if failed:
+                self.failed.setdefault(failed.metadata.urn, [])
+            if diagnostic and diagnostic.severity == "error":
+                self.failed.setdefault(diagnostic.urn or "", []).append(diagnostic.message.strip())
+        if self.show:
+            try:
+                self.show(event)
+            except Exception:  # noqa: BLE001 (a display that fails, e.g. on a closed pipe, must not stop the engine's events)
+                self.show = None
+
+    def causes(self) -> list[str]:
+        """`type name: error` for each failed resource (the stack's own errors last)."""
+        lines = []
+        for urn, messages in sorted(self.failed.items(), key=lambda item: item[0].endswith("pulumi:pulumi:Stack::") or not item[0]):
+            name = "::".join(urn.split("::")[-2:]) if urn else "the engine"
+            text = " / ".join(dict.fromkeys(m.splitlines()[0] if len(m.splitlines()) == 1 else " ".join(m.split()) for m in messages)) or "failed"
+            lines.append(f"{name}: {text}")
+        return lines
+
+
+@dataclass
+class Interrupts:
+    """How many times the user interrupted the running operation."""
+
+    count: int = 0
+
+
+@contextmanager
+def cancel_on_interrupt(command: Any, say: Callable[[str], None] | None = None) -> Iterator[Interrupts]:
+    """While the block runs the engine, Ctrl-C (or SIGTERM) asks it to cancel instead of killing meshinstall."""
+    seen = Interrupts()
+    say = say or (lambda line: print(line, file=sys.stderr, flush=True))
+
+    def handler(_signum: int, _frame: Any) -> None:
+        seen.count += 1
+        if seen.count == 1:
+            say("interrupted: the engine finishes what is in flight, saves the state and stops (interrupt again to stop it at once)")
+        else:
+            say("stopping the engine at once")
+        command.interrupt()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield seen
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def failure(operation: str, env: str, err: auto.errors.CommandError, journal: Journal, interrupts: Interrupts) -> MeshinstallError:
+    """The error a failed engine run becomes: interrupted, a known cause with its hint, or the failed resources."""
+    if interrupts.count == 1:
+        return Interrupted(f"interrupted after {journal.changed} change(s); the state records them. Run `meshinstall {operation} {env}` again to finish")
+    if interrupts.count > 1:
+        return Interrupted(
+            f"stopped at once after {journal.changed} change(s): what was in flight is left pending in the state, and the engine's "
+            f"lock stays. `meshinstall repair {env}` (or the next `meshinstall up {env}`) clears both and finishes"
+        )
+    text = str(err)
+    for needle, kind, message, hint in KNOWN_CAUSES:
+        if needle in text:
+            return kind(f"{operation}: {message} (hint: {hint.format(env=env)})")
+    causes = journal.causes()
+    if causes:
+        return EngineFailed(f"{operation} failed after {journal.changed} change(s):\n  " + "\n  ".join(causes))
+    lines = [line for line in text.splitlines() if line.strip() and "warning:" not in line]
+    return EngineFailed(f"{operation} failed:\n" + "\n".join(lines[-8:]))
