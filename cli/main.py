@@ -17,7 +17,7 @@ from . import render
 EXIT_CODES = {
     0: "success",
     1: "an operation failed",
-    2: "usage error (bad option, unknown environment, missing passphrase or secret)",
+    2: "usage error (bad option, unknown environment, missing passphrase, missing or empty secret, wrong passphrase)",
     3: "the spec is invalid (nothing was applied)",
     4: "a verification check failed",
     5: "the Pulumi engine reported a failure",
@@ -84,13 +84,16 @@ def _open(env: str) -> tuple[Any, Any]:
 
 
 @contextmanager
-def _changing(spec: Any, as_json: bool, refresh: bool = False) -> Iterator[Any]:
-    """For a command that changes the environment: its lock, what a dead run left cleared (said), the simulated
-    cluster restarted if it stopped, then the opened environment with any interrupted operation recovered."""
+def _changing(spec: Any, as_json: bool, refresh: bool = False, doctor: bool = False) -> Iterator[Any]:
+    """For a command that changes the environment: its lock, what a dead run left cleared (said), the doctor's
+    checks if asked (but MI012, whose stuck releases are cleared next), the simulated cluster restarted if it
+    stopped, then the opened environment with any interrupted operation recovered."""
     from ..stacks import driver
 
     say = lambda line: _say(line, as_json, stderr=True)  # noqa: E731
     with driver.exclusive(spec, _ask, say):
+        if doctor:
+            _checks("doctor", str(spec.source), as_json, quiet=True, skip={"MI012"})
         if driver.restart_if_stopped(spec):
             say(f"the simulated cluster of {spec.name} was stopped: restarted it on its data")
         opened = driver.open_environment(spec, refresh)
@@ -143,8 +146,7 @@ def up(env: str, as_json: bool, yes: bool, no_verify: bool, refresh: bool) -> No
     When the spec, its secrets, the charts and meshinstall are those of the last successful update and every object
     is as that update left it, there is nothing to do and the engine is not started (the first line says so)."""
     spec = load(env)
-    with _changing(spec, as_json, refresh) as opened:
-        _checks("doctor", env, as_json, quiet=True)
+    with _changing(spec, as_json, refresh, doctor=True) as opened:
         _converge(opened, env, as_json, yes, refresh)
     if not no_verify:
         _checks("verify", env, as_json, quiet=True, skip={"MI404"})

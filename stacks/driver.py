@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from pulumi import automation as auto
 from ..errors import ClusterUnreachable, UsageError
 from ..schemas.model import Spec
 from ..components import MANAGED_BY
-from . import engine, gateway_api, program, recovery, releases, unchanged
+from . import engine, gateway_api, program, recovery, releases, state_file, unchanged
 from ..simulator.local_control_plane import stop_pids
 from .lock import environment_lock
 from .operation import EventHandler, Interrupts, Journal, cancel_on_interrupt, failure
@@ -207,13 +206,14 @@ def recover_state(env: Environment, spec: Spec) -> list[str]:
 
 def read_state(stack: auto.Stack) -> unchanged.Recorded:
     """What the state records (no secret decrypted): read from a file backend directly, else exported."""
-    backend = getattr(stack.workspace, "env_vars", {}).get("PULUMI_BACKEND_URL", "")
-    path = Path(backend[len("file://"):]) / ".pulumi" / "stacks" / PROJECT / f"{stack.name}.json"
-    if backend.startswith("file://") and path.is_file():
+    file = state_file.path(getattr(stack.workspace, "env_vars", {}).get("PULUMI_BACKEND_URL", ""), PROJECT, stack.name)
+    if file is not None:
         try:
-            return unchanged.recorded(json.loads(path.read_bytes())["checkpoint"].get("latest") or {})
-        except (OSError, ValueError, KeyError, AttributeError):
-            pass  # unreadable: the engine's own export says why
+            deployment = state_file.latest(file)
+            if deployment is not None:
+                return unchanged.recorded(deployment)
+        except state_file.StateUnreadable:
+            pass  # the engine's own export says why
     return unchanged.recorded(_engine_call("export", stack.export_stack, stack.name).deployment)
 
 

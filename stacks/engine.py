@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import signal
@@ -63,12 +62,12 @@ def command() -> auto.PulumiCommand:
     return EngineCommand(root=str(pulumi.parent.parent), skip_version_check=False)
 
 
-PR_SET_PDEATHSIG = 1
-
-
-def _cancel_when_parent_dies() -> None:
-    """In the engine's process, before exec: the kernel sends it SIGINT (cancel) if meshinstall dies, however."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+def _cancel_when_parent_dies() -> list[str]:
+    """A prefix that makes the kernel send the engine SIGINT (cancel) when meshinstall dies, however it dies:
+    util-linux's `setpriv --pdeathsig`, which survives the exec (a preexec_fn could deadlock the fork of a process
+    that runs gRPC threads). Without setpriv, the next command's recovery stops an orphaned engine instead."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "INT", "--"] if setpriv else []
 
 
 class EngineCommand(auto.PulumiCommand):
@@ -96,8 +95,8 @@ class EngineCommand(auto.PulumiCommand):
         env["PATH"] = os.pathsep.join([os.path.dirname(self.command), env.get("PATH", "")])
         with tempfile.TemporaryFile("w+", encoding="utf-8") as out, tempfile.TemporaryFile("w+", encoding="utf-8") as err:
             self.running = subprocess.Popen(
-                [self.command, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
-                start_new_session=True, preexec_fn=_cancel_when_parent_dies,  # noqa: PLW1509 (only calls prctl)
+                [*_cancel_when_parent_dies(), self.command, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
+                start_new_session=True,
             )
             try:
                 code = self.running.wait()

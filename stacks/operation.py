@@ -46,7 +46,7 @@ class Journal:
     def __call__(self, event: auto.EngineEvent) -> None:
         done, failed, diagnostic = event.res_outputs_event, event.res_op_failed_event, event.diagnostic_event
         with self._lock:
-            if done and done.metadata.op.value in CHANGING and done.metadata.type != "pulumi:pulumi:Stack":
+            if done and done.metadata.op.value in CHANGING and done.metadata.provider:  # a custom resource, not a component
                 self.changed += 1
             if failed:
                 self.failed.setdefault(failed.metadata.urn, [])
@@ -62,7 +62,8 @@ class Journal:
         """`type name: error` for each failed resource (the stack's own errors last)."""
         lines = []
         for urn, messages in sorted(self.failed.items(), key=lambda item: item[0].endswith("pulumi:pulumi:Stack::") or not item[0]):
-            name = "::".join(urn.split("::")[-2:]) if urn else "the engine"
+            parts = urn.split("::")
+            name = f"{parts[-2].split('$')[-1]} {parts[-1]}" if len(parts) >= 2 else "the engine"
             text = " / ".join(dict.fromkeys(m.splitlines()[0] if len(m.splitlines()) == 1 else " ".join(m.split()) for m in messages)) or "failed"
             lines.append(f"{name}: {text}")
         return lines
@@ -100,7 +101,7 @@ def cancel_on_interrupt(command: Any, say: Callable[[str], None] | None = None) 
 def failure(operation: str, env: str, err: auto.errors.CommandError, journal: Journal, interrupts: Interrupts) -> MeshinstallError:
     """The error a failed engine run becomes: interrupted, a known cause with its hint, or the failed resources."""
     if interrupts.count == 1:
-        return Interrupted(f"interrupted after {journal.changed} change(s); the state records them. Run `meshinstall {operation} {env}` again to finish")
+        return Interrupted(f"interrupted after {journal.changed} change(s), which the state records; run `meshinstall {operation} {env}` again to finish")
     if interrupts.count > 1:
         return Interrupted(
             f"stopped at once after {journal.changed} change(s): what was in flight is left pending in the state, and the engine's "

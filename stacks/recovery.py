@@ -27,14 +27,19 @@ Confirm = Callable[[str], bool]
 
 
 def stray_engine_processes(pulumi_home: Path) -> list[tuple[int, str]]:
-    """Engine processes of this environment (their PULUMI_HOME is its own) that no live meshinstall runs: under
-    the environment's lock, any such process was left by a run that died. The simulated cluster's processes,
-    started by the engine's cluster provider, inherit the same environment and are not counted."""
-    wanted = f"PULUMI_HOME={pulumi_home}".encode()
+    """Engine processes of this environment that are not this command's: under the environment's lock, any such
+    process was left by a run that died."""
     mine = {os.getpid(), *_descendants(os.getpid())}
+    return [(pid, command) for pid, command in engine_processes(pulumi_home) if pid not in mine]
+
+
+def engine_processes(pulumi_home: Path) -> list[tuple[int, str]]:
+    """Engine processes of this environment: pulumi and its plugins, known by their PULUMI_HOME. The simulated
+    cluster's processes, started by the engine's cluster provider, inherit the same environment and are not counted."""
+    wanted = f"PULUMI_HOME={pulumi_home}".encode()
     found = []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) in mine:
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
             environ = (entry / "environ").read_bytes().split(b"\0")

@@ -20,19 +20,24 @@ class ResolvedSecrets:
 
 
 def resolve(spec: Spec, environ: Mapping[str, str] | None = None) -> ResolvedSecrets:
-    """Read every referenced secret; one error lists every missing one (names only, never values)."""
+    """Read every referenced secret; one error lists every missing or empty one (names only, never values): an
+    empty password is a mistake, not a choice (an unset variable exported as `X=` is the usual way to make it)."""
     environ = os.environ if environ is None else environ
     missing: list[str] = []
 
     def read(ref: SecretRef, where: str) -> str:
         if ref.from_env:
-            if ref.from_env not in environ:
-                missing.append(f"{where}: environment variable {ref.from_env} is not set")
+            if not environ.get(ref.from_env):
+                state = "is empty" if ref.from_env in environ else "is not set"
+                missing.append(f"{where}: environment variable {ref.from_env} {state}")
                 return ""
             return environ[ref.from_env]
         path = spec.resolve_path(ref.from_file or "")
         try:
-            return Path(path).read_text(encoding="utf-8").strip()
+            value = Path(path).read_text(encoding="utf-8").strip()
+            if not value:
+                missing.append(f"{where}: {path} is empty")
+            return value
         except OSError as err:
             missing.append(f"{where}: cannot read {path} ({err.strerror})")
             return ""
@@ -49,5 +54,5 @@ def resolve(spec: Spec, environ: Mapping[str, str] | None = None) -> ResolvedSec
                 name: read(ref, f"$.paas.teams[{i}].apps[{j}].secretEnv.{name}") for name, ref in app.secret_env.items()
             }
     if missing:
-        raise UsageError("secrets are missing:\n  " + "\n  ".join(missing))
+        raise UsageError("secrets are missing or empty:\n  " + "\n  ".join(missing))
     return ResolvedSecrets(grafana, app_env)

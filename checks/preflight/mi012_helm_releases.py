@@ -1,0 +1,29 @@
+"""MI012: no Helm release meshinstall installs is stuck pending or failed (a killed run leaves them so)."""
+
+from __future__ import annotations
+
+from ..base import Check, Context, Result, register
+
+
+@register
+class HelmReleasesSettled(Check):
+    id = "MI012"
+    title = "no Helm release is stuck pending or failed"
+    phase = "doctor"
+
+    def inspect(self, ctx: Context) -> Result:
+        from ...stacks.recovery import STUCK
+        from ...stacks.releases import releases
+
+        if ctx.cluster_not_running():
+            return self.skipped("Helm releases", "the simulated cluster is not running; `up` starts it")
+        stuck = []
+        for release in releases(ctx.spec).all():
+            records = ctx.core().list_namespaced_secret(release.namespace, label_selector=f"owner=helm,name={release.name}").items
+            latest = max(records, key=lambda r: int((r.metadata.labels or {}).get("version", 0)), default=None)
+            status = (latest.metadata.labels or {}).get("status") if latest else None
+            if status in STUCK:
+                stuck.append(f"{release.namespace}/{release.name} is {status}")
+        if stuck:
+            return self.failed("Helm releases", "; ".join(stuck), f"`meshinstall up {ctx.spec.name}` (or `repair`) clears their records and installs them again")
+        return self.passed("Helm releases", "none pending or failed")

@@ -1,0 +1,191 @@
+"""The pieces of fault survival that need no engine: the environment lock, the state file, failure messages,
+the simulated cluster's own processes and the recovery of Helm records."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from conftest import ROOT
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from meshinstall.cli.main import EXIT_CODES
+from meshinstall.errors import EngineFailed, EnvironmentLocked, Interrupted, UsageError
+from meshinstall.simulator import LocalClusterConfig, LocalControlPlane
+from meshinstall.stacks import recovery, state_file
+from meshinstall.stacks.lock import engine_locks, environment_lock, holder_of
+from meshinstall.stacks.operation import Interrupts, Journal, failure
+
+HOLD = """
+import sys, time
+from pathlib import Path
+from meshinstall.stacks.lock import environment_lock
+with environment_lock(Path(sys.argv[1]), "dev"):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_second_command_is_refused_and_told_who_holds_the_lock_until_the_holder_dies(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path), "up", "dev"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(EnvironmentLocked) as refused:
+        with environment_lock(tmp_path, "dev"):
+            pass
+    assert f"(pid {holder.pid}, since " in str(refused.value) and "running)" in str(refused.value)
+    assert holder_of(tmp_path, "dev").pid == holder.pid
+    holder.kill()
+    holder.wait()
+    assert holder_of(tmp_path, "dev") is None, "the kernel drops the lock of a killed holder"
+    with environment_lock(tmp_path, "dev"):
+        pass
+
+
+def test_an_engine_lock_of_a_dead_process_on_this_host_is_cleared_and_one_of_a_live_one_is_not(tmp_path):
+    locks = tmp_path / ".pulumi" / "locks" / "organization" / "meshinstall" / "dev"
+    locks.mkdir(parents=True)
+    dead = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True).stdout.strip()
+    (locks / "a.json").write_text(json.dumps({"pid": int(dead), "username": "ci", "hostname": os.uname().nodename, "timestamp": "t"}))
+    said = recovery.clear_stale_engine_locks(tmp_path, "meshinstall", "dev", confirm=lambda _: False)
+    assert said == [f"removed the engine's lock left by ci@{os.uname().nodename} (pid {dead}, since t, dead)"]
+    assert not engine_locks(tmp_path, "meshinstall", "dev")
+    (locks / "b.json").write_text(json.dumps({"pid": os.getpid(), "username": "ci", "hostname": os.uname().nodename, "timestamp": "t"}))
+    with pytest.raises(EnvironmentLocked, match="running"):
+        recovery.clear_stale_engine_locks(tmp_path, "meshinstall", "dev", confirm=lambda _: True)
+    assert (locks / "b.json").exists()
+
+
+def test_an_engine_lock_from_another_host_is_removed_only_when_the_user_says_so(tmp_path):
+    locks = tmp_path / ".pulumi" / "locks" / "organization" / "meshinstall" / "dev"
+    locks.mkdir(parents=True)
+    (locks / "c.json").write_text(json.dumps({"pid": 7, "username": "bob", "hostname": "elsewhere", "timestamp": "t"}))
+    questions = []
+    with pytest.raises(EnvironmentLocked, match="bob@elsewhere"):
+        recovery.clear_stale_engine_locks(tmp_path, "meshinstall", "dev", confirm=lambda q: questions.append(q) or False)
+    assert "on another host, not checked" in questions[0]
+    assert recovery.clear_stale_engine_locks(tmp_path, "meshinstall", "dev", confirm=lambda _: True)
+    assert not engine_locks(tmp_path, "meshinstall", "dev")
+
+
+def _salt_state(passphrase: str) -> str:
+    salt, nonce = os.urandom(8), os.urandom(12)
+    key = hashlib.pbkdf2_hmac("sha256", passphrase.encode(), salt, state_file.PBKDF2_ROUNDS, 32)
+    sealed = AESGCM(key).encrypt(nonce, b"pulumi", None)
+    return f"v1:{base64.b64encode(salt).decode()}:v1:{base64.b64encode(nonce).decode()}:{base64.b64encode(sealed).decode()}"
+
+
+def test_the_passphrase_is_checked_against_the_state_without_the_engine():
+    deployment = {"secrets_providers": {"type": "passphrase", "state": {"salt": _salt_state("right")}}}
+    assert state_file.passphrase_opens(deployment, "right") is True
+    assert state_file.passphrase_opens(deployment, "wrong") is False
+    assert state_file.passphrase_opens({}, "any") is None
+
+
+def test_a_state_file_cut_short_is_unreadable_and_names_its_backup(tmp_path):
+    file = tmp_path / "dev.json"
+    file.write_text(json.dumps({"version": 3, "checkpoint": {"latest": {"resources": []}}})[:30])
+    with pytest.raises(state_file.StateUnreadable, match="dev.json.bak"):
+        state_file.latest(file)
+    assert state_file.latest(tmp_path / "absent.json") is None
+
+
+def _error(text: str) -> Exception:
+    from pulumi.automation._cmd import CommandResult
+    from pulumi.automation.errors import create_command_error
+
+    return create_command_error(CommandResult(stdout="", stderr=text, code=1))
+
+
+@pytest.mark.parametrize(("stderr", "kind", "words"), [
+    ("error: constructing secrets manager: incorrect passphrase", UsageError, "the passphrase does not decrypt"),
+    ("error: could not deserialize deployment: unexpected end of JSON input", EngineFailed, ".json.bak"),
+])
+def test_known_engine_failures_become_one_line_causes_with_a_hint(stderr, kind, words):
+    err = failure("up", "dev", _error(stderr), Journal(), Interrupts())
+    assert isinstance(err, kind) and words in str(err)
+    assert "code: 1" not in str(err)
+
+
+def test_a_failed_run_names_its_failed_resources_and_their_errors_not_the_tail_of_its_output():
+    journal = Journal()
+    urn = "urn:pulumi:dev::meshinstall::meshinstall:components:ControlPlane$kubernetes:helm.sh/v3:Release::istio-ingressgateway"
+    journal(SimpleNamespace(res_outputs_event=None, res_op_failed_event=None,
+                            diagnostic_event=SimpleNamespace(severity="error", urn=urn, message="cannot re-use a name that is still in use\n")))
+    journal(SimpleNamespace(res_outputs_event=None, res_op_failed_event=None,
+                            diagnostic_event=SimpleNamespace(severity="warning", urn=urn, message="a plugin warning")))
+    err = failure("up", "dev", _error("warning: lots of noise\nOutputs:\n  x: 1"), journal, Interrupts())
+    assert str(err) == "up failed after 0 change(s):\n  kubernetes:helm.sh/v3:Release istio-ingressgateway: cannot re-use a name that is still in use"
+
+
+def test_an_interrupt_says_how_many_changes_were_made_and_a_second_what_is_left():
+    journal = Journal(changed=4)
+    once = failure("up", "dev", _error("update canceled"), journal, Interrupts(1))
+    assert isinstance(once, Interrupted) and "interrupted after 4 change(s)" in str(once)
+    twice = failure("up", "dev", _error("update canceled"), journal, Interrupts(2))
+    assert "stopped at once after 4 change(s)" in str(twice) and "meshinstall repair dev" in str(twice)
+
+
+def _fake(tmp_path: Path, name: str, root: Path) -> subprocess.Popen:
+    """A process that looks like one of a cluster's: its binary is called `name`, an argument points under `root`."""
+    binary = tmp_path / "bin" / name
+    binary.parent.mkdir(exist_ok=True)
+    if not binary.exists():
+        binary.symlink_to(sys.executable)
+    return subprocess.Popen([str(binary), "-c", "import time; time.sleep(60)", f"--kubeconfig={root}/kubeconfig"])
+
+
+def test_the_simulated_cluster_stops_its_own_stray_processes_and_never_another_clusters(tmp_path):
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    stray, foreign = _fake(tmp_path, "kwok", ours), _fake(tmp_path, "kwok", theirs)
+    try:
+        time.sleep(0.3)
+        plane = LocalControlPlane(LocalClusterConfig(state_dir=str(ours)))
+        assert plane._own("kwok") == [stray.pid]
+        plane.stop()
+        assert stray.wait(timeout=20) is not None
+        assert foreign.poll() is None, "another cluster's process is left alone"
+    finally:
+        for process in (stray, foreign):
+            process.kill()
+
+
+class _Core:
+    """Helm's release records as the API server lists them, and what gets deleted."""
+
+    def __init__(self, records: dict[str, list[tuple[int, str]]]) -> None:
+        self.records, self.deleted = records, []
+
+    def list_namespaced_secret(self, namespace: str, label_selector: str) -> SimpleNamespace:
+        name = re.search(r"name=([^,]+)", label_selector).group(1)
+        items = [SimpleNamespace(metadata=SimpleNamespace(name=f"sh.helm.release.v1.{name}.v{v}", labels={"status": s, "version": str(v)}))
+                 for v, s in self.records.get(name, [])]
+        return SimpleNamespace(items=items)
+
+    def delete_namespaced_secret(self, name: str, namespace: str) -> None:
+        self.deleted.append(name)
+
+
+def test_helm_records_of_unfinished_operations_and_unknown_releases_are_cleared_and_the_rest_kept():
+    core = _Core({"istiod": [(1, "deployed"), (2, "pending-upgrade")], "istio-base": [(1, "deployed")],
+                  "istio-ingressgateway": [(1, "deployed")], "kiali": [(1, "failed")]})
+    said = recovery.clear_stuck_helm_releases(core, {
+        ("istio-system", "istiod"): True, ("istio-system", "istio-base"): True,
+        ("istio-ingress", "istio-ingressgateway"): False, ("istio-system", "kiali"): True})
+    assert core.deleted == ["sh.helm.release.v1.istiod.v2", "sh.helm.release.v1.istio-ingressgateway.v1", "sh.helm.release.v1.kiali.v1"]
+    assert [line.split(" was ")[0] for line in said] == ["Helm release istio-system/istiod", "Helm release istio-ingress/istio-ingressgateway", "Helm release istio-system/kiali"]
+
+
+def test_the_readme_lists_every_exit_code_with_its_meaning():
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("### Exit codes", 1)[1].split("\n\n", 2)[1]
+    rows = dict(re.findall(r"^\| (\d+) \| (.+?) \|$", table, re.M))
+    assert sorted(map(int, rows)) == sorted(EXIT_CODES)
