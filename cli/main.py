@@ -119,13 +119,15 @@ def _run(operation: Callable[..., Any], stack: Any, as_json: bool, **kwargs: Any
 @engine_command
 @click.option("--refresh", is_flag=True, help="Refresh state from the cluster first (shows drift).")
 @click.option("--expect-no-changes", is_flag=True, help="Fail if the preview shows changes.")
-def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool) -> None:
-    """Show what `up` would change in environment ENV."""
+@click.option("--allow-downgrade", is_flag=True, help="Allow mesh.version to be older than the installed one.")
+def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool, allow_downgrade: bool) -> None:
+    """Show what `up` would change in environment ENV (and the plan of a mesh upgrade)."""
     from ..stacks import driver
 
     spec = load(env)
     driver.require_running(spec, "preview")
     opened = driver.open_environment(spec, refresh)
+    _upgrade(opened, spec, as_json, allow_downgrade, carry_out=False)
     done, why = driver.nothing_to_do(opened, refresh)
     if done:
         _report(replace(done, operation="preview", outputs={}), as_json, why)
@@ -140,16 +142,36 @@ def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool) -> 
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
 @click.option("--no-verify", is_flag=True, help="Skip the post-install checks (meshinstall verify).")
 @click.option("--refresh/--no-refresh", default=True, show_default=True, help="Read the cluster first, so drift is shown and put back.")
-def up(env: str, as_json: bool, yes: bool, no_verify: bool, refresh: bool) -> None:
+@click.option("--allow-downgrade", is_flag=True, help="Allow mesh.version to be older than the installed one.")
+def up(env: str, as_json: bool, yes: bool, no_verify: bool, refresh: bool, allow_downgrade: bool) -> None:
     """Create or update environment ENV: doctor, preview and ask, apply, verify.
 
     When the spec, its secrets, the charts and meshinstall are those of the last successful update and every object
     is as that update left it, there is nothing to do and the engine is not started (the first line says so)."""
     spec = load(env)
     with _changing(spec, as_json, refresh, doctor=True) as opened:
+        _upgrade(opened, spec, as_json, allow_downgrade, carry_out=True)
         _converge(opened, env, as_json, yes, refresh)
     if not no_verify:
         _checks("verify", env, as_json, quiet=True, skip={"MI404"})
+
+
+def _upgrade(opened: Any, spec: Any, as_json: bool, allow_downgrade: bool, carry_out: bool) -> None:
+    """Print the plan of a change of mesh.version (stacks/upgrade.py). The gated canary rollout is not carried out
+    by this version yet: `up` refuses it rather than upgrade every namespace at once ungated."""
+    from ..stacks import driver
+
+    plan = driver.upgrade_plan(opened, spec, allow_downgrade)
+    if plan is None:
+        return
+    for line in plan.lines():
+        _say(line, as_json, stderr=as_json)
+    if plan.strategy == "canary":
+        note = ("the canary rollout is planned but not yet carried out by this version of meshinstall: set mesh.upgrade.strategy: in-place "
+                "to upgrade in one ungated step, or keep the installed version")
+        if carry_out:
+            raise UsageError(f"{note} (nothing was changed)")
+        _say(f"note: {note}", as_json, stderr=as_json)
 
 
 def _converge(opened: Any, env: str, as_json: bool, yes: bool, refresh: bool) -> None:

@@ -110,6 +110,16 @@ class GatewayApi:
 
 
 @dataclass(frozen=True)
+class Upgrade:
+    """How a change of the mesh version is carried out (stacks/upgrade.py)."""
+
+    strategy: str = "canary"
+    waves: tuple[tuple[str, ...], ...] = ()
+    teams_per_wave: int = 1
+    pause_seconds: int = 0
+
+
+@dataclass(frozen=True)
 class Mesh:
     """The mesh control plane."""
 
@@ -125,6 +135,7 @@ class Mesh:
     resources: MeshResources = MeshResources()
     cni: MeshCni = MeshCni()
     gateway_api: GatewayApi = GatewayApi()
+    upgrade: Upgrade = Upgrade()
 
 
 @dataclass(frozen=True)

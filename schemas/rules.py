@@ -191,6 +191,22 @@ def mesh_version_supported(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
 
 
 @rule
+def upgrade_waves(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """Each wave names teams of the spec, each team once; an in-place upgrade has no waves."""
+    upgrade, teams = spec.mesh.upgrade, {t.name for t in spec.paas.teams}
+    if upgrade.strategy == "in-place" and upgrade.waves:
+        yield doc.problem(("mesh", "upgrade", "waves"), "an in-place upgrade moves every namespace at once and has no waves", "remove mesh.upgrade.waves, or use strategy: canary")
+    seen: set[str] = set()
+    for i, wave in enumerate(upgrade.waves):
+        for j, name in enumerate(wave):
+            if name not in teams:
+                yield doc.problem(("mesh", "upgrade", "waves", i, j), f"team {name!r} is not a team of this spec", "name teams of paas.teams: " + ", ".join(sorted(teams)))
+            elif name in seen:
+                yield doc.problem(("mesh", "upgrade", "waves", i, j), f"team {name!r} is already in an earlier wave", "name each team in one wave only")
+            seen.add(name)
+
+
+@rule
 def sidecars_admitted(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
     """Without Istio's CNI agent, injected pods carry `istio-init` (NET_ADMIN, NET_RAW), which baseline and restricted refuse."""
     if spec.mesh.cni.enabled is False and spec.paas.pod_security in RESTRICTED_POD_SECURITY:

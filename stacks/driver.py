@@ -15,8 +15,8 @@ from pulumi import automation as auto
 
 from ..errors import ClusterUnreachable, UsageError
 from ..schemas.model import Spec
-from ..components import MANAGED_BY
-from . import engine, gateway_api, program, recovery, releases, state_file, unchanged
+from ..components import ISTIO_NAMESPACE, ISTIOD_RELEASE, MANAGED_BY
+from . import engine, gateway_api, program, recovery, releases, state_file, unchanged, upgrade
 from ..simulator.local_control_plane import stop_pids
 from .lock import environment_lock
 from .operation import EventHandler, Interrupts, Journal, cancel_on_interrupt, failure
@@ -215,6 +215,17 @@ def read_state(stack: auto.Stack) -> unchanged.Recorded:
         except state_file.StateUnreadable:
             pass  # the engine's own export says why
     return unchanged.recorded(_engine_call("export", stack.export_stack, stack.name).deployment)
+
+
+def upgrade_plan(env: Environment, spec: Spec, allow_downgrade: bool = False) -> upgrade.UpgradePlan | None:
+    """The mesh upgrade `up` would carry out (stacks/upgrade.py): the installed version is the istiod release's
+    chart in the state (release `istiod` is revision `default`, `istiod-<rev>` revision `<rev>`)."""
+    installed = None
+    for release, version in read_state(env.stack).chart_versions.items():
+        namespace, _, name = release.partition("/")
+        if namespace == ISTIO_NAMESPACE and (name == ISTIOD_RELEASE or name.startswith(f"{ISTIOD_RELEASE}-")) and version:
+            installed = upgrade.Installed(version, name.removeprefix(f"{ISTIOD_RELEASE}-") if name != ISTIOD_RELEASE else upgrade.DEFAULT_REVISION)
+    return upgrade.plan(spec, installed, allow_downgrade)
 
 
 def require_running(spec: Spec, command: str) -> None:

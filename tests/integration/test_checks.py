@@ -59,7 +59,7 @@ def test_doctor_and_verify_pass_on_the_dev_platform(platform, capsys, monkeypatc
     monkeypatch.chdir(platform.folder)
     assert main(["doctor", "dev", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["ok"] and {r["id"] for r in report["results"]} == {f"MI00{i}" for i in range(1, 10)} | {"MI010"}
+    assert report["ok"] and {r["id"] for r in report["results"]} == {f"MI00{i}" for i in range(1, 10)} | {"MI010", "MI011", "MI012"}
     assert main(["verify", "dev"]) == 0
     out = capsys.readouterr().out
     assert "√ MI402 apps are available behind their Services" in out
@@ -204,8 +204,8 @@ def test_an_identity_without_rights_fails_mi006(platform, tmp_path):
     kubeconfig = tmp_path / "nobody.kubeconfig"
     kubeconfig.write_text(yaml.safe_dump(admin))
     path = existing_cluster_spec(platform, "nobody", kubeconfig)
-    # without rights it can neither create cluster-scoped kinds nor list the webhooks and nodes the others read
-    assert failing("doctor", path) == {"MI006", "MI008", "MI009"}
+    # without rights it can neither create cluster-scoped kinds nor list the webhooks, nodes and Helm records the others read
+    assert failing("doctor", path) == {"MI006", "MI008", "MI009", "MI012"}
 
 
 def admin_kubeconfig(platform) -> Path:

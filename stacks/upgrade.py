@@ -1,0 +1,112 @@
+"""A change of `mesh.version` on an environment that is up: the plan of Istio's revision-based canary upgrade.
+
+The plan names the old and the new revision (revisions are named after versions: 1.30.3 is `1-30-3`; an
+install made before revisions were named is `default`), the waves of teams that move to the new revision in
+order, the gateways upgraded in place after the last wave, and the checks that gate each wave. `in-place` keeps
+one revision and is not gated. Pure functions of the spec and of what the state records as installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UsageError
+from ..schemas.model import Spec
+
+DEFAULT_REVISION = "default"
+# The checks that gate a wave, run for the wave's namespaces: the control plane, injection and policy, the teams'
+# namespaces and their apps. MI404 (drift) reads the whole environment and runs once at the end.
+GATE_CHECKS = ("MI101", "MI102", "MI201", "MI202", "MI203", "MI204", "MI401", "MI402", "MI403")
+MAX_MINOR_STEP = 2
+
+
+@dataclass(frozen=True)
+class Installed:
+    """The mesh the state records as installed."""
+
+    version: str
+    revision: str = DEFAULT_REVISION
+
+
+@dataclass(frozen=True)
+class Wave:
+    """Teams that move to the new revision together, and their namespaces."""
+
+    teams: tuple[str, ...]
+    namespaces: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UpgradePlan:
+    """What `up` does to move the mesh from the installed version to the spec's."""
+
+    strategy: str
+    old_version: str
+    new_version: str
+    old_revision: str
+    new_revision: str
+    waves: tuple[Wave, ...]
+    gateways: tuple[str, ...]
+    gates: tuple[str, ...]
+    pause_seconds: int = 0
+
+    def lines(self) -> list[str]:
+        """The plan as a person reads it in `preview`."""
+        head = f"mesh upgrade {self.old_version} -> {self.new_version}, {self.strategy}"
+        if self.strategy == "in-place":
+            return [f"{head}: revision {self.old_revision} upgraded in place, every workload restarted at once; not gated by checks "
+                    "(strategy: canary gates each wave)"]
+        lines = [f"{head}: revision {self.new_revision} installed beside {self.old_revision}, then {len(self.waves)} wave(s):"]
+        for i, wave in enumerate(self.waves, 1):
+            lines.append(f"  wave {i}: {', '.join(wave.teams)} (namespaces {', '.join(wave.namespaces)}); gate: {', '.join(self.gates)}"
+                         + (f"; then {self.pause_seconds}s pause" if self.pause_seconds and i < len(self.waves) else ""))
+        if self.gateways:
+            lines.append(f"  then the gateways upgraded in place to {self.new_version}: {', '.join(self.gateways)}")
+        lines.append(f"  then revision {self.old_revision} removed; a failing wave rolls back every wave to {self.old_revision} (unless --no-rollback)")
+        return lines
+
+
+def revision_of(version: str) -> str:
+    """The revision name of a version: `1.30.3` -> `1-30-3` (a DNS label)."""
+    return version.replace(".", "-")
+
+
+def plan(spec: Spec, installed: Installed | None, allow_downgrade: bool = False) -> UpgradePlan | None:
+    """The upgrade `up` would carry out, or None when the installed version is the spec's (or nothing is installed).
+    UsageError for what the rules refuse: a downgrade without `allow_downgrade`, a step of more than two minors."""
+    new = spec.mesh.version
+    if installed is None or installed.version == new:
+        return None
+    old, target = _numbers(installed.version), _numbers(new)
+    if target < old and not allow_downgrade:
+        raise UsageError(f"mesh.version {new} is older than the installed {installed.version}: a downgrade needs --allow-downgrade")
+    if target[0] != old[0] or abs(target[1] - old[1]) > MAX_MINOR_STEP:
+        raise UsageError(f"mesh.version {installed.version} -> {new} skips more than {MAX_MINOR_STEP} minor versions, which Istio does not support: "
+                         f"upgrade through an intermediate version (`meshinstall versions` lists them)")
+    upgrade = spec.mesh.upgrade
+    gateways = tuple(name for name, on in (("istio-ingressgateway", spec.mesh.ingress_gateway.enabled), ("istio-egressgateway", spec.mesh.egress_gateway.enabled)) if on)
+    return UpgradePlan(
+        strategy=upgrade.strategy,
+        old_version=installed.version,
+        new_version=new,
+        old_revision=installed.revision,
+        new_revision=installed.revision if upgrade.strategy == "in-place" else revision_of(new),
+        waves=waves(spec),
+        gateways=gateways,
+        gates=GATE_CHECKS if upgrade.strategy == "canary" else (),
+        pause_seconds=upgrade.pause_seconds,
+    )
+
+
+def waves(spec: Spec) -> tuple[Wave, ...]:
+    """The spec's waves, then the teams they do not name in waves of `teamsPerWave`, in the spec's order."""
+    upgrade, teams = spec.mesh.upgrade, {t.name: t for t in spec.paas.teams}
+    named = [tuple(wave) for wave in upgrade.waves]
+    rest = [t.name for t in spec.paas.teams if not any(t.name in wave for wave in named)]
+    step = upgrade.teams_per_wave
+    ordered = named + [tuple(rest[i:i + step]) for i in range(0, len(rest), step)]
+    return tuple(Wave(wave, tuple(ns for name in wave for ns in teams[name].namespaces)) for wave in ordered)
+
+
+def _numbers(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))

@@ -1,0 +1,109 @@
+"""The plan of a mesh upgrade: revisions, waves, gates, and the rules that refuse an upgrade."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from meshinstall.errors import SpecInvalid, UsageError
+from meshinstall.schemas.validate import load_spec
+from meshinstall.stacks.upgrade import GATE_CHECKS, Installed, plan
+
+
+def spec_with(isolated, change) -> object:
+    path = isolated / "environments" / "dev.yaml"
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_spec(path)
+
+
+def at(version: str, **upgrade):
+    def change(data: dict) -> None:
+        data["mesh"]["version"] = version
+        if upgrade:
+            data["mesh"]["upgrade"] = upgrade
+    return change
+
+
+def test_the_same_version_or_a_first_install_plans_no_upgrade(isolated):
+    spec = spec_with(isolated, at("1.30.3"))
+    assert plan(spec, Installed("1.30.3")) is None
+    assert plan(spec, None) is None
+
+
+def test_a_canary_plan_names_the_revisions_one_team_per_wave_the_gateways_and_the_gates(isolated):
+    upgrade = plan(spec_with(isolated, at("1.30.3")), Installed("1.29.6"))
+    assert (upgrade.strategy, upgrade.old_revision, upgrade.new_revision) == ("canary", "default", "1-30-3")
+    assert [w.teams for w in upgrade.waves] == [("payments",), ("storefront",)]
+    assert [w.namespaces for w in upgrade.waves] == [("payments",), ("storefront",)]
+    assert upgrade.gateways == ("istio-ingressgateway",) and upgrade.gates == GATE_CHECKS
+    text = "\n".join(upgrade.lines())
+    assert "mesh upgrade 1.29.6 -> 1.30.3, canary: revision 1-30-3 installed beside default, then 2 wave(s):" in text
+    assert "wave 1: payments (namespaces payments); gate: MI101" in text
+    assert "then revision default removed" in text
+
+
+def test_named_waves_come_first_and_the_other_teams_follow_in_waves_of_the_given_size(isolated):
+    def change(data: dict) -> None:
+        at("1.30.3", waves=[["storefront"]], teamsPerWave=2)(data)
+        base = yaml.safe_load((isolated / "environments" / "base.yaml").read_text())
+        data.setdefault("paas", {})["teams"] = base["paas"]["teams"] + [{"name": "search", "quota": {"cpu": "1", "memory": "1Gi", "pods": 5}}]
+    upgrade = plan(spec_with(isolated, change), Installed("1.29.6", "1-29-6"))
+    assert [w.teams for w in upgrade.waves] == [("storefront",), ("payments", "search")]
+    assert upgrade.old_revision == "1-29-6"
+
+
+def test_in_place_keeps_the_revision_and_says_it_is_not_gated(isolated):
+    upgrade = plan(spec_with(isolated, at("1.30.3", strategy="in-place")), Installed("1.29.6"))
+    assert upgrade.new_revision == upgrade.old_revision == "default" and upgrade.gates == ()
+    assert "not gated by checks" in upgrade.lines()[0]
+
+
+def test_a_downgrade_needs_allow_downgrade(isolated):
+    spec = spec_with(isolated, at("1.29.6", strategy="in-place"))
+    with pytest.raises(UsageError, match="--allow-downgrade"):
+        plan(spec, Installed("1.30.3"))
+    assert plan(spec, Installed("1.30.3"), allow_downgrade=True).new_version == "1.29.6"
+
+
+def test_a_step_of_more_than_two_minor_versions_is_refused(isolated):
+    spec = spec_with(isolated, at("1.30.3"))
+    with pytest.raises(UsageError, match="skips more than 2 minor versions"):
+        plan(spec, Installed("1.27.0"))
+    assert plan(spec, Installed("1.28.1")) is not None
+
+
+def test_waves_must_name_teams_of_the_spec_once_each_with_the_exact_path(isolated):
+    with pytest.raises(SpecInvalid) as invalid:
+        spec_with(isolated, at("1.30.3", waves=[["payments"], ["payments", "nobody"]]))
+    found = {(p.path, p.message) for p in invalid.value.problems}
+    assert ("$.mesh.upgrade.waves[1][0]", "team 'payments' is already in an earlier wave") in found
+    assert ("$.mesh.upgrade.waves[1][1]", "team 'nobody' is not a team of this spec") in found
+    assert all(p.file.endswith("dev.yaml") and p.line > 0 for p in invalid.value.problems)
+
+
+def test_an_in_place_upgrade_has_no_waves(isolated):
+    with pytest.raises(SpecInvalid, match="1 problem"):
+        spec_with(isolated, at("1.30.3", strategy="in-place", waves=[["payments"]]))
+
+
+def test_the_installed_version_and_revision_come_from_the_istiod_release_in_the_state(isolated, tmp_path):
+    from types import SimpleNamespace
+
+    from meshinstall.stacks import driver
+
+    def state_with(release: str, version: str) -> SimpleNamespace:
+        folder = tmp_path / release / ".pulumi" / "stacks" / "meshinstall"
+        folder.mkdir(parents=True)
+        resources = [{"type": "kubernetes:helm.sh/v3:Release", "id": f"istio-system/{release}", "outputs": {"version": version, "status": {"revision": 1}}}]
+        (folder / "dev.json").write_text(json.dumps({"version": 3, "checkpoint": {"latest": {"resources": resources}}}))
+        stack = SimpleNamespace(name="dev", workspace=SimpleNamespace(env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path / release}"}))
+        return SimpleNamespace(stack=stack)
+
+    spec = spec_with(isolated, at("1.30.3"))
+    first = driver.upgrade_plan(state_with("istiod", "1.29.6"), spec)
+    assert (first.old_version, first.old_revision, first.new_revision) == ("1.29.6", "default", "1-30-3")
+    assert driver.upgrade_plan(state_with("istiod-1-30-3", "1.30.3"), spec) is None
