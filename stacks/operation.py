@@ -55,8 +55,8 @@ class Journal:
         if self.show:
             try:
                 self.show(event)
-            except Exception:  # noqa: BLE001 (a display that fails, e.g. on a closed pipe, must not stop the engine's events)
-                self.show = None
+            except (Exception, SystemExit):  # noqa: BLE001 (a display that fails must not stop the engine's events: rich
+                self.show = None                # raises SystemExit when stdout is a closed pipe, as in `up | head`)
 
     def causes(self) -> list[str]:
         """`type name: error` for each failed resource (the stack's own errors last)."""

@@ -255,6 +255,16 @@ def test_a_second_interrupt_stops_at_once_and_says_what_it_leaves(dev):
     assert first.returncode == 0
 
 
+def test_up_into_a_pipe_that_closes_early_still_finishes_its_update(dev):
+    """`meshinstall up dev | head -1`: the display fails on the closed pipe, the update does not."""
+    dev.edit(add_team("piped", apps=1))
+    piped = subprocess.run("meshinstall up dev --yes --no-verify | head -1", shell=True, cwd=dev.folder, env=dev.env, capture_output=True, text=True, timeout=600)
+    assert piped.stdout.startswith("running the engine:"), piped.stdout
+    assert not dev.engine_locks(), "the engine finished and released its lock"
+    first = dev.converges()
+    assert "nothing changed since the last update" in first.stdout, first.stdout
+
+
 # --- the control plane's processes ------------------------------------------------------------------------------
 
 
