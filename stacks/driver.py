@@ -218,13 +218,13 @@ def read_state(stack: auto.Stack) -> unchanged.Recorded:
 
 
 def upgrade_plan(env: Environment, spec: Spec, allow_downgrade: bool = False) -> upgrade.UpgradePlan | None:
-    """The mesh upgrade `up` would carry out (stacks/upgrade.py): the installed version is the istiod release's
-    chart in the state (release `istiod` is revision `default`, `istiod-<rev>` revision `<rev>`)."""
+    """The mesh upgrade `up` would carry out (stacks/upgrade.py): the installed version and revision are the istiod
+    release's chart version and `revision` value in the state (no revision value: `default`)."""
     installed = None
-    for release, version in read_state(env.stack).chart_versions.items():
+    for release, (version, revision) in read_state(env.stack).charts.items():
         namespace, _, name = release.partition("/")
         if namespace == ISTIO_NAMESPACE and (name == ISTIOD_RELEASE or name.startswith(f"{ISTIOD_RELEASE}-")) and version:
-            installed = upgrade.Installed(version, name.removeprefix(f"{ISTIOD_RELEASE}-") if name != ISTIOD_RELEASE else upgrade.DEFAULT_REVISION)
+            installed = upgrade.Installed(version, revision or upgrade.DEFAULT_REVISION)
     return upgrade.plan(spec, installed, allow_downgrade)
 
 

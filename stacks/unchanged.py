@@ -103,14 +103,14 @@ class Recorded:
     pending: bool
     resources: int
     outputs: Mapping[str, Any]  # the stack's outputs, secret ones as "[secret]"
-    chart_versions: Mapping[str, str] = field(default_factory=dict)  # Helm release "namespace/name" -> chart version
+    charts: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # Helm release "namespace/name" -> (chart version, its `revision` value)
 
 
 def recorded(deployment: Mapping[str, Any]) -> Recorded:
     """Read the exported state (`pulumi stack export`): no secret needs decrypting, ids and types are plain."""
     objects: dict[tuple[str, str], set[str]] = defaultdict(set)
     helm: dict[str, int] = {}
-    charts: dict[str, str] = {}
+    charts: dict[str, tuple[str, str]] = {}
     stack_outputs: dict[str, Any] = {}
     for resource in deployment.get("resources", []):
         kind, outputs = resource.get("type", ""), resource.get("outputs", {})
@@ -118,7 +118,7 @@ def recorded(deployment: Mapping[str, Any]) -> Recorded:
             stack_outputs = {k: "[secret]" if isinstance(v, dict) and SECRET_SIGNATURE in v else v for k, v in outputs.items()}
         elif kind == HELM_RELEASE:
             helm[resource.get("id", "")] = int((outputs.get("status") or {}).get("revision", 0))
-            charts[resource.get("id", "")] = str(outputs.get("version", ""))
+            charts[resource.get("id", "")] = (str(outputs.get("version", "")), str((outputs.get("values") or {}).get("revision") or ""))
         elif kind.startswith("kubernetes:") and resource.get("custom") and not kind.startswith("pulumi:providers"):
             group_version, _, object_kind = kind.split(":", 1)[1].rpartition(":")
             api_version = group_version.removeprefix("core/")

@@ -95,10 +95,10 @@ def test_the_installed_version_and_revision_come_from_the_istiod_release_in_the_
 
     from meshinstall.stacks import driver
 
-    def state_with(release: str, version: str) -> SimpleNamespace:
+    def state_with(release: str, version: str, revision: str = "") -> SimpleNamespace:
         folder = tmp_path / release / ".pulumi" / "stacks" / "meshinstall"
         folder.mkdir(parents=True)
-        resources = [{"type": "kubernetes:helm.sh/v3:Release", "id": f"istio-system/{release}", "outputs": {"version": version, "status": {"revision": 1}}}]
+        resources = [{"type": "kubernetes:helm.sh/v3:Release", "id": f"istio-system/{release}", "outputs": {"version": version, "values": {"revision": revision}, "status": {"revision": 1}}}]
         (folder / "dev.json").write_text(json.dumps({"version": 3, "checkpoint": {"latest": {"resources": resources}}}))
         stack = SimpleNamespace(name="dev", workspace=SimpleNamespace(env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path / release}"}))
         return SimpleNamespace(stack=stack)
@@ -106,4 +106,6 @@ def test_the_installed_version_and_revision_come_from_the_istiod_release_in_the_
     spec = spec_with(isolated, at("1.30.3"))
     first = driver.upgrade_plan(state_with("istiod", "1.29.6"), spec)
     assert (first.old_version, first.old_revision, first.new_revision) == ("1.29.6", "default", "1-30-3")
-    assert driver.upgrade_plan(state_with("istiod-1-30-3", "1.30.3"), spec) is None
+    assert driver.upgrade_plan(state_with("istiod-1-30-3", "1.30.3", "1-30-3"), spec) is None
+    revisioned = driver.upgrade_plan(state_with("istiod-revisioned", "1.29.6", "1-29-6"), spec)
+    assert revisioned.old_revision == "1-29-6"
