@@ -23,6 +23,7 @@ class ControlPlaneArgs:
     ingress_gateway: HelmRelease | None = None
     egress_gateway: HelmRelease | None = None
     after: tuple[pulumi.Resource, ...] = ()  # the Gateway API CRDs, which istiod watches when present
+    more_istiods: tuple[HelmRelease, ...] = ()  # other revisions side by side, during a canary upgrade
 
 
 def base_values(mesh: Mesh) -> dict[str, Any]:
@@ -109,17 +110,18 @@ class ControlPlane(pulumi.ComponentResource):
         if args.cni:
             before_istiod.append(helm_release(args.cni, self, [base]))
         self.istiod = helm_release(args.istiod, self, before_istiod)
-        self.ready = [self.istiod]
+        istiods = [self.istiod, *(helm_release(other, self, before_istiod) for other in args.more_istiods)]
+        self.ready = list(istiods)
         self.gateway_address = pulumi.Output.from_input("")
         if args.ingress_gateway:
             ingress_ns = self._namespace(args.ingress_gateway.namespace, child)
-            gateway = helm_release(args.ingress_gateway, self, [self.istiod, ingress_ns])
+            gateway = helm_release(args.ingress_gateway, self, [*istiods, ingress_ns])
             self.ready.append(gateway)
             self.gateway_address = gateway.status.apply(
                 lambda _: f"{INGRESS_GATEWAY_NAME}.{INGRESS_NAMESPACE}.svc.cluster.local"
             )
         if args.egress_gateway:
-            self.ready.append(helm_release(args.egress_gateway, self, [self.istiod]))
+            self.ready.append(helm_release(args.egress_gateway, self, istiods))
         self.register_outputs({"gateway_address": self.gateway_address})
 
     def _namespace(self, name: str, opts: pulumi.ResourceOptions) -> k8s.core.v1.Namespace:

@@ -23,6 +23,7 @@ class PaasArgs:
     default_request: Mapping[str, str]
     secret_values: Mapping[tuple[str, str], Mapping[str, pulumi.Input[str]]] = field(default_factory=dict)  # (team, app) -> env
     after: tuple[pulumi.Resource, ...] = ()  # what apps and mesh policies wait for (istiod, its webhook, the CRDs)
+    team_namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # a team's own (its revision's injection)
 
 
 def gateway_spec(paas: Paas) -> dict[str, Any]:
@@ -52,7 +53,8 @@ class PaasLayer(pulumi.ComponentResource):
         self.teams: dict[str, TeamSpace] = {}
         for team in paas.teams:
             team_args = TeamArgs(
-                team.name, team.namespaces, team.groups, team.quota, paas.pod_security, args.namespace_labels, args.default_request, args.after
+                team.name, team.namespaces, team.groups, team.quota, paas.pod_security, args.team_namespace_labels.get(team.name, args.namespace_labels),
+                args.default_request, args.after
             )
             self.teams[team.name] = TeamSpace(team.name, team_args, pulumi.ResourceOptions(parent=self))
         self.apps: list[AppDeployment] = []

@@ -116,7 +116,6 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
     place = places(spec)
     target = ClusterTarget.of(spec)
     crds = gateway_api.plan(spec, target)
-    inputs = unchanged.inputs_fingerprint(spec, secrets, crds, target, secret)
     for folder in (place.work_dir, place.pulumi_home):
         folder.mkdir(parents=True, exist_ok=True)
     if place.backend_url.startswith("file://"):
@@ -134,11 +133,13 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
         stack = auto.create_or_select_stack(
             stack_name=spec.name,
             project_name=PROJECT,
-            program=lambda: program.build(spec, secrets, crds, unchanged.Recording(inputs, refresh)),
+            program=lambda: program.build(spec, secrets, crds, unchanged.Recording(inputs, refresh), layout),
             opts=workspace,
         )
     except auto.errors.CommandError as err:
         raise failure(f"opening the stack at {place.backend_url}", spec.name, err, Journal(), Interrupts()) from err
+    layout = upgrade.steady(spec, installed_mesh(stack))  # the program above runs later, with these two
+    inputs = unchanged.inputs_fingerprint(spec, secrets, crds, target, secret, layout)
     return Environment(stack, inputs, target)
 
 
@@ -218,14 +219,18 @@ def read_state(stack: auto.Stack) -> unchanged.Recorded:
 
 
 def upgrade_plan(env: Environment, spec: Spec, allow_downgrade: bool = False) -> upgrade.UpgradePlan | None:
-    """The mesh upgrade `up` would carry out (stacks/upgrade.py): the installed version and revision are the istiod
-    release's chart version and `revision` value in the state (no revision value: `default`)."""
+    """The mesh upgrade `up` would carry out (stacks/upgrade.py)."""
+    return upgrade.plan(spec, installed_mesh(env.stack), allow_downgrade)
+
+
+def installed_mesh(stack: auto.Stack) -> upgrade.Installed | None:
+    """The mesh the state records: the istiod release's chart version, `revision` value (none: `default`) and name."""
     installed = None
-    for release, (version, revision) in read_state(env.stack).charts.items():
+    for release, (version, revision) in read_state(stack).charts.items():
         namespace, _, name = release.partition("/")
         if namespace == ISTIO_NAMESPACE and (name == ISTIOD_RELEASE or name.startswith(f"{ISTIOD_RELEASE}-")) and version:
-            installed = upgrade.Installed(version, revision or upgrade.DEFAULT_REVISION)
-    return upgrade.plan(spec, installed, allow_downgrade)
+            installed = upgrade.Installed(version, revision or upgrade.DEFAULT_REVISION, name)
+    return installed
 
 
 def require_running(spec: Spec, command: str) -> None:

@@ -17,13 +17,16 @@ from .releases import chart_mirror, releases
 from .secrets import ResolvedSecrets
 from .target import ClusterTarget
 from .unchanged import INPUTS_OUTPUT, REFRESHED_OUTPUT, Recording
+from .upgrade import MeshLayout, steady
 
 
-def build(spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, recording: Recording | None = None) -> None:
+def build(spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, recording: Recording | None = None, layout: MeshLayout | None = None) -> None:
     """Declare the whole platform for `spec` (with its secrets and Gateway API plan, read before the engine started);
     `recording` (the fingerprint of all of these, and whether this operation read the cluster first) is exported, so
-    the next `up` can tell that nothing changed (stacks/unchanged.py)."""
-    charts = releases(spec)
+    the next `up` can tell that nothing changed (stacks/unchanged.py). `layout` places the mesh's revisions and the
+    teams on them (stacks/upgrade.py; by default one revision at `mesh.version`)."""
+    layout = layout or steady(spec, None)
+    charts = releases(spec, layout)
     target = ClusterTarget.of(spec)
     k8s_cluster = Cluster("cluster", target.cluster_args())
     on_cluster = pulumi.ResourceOptions(providers={"kubernetes": k8s_cluster.provider})
@@ -31,7 +34,7 @@ def build(spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, rec
     gateway_api_crds = _gateway_api(gateway_api, on_cluster)
     control_plane = ControlPlane(
         "control-plane",
-        ControlPlaneArgs(charts.base, charts.istiod, charts.cni, charts.ingress_gateway, charts.egress_gateway, gateway_api_crds),
+        ControlPlaneArgs(charts.base, charts.istiod, charts.cni, charts.ingress_gateway, charts.egress_gateway, gateway_api_crds, charts.more_istiods),
         on_cluster,
     )
     after = tuple(control_plane.ready)
@@ -42,7 +45,10 @@ def build(spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, rec
     proxy = spec.sidecars.proxy
     paas = PaasLayer(
         "paas",
-        PaasArgs(spec.paas, injection_labels(mesh.revision), {"cpu": proxy.cpu, "memory": proxy.memory}, secrets.app_env, after),
+        PaasArgs(
+            spec.paas, injection_labels(layout.revisions[0].value or None), {"cpu": proxy.cpu, "memory": proxy.memory}, secrets.app_env, after,
+            {team.name: injection_labels(layout.team_revision(team.name).value or None) for team in spec.paas.teams},
+        ),
         on_cluster,
     )
     targets = tuple(AppTarget(team.name, team.app_namespace, app.name) for team in spec.paas.teams for app in team.apps)

@@ -21,6 +21,7 @@ from ..components.charts import GATEWAY_API_FILE, GATEWAY_API_URL, ChartSource, 
 from ..components.control_plane import base_values, cni_values, egress_values, gateway_values, istiod_values
 from ..components.monitoring import GRAFANA_SECRET, PROMETHEUS_STACK_RELEASE, jaeger_values, kiali_values, prometheus_stack_values
 from ..schemas.model import Spec
+from .upgrade import MeshLayout, Revision, steady
 
 # Overrides `charts.mirror`, so that a spec in Git never holds a path of one machine.
 MIRROR_VARIABLE = "MESHINSTALL_CHARTS_MIRROR"
@@ -53,39 +54,50 @@ class Releases:
     """The releases of one environment; the optional ones are None when the spec leaves them out."""
 
     base: HelmRelease
-    istiod: HelmRelease
+    istiod: HelmRelease  # the default revision's
     cni: HelmRelease | None
     ingress_gateway: HelmRelease | None
     egress_gateway: HelmRelease | None
     prometheus: HelmRelease | None
     kiali: HelmRelease | None
     jaeger: HelmRelease | None
+    more_istiods: tuple[HelmRelease, ...] = ()  # the other revisions during a canary upgrade (stacks/upgrade.py)
 
     def all(self) -> tuple[HelmRelease, ...]:
         """Every release the spec installs, in install order."""
-        ordered = (self.base, self.cni, self.istiod, self.ingress_gateway, self.egress_gateway, self.prometheus, self.jaeger, self.kiali)
+        ordered = (self.base, self.cni, self.istiod, *self.more_istiods, self.ingress_gateway, self.egress_gateway, self.prometheus, self.jaeger, self.kiali)
         return tuple(release for release in ordered if release is not None)
 
 
-def releases(spec: Spec) -> Releases:
-    """The spec's releases: Istio's charts at `mesh.version`, the monitoring charts at meshinstall's pins."""
+def releases(spec: Spec, layout: MeshLayout | None = None) -> Releases:
+    """The spec's releases: Istio's charts as `layout` lays the revisions out (by default one revision at
+    `mesh.version`), the monitoring charts at meshinstall's pins."""
     mesh, monitoring = spec.mesh, spec.monitoring
     mirror = chart_mirror(spec).path
+    layout = layout or steady(spec, None)
+    default, gateway = layout.revisions[0], layout.gateway
 
-    def istio(name: str, release: str, namespace: str, values: dict) -> HelmRelease:
-        return HelmRelease(release, chart(name, mirror, mesh.version), namespace, values)
+    def istio(name: str, release: str, namespace: str, values: dict, version: str) -> HelmRelease:
+        return HelmRelease(release, chart(name, mirror, version), namespace, values)
+
+    def istiod(revision: Revision) -> HelmRelease:
+        values = {**istiod_values(mesh, spec.sidecars, spec.cni_enabled), "revision": revision.value}
+        return istio("istiod", revision.release, ISTIO_NAMESPACE, values, revision.version)
 
     grafana_secret = GRAFANA_SECRET if monitoring.grafana.enabled and monitoring.grafana.admin_password else None
     return Releases(
-        base=istio("base", ISTIO_BASE_RELEASE, ISTIO_NAMESPACE, base_values(mesh)),
-        istiod=istio("istiod", ISTIOD_RELEASE, ISTIO_NAMESPACE, istiod_values(mesh, spec.sidecars, spec.cni_enabled)),
-        cni=istio("cni", "istio-cni", ISTIO_NAMESPACE, cni_values(mesh)) if spec.cni_enabled else None,
-        ingress_gateway=istio("gateway", INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, gateway_values(mesh)) if mesh.ingress_gateway.enabled else None,
-        egress_gateway=istio("gateway", "istio-egressgateway", ISTIO_NAMESPACE, egress_values(mesh)) if mesh.egress_gateway.enabled else None,
+        base=istio("base", ISTIO_BASE_RELEASE, ISTIO_NAMESPACE, {**base_values(mesh), "defaultRevision": default.name}, layout.base_version),
+        istiod=istiod(default),
+        cni=istio("cni", "istio-cni", ISTIO_NAMESPACE, {**cni_values(mesh), "revision": default.value}, layout.base_version) if spec.cni_enabled else None,
+        ingress_gateway=istio("gateway", INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, {**gateway_values(mesh), "revision": gateway.value}, gateway.version)
+        if mesh.ingress_gateway.enabled else None,
+        egress_gateway=istio("gateway", "istio-egressgateway", ISTIO_NAMESPACE, {**egress_values(mesh), "revision": gateway.value}, gateway.version)
+        if mesh.egress_gateway.enabled else None,
         prometheus=HelmRelease(PROMETHEUS_STACK_RELEASE, chart("kube-prometheus-stack", mirror), MONITORING_NAMESPACE,
                                prometheus_stack_values(monitoring, grafana_secret)) if monitoring.prometheus.enabled else None,
         kiali=HelmRelease("kiali", chart("kiali-server", mirror), ISTIO_NAMESPACE, kiali_values(monitoring)) if monitoring.kiali.enabled else None,
         jaeger=HelmRelease("jaeger", chart("jaeger", mirror), MONITORING_NAMESPACE, jaeger_values()) if monitoring.tracing.enabled else None,
+        more_istiods=tuple(istiod(revision) for revision in layout.revisions[1:]),
     )
 
 

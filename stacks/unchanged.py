@@ -33,6 +33,7 @@ from .gateway_api import GatewayApiPlan
 from .releases import chart_mirror, releases
 from .secrets import ResolvedSecrets
 from .target import ClusterTarget
+from .upgrade import MeshLayout
 
 INPUTS_OUTPUT = "inputs"
 REFRESHED_OUTPUT = "refreshedCluster"
@@ -44,11 +45,11 @@ HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # marks a secret value in Pulumi's state format
 
 
-def inputs_fingerprint(spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, target: ClusterTarget, key: str) -> str:
+def inputs_fingerprint(spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, target: ClusterTarget, key: str, layout: MeshLayout | None = None) -> str:
     """HMAC (keyed by the state passphrase, so secret values cannot be guessed from it) of what the program reads."""
     digest = hmac.new(key.encode(), digestmod=hashlib.sha256)
     for part in (
-        __version__, _code(), spec.content_hash, repr(secrets), repr(gateway_api), repr(releases(spec)),
+        __version__, _code(), spec.content_hash, repr(secrets), repr(gateway_api), repr(layout), repr(releases(spec, layout)),
         chart_mirror(spec).describe(), *_chart_files(spec), *_engine_binaries(), *_cluster(target),
     ):
         digest.update(part.encode())

@@ -8,8 +8,10 @@ one revision and is not gated. Pure functions of the spec and of what the state 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping
 
+from ..components import ISTIOD_RELEASE
 from ..errors import UsageError
 from ..schemas.model import Spec
 
@@ -22,10 +24,51 @@ MAX_MINOR_STEP = 2
 
 @dataclass(frozen=True)
 class Installed:
-    """The mesh the state records as installed."""
+    """The mesh the state records as installed: its version, revision and the istiod release that serves it."""
 
     version: str
     revision: str = DEFAULT_REVISION
+    release: str = ISTIOD_RELEASE
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One istiod revision the program declares: its name, chart version and Helm release."""
+
+    name: str
+    version: str
+    release: str = ISTIOD_RELEASE
+
+    @property
+    def value(self) -> str:
+        """The charts' `revision` value (empty for the default revision)."""
+        return "" if self.name == DEFAULT_REVISION else self.name
+
+
+@dataclass(frozen=True)
+class MeshLayout:
+    """The mesh as the program declares it at one step: the istiod revisions side by side (the first is the default
+    one: base's `defaultRevision` and CNI's), the version of base and CNI, the revision of the gateways, and the
+    revision each team's namespaces use (a team not named uses the default one)."""
+
+    revisions: tuple[Revision, ...]
+    gateway: Revision
+    base_version: str
+    team_revisions: Mapping[str, str] = field(default_factory=dict)
+
+    def team_revision(self, team: str) -> Revision:
+        """The revision whose sidecars a team's namespaces get."""
+        name = self.team_revisions.get(team, self.revisions[0].name)
+        return next(r for r in self.revisions if r.name == name)
+
+
+def steady(spec: Spec, installed: Installed | None) -> MeshLayout:
+    """The layout outside an upgrade: one revision at the spec's version. Its name is `mesh.revision`, else the
+    installed one (a canary upgrade leaves a revision named after its version), else `default`; its release is the
+    installed one, else `istiod`."""
+    name = spec.mesh.revision or (installed.revision if installed else DEFAULT_REVISION)
+    revision = Revision(name, spec.mesh.version, installed.release if installed else ISTIOD_RELEASE)
+    return MeshLayout((revision,), revision, spec.mesh.version)
 
 
 @dataclass(frozen=True)

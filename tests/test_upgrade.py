@@ -109,3 +109,31 @@ def test_the_installed_version_and_revision_come_from_the_istiod_release_in_the_
     assert driver.upgrade_plan(state_with("istiod-1-30-3", "1.30.3", "1-30-3"), spec) is None
     revisioned = driver.upgrade_plan(state_with("istiod-revisioned", "1.29.6", "1-29-6"), spec)
     assert revisioned.old_revision == "1-29-6"
+
+
+# --- the program at one step of a canary upgrade (mocks) ---------------------------------------------------------
+
+
+def test_mid_upgrade_two_istiod_revisions_run_side_by_side_and_each_team_gets_its_own(isolated):
+    from conftest import SECRETS
+    from mocks import run
+
+    from meshinstall.stacks import gateway_api, program, secrets
+    from meshinstall.stacks.target import ClusterTarget
+    from meshinstall.stacks.upgrade import MeshLayout, Revision
+
+    spec = spec_with(isolated, at("1.30.3"))
+    old, new = Revision("default", "1.29.6"), Revision("1-30-3", "1.30.3", "istiod-1-30-3")
+    layout = MeshLayout((old, new), old, "1.30.3", {"payments": "1-30-3"})
+    crds = gateway_api.plan(spec, ClusterTarget.of(spec))
+    registered = run(lambda: program.build(spec, secrets.resolve(spec, SECRETS), crds, None, layout), stack="dev").values()
+    releases = {r.name: r for r in registered if r.type.endswith("helm.sh/v3:Release")}
+    assert releases["istiod"].inputs["chart"].endswith("istiod-1.29.6.tgz") and releases["istiod"].inputs["values"]["revision"] == ""
+    assert releases["istiod-1-30-3"].inputs["chart"].endswith("istiod-1.30.3.tgz")
+    assert releases["istiod-1-30-3"].inputs["values"]["revision"] == "1-30-3"
+    assert releases["istio-base"].inputs["chart"].endswith("base-1.30.3.tgz") and releases["istio-base"].inputs["values"]["defaultRevision"] == "default"
+    assert releases["istio-ingressgateway"].inputs["chart"].endswith("gateway-1.29.6.tgz"), "the gateways move after the last wave"
+    assert {releases["istiod"].urn, releases["istiod-1-30-3"].urn} <= set(releases["istio-ingressgateway"].dependencies)
+    labels = {r.name: r.inputs["metadata"]["labels"] for r in registered if r.type.endswith("core/v1:Namespace")}
+    assert labels["payments-ns"]["istio.io/rev"] == "1-30-3" and "istio-injection" not in labels["payments-ns"]
+    assert labels["storefront-ns"]["istio-injection"] == "enabled" and "istio.io/rev" not in labels["storefront-ns"]
