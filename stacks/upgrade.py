@@ -127,6 +127,9 @@ def plan(spec: Spec, installed: Installed | None, allow_downgrade: bool = False)
         raise UsageError(f"mesh.version {installed.version} -> {new} skips more than {MAX_MINOR_STEP} minor versions, which Istio does not support: "
                          f"upgrade through an intermediate version (`meshinstall versions` lists them)")
     upgrade = spec.mesh.upgrade
+    if upgrade.strategy == "canary" and spec.mesh.revision:
+        raise UsageError(f"mesh.revision is {spec.mesh.revision!r}, but a canary upgrade names each revision after its version ({revision_of(new)}): "
+                         "remove mesh.revision, or set mesh.upgrade.strategy: in-place")
     gateways = tuple(name for name, on in (("istio-ingressgateway", spec.mesh.ingress_gateway.enabled), ("istio-egressgateway", spec.mesh.egress_gateway.enabled)) if on)
     return UpgradePlan(
         strategy=upgrade.strategy,
@@ -153,3 +156,30 @@ def waves(spec: Spec) -> tuple[Wave, ...]:
 
 def _numbers(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One step of a canary upgrade: an `up` of the program with `layout`, then a rollout restart of the Deployments
+    in `restart` (the namespaces that just changed revision) and the plan's gate checks."""
+
+    name: str
+    layout: MeshLayout
+    restart: tuple[str, ...] = ()
+    gated: bool = False
+
+
+def phases(plan: UpgradePlan, installed: Installed) -> tuple[Phase, ...]:
+    """The steps of a canary upgrade, in order: the new revision beside the old one; each wave moved to it (its
+    namespaces restarted and gated); the gateways upgraded in place; the old revision removed. Rolling a wave back
+    is going back to an earlier phase's layout."""
+    old = Revision(plan.old_revision, plan.old_version, installed.release)
+    new = Revision(plan.new_revision, plan.new_version, f"{ISTIOD_RELEASE}-{plan.new_revision}")
+    steps = [Phase(f"install revision {new.name}", MeshLayout((old, new), old, plan.new_version))]
+    moved: dict[str, str] = {}
+    for i, wave in enumerate(plan.waves, 1):
+        moved.update({team: new.name for team in wave.teams})
+        steps.append(Phase(f"wave {i}: {', '.join(wave.teams)}", MeshLayout((old, new), old, plan.new_version, dict(moved)), wave.namespaces, gated=True))
+    steps.append(Phase("gateways", MeshLayout((old, new), new, plan.new_version, dict(moved))))
+    steps.append(Phase(f"remove revision {old.name}", MeshLayout((new,), new, plan.new_version)))
+    return tuple(steps)

@@ -137,3 +137,26 @@ def test_mid_upgrade_two_istiod_revisions_run_side_by_side_and_each_team_gets_it
     labels = {r.name: r.inputs["metadata"]["labels"] for r in registered if r.type.endswith("core/v1:Namespace")}
     assert labels["payments-ns"]["istio.io/rev"] == "1-30-3" and "istio-injection" not in labels["payments-ns"]
     assert labels["storefront-ns"]["istio-injection"] == "enabled" and "istio.io/rev" not in labels["storefront-ns"]
+
+
+def test_the_phases_install_beside_move_each_wave_then_the_gateways_then_remove_the_old_revision(isolated):
+    from meshinstall.stacks.upgrade import phases
+
+    upgrade = plan(spec_with(isolated, at("1.30.3")), Installed("1.29.6"))
+    steps = phases(upgrade, Installed("1.29.6"))
+    assert [s.name for s in steps] == ["install revision 1-30-3", "wave 1: payments", "wave 2: storefront", "gateways", "remove revision default"]
+    first, wave1, wave2, gateways, last = steps
+    assert [r.release for r in first.layout.revisions] == ["istiod", "istiod-1-30-3"] and first.layout.gateway.name == "default"
+    assert (wave1.layout.team_revision("payments").name, wave1.layout.team_revision("storefront").name) == ("1-30-3", "default")
+    assert wave1.restart == ("payments",) and wave1.gated and not gateways.gated
+    assert wave2.layout.team_revision("storefront").name == "1-30-3"
+    assert gateways.layout.gateway.version == "1.30.3"
+    assert [r.name for r in last.layout.revisions] == ["1-30-3"] and last.layout.team_revision("payments").release == "istiod-1-30-3"
+
+
+def test_a_canary_upgrade_of_a_spec_that_names_its_revision_is_refused(isolated):
+    def change(data: dict) -> None:
+        at("1.30.3")(data)
+        data["mesh"]["revision"] = "stable"
+    with pytest.raises(UsageError, match="remove mesh.revision"):
+        plan(spec_with(isolated, change), Installed("1.29.6", "stable"))
