@@ -54,6 +54,23 @@ class Context:
     spec_problems: list[Any] = field(default_factory=list)
     host_spec: str = "local://"
     phase: str = "doctor"
+    given_layout: Any = None  # the mesh layout to check (a phase of an upgrade); by default the environment's own
+
+    @cached_property
+    def layout(self) -> Any:
+        """The mesh's revisions and the revision of each team (stacks/upgrade.py): given, else what the state records
+        (the current phase of an upgrade in progress, or the steady layout), else the spec's."""
+        if self.given_layout is not None:
+            return self.given_layout
+        from ..stacks import state_file, unchanged, upgrade
+        from ..stacks.driver import PROJECT, places
+
+        file = state_file.path(places(self.spec).backend_url, PROJECT, self.spec.name)
+        try:
+            deployment = state_file.latest(file) if file else None
+        except state_file.StateUnreadable:
+            deployment = None
+        return upgrade.layout_from(self.spec, unchanged.recorded(deployment)) if deployment else upgrade.steady(self.spec, None)
 
     @cached_property
     def host(self) -> Any:

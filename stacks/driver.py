@@ -15,7 +15,7 @@ from pulumi import automation as auto
 
 from ..errors import ClusterUnreachable, UsageError
 from ..schemas.model import Spec
-from ..components import ISTIO_NAMESPACE, ISTIOD_RELEASE, MANAGED_BY
+from ..components import MANAGED_BY
 from . import engine, gateway_api, program, recovery, releases, state_file, unchanged, upgrade
 from ..simulator.local_control_plane import stop_pids
 from .lock import environment_lock
@@ -93,11 +93,27 @@ def engine_env(place: Places, secret: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Environment:
-    """An opened stack, the fingerprint of what its program reads (stacks/unchanged.py) and its cluster."""
+    """An opened stack, its cluster, and what its program declares next: the mesh layout, the record of an upgrade
+    in progress, and the fingerprint of all it reads (stacks/unchanged.py). A canary upgrade lays the mesh out anew
+    before each of its phases (`lay_out`)."""
 
     stack: auto.Stack
-    inputs: str
     target: ClusterTarget
+    program_inputs: dict[str, Any]
+    fingerprint: Callable[[upgrade.MeshLayout, dict[str, Any] | None], str]
+
+    @property
+    def inputs(self) -> str:
+        """The fingerprint the next engine run records."""
+        return str(self.program_inputs["inputs"])
+
+    @property
+    def layout(self) -> upgrade.MeshLayout:
+        return self.program_inputs["layout"]
+
+    def lay_out(self, layout: upgrade.MeshLayout, record: dict[str, Any] | None) -> None:
+        """Make the next engine run declare `layout` and record `record` (None: no upgrade in progress)."""
+        self.program_inputs.update(layout=layout, record=record, inputs=self.fingerprint(layout, record))
 
 
 def open_stack(spec: Spec) -> auto.Stack:
@@ -133,14 +149,16 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
         stack = auto.create_or_select_stack(
             stack_name=spec.name,
             project_name=PROJECT,
-            program=lambda: program.build(spec, secrets, crds, unchanged.Recording(inputs, refresh), layout),
+            program=lambda: program.build(spec, secrets, crds, unchanged.Recording(cell["inputs"], refresh), cell["layout"], cell["record"]),
             opts=workspace,
         )
     except auto.errors.CommandError as err:
         raise failure(f"opening the stack at {place.backend_url}", spec.name, err, Journal(), Interrupts()) from err
-    layout = upgrade.steady(spec, installed_mesh(stack))  # the program above runs later, with these two
-    inputs = unchanged.inputs_fingerprint(spec, secrets, crds, target, secret, layout)
-    return Environment(stack, inputs, target)
+    cell: dict[str, Any] = {}  # what the program above declares when the engine runs it
+    env = Environment(stack, target, cell, lambda layout, record: unchanged.inputs_fingerprint(spec, secrets, crds, target, secret, layout, record))
+    state = read_state(stack)
+    env.lay_out(upgrade.layout_from(spec, state), upgrade.in_progress(state))
+    return env
 
 
 def nothing_to_do(env: Environment, refresh: bool) -> tuple[Outcome | None, str]:
@@ -224,13 +242,8 @@ def upgrade_plan(env: Environment, spec: Spec, allow_downgrade: bool = False) ->
 
 
 def installed_mesh(stack: auto.Stack) -> upgrade.Installed | None:
-    """The mesh the state records: the istiod release's chart version, `revision` value (none: `default`) and name."""
-    installed = None
-    for release, (version, revision) in read_state(stack).charts.items():
-        namespace, _, name = release.partition("/")
-        if namespace == ISTIO_NAMESPACE and (name == ISTIOD_RELEASE or name.startswith(f"{ISTIOD_RELEASE}-")) and version:
-            installed = upgrade.Installed(version, revision or upgrade.DEFAULT_REVISION, name)
-    return installed
+    """The mesh the state records (stacks/upgrade.py)."""
+    return upgrade.installed_from(read_state(stack))
 
 
 def require_running(spec: Spec, command: str) -> None:

@@ -17,14 +17,18 @@ from .releases import chart_mirror, releases
 from .secrets import ResolvedSecrets
 from .target import ClusterTarget
 from .unchanged import INPUTS_OUTPUT, REFRESHED_OUTPUT, Recording
-from .upgrade import MeshLayout, steady
+from .upgrade import RECORD_OUTPUT, MeshLayout, steady
 
 
-def build(spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, recording: Recording | None = None, layout: MeshLayout | None = None) -> None:
+def build(
+    spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, recording: Recording | None = None, layout: MeshLayout | None = None,
+    upgrading: dict | None = None,
+) -> None:
     """Declare the whole platform for `spec` (with its secrets and Gateway API plan, read before the engine started);
     `recording` (the fingerprint of all of these, and whether this operation read the cluster first) is exported, so
     the next `up` can tell that nothing changed (stacks/unchanged.py). `layout` places the mesh's revisions and the
-    teams on them (stacks/upgrade.py; by default one revision at `mesh.version`)."""
+    teams on them (stacks/upgrade.py; by default one revision at `mesh.version`); `upgrading` records the phase of an
+    upgrade in progress, so an interrupted upgrade resumes there."""
     layout = layout or steady(spec, None)
     charts = releases(spec, layout)
     target = ClusterTarget.of(spec)
@@ -73,6 +77,8 @@ def build(spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, rec
     pulumi.export("specHash", spec.content_hash)
     pulumi.export("environment", spec.name)
     pulumi.export("charts", chart_mirror(spec).describe())
+    if upgrading:
+        pulumi.export(RECORD_OUTPUT, upgrading)
     if recording:
         pulumi.export(INPUTS_OUTPUT, recording.inputs)
         pulumi.export(REFRESHED_OUTPUT, recording.refreshed)

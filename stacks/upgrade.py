@@ -9,13 +9,16 @@ one revision and is not gated. Pure functions of the spec and of what the state 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Mapping
 
-from ..components import ISTIOD_RELEASE
+from ..components import ISTIO_NAMESPACE, ISTIOD_RELEASE
 from ..errors import UsageError
 from ..schemas.model import Spec
 
 DEFAULT_REVISION = "default"
+# The stack output where an upgrade in progress records where it stands (the phase being carried out): the next
+# `up` resumes there, `status` shows it, and the checks see the revisions of that phase.
+RECORD_OUTPUT = "meshUpgrade"
 # The checks that gate a wave, run for the wave's namespaces: the control plane, injection and policy, the teams'
 # namespaces and their apps. MI404 (drift) reads the whole environment and runs once at the end.
 GATE_CHECKS = ("MI101", "MI102", "MI201", "MI202", "MI203", "MI204", "MI401", "MI402", "MI403")
@@ -183,3 +186,41 @@ def phases(plan: UpgradePlan, installed: Installed) -> tuple[Phase, ...]:
     steps.append(Phase("gateways", MeshLayout((old, new), new, plan.new_version, dict(moved))))
     steps.append(Phase(f"remove revision {old.name}", MeshLayout((new,), new, plan.new_version)))
     return tuple(steps)
+
+
+def record(plan: UpgradePlan, installed: Installed, phase: int) -> dict[str, Any]:
+    """What the stack records while phase `phase` of `plan` is carried out."""
+    return {"from": plan.old_version, "to": plan.new_version, "oldRevision": plan.old_revision, "oldRelease": installed.release,
+            "newRevision": plan.new_revision, "phase": phase}
+
+
+def installed_from(state: Any) -> Installed | None:
+    """The installed mesh from a read state (stacks/unchanged.Recorded): the old side of an upgrade in progress,
+    else the istiod release's chart version, `revision` value (none: `default`) and name."""
+    progress = state.outputs.get(RECORD_OUTPUT)
+    if isinstance(progress, dict):
+        return Installed(progress["from"], progress["oldRevision"], progress["oldRelease"])
+    found = None
+    for release, (version, revision) in state.charts.items():
+        namespace, _, name = release.partition("/")
+        if namespace == ISTIO_NAMESPACE and (name == ISTIOD_RELEASE or name.startswith(f"{ISTIOD_RELEASE}-")) and version:
+            found = Installed(version, revision or DEFAULT_REVISION, name)
+    return found
+
+
+def in_progress(state: Any) -> dict[str, Any] | None:
+    """The record of an upgrade in progress, if the state has one."""
+    progress = state.outputs.get(RECORD_OUTPUT)
+    return progress if isinstance(progress, dict) else None
+
+
+def layout_from(spec: Spec, state: Any) -> MeshLayout:
+    """The layout the environment has: the current phase's while an upgrade to the spec's version is in progress,
+    else the steady one."""
+    installed, progress = installed_from(state), in_progress(state)
+    if progress and installed and progress["to"] == spec.mesh.version:
+        upgrade = plan(spec, installed, allow_downgrade=True)
+        if upgrade is not None and upgrade.strategy == "canary":
+            steps = phases(upgrade, installed)
+            return steps[min(int(progress["phase"]), len(steps) - 1)].layout
+    return steady(spec, installed)

@@ -14,8 +14,8 @@ class ControlPlaneReady(Check):
 
     def inspect(self, ctx: Context) -> Result:
         mesh = ctx.spec.mesh
-        istiod = f"istiod-{mesh.revision}" if mesh.revision else "istiod"
-        wanted = [(ISTIO_NAMESPACE, istiod, 1)]
+        # the chart names istiod's Deployment after its revision; during a canary upgrade two revisions run
+        wanted = [(ISTIO_NAMESPACE, f"istiod-{r.value}" if r.value else "istiod", 1) for r in ctx.layout.revisions]
         if mesh.ingress_gateway.enabled:
             wanted.append((INGRESS_NAMESPACE, INGRESS_GATEWAY_NAME, mesh.ingress_gateway.replicas))
         if mesh.egress_gateway.enabled:

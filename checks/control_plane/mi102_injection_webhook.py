@@ -14,9 +14,15 @@ class InjectionWebhook(Check):
     phase = "verify"
 
     def inspect(self, ctx: Context) -> Result:
+        results = [self._revision(ctx, revision) for revision in ctx.layout.revisions]
+        failed = [r for r in results if r.status.value != "passed"]
+        return failed[0] if failed else self.passed("; ".join(r.target for r in results))
+
+    def _revision(self, ctx: Context, revision_of: object) -> Result:
+        """One revision's webhook, served, selecting the namespaces of the teams on that revision."""
         from kubernetes import client
 
-        revision = ctx.spec.mesh.revision
+        revision = revision_of.value or None
         name = f"istio-sidecar-injector-{revision}" if revision else "istio-sidecar-injector"
         target = f"mutatingwebhookconfiguration/{name}"
         hook = ctx.read(client.AdmissionregistrationV1Api(ctx.api).read_mutating_webhook_configuration, name)
@@ -32,8 +38,8 @@ class InjectionWebhook(Check):
         # (no objectSelector, or only opt-outs such as sidecar.istio.io/inject NotIn [false]) must select the teams
         by_namespace = [w for w in hook.webhooks if not _needs_pod_opt_in(w.object_selector)]
         label = ", ".join(f"{k}={v}" for k, v in injection_labels(revision).items())
-        missing = [ns for team in ctx.spec.paas.teams for ns in team.namespaces
-                   if not any(_selects(w.namespace_selector, _namespace_labels(ctx, ns)) for w in by_namespace)]
+        missing = [ns for team in ctx.spec.paas.teams for ns in team.namespaces if ctx.layout.team_revision(team.name) == revision_of
+                   and not any(_selects(w.namespace_selector, _namespace_labels(ctx, ns)) for w in by_namespace)]
         if missing:
             return self.failed(target, f"does not select namespaces {', '.join(missing)}", f"label them {label} (meshinstall up does) or check the webhook's namespaceSelector")
         return self.passed(target + " -> " + ", ".join(f"service/{ns}/{n}" for ns, n in sorted(services)))

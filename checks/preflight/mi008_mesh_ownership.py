@@ -20,7 +20,8 @@ class MeshOwnership(Check):
 
         if ctx.cluster_not_running():
             return self.skipped("webhooks, CRDs", "the simulated cluster is not running; `up` starts it")
-        ours = ctx.spec.mesh.revision or "default"
+        revisions = ctx.layout.revisions  # two during a canary upgrade
+        ours, our_releases = {r.name for r in revisions}, OUR_RELEASES | {r.release for r in revisions}
         conflicts = []
         admission = client.AdmissionregistrationV1Api(ctx.api)
         for hook in admission.list_mutating_webhook_configuration().items:
@@ -28,15 +29,15 @@ class MeshOwnership(Check):
             release = (meta.annotations or {}).get("meta.helm.sh/release-name")
             if "linkerd" in meta.name or "kuma" in meta.name:
                 conflicts.append(f"webhook {meta.name} (another mesh)")
-            elif (meta.labels or {}).get("app") == "sidecar-injector" and release not in OUR_RELEASES:
+            elif (meta.labels or {}).get("app") == "sidecar-injector" and release not in our_releases:
                 conflicts.append(f"webhook {meta.name} (Istio revision {(meta.labels or {}).get('istio.io/rev', '?')}, not installed by meshinstall)")
-            elif (meta.labels or {}).get("app") == "sidecar-injector" and (meta.labels or {}).get("istio.io/rev", "default") != ours:
-                conflicts.append(f"webhook {meta.name} (Istio revision {(meta.labels or {}).get('istio.io/rev')}, the spec says {ours})")
+            elif (meta.labels or {}).get("app") == "sidecar-injector" and (meta.labels or {}).get("istio.io/rev", "default") not in ours:
+                conflicts.append(f"webhook {meta.name} (Istio revision {(meta.labels or {}).get('istio.io/rev')}, meshinstall runs {', '.join(sorted(ours))})")
         gateway_api = []
         for crd in client.ApiextensionsV1Api(ctx.api).list_custom_resource_definition().items:
             meta = crd.metadata
             release = (meta.annotations or {}).get("meta.helm.sh/release-name")
-            if meta.name.endswith(".istio.io") and release and release not in OUR_RELEASES:
+            if meta.name.endswith(".istio.io") and release and release not in our_releases:
                 conflicts.append(f"CRD {meta.name} (Helm release {release})")
             if meta.name.endswith("gateway.networking.k8s.io"):
                 gateway_api.append(crd_owner(meta))

@@ -13,10 +13,11 @@ class InjectionLabels(Check):
     phase = "verify"
 
     def inspect(self, ctx: Context) -> Result:
-        wanted = injection_labels(ctx.spec.mesh.revision)
-        namespaces = [ns for team in ctx.spec.paas.teams for ns in team.namespaces]
+        wanted_of = {ns: injection_labels(ctx.layout.team_revision(team.name).value or None) for team in ctx.spec.paas.teams for ns in team.namespaces}
+        namespaces = list(wanted_of)
         wrong = []
         for ns in namespaces:
+            wanted = wanted_of[ns]
             namespace = ctx.read(ctx.core().read_namespace, ns)
             if namespace is None:
                 wrong.append(f"{ns} (missing)")
@@ -24,7 +25,7 @@ class InjectionLabels(Check):
             labels = namespace.metadata.labels or {}
             if any(labels.get(k) != v for k, v in wanted.items()):
                 wrong.append(ns)
-        target = "namespace labels " + ", ".join(f"{k}={v}" for k, v in wanted.items())
+        target = "namespace labels " + ", ".join(sorted({f"{k}={v}" for labels in wanted_of.values() for k, v in labels.items()}))
         if wrong:
             return self.failed(target, "not on: " + ", ".join(wrong), "run `meshinstall up` to restore the labels")
         return self.passed(target, f"{len(namespaces)} namespace(s)")
