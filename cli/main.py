@@ -127,7 +127,10 @@ def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool, all
     spec = load(env)
     driver.require_running(spec, "preview")
     opened = driver.open_environment(spec, refresh)
-    _upgrade(opened, spec, as_json, allow_downgrade, carry_out=False)
+    plan = _upgrade(opened, spec, as_json, allow_downgrade)
+    if plan and plan.strategy == "canary":
+        step = _first_phase(opened, plan)
+        _say(f"the engine's steps of the first phase ({step}):", as_json, stderr=as_json)
     done, why = driver.nothing_to_do(opened, refresh)
     if done:
         _report(replace(done, operation="preview", outputs={}), as_json, why)
@@ -143,35 +146,70 @@ def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool, all
 @click.option("--no-verify", is_flag=True, help="Skip the post-install checks (meshinstall verify).")
 @click.option("--refresh/--no-refresh", default=True, show_default=True, help="Read the cluster first, so drift is shown and put back.")
 @click.option("--allow-downgrade", is_flag=True, help="Allow mesh.version to be older than the installed one.")
-def up(env: str, as_json: bool, yes: bool, no_verify: bool, refresh: bool, allow_downgrade: bool) -> None:
+@click.option("--no-rollback", is_flag=True, help="When a wave of a canary mesh upgrade fails its checks, stop there instead of rolling back.")
+def up(env: str, as_json: bool, yes: bool, no_verify: bool, refresh: bool, allow_downgrade: bool, no_rollback: bool) -> None:
     """Create or update environment ENV: doctor, preview and ask, apply, verify.
 
     When the spec, its secrets, the charts and meshinstall are those of the last successful update and every object
     is as that update left it, there is nothing to do and the engine is not started (the first line says so)."""
     spec = load(env)
     with _changing(spec, as_json, refresh, doctor=True) as opened:
-        _upgrade(opened, spec, as_json, allow_downgrade, carry_out=True)
+        plan = _upgrade(opened, spec, as_json, allow_downgrade)
+        if plan and plan.strategy == "canary":
+            if not yes:
+                click.confirm(f"Upgrade the mesh of {env} as planned?", abort=True)
+            _rollout(opened, spec, plan, as_json, rollback=not no_rollback)
         _converge(opened, env, as_json, yes, refresh)
     if not no_verify:
         _checks("verify", env, as_json, quiet=True, skip={"MI404"})
 
 
-def _upgrade(opened: Any, spec: Any, as_json: bool, allow_downgrade: bool, carry_out: bool) -> None:
-    """Print the plan of a change of mesh.version (stacks/upgrade.py). The gated canary rollout is not carried out
-    by this version yet: `up` refuses it rather than upgrade every namespace at once ungated."""
+def _upgrade(opened: Any, spec: Any, as_json: bool, allow_downgrade: bool) -> Any:
+    """The plan of a change of mesh.version (stacks/upgrade.py), printed; None when the version is unchanged."""
     from ..stacks import driver
 
     plan = driver.upgrade_plan(opened, spec, allow_downgrade)
-    if plan is None:
-        return
-    for line in plan.lines():
+    for line in plan.lines() if plan else ():
         _say(line, as_json, stderr=as_json)
-    if plan.strategy == "canary":
-        note = ("the canary rollout is planned but not yet carried out by this version of meshinstall: set mesh.upgrade.strategy: in-place "
-                "to upgrade in one ungated step, or keep the installed version")
-        if carry_out:
-            raise UsageError(f"{note} (nothing was changed)")
-        _say(f"note: {note}", as_json, stderr=as_json)
+    return plan
+
+
+def _first_phase(opened: Any, plan: Any) -> str:
+    """Lay the environment out as the next phase of `plan` will (for `preview`), and name that phase."""
+    from ..stacks import driver, upgrade
+
+    state = driver.read_state(opened.stack)
+    progress, installed = upgrade.in_progress(state), upgrade.installed_from(state)
+    start = int(progress["phase"]) if progress and progress["to"] == plan.new_version else 0
+    step = upgrade.phases(plan, installed)[start]
+    opened.lay_out(step.layout, upgrade.record(plan, installed, start))
+    return step.name
+
+
+def _rollout(opened: Any, spec: Any, plan: Any, as_json: bool, rollback: bool) -> None:
+    """Carry out a canary upgrade (stacks/rollout.py), from the phase an interrupted one stopped at."""
+    from ..checks import runner
+    from ..checks.base import Context
+    from ..stacks import driver, rollout, upgrade
+
+    state = driver.read_state(opened.stack)
+    progress, installed = upgrade.in_progress(state), upgrade.installed_from(state)
+    start = int(progress["phase"]) if progress and progress["to"] == plan.new_version else 0
+    if start:
+        _say(f"resuming the upgrade to {plan.new_version} at phase {start + 1}", as_json, stderr=as_json)
+
+    def gate(layout: Any, ids: tuple[str, ...]) -> list[str]:
+        result = runner.run("verify", Context(spec, spec.source, given_layout=layout), set(ids))
+        if result.failed:
+            render.report(render.console(stderr=True), result)
+        return [r.check_id for r in result.failed]
+
+    hooks = rollout.Hooks(
+        up=lambda: _report(_run(driver.up, opened.stack, as_json, refresh=False), as_json),
+        gate=gate,
+        say=lambda line: _say(line, as_json, stderr=as_json),
+    )
+    rollout.carry_out(opened, plan, installed, start, hooks, rollback)
 
 
 def _converge(opened: Any, env: str, as_json: bool, yes: bool, refresh: bool) -> None:

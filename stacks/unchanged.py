@@ -33,6 +33,7 @@ from .gateway_api import GatewayApiPlan
 from .releases import chart_mirror, releases
 from .secrets import ResolvedSecrets
 from .target import ClusterTarget
+from .rollout import RESTART_MANAGER
 from .upgrade import MeshLayout
 
 INPUTS_OUTPUT = "inputs"
@@ -40,7 +41,7 @@ REFRESHED_OUTPUT = "refreshedCluster"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 OUR_MANAGER_PREFIX = "pulumi-kubernetes-"
 # Managers that write our objects as part of running them, never to change what meshinstall declared.
-CLUSTER_MANAGERS = frozenset({"kube-controller-manager", "kube-scheduler", "kube-apiserver", "kwok"})
+CLUSTER_MANAGERS = frozenset({"kube-controller-manager", "kube-scheduler", "kube-apiserver", "kwok", RESTART_MANAGER})  # and a canary upgrade's restarts
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # marks a secret value in Pulumi's state format
 
