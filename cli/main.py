@@ -160,6 +160,12 @@ def up(env: str, as_json: bool, yes: bool, no_verify: bool, refresh: bool, allow
                 click.confirm(f"Upgrade the mesh of {env} as planned?", abort=True)
             _rollout(opened, spec, plan, as_json, rollback=not no_rollback)
         _converge(opened, env, as_json, yes, refresh)
+        if plan and plan.strategy == "in-place":
+            from ..stacks import rollout
+
+            namespaces = tuple(ns for team in spec.paas.teams for ns in team.namespaces)
+            restarted = rollout.restart_deployments(opened.target, namespaces)
+            _say(f"in-place mesh upgrade: restarted {len(restarted)} Deployment(s) so their pods get the {plan.new_version} sidecar", as_json, stderr=as_json)
     if not no_verify:
         _checks("verify", env, as_json, quiet=True, skip={"MI404"})
 
@@ -339,15 +345,21 @@ def status(env: str, as_json: bool) -> None:
     """Show ENV's outputs and its last update."""
     from ..stacks import driver
 
-    _, stack = _open(env)
+    spec, stack = _open(env)
     info = driver.status(stack)
+    upgrading = driver.upgrade_progress(stack, spec)
+    if upgrading:
+        info["upgrade"] = upgrading
     if as_json:
         click.echo(render.as_json(info))
         return
     out = render.console()
     last = info["lastUpdate"]
     out.print(f"environment {info['environment']}: " + (f"last {last['kind']} {last['result']} at {last['ended'] or last['started']}" if last else "never deployed"))
-    render.outputs(out, info["outputs"])
+    if upgrading:
+        out.print(f"mesh upgrade in progress: {upgrading['from']} -> {upgrading['to']}, revisions {' and '.join(upgrading['revisions'])}; "
+                  f"done: {', '.join(upgrading['done']) or 'nothing yet'}; pending: {', '.join(upgrading['pending'])}; `meshinstall up {env}` resumes it", markup=False)
+    render.outputs(out, {k: v for k, v in info["outputs"].items() if k != "meshUpgrade"})
 
 
 @cli.group()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -244,6 +244,20 @@ def upgrade_plan(env: Environment, spec: Spec, allow_downgrade: bool = False) ->
 def installed_mesh(stack: auto.Stack) -> upgrade.Installed | None:
     """The mesh the state records (stacks/upgrade.py)."""
     return upgrade.installed_from(read_state(stack))
+
+
+def upgrade_progress(stack: auto.Stack, spec: Spec) -> dict[str, Any] | None:
+    """An upgrade in progress as `status` shows it: versions, revisions, the phases done and pending."""
+    state = read_state(stack)
+    progress, installed = upgrade.in_progress(state), upgrade.installed_from(state)
+    if not progress or installed is None:
+        return None
+    target = replace(spec, mesh=replace(spec.mesh, version=progress["to"]))
+    plan = upgrade.plan(target, installed, allow_downgrade=True)
+    steps = upgrade.phases(plan, installed) if plan and plan.strategy == "canary" else ()
+    at = int(progress["phase"])
+    return {"from": progress["from"], "to": progress["to"], "revisions": [progress["oldRevision"], progress["newRevision"]],
+            "done": [s.name for s in steps[:at]], "pending": [s.name for s in steps[at:]]}
 
 
 def require_running(spec: Spec, command: str) -> None:

@@ -43,11 +43,11 @@ def carry_out(env: Any, plan: UpgradePlan, installed: Installed, start: int, hoo
         hooks.up()
         if step.restart:
             restart_deployments(env.target, step.restart)
-        if step.gated:
-            failed = hooks.gate(step.layout, plan.gates)
+        if step.gate:
+            failed = hooks.gate(step.layout, step.gate)
             if failed:
                 _stop(env, plan, installed, steps, index, failed, hooks, rollback)
-            if plan.pause_seconds and not steps[index + 1].name.startswith("gateways"):
+            if plan.pause_seconds and step.restart and steps[index + 1].restart:
                 hooks.say(f"pausing {plan.pause_seconds}s before the next wave")
                 time.sleep(plan.pause_seconds)
 

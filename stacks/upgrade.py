@@ -1,7 +1,7 @@
 """A change of `mesh.version` on an environment that is up: the plan of Istio's revision-based canary upgrade.
 
-The plan names the old and the new revision (revisions are named after versions: 1.30.3 is `1-30-3`; an
-install made before revisions were named is `default`), the waves of teams that move to the new revision in
+The plan names the old and the new revision (`mesh.revision` when the spec names it, else after the version:
+1.30.3 is `1-30-3`; an install without a revision is `default`), the waves of teams that move to the new revision in
 order, the gateways upgraded in place after the last wave, and the checks that gate each wave. `in-place` keeps
 one revision and is not gated. Pure functions of the spec and of what the state records as installed.
 """
@@ -23,6 +23,8 @@ RECORD_OUTPUT = "meshUpgrade"
 # namespaces and their apps. MI404 (drift) reads the whole environment and runs once at the end.
 GATE_CHECKS = ("MI101", "MI102", "MI201", "MI202", "MI203", "MI204", "MI401", "MI402", "MI403")
 MAX_MINOR_STEP = 2
+# The checks after the new revision is installed, before any namespace moves to it.
+CONTROL_PLANE_CHECKS = ("MI101", "MI102")
 
 
 @dataclass(frozen=True)
@@ -130,16 +132,17 @@ def plan(spec: Spec, installed: Installed | None, allow_downgrade: bool = False)
         raise UsageError(f"mesh.version {installed.version} -> {new} skips more than {MAX_MINOR_STEP} minor versions, which Istio does not support: "
                          f"upgrade through an intermediate version (`meshinstall versions` lists them)")
     upgrade = spec.mesh.upgrade
-    if upgrade.strategy == "canary" and spec.mesh.revision:
-        raise UsageError(f"mesh.revision is {spec.mesh.revision!r}, but a canary upgrade names each revision after its version ({revision_of(new)}): "
-                         "remove mesh.revision, or set mesh.upgrade.strategy: in-place")
+    new_revision = spec.mesh.revision or revision_of(new)
+    if upgrade.strategy == "canary" and new_revision == installed.revision:
+        raise UsageError(f"mesh.revision {new_revision!r} is the installed revision: a canary upgrade installs the new version as a new revision "
+                         f"beside it; name it (mesh.revision: {revision_of(new)}) or remove mesh.revision to name revisions after versions")
     gateways = tuple(name for name, on in (("istio-ingressgateway", spec.mesh.ingress_gateway.enabled), ("istio-egressgateway", spec.mesh.egress_gateway.enabled)) if on)
     return UpgradePlan(
         strategy=upgrade.strategy,
         old_version=installed.version,
         new_version=new,
         old_revision=installed.revision,
-        new_revision=installed.revision if upgrade.strategy == "in-place" else revision_of(new),
+        new_revision=installed.revision if upgrade.strategy == "in-place" else new_revision,
         waves=waves(spec),
         gateways=gateways,
         gates=GATE_CHECKS if upgrade.strategy == "canary" else (),
@@ -164,12 +167,12 @@ def _numbers(version: str) -> tuple[int, ...]:
 @dataclass(frozen=True)
 class Phase:
     """One step of a canary upgrade: an `up` of the program with `layout`, then a rollout restart of the Deployments
-    in `restart` (the namespaces that just changed revision) and the plan's gate checks."""
+    in `restart` (the namespaces that just changed revision), then the checks in `gate`."""
 
     name: str
     layout: MeshLayout
     restart: tuple[str, ...] = ()
-    gated: bool = False
+    gate: tuple[str, ...] = ()
 
 
 def phases(plan: UpgradePlan, installed: Installed) -> tuple[Phase, ...]:
@@ -178,11 +181,11 @@ def phases(plan: UpgradePlan, installed: Installed) -> tuple[Phase, ...]:
     is going back to an earlier phase's layout."""
     old = Revision(plan.old_revision, plan.old_version, installed.release)
     new = Revision(plan.new_revision, plan.new_version, f"{ISTIOD_RELEASE}-{plan.new_revision}")
-    steps = [Phase(f"install revision {new.name}", MeshLayout((old, new), old, plan.new_version))]
+    steps = [Phase(f"install revision {new.name}", MeshLayout((old, new), old, plan.new_version), gate=CONTROL_PLANE_CHECKS)]
     moved: dict[str, str] = {}
     for i, wave in enumerate(plan.waves, 1):
         moved.update({team: new.name for team in wave.teams})
-        steps.append(Phase(f"wave {i}: {', '.join(wave.teams)}", MeshLayout((old, new), old, plan.new_version, dict(moved)), wave.namespaces, gated=True))
+        steps.append(Phase(f"wave {i}: {', '.join(wave.teams)}", MeshLayout((old, new), old, plan.new_version, dict(moved)), wave.namespaces, plan.gates))
     steps.append(Phase("gateways", MeshLayout((old, new), new, plan.new_version, dict(moved))))
     steps.append(Phase(f"remove revision {old.name}", MeshLayout((new,), new, plan.new_version)))
     return tuple(steps)
@@ -215,12 +218,16 @@ def in_progress(state: Any) -> dict[str, Any] | None:
 
 
 def layout_from(spec: Spec, state: Any) -> MeshLayout:
-    """The layout the environment has: the current phase's while an upgrade to the spec's version is in progress,
-    else the steady one."""
+    """The layout the environment has: the current phase's while a canary upgrade to the spec's version is in
+    progress; the installed one while it has not started (the rollout, not a plain engine run, changes it); else
+    the steady one."""
     installed, progress = installed_from(state), in_progress(state)
-    if progress and installed and progress["to"] == spec.mesh.version:
-        upgrade = plan(spec, installed, allow_downgrade=True)
-        if upgrade is not None and upgrade.strategy == "canary":
-            steps = phases(upgrade, installed)
-            return steps[min(int(progress["phase"]), len(steps) - 1)].layout
+    if installed and installed.version != spec.mesh.version and spec.mesh.upgrade.strategy == "canary":
+        if progress and progress["to"] == spec.mesh.version:
+            upgrade = plan(spec, installed, allow_downgrade=True)
+            steps = phases(upgrade, installed) if upgrade else ()
+            if steps:
+                return steps[min(int(progress["phase"]), len(steps) - 1)].layout
+        current = Revision(installed.revision, installed.version, installed.release)
+        return MeshLayout((current,), current, installed.version)
     return steady(spec, installed)

@@ -148,15 +148,84 @@ def test_the_phases_install_beside_move_each_wave_then_the_gateways_then_remove_
     first, wave1, wave2, gateways, last = steps
     assert [r.release for r in first.layout.revisions] == ["istiod", "istiod-1-30-3"] and first.layout.gateway.name == "default"
     assert (wave1.layout.team_revision("payments").name, wave1.layout.team_revision("storefront").name) == ("1-30-3", "default")
-    assert wave1.restart == ("payments",) and wave1.gated and not gateways.gated
+    assert wave1.restart == ("payments",) and wave1.gate == GATE_CHECKS and not gateways.gate
+    assert first.gate == ("MI101", "MI102"), "the new revision is checked before any namespace moves"
     assert wave2.layout.team_revision("storefront").name == "1-30-3"
     assert gateways.layout.gateway.version == "1.30.3"
     assert [r.name for r in last.layout.revisions] == ["1-30-3"] and last.layout.team_revision("payments").release == "istiod-1-30-3"
 
 
-def test_a_canary_upgrade_of_a_spec_that_names_its_revision_is_refused(isolated):
-    def change(data: dict) -> None:
-        at("1.30.3")(data)
-        data["mesh"]["revision"] = "stable"
-    with pytest.raises(UsageError, match="remove mesh.revision"):
-        plan(spec_with(isolated, change), Installed("1.29.6", "stable"))
+def test_a_spec_that_names_its_revision_names_the_new_one_for_a_canary_upgrade(isolated):
+    def named(revision: str):
+        def change(data: dict) -> None:
+            at("1.30.3")(data)
+            data["mesh"]["revision"] = revision
+        return change
+    with pytest.raises(UsageError, match="is the installed revision"):
+        plan(spec_with(isolated, named("stable")), Installed("1.29.6", "stable"))
+    assert plan(spec_with(isolated, named("blue")), Installed("1.29.6", "stable")).new_revision == "blue"
+
+
+class _Env:
+    """An opened environment as the rollout sees it: what it is laid out as, each time."""
+
+    target = None
+
+    def __init__(self) -> None:
+        self.laid_out: list[tuple[object, object]] = []
+
+    def lay_out(self, layout, record) -> None:
+        self.laid_out.append((layout, record))
+
+
+def _rollout_of(isolated, monkeypatch, failing_at: str | None):
+    from meshinstall.stacks import rollout
+    from meshinstall.stacks.upgrade import phases
+
+    restarted: list[tuple[str, ...]] = []
+    monkeypatch.setattr(rollout, "restart_deployments", lambda _target, namespaces: restarted.append(tuple(namespaces)))
+    installed = Installed("1.29.6")
+    upgrade = plan(spec_with(isolated, at("1.30.3")), installed)
+    env, ups, said = _Env(), [], []
+
+    def gate(layout, ids):
+        return ["MI402"] if failing_at and layout.team_revisions.get(failing_at) == "1-30-3" else []
+
+    hooks = rollout.Hooks(up=lambda: ups.append(env.laid_out[-1]), gate=gate, say=said.append)
+    return rollout, upgrade, installed, env, ups, restarted, hooks, phases(upgrade, installed)
+
+
+def test_a_rollout_runs_every_phase_records_each_and_restarts_each_wave(isolated, monkeypatch):
+    rollout, upgrade, installed, env, ups, restarted, hooks, steps = _rollout_of(isolated, monkeypatch, None)
+    rollout.carry_out(env, upgrade, installed, 0, hooks)
+    assert [layout for layout, _ in ups] == [s.layout for s in steps]
+    assert [record["phase"] if record else None for _, record in ups] == [0, 1, 2, 3, None]
+    assert restarted == [("payments",), ("storefront",)]
+
+
+def test_a_failing_gate_rolls_every_moved_wave_back_and_removes_the_new_revision(isolated, monkeypatch):
+    from meshinstall.errors import VerificationFailed
+
+    rollout, upgrade, installed, env, ups, restarted, hooks, steps = _rollout_of(isolated, monkeypatch, "storefront")
+    with pytest.raises(VerificationFailed, match="rolled back at wave 2: storefront: MI402 failed"):
+        rollout.carry_out(env, upgrade, installed, 0, hooks)
+    back, last = ups[-2][0], ups[-1][0]
+    assert back == steps[0].layout, "first every team back on the old revision, both revisions running"
+    assert [r.name for r in last.revisions] == ["default"] and last.gateway.version == "1.29.6", "then the new revision removed"
+    assert restarted[-1] == ("payments", "storefront")
+
+
+def test_without_rollback_a_failing_gate_stops_where_it_is_and_says_how_to_go_on(isolated, monkeypatch):
+    from meshinstall.errors import VerificationFailed
+
+    rollout, upgrade, installed, env, ups, restarted, hooks, steps = _rollout_of(isolated, monkeypatch, "payments")
+    with pytest.raises(VerificationFailed, match="upgrade stopped at wave 1: payments: MI402 failed. Nothing was rolled back"):
+        rollout.carry_out(env, upgrade, installed, 0, hooks, rollback=False)
+    assert [layout for layout, _ in ups] == [steps[0].layout, steps[1].layout]
+
+
+def test_a_resumed_rollout_starts_at_the_recorded_phase(isolated, monkeypatch):
+    rollout, upgrade, installed, env, ups, restarted, hooks, steps = _rollout_of(isolated, monkeypatch, None)
+    rollout.carry_out(env, upgrade, installed, 2, hooks)
+    assert [layout for layout, _ in ups] == [s.layout for s in steps[2:]]
+    assert restarted == [("storefront",)]

@@ -137,6 +137,8 @@ def test_an_upgrade_killed_in_its_waves_resumes_at_its_wave_and_finishes(dev):
             break
     first.wait()
     assert "upgrade 2/5: wave 1: payments" in output, output
+    status = dev.run("status", "dev")
+    assert "mesh upgrade in progress: 1.29.6 -> 1.30.3, revisions default and 1-30-3; done: install revision 1-30-3" in status.stdout, status.stdout
     resumed = dev.run("up", "dev", "--yes")
     seen = watch.stop()
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
