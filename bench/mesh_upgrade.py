@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
+
+from scale import header  # bench/ is on the path when this script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "MESHINSTALL_PASSPHRASE": "bench", "GRAFANA_ADMIN_PASSWORD": "bench-grafana", "CHECKOUT_DB_PASSWORD": "bench-db"}
@@ -48,9 +48,8 @@ def main() -> None:
             again = timed(folder, "up", "dev", "--yes")
         finally:
             subprocess.run(["meshinstall", "destroy", "dev", "--yes"], cwd=folder, env=ENV, capture_output=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     text = "\n".join([
-        f"`bench/mesh_upgrade.py`, {date.today()}, commit {commit}, {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        header("bench/mesh_upgrade.py"),
         "",
         "| step | seconds |",
         "|---|---|",

@@ -294,10 +294,11 @@ def table(apps: int, r: dict[str, Run]) -> str:
     return "\n".join(lines)
 
 
-def header() -> str:
+def header(script: str = "bench/scale.py") -> str:
+    """The line above a results table: the script, the date, the commit and the machine."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     cores, memory = os.cpu_count(), psutil.virtual_memory().total >> 30
-    return f"`bench/scale.py`, {date.today()}, commit {commit}, {platform.machine()} {cores} cores {memory} GiB, Python {platform.python_version()}"
+    return f"`{script}`, {date.today()}, commit {commit}, {platform.machine()} {cores} cores {memory} GiB, Python {platform.python_version()}"
 
 
 def main() -> None:

@@ -185,8 +185,7 @@ def _first_phase(opened: Any, plan: Any) -> str:
     from ..stacks import driver, upgrade
 
     state = driver.read_state(opened.stack)
-    progress, installed = upgrade.in_progress(state), upgrade.installed_from(state)
-    start = int(progress["phase"]) if progress and progress["to"] == plan.new_version else 0
+    installed, start = upgrade.installed_from(state), upgrade.resume_at(state, plan.new_version)
     step = upgrade.phases(plan, installed)[start]
     opened.lay_out(step.layout, upgrade.record(plan, installed, start))
     return step.name
@@ -199,8 +198,7 @@ def _rollout(opened: Any, spec: Any, plan: Any, as_json: bool, rollback: bool) -
     from ..stacks import driver, rollout, upgrade
 
     state = driver.read_state(opened.stack)
-    progress, installed = upgrade.in_progress(state), upgrade.installed_from(state)
-    start = int(progress["phase"]) if progress and progress["to"] == plan.new_version else 0
+    installed, start = upgrade.installed_from(state), upgrade.resume_at(state, plan.new_version)
     if start:
         _say(f"resuming the upgrade to {plan.new_version} at phase {start + 1}", as_json, stderr=as_json)
 

@@ -109,7 +109,7 @@ class LocalControlPlane:
             if self._alive(name) and self._arguments(name) != command[1:]:
                 self._stop(name)  # started by an older meshinstall with other flags
             recorded = self._pid(name) if self._alive(name) else None
-            strays = [pid for pid in self._own(name) if pid != recorded]
+            strays = [pid for pid in self.own_processes(name) if pid != recorded]
             if strays:  # a start that raced another, or a pid file lost: they would hold the ports
                 stop_pids(strays)
             if not self._alive(name):
@@ -247,10 +247,10 @@ class LocalControlPlane:
 
     def _stop(self, name: str) -> None:
         """TERM every process of this name that is this cluster's (the recorded one and strays), then KILL."""
-        stop_pids(self._own(name))
+        stop_pids(self.own_processes(name))
         (self.root / f"{name}.pid").unlink(missing_ok=True)
 
-    def _own(self, name: str) -> list[int]:
+    def own_processes(self, name: str) -> list[int]:
         """Processes of this cluster by their command line: the binary's name and this cluster's folder in its
         arguments (every process is started with a path under it). A process that is not its own is never touched."""
         marker = f"={self.root}/"

@@ -238,12 +238,7 @@ def read_state(stack: auto.Stack) -> unchanged.Recorded:
 
 def upgrade_plan(env: Environment, spec: Spec, allow_downgrade: bool = False) -> upgrade.UpgradePlan | None:
     """The mesh upgrade `up` would carry out (stacks/upgrade.py)."""
-    return upgrade.plan(spec, installed_mesh(env.stack), allow_downgrade)
-
-
-def installed_mesh(stack: auto.Stack) -> upgrade.Installed | None:
-    """The mesh the state records (stacks/upgrade.py)."""
-    return upgrade.installed_from(read_state(stack))
+    return upgrade.plan(spec, upgrade.installed_from(read_state(env.stack)), allow_downgrade)
 
 
 def upgrade_progress(stack: auto.Stack, spec: Spec) -> dict[str, Any] | None:
@@ -255,7 +250,7 @@ def upgrade_progress(stack: auto.Stack, spec: Spec) -> dict[str, Any] | None:
     target = replace(spec, mesh=replace(spec.mesh, version=progress["to"]))
     plan = upgrade.plan(target, installed, allow_downgrade=True)
     steps = upgrade.phases(plan, installed) if plan and plan.strategy == "canary" else ()
-    at = int(progress["phase"])
+    at = upgrade.resume_at(state, progress["to"])
     return {"from": progress["from"], "to": progress["to"], "revisions": [progress["oldRevision"], progress["newRevision"]],
             "done": [s.name for s in steps[:at]], "pending": [s.name for s in steps[at:]]}
 

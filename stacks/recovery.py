@@ -97,6 +97,13 @@ def clear_pending_operations(stack: auto.Stack) -> list[str]:
         f"{p.get('type', '?')} {p.get('resource', {}).get('urn', '?').rsplit('::', 1)[-1]}" for p in pending[:5]) + ("…" if len(pending) > 5 else "")]
 
 
+def helm_records(core: Any, namespace: str, name: str) -> list[tuple[str, str]]:
+    """Helm's records of a release (its Secrets), oldest first: (Secret name, status)."""
+    records = core.list_namespaced_secret(namespace, label_selector=f"owner=helm,name={name}").items
+    records.sort(key=lambda r: int((r.metadata.labels or {}).get("version", 0)))
+    return [(r.metadata.name, (r.metadata.labels or {}).get("status", "?")) for r in records]
+
+
 def clear_stuck_helm_releases(core: Any, wanted: dict[tuple[str, str], bool]) -> list[str]:
     """For each release meshinstall installs ((namespace, name) -> whether the state records it), remove Helm's
     records of operations that did not finish (pending or failed), and every record of a release the state does not
@@ -104,13 +111,12 @@ def clear_stuck_helm_releases(core: Any, wanted: dict[tuple[str, str], bool]) ->
     `up` (its refresh sees it gone), over its objects, which Helm adopts."""
     said = []
     for (namespace, name), in_state in wanted.items():
-        records = core.list_namespaced_secret(namespace, label_selector=f"owner=helm,name={name}").items
-        status = lambda record: (record.metadata.labels or {}).get("status", "?")  # noqa: E731
-        doomed = records if not in_state else [r for r in records if status(r) in STUCK]
+        records = helm_records(core, namespace, name)
+        doomed = records if not in_state else [(record, status) for record, status in records if status in STUCK]
         if not doomed:
             continue
-        for record in doomed:
-            core.delete_namespaced_secret(record.metadata.name, namespace)
-        why = "installed by a run the state does not record" if not in_state else "left " + ", ".join(sorted({status(r) for r in doomed}))
+        for record, _ in doomed:
+            core.delete_namespaced_secret(record, namespace)
+        why = "installed by a run the state does not record" if not in_state else "left " + ", ".join(sorted({status for _, status in doomed}))
         said.append(f"Helm release {namespace}/{name} was {why}: cleared its record{'s' if len(doomed) > 1 else ''}; the next up installs or upgrades it again over its objects")
     return said

@@ -217,17 +217,23 @@ def in_progress(state: Any) -> dict[str, Any] | None:
     return progress if isinstance(progress, dict) else None
 
 
+def resume_at(state: Any, new_version: str) -> int:
+    """The phase an upgrade to `new_version` resumes at: the one the state records as being carried out, else 0."""
+    progress = in_progress(state)
+    return int(progress["phase"]) if progress and progress.get("to") == new_version else 0
+
+
 def layout_from(spec: Spec, state: Any) -> MeshLayout:
     """The layout the environment has: the current phase's while a canary upgrade to the spec's version is in
     progress; the installed one while it has not started (the rollout, not a plain engine run, changes it); else
     the steady one."""
     installed, progress = installed_from(state), in_progress(state)
     if installed and installed.version != spec.mesh.version and spec.mesh.upgrade.strategy == "canary":
-        if progress and progress["to"] == spec.mesh.version:
+        if progress and progress.get("to") == spec.mesh.version:
             upgrade = plan(spec, installed, allow_downgrade=True)
             steps = phases(upgrade, installed) if upgrade else ()
             if steps:
-                return steps[min(int(progress["phase"]), len(steps) - 1)].layout
+                return steps[min(resume_at(state, spec.mesh.version), len(steps) - 1)].layout
         current = Revision(installed.revision, installed.version, installed.release)
         return MeshLayout((current,), current, installed.version)
     return steady(spec, installed)

@@ -149,7 +149,7 @@ def test_the_simulated_cluster_stops_its_own_stray_processes_and_never_another_c
     try:
         time.sleep(0.3)
         plane = LocalControlPlane(LocalClusterConfig(state_dir=str(ours)))
-        assert plane._own("kwok") == [stray.pid]
+        assert plane.own_processes("kwok") == [stray.pid]
         plane.stop()
         assert stray.wait(timeout=20) is not None
         assert foreign.poll() is None, "another cluster's process is left alone"

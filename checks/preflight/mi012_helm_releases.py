@@ -12,16 +12,15 @@ class HelmReleasesSettled(Check):
     phase = "doctor"
 
     def inspect(self, ctx: Context) -> Result:
-        from ...stacks.recovery import STUCK
+        from ...stacks.recovery import STUCK, helm_records
         from ...stacks.releases import releases
 
         if ctx.cluster_not_running():
             return self.skipped("Helm releases", "the simulated cluster is not running; `up` starts it")
         stuck = []
         for release in releases(ctx.spec).all():
-            records = ctx.core().list_namespaced_secret(release.namespace, label_selector=f"owner=helm,name={release.name}").items
-            latest = max(records, key=lambda r: int((r.metadata.labels or {}).get("version", 0)), default=None)
-            status = (latest.metadata.labels or {}).get("status") if latest else None
+            records = helm_records(ctx.core(), release.namespace, release.name)
+            status = records[-1][1] if records else None
             if status in STUCK:
                 stuck.append(f"{release.namespace}/{release.name} is {status}")
         if stuck:

@@ -27,7 +27,7 @@ import pytest
 import yaml
 from conftest import ROOT, SECRETS
 
-from meshinstall.simulator.local_control_plane import PROCESSES
+from meshinstall.simulator.local_control_plane import PROCESSES, LocalClusterConfig, LocalControlPlane
 from meshinstall.stacks import engine, recovery
 from meshinstall.stacks.lock import engine_locks
 
@@ -145,16 +145,7 @@ class Running:
 
 
 def own_processes(name: str, root: Path) -> list[int]:
-    marker = f"={root}/"
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            words = entry.joinpath("cmdline").read_bytes().split(b"\0")[:-1] if entry.name.isdigit() else []
-        except OSError:
-            continue
-        if words and os.path.basename(words[0].decode()) == name and any(marker in w.decode(errors="replace") for w in words[1:]):
-            found.append(int(entry.name))
-    return found
+    return LocalControlPlane(LocalClusterConfig(state_dir=str(root))).own_processes(name)
 
 
 def eventually(condition: Callable[[], bool], seconds: float = 90) -> bool:
