@@ -177,9 +177,11 @@ def test_pods_run_as_soon_as_they_are_scheduled_and_go_as_soon_as_they_are_delet
     for pod in pods:
         when = {c.type: c.last_transition_time for c in pod.status.conditions}
         assert (when["Ready"] - when["PodScheduled"]).total_seconds() <= 1, f"{pod.metadata.name}: scheduled {when['PodScheduled']}, ready {when['Ready']}"
+    # watch from before the delete: a pod gone before a watch started would show no DELETED event at all
+    since = cluster.core.list_namespaced_pod(NAMESPACE, field_selector=f"metadata.name={pods[0].metadata.name}").metadata.resource_version
     cluster.core.delete_namespaced_pod(pods[0].metadata.name, NAMESPACE)
     stream = watch.Watch().stream(
-        cluster.core.list_namespaced_pod, NAMESPACE, field_selector=f"metadata.name={pods[0].metadata.name}", timeout_seconds=30
+        cluster.core.list_namespaced_pod, NAMESPACE, field_selector=f"metadata.name={pods[0].metadata.name}", resource_version=since, timeout_seconds=30
     )
     assert any(event["type"] == "DELETED" for event in stream), "the deleted pod is gone"
     log = (cluster.plane.logs / "kwok.log").read_text()
