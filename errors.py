@@ -84,6 +84,12 @@ class EnvironmentLocked(MeshinstallError):
     exit_code = 8
 
 
+class StateBackendUnreachable(MeshinstallError):
+    """The state backend (a PostgreSQL server, a folder) cannot be reached or written; nothing was changed."""
+
+    exit_code = 9
+
+
 class Interrupted(MeshinstallError):
     """The user interrupted the command (Ctrl-C); the message says what was changed and what is left."""
 

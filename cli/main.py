@@ -23,7 +23,8 @@ EXIT_CODES = {
     5: "the Pulumi engine reported a failure",
     6: "the cluster could not be reached or started",
     7: "the Pulumi engine or a plugin is missing",
-    8: "the environment is locked by another command (the message names it; a dead one's lock is cleared by `up` or `repair`)",
+    8: "the environment is locked by another command (the message names it; a dead one's lock is cleared by `up`, `repair` or `unlock`)",
+    9: "the state backend cannot be reached or written (PostgreSQL down, wrong password, folder not writable); nothing was changed",
     130: "interrupted (Ctrl-C or SIGTERM): the message says what was changed; run the command again to finish",
 }
 
@@ -358,6 +359,61 @@ def status(env: str, as_json: bool) -> None:
         out.print(f"mesh upgrade in progress: {upgrading['from']} -> {upgrading['to']}, revisions {' and '.join(upgrading['revisions'])}; "
                   f"done: {', '.join(upgrading['done']) or 'nothing yet'}; pending: {', '.join(upgrading['pending'])}; `meshinstall up {env}` resumes it", markup=False)
     render.outputs(out, {k: v for k, v in info["outputs"].items() if k != "meshUpgrade"})
+
+
+@cli.command()
+@engine_command
+@click.option("--limit", default=20, show_default=True, help="How many updates, newest first.")
+def history(env: str, as_json: bool, limit: int) -> None:
+    """List ENV's past updates from its state backend: when, who, what kind, the result and the changes."""
+    from ..stacks import shared_state
+
+    _, stack = _open(env)
+    entries = shared_state.history(stack, limit)
+    if as_json:
+        click.echo(render.as_json({"environment": env, "updates": entries}))
+        return
+    render.history(render.console(), env, entries)
+
+
+@cli.command()
+@engine_command
+@click.option("--yes", "-y", is_flag=True, help="Clear without asking (for scripts).")
+def unlock(env: str, as_json: bool, yes: bool) -> None:
+    """Clear the engine's lock a dead run left on ENV's stack, after showing it (asks unless --yes)."""
+    from ..stacks import shared_state
+
+    say = lambda line: _say(line, as_json, stderr=True)  # noqa: E731
+    cleared = shared_state.unlock(load(env), lambda question: yes or _ask(question), say)
+    if as_json:
+        click.echo(render.as_json({"environment": env, "cleared": cleared}))
+        return
+    _say(f"cleared {len(cleared)} lock(s) of {env}" if cleared else f"{env} has no engine lock: nothing to clear", as_json)
+
+
+@cli.group()
+def state() -> None:
+    """The state of an environment in its backend."""
+
+
+@state.command("migrate")
+@click.argument("env")
+@click.option("--to", "to_url", required=True, help="The backend to copy the state to: postgres://USER@HOST:PORT/DB, file:///PATH or s3://...")
+@click.option("--password-env", help="Environment variable holding the new backend's password (else libpq's PGPASSWORD/PGPASSFILE).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def state_migrate(env: str, to_url: str, password_env: str | None, as_json: bool) -> None:
+    """Copy ENV's state (its secrets still encrypted) to another backend and check it with a no-change preview."""
+    from ..stacks import shared_state
+
+    spec = load(env)
+    done = shared_state.migrate(spec, to_url, password_env, lambda line: _say(line, as_json, stderr=True))
+    if as_json:
+        click.echo(render.as_json(done))
+        return
+    password = f"\n  password: {{fromEnv: {password_env}}}" if password_env else ""
+    _say(f"{env}: {done['resources']} resource(s) now also at {to_url}, and a preview there shows no change.\n"
+         f"Now set, in {spec.source}:\n  state:\n    backend: \"{to_url}\"{password}\n"
+         f"The state at {done['from']} is left as it was: delete it once everyone uses the new backend.", as_json)
 
 
 @cli.group()

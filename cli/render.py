@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, Iterable, Mapping
 
 from rich.console import Console
@@ -112,3 +113,19 @@ def report(out: Console, result: Any) -> None:
             out.print(f"    hint: {item.hint} (docs/checks/{item.check_id}.md)", markup=False)
     counts = result.counts()
     out.print("\n" + ", ".join(f"{n} {k}" for k, n in counts.items() if n), markup=False)
+
+
+def history(out: Console, env: str, entries: list[dict[str, Any]]) -> None:
+    """`meshinstall history`: one row per update, newest first."""
+    if not entries:
+        out.print(f"{env} has no updates yet")
+        return
+    table = Table(title=f"updates of {env}", title_justify="left")
+    for column in ("started", "took", "who", "kind", "result", "changes"):
+        table.add_column(column)
+    for entry in entries:
+        started = datetime.fromisoformat(entry["started"])
+        took = f"{(datetime.fromisoformat(entry['ended']) - started).total_seconds():.0f}s" if entry["ended"] else "-"
+        changes = ", ".join(f"{op} {n}" for op, n in sorted(entry["changes"].items())) or "-"
+        table.add_row(f"{started:%Y-%m-%d %H:%M:%S}", took, entry["who"] or "?", entry["kind"], entry["result"], changes)
+    out.print(table)

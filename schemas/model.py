@@ -326,6 +326,11 @@ class State:
     """Where state lives."""
 
     backend: str = "file://.meshinstall/state"
+    password: SecretRef | None = None
+
+    @property
+    def postgres(self) -> bool:
+        return self.backend.startswith(("postgres://", "postgresql://"))
 
 
 @dataclass(frozen=True)

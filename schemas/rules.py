@@ -239,3 +239,15 @@ def no_plaintext_secrets(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
                 yield doc.problem(path, f"{name} looks like a secret but is given in plaintext", f"move it to secretEnv as {name}: {{fromEnv: VARIABLE}}")
             elif name in app.secret_env:
                 yield doc.problem(path, f"{name} is set in both env and secretEnv", "keep one")
+
+
+@rule
+def state_credentials(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """The state backend's URL holds no password (the spec is in Git); `password` goes with PostgreSQL only."""
+    from ..stacks.backend import password_in
+
+    if password_in(spec.state.backend):
+        yield doc.problem(("state", "backend"), "the backend URL holds a password, which everyone who reads the spec can read",
+                          "remove it from the URL and set state.password: {fromEnv: VARIABLE}, or use libpq's PGPASSWORD or PGPASSFILE")
+    if spec.state.password and not spec.state.postgres:
+        yield doc.problem(("state", "password"), "only a postgres:// backend takes a password", "remove state.password, or use a postgres:// backend")

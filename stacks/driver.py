@@ -17,10 +17,11 @@ from ..errors import ClusterUnreachable, UsageError
 from ..schemas.model import Spec
 from ..components import MANAGED_BY
 from . import engine, gateway_api, program, recovery, releases, state_file, unchanged, upgrade
+from .backend import Backend, FileBackend, LocalLockBackend, PostgresBackend
 from ..simulator.local_control_plane import stop_pids
-from .lock import environment_lock
+from .lock import holder_record
 from .operation import EventHandler, Interrupts, Journal, cancel_on_interrupt, failure
-from .secrets import resolve
+from .secrets import resolve, state_password
 from .target import ClusterTarget
 
 PROJECT = "meshinstall"
@@ -69,6 +70,17 @@ def places(spec: Spec) -> Places:
     return Places(root, root / "work" / spec.name, root / "pulumi-home", backend)
 
 
+def state_backend(spec: Spec) -> Backend:
+    """The environment's state backend, as meshinstall reads and locks it beside the engine (stacks/backend.py)."""
+    place = places(spec)
+    url = place.backend_url
+    if url.startswith("file://"):
+        return FileBackend(Path(url[len("file://"):]))
+    if spec.state.postgres:
+        return PostgresBackend(url, state_password(spec))
+    return LocalLockBackend(url, place.root / "locks")
+
+
 def passphrase(environ: Mapping[str, str] | None = None) -> str:
     """The state encryption passphrase, from MESHINSTALL_PASSPHRASE."""
     value = (os.environ if environ is None else environ).get(PASSPHRASE_VARIABLE)
@@ -77,9 +89,10 @@ def passphrase(environ: Mapping[str, str] | None = None) -> str:
     return value
 
 
-def engine_env(place: Places, secret: str) -> dict[str, str]:
-    """Environment of every engine run: offline, meshinstall's own PULUMI_HOME, the backend and passphrase."""
-    return {
+def engine_env(place: Places, secret: str, backend_password: str | None = None) -> dict[str, str]:
+    """Environment of every engine run: offline, meshinstall's own PULUMI_HOME, the backend (and its password, for
+    libpq) and the passphrase."""
+    return ({"PGPASSWORD": backend_password} if backend_password else {}) | {
         "PULUMI_HOME": str(place.pulumi_home),
         "PULUMI_BACKEND_URL": place.backend_url,
         "PULUMI_CONFIG_PASSPHRASE": secret,
@@ -136,7 +149,7 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
         folder.mkdir(parents=True, exist_ok=True)
     if place.backend_url.startswith("file://"):
         Path(place.backend_url[len("file://"):]).mkdir(parents=True, exist_ok=True)
-    env = engine_env(place, secret)
+    env = engine_env(place, secret, state_password(spec))
     workspace = auto.LocalWorkspaceOptions(
         work_dir=str(place.work_dir),
         pulumi_home=str(place.pulumi_home),
@@ -164,7 +177,7 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
 def nothing_to_do(env: Environment, refresh: bool) -> tuple[Outcome | None, str]:
     """The outcome of an `up` or `preview` that has nothing to do, found without the engine; else None and why
     the engine must run (stacks/unchanged.py)."""
-    history = _engine_call("history", lambda: env.stack.history(page_size=1), env.stack.name)
+    history = engine_call("history", lambda: env.stack.history(page_size=1), env.stack.name)
     if not history or history[0].kind != "update" or history[0].result != "succeeded":
         return None, "the last operation on the stack was not a successful update"
     state = read_state(env.stack)
@@ -186,18 +199,24 @@ def nothing_to_do(env: Environment, refresh: bool) -> tuple[Outcome | None, str]
 
 @contextmanager
 def exclusive(spec: Spec, confirm: recovery.Confirm, say: Callable[[str], None]) -> Iterator[None]:
-    """Hold the environment's lock (EnvironmentLocked names the holder) for a command that changes it. Under it,
-    first clear what a dead run left outside the state: its engine processes and the engine's lock."""
-    place = places(spec)
-    with environment_lock(place.root, spec.name):
+    """Hold the environment's lock in its state backend (EnvironmentLocked names the holder) for a command that
+    changes it. Under it, first clear what a dead run left outside the state: its engine processes and the engine's
+    lock."""
+    place, backend = places(spec), state_backend(spec)
+    with backend.lock(spec.name):
         strays = recovery.stray_engine_processes(place.pulumi_home)
         if strays:
             say(f"stopping {len(strays)} engine process(es) a dead run left: " + "; ".join(f"{pid} {cmd}" for pid, cmd in strays[:4]))
             stop_pids([pid for pid, _ in strays])
-        if place.backend_url.startswith("file://"):
-            for line in recovery.clear_stale_engine_locks(Path(place.backend_url[len("file://"):]), PROJECT, spec.name, confirm):
-                say(line)
+        for line in recovery.clear_stale_engine_locks(backend, PROJECT, spec.name, confirm):
+            say(line)
         yield
+
+
+def who() -> str:
+    """What each update records as its message, for `meshinstall history`: the command, and who ran it where."""
+    me = holder_record()
+    return f"{me['command']} by {me['user']}@{me['host']}"
 
 
 def recover_state(env: Environment, spec: Spec) -> list[str]:
@@ -206,7 +225,7 @@ def recover_state(env: Environment, spec: Spec) -> list[str]:
     said = []
     state = read_state(env.stack)
     if state.pending:
-        said += _engine_call("repair", lambda: recovery.clear_pending_operations(env.stack), spec.name)
+        said += engine_call("repair", lambda: recovery.clear_pending_operations(env.stack), spec.name)
     if env.target.simulated and not env.target.control_plane().created():
         return said
     recorded_releases = state.helm_releases
@@ -233,7 +252,7 @@ def read_state(stack: auto.Stack) -> unchanged.Recorded:
                 return unchanged.recorded(deployment)
         except state_file.StateUnreadable:
             pass  # the engine's own export says why
-    return unchanged.recorded(_engine_call("export", stack.export_stack, stack.name).deployment)
+    return unchanged.recorded(engine_call("export", stack.export_stack, stack.name).deployment)
 
 
 def upgrade_plan(env: Environment, spec: Spec, allow_downgrade: bool = False) -> upgrade.UpgradePlan | None:
@@ -273,7 +292,7 @@ def restart_if_stopped(spec: Spec) -> bool:
         raise ClusterUnreachable(f"the simulated cluster of {spec.name} did not restart: {err}") from err
 
 
-def _engine_call(operation: str, fn: Callable[[], Any], env: str = "ENV") -> Any:
+def engine_call(operation: str, fn: Callable[[], Any], env: str = "ENV") -> Any:
     """A short engine call (history, export, outputs): its failure as a one-line cause."""
     try:
         return fn()
@@ -301,29 +320,29 @@ def preview(stack: auto.Stack, on_event: EventHandler | None = None, expect_no_c
 
 def up(stack: auto.Stack, on_event: EventHandler | None = None, refresh: bool = True) -> Outcome:
     """Apply the spec; like `terraform apply`, it first refreshes, so hand-made changes (drift) are put back."""
-    result = _operation(stack, "up", lambda events: stack.up(on_event=events, parallel=PARALLEL, refresh=refresh, color="never"), on_event)
+    result = _operation(stack, "up", lambda events: stack.up(on_event=events, parallel=PARALLEL, refresh=refresh, color="never", message=who()), on_event)
     return Outcome("up", dict(result.summary.resource_changes or {}), _plain(result.outputs), result.summary.result)
 
 
 def refresh(stack: auto.Stack, on_event: EventHandler | None = None) -> Outcome:
     """Read the cluster back into the state; reports drift."""
-    result = _operation(stack, "refresh", lambda events: stack.refresh(on_event=events, parallel=PARALLEL, color="never"), on_event)
+    result = _operation(stack, "refresh", lambda events: stack.refresh(on_event=events, parallel=PARALLEL, color="never", message=who()), on_event)
     return Outcome("refresh", dict(result.summary.resource_changes or {}), {}, result.summary.result)
 
 
 def destroy(stack: auto.Stack, on_event: EventHandler | None = None) -> Outcome:
     """Remove everything the stack created."""
-    result = _operation(stack, "destroy", lambda events: stack.destroy(on_event=events, parallel=PARALLEL, color="never"), on_event)
+    result = _operation(stack, "destroy", lambda events: stack.destroy(on_event=events, parallel=PARALLEL, color="never", message=who()), on_event)
     return Outcome("destroy", dict(result.summary.resource_changes or {}), {}, result.summary.result)
 
 
 def status(stack: auto.Stack) -> dict[str, Any]:
     """Outputs (secrets masked) and the last update."""
-    history = _engine_call("status", lambda: stack.history(page_size=1), stack.name)
+    history = engine_call("status", lambda: stack.history(page_size=1), stack.name)
     last = history[0] if history else None
     return {
         "environment": stack.name,
-        "outputs": _plain(_engine_call("status", stack.outputs, stack.name)),
+        "outputs": _plain(engine_call("status", stack.outputs, stack.name)),
         "lastUpdate": None if last is None else {
             "kind": last.kind, "result": last.result, "started": last.start_time.isoformat(), "ended": last.end_time.isoformat() if last.end_time else None,
             "changes": dict(last.resource_changes or {}),

@@ -1,13 +1,12 @@
-"""One writer per environment: the lock every changing command holds, and the engine's locks a dead run left.
-
-meshinstall's own lock is an `flock` on `.meshinstall/locks/<env>.lock`: the kernel drops it when its holder
-ends, however it ends, so it is never stale. Held, it also proves that any lock the Pulumi engine left for this
-stack on this host belongs to a run that is gone.
+"""One writer per environment: the `flock` every changing command holds (stacks/backend.py says where), and who
+holds it. The kernel drops it when its holder ends, however it ends, so it is never stale. Held, it also proves that
+any lock the Pulumi engine left for this stack on this host belongs to a run that is gone.
 """
 
 from __future__ import annotations
 
 import fcntl
+import getpass
 import json
 import os
 import socket
@@ -55,7 +54,8 @@ def environment_lock(root: Path, environment: str) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise EnvironmentLocked(f"{environment} is busy: another meshinstall command holds its lock {_read(handle) or ''}; wait for it to end") from None
+            holder = _wait_for_holder(handle)
+            raise EnvironmentLocked(f"{environment} is busy: another meshinstall command holds its lock{f' ({holder})' if holder else ''}; wait for it to end") from None
         _write(handle)
         try:
             yield
@@ -78,49 +78,32 @@ def holder_of(root: Path, environment: str) -> Holder | None:
     return None
 
 
+def holder_record() -> dict[str, object]:
+    """Who this process is, as a lock records it: pid, host, user, since, command."""
+    since = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return {"pid": os.getpid(), "host": socket.gethostname(), "user": getpass.getuser(), "since": since, "command": " ".join(["meshinstall", *sys.argv[1:]])}
+
+
 def _write(handle: IO[str]) -> None:
     handle.truncate(0)
-    since = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    command = " ".join(["meshinstall", *sys.argv[1:]])
-    handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": since, "command": command}))
+    handle.write(json.dumps(holder_record()))
     handle.flush()
+
+
+def _wait_for_holder(handle: IO[str]) -> Holder | None:
+    """A holder that has just taken the lock writes its name a moment later: wait for it, briefly."""
+    for _ in range(20):
+        holder = _read(handle)
+        if holder:
+            return holder
+        time.sleep(0.05)
+    return None
 
 
 def _read(handle: IO[str]) -> Holder | None:
     handle.seek(0)
     try:
         info = json.loads(handle.read() or "null")
-        return Holder(int(info["pid"]), str(info["host"]), str(info["since"]), str(info.get("command", "")))
+        return Holder(int(info["pid"]), str(info["host"]), str(info["since"]), str(info.get("command", "")), str(info.get("user", "")))
     except (ValueError, TypeError, KeyError):
         return None
-
-
-# --- the engine's own locks (file backends) ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EngineLock:
-    """A lock file the Pulumi engine wrote for a stack, and who wrote it."""
-
-    path: Path
-    holder: Holder
-
-    @property
-    def age_seconds(self) -> float:
-        try:
-            return time.time() - self.path.stat().st_mtime
-        except OSError:
-            return 0.0
-
-
-def engine_locks(backend_dir: Path, project: str, stack: str) -> list[EngineLock]:
-    """The engine's locks on `stack` in a file backend (`.pulumi/locks/<org>/<project>/<stack>/*.json`)."""
-    found = []
-    for path in sorted((backend_dir / ".pulumi" / "locks").glob(f"*/{project}/{stack}/*.json")):
-        try:
-            info = json.loads(path.read_text())
-            holder = Holder(int(info.get("pid", 0)), str(info.get("hostname", "?")), str(info.get("timestamp", "?")), user=str(info.get("username", "")))
-        except (OSError, ValueError, TypeError):
-            holder = Holder(0, "?", "?")
-        found.append(EngineLock(path, holder))
-    return found

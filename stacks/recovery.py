@@ -20,7 +20,7 @@ from pulumi import automation as auto
 
 from ..errors import EnvironmentLocked
 from ..simulator.local_control_plane import PROCESSES, stop_pids
-from .lock import engine_locks
+from .backend import Backend
 
 STUCK = ("pending-install", "pending-upgrade", "pending-rollback", "failed")
 Confirm = Callable[[str], bool]
@@ -70,17 +70,17 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
-def clear_stale_engine_locks(backend_dir: Path, project: str, stack: str, confirm: Confirm) -> list[str]:
+def clear_stale_engine_locks(backend: Backend, project: str, stack: str, confirm: Confirm) -> list[str]:
     """Remove the engine's locks whose holder is dead on this host; ask about those on another host. A live
     holder is a real concurrent run: EnvironmentLocked names it."""
     said = []
-    for lock in engine_locks(backend_dir, project, stack):
+    for lock in backend.engine_locks(project, stack):
         alive = lock.holder.alive()
         if alive:
-            raise EnvironmentLocked(f"{stack} is being changed by the engine of {lock.holder} (its lock: {lock.path}); wait for it to end")
+            raise EnvironmentLocked(f"{stack} is being changed by the engine of {lock.holder} (its lock: {lock.key}); wait for it to end")
         if alive is None and not confirm(f"the engine's lock on {stack} is held by {lock.holder}, {lock.age_seconds / 60:.0f} minutes old; remove it?"):
-            raise EnvironmentLocked(f"{stack} is locked by {lock.holder} (lock file {lock.path}); nothing was changed")
-        lock.path.unlink(missing_ok=True)
+            raise EnvironmentLocked(f"{stack} is locked by {lock.holder} (its lock: {lock.key}); if that run is gone, `meshinstall unlock {stack}` clears it; nothing was changed")
+        backend.remove(lock)
         said.append(f"removed the engine's lock left by {lock.holder}")
     return said
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from ..errors import UsageError
 from ..schemas.model import SecretRef, Spec
@@ -22,8 +22,34 @@ class ResolvedSecrets:
 def resolve(spec: Spec, environ: Mapping[str, str] | None = None) -> ResolvedSecrets:
     """Read every referenced secret; one error lists every missing or empty one (names only, never values): an
     empty password is a mistake, not a choice (an unset variable exported as `X=` is the usual way to make it)."""
-    environ = os.environ if environ is None else environ
     missing: list[str] = []
+    read = _reader(spec, os.environ if environ is None else environ, missing)
+    password = spec.monitoring.grafana.admin_password
+    grafana = read(password, "$.monitoring.grafana.adminPassword") if password and spec.monitoring.grafana.enabled else None
+    app_env: dict[tuple[str, str], dict[str, str]] = {}
+    for i, team in enumerate(spec.paas.teams):
+        for j, app in enumerate(team.apps):
+            app_env[(team.name, app.name)] = {
+                name: read(ref, f"$.paas.teams[{i}].apps[{j}].secretEnv.{name}") for name, ref in app.secret_env.items()
+            }
+    if missing:
+        raise UsageError("secrets are missing or empty:\n  " + "\n  ".join(missing))
+    return ResolvedSecrets(grafana, app_env)
+
+
+def state_password(spec: Spec, environ: Mapping[str, str] | None = None) -> str | None:
+    """The state backend's password (`state.password`), or None: libpq's own variables then apply."""
+    if spec.state.password is None:
+        return None
+    missing: list[str] = []
+    value = _reader(spec, os.environ if environ is None else environ, missing)(spec.state.password, "$.state.password")
+    if missing:
+        raise UsageError("the state backend's password is missing or empty:\n  " + "\n  ".join(missing))
+    return value
+
+
+def _reader(spec: Spec, environ: Mapping[str, str], missing: list[str]) -> Callable[[SecretRef, str], str]:
+    """Reads a secret reference; what is missing or empty is added to `missing` (names only, never values)."""
 
     def read(ref: SecretRef, where: str) -> str:
         if ref.from_env:
@@ -45,14 +71,4 @@ def resolve(spec: Spec, environ: Mapping[str, str] | None = None) -> ResolvedSec
             missing.append(f"{where}: {path} is not UTF-8 text")
             return ""
 
-    password = spec.monitoring.grafana.admin_password
-    grafana = read(password, "$.monitoring.grafana.adminPassword") if password and spec.monitoring.grafana.enabled else None
-    app_env: dict[tuple[str, str], dict[str, str]] = {}
-    for i, team in enumerate(spec.paas.teams):
-        for j, app in enumerate(team.apps):
-            app_env[(team.name, app.name)] = {
-                name: read(ref, f"$.paas.teams[{i}].apps[{j}].secretEnv.{name}") for name, ref in app.secret_env.items()
-            }
-    if missing:
-        raise UsageError("secrets are missing or empty:\n  " + "\n  ".join(missing))
-    return ResolvedSecrets(grafana, app_env)
+    return read

@@ -22,7 +22,8 @@ from meshinstall.cli.main import EXIT_CODES
 from meshinstall.errors import EngineFailed, EnvironmentLocked, Interrupted, UsageError
 from meshinstall.simulator import LocalClusterConfig, LocalControlPlane
 from meshinstall.stacks import recovery, state_file
-from meshinstall.stacks.lock import engine_locks, environment_lock, holder_of
+from meshinstall.stacks.backend import FileBackend
+from meshinstall.stacks.lock import environment_lock, holder_of
 from meshinstall.stacks.operation import Interrupts, Journal, failure
 
 HOLD = """
@@ -54,26 +55,26 @@ def test_an_engine_lock_of_a_dead_process_on_this_host_is_cleared_and_one_of_a_l
     locks = tmp_path / ".pulumi" / "locks" / "organization" / "meshinstall" / "dev"
     locks.mkdir(parents=True)
     dead = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True).stdout.strip()
-    (locks / "a.json").write_text(json.dumps({"pid": int(dead), "username": "ci", "hostname": os.uname().nodename, "timestamp": "t"}))
-    said = recovery.clear_stale_engine_locks(tmp_path, "meshinstall", "dev", confirm=lambda _: False)
-    assert said == [f"removed the engine's lock left by ci@{os.uname().nodename} (pid {dead}, since t, dead)"]
-    assert not engine_locks(tmp_path, "meshinstall", "dev")
-    (locks / "b.json").write_text(json.dumps({"pid": os.getpid(), "username": "ci", "hostname": os.uname().nodename, "timestamp": "t"}))
+    (locks / "a.json").write_text(json.dumps({"pid": int(dead), "username": "ci", "hostname": os.uname().nodename, "timestamp": "2026-11-26T04:00:00.123456789Z"}))
+    said = recovery.clear_stale_engine_locks(FileBackend(tmp_path), "meshinstall", "dev", confirm=lambda _: False)
+    assert said == [f"removed the engine's lock left by ci@{os.uname().nodename} (pid {dead}, since 2026-11-26 04:00:00 UTC, dead)"]
+    assert not FileBackend(tmp_path).engine_locks("meshinstall", "dev")
+    (locks / "b.json").write_text(json.dumps({"pid": os.getpid(), "username": "ci", "hostname": os.uname().nodename, "timestamp": "2026-11-26T04:00:00.123456789Z"}))
     with pytest.raises(EnvironmentLocked, match="running"):
-        recovery.clear_stale_engine_locks(tmp_path, "meshinstall", "dev", confirm=lambda _: True)
+        recovery.clear_stale_engine_locks(FileBackend(tmp_path), "meshinstall", "dev", confirm=lambda _: True)
     assert (locks / "b.json").exists()
 
 
 def test_an_engine_lock_from_another_host_is_removed_only_when_the_user_says_so(tmp_path):
     locks = tmp_path / ".pulumi" / "locks" / "organization" / "meshinstall" / "dev"
     locks.mkdir(parents=True)
-    (locks / "c.json").write_text(json.dumps({"pid": 7, "username": "bob", "hostname": "elsewhere", "timestamp": "t"}))
+    (locks / "c.json").write_text(json.dumps({"pid": 7, "username": "bob", "hostname": "elsewhere", "timestamp": "2026-11-26T04:00:00.123456789Z"}))
     questions = []
     with pytest.raises(EnvironmentLocked, match="bob@elsewhere"):
-        recovery.clear_stale_engine_locks(tmp_path, "meshinstall", "dev", confirm=lambda q: questions.append(q) or False)
+        recovery.clear_stale_engine_locks(FileBackend(tmp_path), "meshinstall", "dev", confirm=lambda q: questions.append(q) or False)
     assert "on another host, not checked" in questions[0]
-    assert recovery.clear_stale_engine_locks(tmp_path, "meshinstall", "dev", confirm=lambda _: True)
-    assert not engine_locks(tmp_path, "meshinstall", "dev")
+    assert recovery.clear_stale_engine_locks(FileBackend(tmp_path), "meshinstall", "dev", confirm=lambda _: True)
+    assert not FileBackend(tmp_path).engine_locks("meshinstall", "dev")
 
 
 def _salt_state(passphrase: str) -> str:

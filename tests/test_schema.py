@@ -106,7 +106,7 @@ mesh:
 
 def test_fixture_inventory() -> None:
     assert len(INVALID) >= 30
-    assert 4 <= len(VALID) <= 6
+    assert 4 <= len(VALID) <= 8
     for path in INVALID:
         assert expected(path), f"{path.name} declares no `# expect:` line"
 

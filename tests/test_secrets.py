@@ -32,3 +32,16 @@ def test_an_unreadable_secret_file_is_a_clear_error_not_a_traceback(tmp_path):
     with pytest.raises(UsageError) as missing:
         resolve(spec, {"CHECKOUT_DB_PASSWORD": "x"})
     assert f"$.monitoring.grafana.adminPassword: {tmp_path / 'grafana.bin'} is not UTF-8 text" in str(missing.value)
+
+
+def test_the_state_backends_password_comes_from_its_reference_and_an_empty_one_is_named(tmp_path):
+    from meshinstall.stacks.secrets import state_password
+
+    spec_path = tmp_path / "dev.yaml"
+    text = (ROOT / "environments" / "dev.yaml").read_text().replace("extends: base.yaml", f"extends: {ROOT / 'environments' / 'base.yaml'}")
+    spec_path.write_text(text.replace("backend: file://.meshinstall/state", 'backend: "postgres://ops@db:5432/platform"\n  password: {fromEnv: STATE_DB_PASSWORD}'))
+    spec = load_spec(spec_path)
+    assert state_password(spec, {"STATE_DB_PASSWORD": "s3cret"}) == "s3cret"
+    with pytest.raises(UsageError, match=r"\$.state.password: environment variable STATE_DB_PASSWORD is empty"):
+        state_password(spec, {"STATE_DB_PASSWORD": ""})
+    assert state_password(load_spec(ROOT / "environments" / "dev.yaml")) is None, "no reference: libpq's own variables apply"

@@ -29,7 +29,7 @@ from conftest import ROOT, SECRETS
 
 from meshinstall.simulator.local_control_plane import PROCESSES, LocalClusterConfig, LocalControlPlane
 from meshinstall.stacks import engine, recovery
-from meshinstall.stacks.lock import engine_locks
+from meshinstall.stacks.backend import FileBackend
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 PASSPHRASE = "faults-test"
@@ -110,7 +110,7 @@ class Environment:
             assert len(mine) == cluster_processes, f"{len(mine)} {name} process(es) of this cluster, expected {cluster_processes}"
 
     def engine_locks(self) -> list:
-        return engine_locks(self.dot / "state", "meshinstall", "dev")
+        return FileBackend(self.dot / "state").engine_locks("meshinstall", "dev")
 
     def edit(self, change: Callable[[dict], None]) -> None:
         data = yaml.safe_load(self.spec.read_text())
@@ -282,7 +282,7 @@ def test_one_process_killed_then_two_ups_at_once(dev):
     results = sorted([first.finish(), second.finish()])
     assert results[0][0] == 0, results[0][1]
     assert results[1][0] == 8, results[1][1]
-    assert "dev is busy: another meshinstall command holds its lock `meshinstall up dev --yes` on" in results[1][1]
+    assert "dev is busy: another meshinstall command holds its lock (`meshinstall up dev --yes` on" in results[1][1]
     assert "running)" in results[1][1]
     dev.converges()
 
@@ -297,7 +297,7 @@ def test_a_second_command_while_up_runs_is_refused_and_names_the_first(dev, seco
     time.sleep(0.3)
     refused = dev.run(*second)
     assert refused.returncode == 8, refused.stdout + refused.stderr
-    assert "holds its lock `meshinstall up dev --yes` on" in refused.stderr and "running)" in refused.stderr, refused.stderr
+    assert "holds its lock (`meshinstall up dev --yes` on" in refused.stderr and "running)" in refused.stderr, refused.stderr
     assert first.finish()[0] == 0
     dev.converges()
 
@@ -312,7 +312,7 @@ def test_a_stale_engine_lock_is_named_dead_by_doctor_and_cleared_by_up(dev):
     (locks / "stale.json").write_text(json.dumps({"pid": int(dead), "username": "root", "hostname": os.uname().nodename, "timestamp": "2026-11-26T04:00:00Z"}))
     doctor = dev.run("doctor", "dev")
     assert doctor.returncode == 4
-    assert f"pid {dead}, since 2026-11-26T04:00:00Z, dead)" in doctor.stdout, doctor.stdout
+    assert f"pid {dead}, since 2026-11-26 04:00:00 UTC, dead)" in doctor.stdout, doctor.stdout
     up = dev.run("up", "dev", "--yes")
     assert up.returncode == 0, up.stdout + up.stderr
     assert f"removed the engine's lock left by root@{os.uname().nodename} (pid {dead}" in up.stderr

@@ -1,0 +1,260 @@
+"""Where an environment's state lives, and the lock that makes the checkouts sharing it (people, CI jobs) take turns.
+
+- `file://FOLDER`: the lock is an `flock` on `FOLDER/.meshinstall/locks/<env>.lock`, which the kernel drops when its
+  holder ends, however it ends. Every checkout that reaches the folder shares it.
+- `postgres://`: the lock is a session advisory lock, which the server drops when its holder's connection ends
+  (however the holder ends), and a row of `meshinstall_locks` names the holder. The password comes from
+  `state.password`, or libpq's `PGPASSWORD`/`PGPASSFILE`; never from the URL.
+- `s3://`: the lock is the checkout's own (`.meshinstall/locks/`); the engine's lock in the bucket keeps out a
+  second writer from elsewhere.
+
+So meshinstall's lock is never stale. The engine's own lock on the stack (`.pulumi/locks/...`: a file, or a row of
+the engine's table) is left behind by a run killed together with its engine: `engine_locks` lists them, each
+`stale` when its holder is dead on this host or older than STALE_AFTER, and `remove` clears one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import time
+import urllib.parse
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import EnvironmentLocked, StateBackendUnreachable
+from .lock import Holder, environment_lock, holder_of, holder_record
+
+STALE_AFTER = 3600  # seconds: an engine lock this old on another host is taken as a dead run's
+ENGINE_TABLE = "pulumi_state"  # the engine's table unless the URL says `?table=`
+LOCK_TABLE = "meshinstall_locks"
+
+
+@dataclass(frozen=True)
+class EngineLock:
+    """A lock the Pulumi engine wrote for a stack (`key`: its file or row), who wrote it, and when."""
+
+    key: str
+    holder: Holder
+    written: datetime | None
+
+    @property
+    def age_seconds(self) -> float:
+        return 0.0 if self.written is None else max(0.0, time.time() - self.written.timestamp())
+
+    @property
+    def stale(self) -> bool:
+        """Left by a run that is gone: its holder is dead on this host, or the lock is older than STALE_AFTER."""
+        alive = self.holder.alive()
+        return alive is False or (alive is None and self.age_seconds > STALE_AFTER)
+
+    def describe(self) -> str:
+        state = "stale" if self.stale else "held"
+        return f"{state}: the engine's lock by {self.holder}, {self.age_seconds / 60:.0f} min old ({self.key})"
+
+
+def engine_lock(key: str, text: str, written: datetime | None = None) -> EngineLock:
+    """An engine lock from its JSON (`pid`, `username`, `hostname`, `timestamp`)."""
+    try:
+        info = json.loads(text)
+        stamp = _time(str(info.get("timestamp", ""))) or written
+        since = stamp.strftime("%Y-%m-%d %H:%M:%S UTC") if stamp else "?"
+        return EngineLock(key, Holder(int(info.get("pid", 0)), str(info.get("hostname", "?")), since, user=str(info.get("username", ""))), stamp)
+    except (ValueError, TypeError, AttributeError):
+        return EngineLock(key, Holder(0, "?", "?"), written)
+
+
+def _time(text: str) -> datetime | None:
+    try:
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+
+
+class Backend:
+    """A state backend as meshinstall uses it beside the engine."""
+
+    url: str  # as the engine is given it: no password
+
+    def lock(self, environment: str) -> Any:
+        """A context manager: hold the environment's lock; EnvironmentLocked naming the holder if another has it."""
+        raise NotImplementedError
+
+    def holder(self, environment: str) -> Holder | None:
+        """The live holder of the environment's lock, if any."""
+        raise NotImplementedError
+
+    def engine_locks(self, project: str, stack: str) -> list[EngineLock]:
+        return []
+
+    def remove(self, lock: EngineLock) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """What the backend is, checked: reachable, writable, its server's version (StateBackendUnreachable if not)."""
+        return self.url
+
+
+class FileBackend(Backend):
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.url = f"file://{folder}"
+
+    def lock(self, environment: str) -> Any:
+        return environment_lock(self.folder / ".meshinstall", environment)
+
+    def holder(self, environment: str) -> Holder | None:
+        return holder_of(self.folder / ".meshinstall", environment)
+
+    def engine_locks(self, project: str, stack: str) -> list[EngineLock]:
+        found = []
+        for path in sorted((self.folder / ".pulumi" / "locks").glob(f"*/{project}/{stack}/*.json")):
+            try:
+                found.append(engine_lock(str(path), path.read_text(), datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)))
+            except OSError:
+                continue
+        return found
+
+    def remove(self, lock: EngineLock) -> None:
+        Path(lock.key).unlink(missing_ok=True)
+
+    def describe(self) -> str:
+        existing = next((p for p in (self.folder, *self.folder.parents) if p.exists()), None)
+        import os
+
+        if existing is None or not os.access(existing, os.W_OK):
+            raise StateBackendUnreachable(f"{existing or self.folder} is not writable: fix the folder's permissions or state.backend")
+        return f"folder {self.folder}"
+
+
+class LocalLockBackend(Backend):
+    """A backend meshinstall does not read itself (S3): the checkout's own lock, the engine does the rest."""
+
+    def __init__(self, url: str, lock_dir: Path) -> None:
+        self.url, self.lock_dir = url, lock_dir
+
+    def lock(self, environment: str) -> Any:
+        return environment_lock(self.lock_dir, environment)
+
+    def holder(self, environment: str) -> Holder | None:
+        return holder_of(self.lock_dir, environment)
+
+
+class PostgresBackend(Backend):
+    def __init__(self, url: str, password: str | None) -> None:
+        self.url, self.password = url, password
+        parts = urllib.parse.urlsplit(url)
+        query = urllib.parse.parse_qs(parts.query)
+        self.table = query.pop("table", [ENGINE_TABLE])[0]
+        # libpq's URI: the engine's `table` parameter is the engine's own
+        self.conninfo = urllib.parse.urlunsplit(parts._replace(scheme="postgresql", query=urllib.parse.urlencode(query, doseq=True)))
+        self.where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
+
+    def connect(self) -> Any:
+        import psycopg
+
+        try:
+            return psycopg.connect(self.conninfo, password=self.password, autocommit=True, connect_timeout=10,
+                                   application_name="meshinstall", keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
+        except psycopg.Error as err:
+            raise StateBackendUnreachable(f"the state backend PostgreSQL at {self.where} cannot be reached: {_first_line(err)}") from err
+
+    def _key(self, environment: str) -> int:
+        """The advisory lock's key: one per table and environment."""
+        return int.from_bytes(hashlib.sha256(f"meshinstall/{self.table}/{environment}".encode()).digest()[:8], "big", signed=True)
+
+    @contextmanager
+    def lock(self, environment: str) -> Iterator[None]:
+        with self.connect() as db:
+            db.execute(f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (environment TEXT PRIMARY KEY, holder JSON NOT NULL, backend_pid INT NOT NULL)")
+            key = self._key(environment)
+            if not db.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+                holder = self._wait_for_holder(db, environment, key)
+                raise EnvironmentLocked(f"{environment} is busy: another meshinstall command holds its lock in {self.where}"
+                                        f"{f' ({holder})' if holder else ''}; wait for it to end")
+            db.execute(f"INSERT INTO {LOCK_TABLE} VALUES (%s, %s, pg_backend_pid()) ON CONFLICT (environment) DO UPDATE "
+                       "SET holder = EXCLUDED.holder, backend_pid = EXCLUDED.backend_pid", (environment, json.dumps(holder_record())))
+            try:
+                yield
+            finally:
+                db.execute(f"DELETE FROM {LOCK_TABLE} WHERE environment = %s AND backend_pid = pg_backend_pid()", (environment,))
+                db.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+    def _holder_now(self, db: Any, environment: str, key: int) -> tuple[bool, Holder | None]:
+        """Whether the lock is held, and its holder once the holder has written its row."""
+        owner = db.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                           "AND classid = %s AND objid = %s", (_high(key), _low(key))).fetchone()
+        if owner is None:
+            return False, None
+        row = db.execute(f"SELECT holder FROM {LOCK_TABLE} WHERE environment = %s AND backend_pid = %s", (environment, owner[0])).fetchone()
+        return True, (_holder(row[0]) if row else None)
+
+    def _wait_for_holder(self, db: Any, environment: str, key: int) -> Holder | None:
+        """A holder that has just taken the lock writes its row a moment later: wait for it, briefly."""
+        for _ in range(20):
+            held, holder = self._holder_now(db, environment, key)
+            if holder or not held:
+                return holder
+            time.sleep(0.1)
+        return None
+
+    def holder(self, environment: str) -> Holder | None:
+        with self.connect() as db:
+            if db.execute("SELECT to_regclass(%s)", (LOCK_TABLE,)).fetchone()[0] is None:
+                return None
+            return self._holder_now(db, environment, self._key(environment))[1]
+
+    def engine_locks(self, project: str, stack: str) -> list[EngineLock]:
+        with self.connect() as db:
+            if db.execute("SELECT to_regclass(%s)", (self.table,)).fetchone()[0] is None:
+                return []
+            rows = db.execute(f"SELECT key, data->>'data', updated_at FROM {self.table} WHERE key LIKE %s ORDER BY key",
+                              (f"%.pulumi/locks/%/{project}/{stack}/%.json",)).fetchall()  # keys start with the database's name
+        return [engine_lock(key, _decoded(data), written) for key, data, written in rows]  # rows hold {"data": base64}
+
+    def remove(self, lock: EngineLock) -> None:
+        with self.connect() as db:
+            db.execute(f"DELETE FROM {self.table} WHERE key = %s", (lock.key,))
+
+    def describe(self) -> str:
+        with self.connect() as db:
+            version = db.execute("SHOW server_version").fetchone()[0]
+        return f"PostgreSQL {version.split()[0]} at {self.where}"
+
+
+def _high(key: int) -> int:
+    return (key >> 32) & 0xFFFFFFFF
+
+
+def _low(key: int) -> int:
+    return key & 0xFFFFFFFF
+
+
+def _holder(info: Any) -> Holder | None:
+    try:
+        info = json.loads(info) if isinstance(info, str) else info
+        return Holder(int(info["pid"]), str(info["host"]), str(info["since"]), str(info.get("command", "")), str(info.get("user", "")))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _decoded(data: str | None) -> str:
+    try:
+        return base64.b64decode(data or "").decode()
+    except (ValueError, UnicodeDecodeError):
+        return ""
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or ["?"])[0]
+
+
+def password_in(url: str) -> bool:
+    """Whether a backend URL carries a password (`user:PASSWORD@` or `?password=`)."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.password is not None or "password" in urllib.parse.parse_qs(parts.query)
