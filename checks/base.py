@@ -62,13 +62,14 @@ class Context:
         (the current phase of an upgrade in progress, or the steady layout), else the spec's."""
         if self.given_layout is not None:
             return self.given_layout
+        from ..errors import MeshinstallError
         from ..stacks import state_file, unchanged, upgrade
-        from ..stacks.driver import PROJECT, places
+        from ..stacks.driver import PROJECT, state_backend
 
-        file = state_file.path(places(self.spec).backend_url, PROJECT, self.spec.name)
         try:
-            deployment = state_file.latest(file) if file else None
-        except state_file.StateUnreadable:
+            saved = state_backend(self.spec).saved_state(PROJECT, self.spec.name)
+            deployment = state_file.latest(*saved) if saved else None
+        except (state_file.StateUnreadable, MeshinstallError):
             deployment = None
         return upgrade.layout_from(self.spec, unchanged.recorded(deployment)) if deployment else upgrade.steady(self.spec, None)
 

@@ -92,6 +92,11 @@ class Backend:
     def engine_locks(self, project: str, stack: str) -> list[EngineLock]:
         return []
 
+    def saved_state(self, project: str, stack: str) -> tuple[str, bytes | None] | None:
+        """Where the stack's state is saved, and its bytes (None: no state yet); None when meshinstall does not read
+        this backend itself (the engine's `stack export` does)."""
+        return None
+
     def remove(self, lock: EngineLock) -> None:
         raise NotImplementedError
 
@@ -122,6 +127,13 @@ class FileBackend(Backend):
 
     def remove(self, lock: EngineLock) -> None:
         Path(lock.key).unlink(missing_ok=True)
+
+    def saved_state(self, project: str, stack: str) -> tuple[str, bytes | None] | None:
+        path = self.folder / ".pulumi" / "stacks" / project / f"{stack}.json"
+        try:
+            return str(path), path.read_bytes()
+        except FileNotFoundError:
+            return str(path), None
 
     def describe(self) -> str:
         existing = next((p for p in (self.folder, *self.folder.parents) if p.exists()), None)
@@ -221,10 +233,29 @@ class PostgresBackend(Backend):
         with self.connect() as db:
             db.execute(f"DELETE FROM {self.table} WHERE key = %s", (lock.key,))
 
+    def saved_state(self, project: str, stack: str) -> tuple[str, bytes | None] | None:
+        with self.connect() as db:
+            if db.execute("SELECT to_regclass(%s)", (self.table,)).fetchone()[0] is None:
+                return f"{self.where} table {self.table}", None
+            row = db.execute(f"SELECT key, data->>'data' FROM {self.table} WHERE key LIKE %s",
+                             (f"%.pulumi/stacks/{project}/{stack}.json",)).fetchone()
+        if row is None:
+            return f"{self.where} table {self.table}", None
+        return f"{self.where} table {self.table} key {row[0]}", base64.b64decode(row[1] or "")
+
     def describe(self) -> str:
         with self.connect() as db:
             version = db.execute("SHOW server_version").fetchone()[0]
         return f"PostgreSQL {version.split()[0]} at {self.where}"
+
+
+def readable(url: str, password: str | None) -> Backend | None:
+    """The backend at `url` when meshinstall reads it itself (a folder, PostgreSQL), else None."""
+    if url.startswith("file://"):
+        return FileBackend(Path(url[len("file://"):]))
+    if url.startswith(("postgres://", "postgresql://")):
+        return PostgresBackend(url, password)
+    return None
 
 
 def _high(key: int) -> int:

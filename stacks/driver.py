@@ -17,7 +17,7 @@ from ..errors import ClusterUnreachable, UsageError
 from ..schemas.model import Spec
 from ..components import MANAGED_BY
 from . import engine, gateway_api, program, recovery, releases, state_file, unchanged, upgrade
-from .backend import Backend, FileBackend, LocalLockBackend, PostgresBackend
+from .backend import Backend, LocalLockBackend, readable
 from ..simulator.local_control_plane import stop_pids
 from .lock import holder_record
 from .operation import EventHandler, Interrupts, Journal, cancel_on_interrupt, failure
@@ -73,12 +73,7 @@ def places(spec: Spec) -> Places:
 def state_backend(spec: Spec) -> Backend:
     """The environment's state backend, as meshinstall reads and locks it beside the engine (stacks/backend.py)."""
     place = places(spec)
-    url = place.backend_url
-    if url.startswith("file://"):
-        return FileBackend(Path(url[len("file://"):]))
-    if spec.state.postgres:
-        return PostgresBackend(url, state_password(spec))
-    return LocalLockBackend(url, place.root / "locks")
+    return readable(place.backend_url, state_password(spec)) or LocalLockBackend(place.backend_url, place.root / "locks")
 
 
 def passphrase(environ: Mapping[str, str] | None = None) -> str:
@@ -243,11 +238,14 @@ def recover_state(env: Environment, spec: Spec) -> list[str]:
 
 
 def read_state(stack: auto.Stack) -> unchanged.Recorded:
-    """What the state records (no secret decrypted): read from a file backend directly, else exported."""
-    file = state_file.path(getattr(stack.workspace, "env_vars", {}).get("PULUMI_BACKEND_URL", ""), PROJECT, stack.name)
-    if file is not None:
+    """What the state records (no secret decrypted): read from the backend directly (a folder, PostgreSQL), else
+    exported by the engine."""
+    variables = getattr(stack.workspace, "env_vars", {})
+    backend = readable(variables.get("PULUMI_BACKEND_URL", ""), variables.get("PGPASSWORD"))
+    saved = backend.saved_state(PROJECT, stack.name) if backend else None
+    if saved is not None:
         try:
-            deployment = state_file.latest(file)
+            deployment = state_file.latest(*saved)
             if deployment is not None:
                 return unchanged.recorded(deployment)
         except state_file.StateUnreadable:

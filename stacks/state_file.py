@@ -1,11 +1,11 @@
-"""The state file of a file backend, read without the engine: for the engine-free `up`, `repair` and `doctor`."""
+"""The stack's state as the engine saved it (a file, or a PostgreSQL row: stacks/backend.py), read without the
+engine: for the engine-free `up`, `repair` and `doctor`."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 # How the engine's passphrase secrets provider derives its key (pkg/secrets/passphrase): PBKDF2-SHA256 over the
@@ -18,23 +18,14 @@ class StateUnreadable(Exception):
     """The state file exists but is not a state the engine can load (damaged, cut short)."""
 
 
-def path(backend_url: str, project: str, stack: str) -> Path | None:
-    """The stack's state file in a `file://` backend (None for other backends)."""
-    if not backend_url.startswith("file://"):
-        return None
-    return Path(backend_url[len("file://"):]) / ".pulumi" / "stacks" / project / f"{stack}.json"
-
-
-def latest(file: Path) -> dict[str, Any] | None:
-    """The deployment the state file holds (None when the stack has no state yet); StateUnreadable if damaged."""
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
+def latest(where: str, data: bytes | None) -> dict[str, Any] | None:
+    """The deployment a saved state holds (None when the stack has no state yet); StateUnreadable if damaged."""
+    if data is None:
         return None
     try:
         return json.loads(data)["checkpoint"].get("latest") or {}
     except (ValueError, KeyError, TypeError, AttributeError) as err:
-        raise StateUnreadable(f"{file} is not a readable state ({type(err).__name__}: {str(err)[:80]}); the engine keeps the previous one in {file.name}.bak") from err
+        raise StateUnreadable(f"{where} is not a readable state ({type(err).__name__}: {str(err)[:80]}); the engine keeps the previous one in {where}.bak") from err
 
 
 def passphrase_opens(deployment: dict[str, Any], passphrase: str) -> bool | None:

@@ -95,8 +95,9 @@ def test_a_state_file_cut_short_is_unreadable_and_names_its_backup(tmp_path):
     file = tmp_path / "dev.json"
     file.write_text(json.dumps({"version": 3, "checkpoint": {"latest": {"resources": []}}})[:30])
     with pytest.raises(state_file.StateUnreadable, match="dev.json.bak"):
-        state_file.latest(file)
-    assert state_file.latest(tmp_path / "absent.json") is None
+        state_file.latest(str(file), file.read_bytes())
+    assert FileBackend(tmp_path).saved_state("meshinstall", "absent") == (str(tmp_path / ".pulumi" / "stacks" / "meshinstall" / "absent.json"), None)
+    assert state_file.latest("absent", None) is None
 
 
 def _error(text: str) -> Exception:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ...errors import StateBackendUnreachable, UsageError
 from ..base import Check, Context, Result, Status, register
 
 
@@ -16,22 +17,27 @@ class StateOpens(Check):
 
     def inspect(self, ctx: Context) -> Result:
         from ...stacks import state_file
-        from ...stacks.driver import PROJECT, places
+        from ...stacks.driver import PROJECT, places, state_backend
 
-        file = state_file.path(places(ctx.spec).backend_url, PROJECT, ctx.spec.name)
-        if file is None:
-            return self.skipped(places(ctx.spec).backend_url, "only file backends are read here; the engine reports the others")
         try:
-            deployment = state_file.latest(file)
+            saved = state_backend(ctx.spec).saved_state(PROJECT, ctx.spec.name)
+        except (StateBackendUnreachable, UsageError) as err:
+            return self.skipped(places(ctx.spec).backend_url, f"the backend cannot be read (MI003): {err}")
+        if saved is None:
+            return self.skipped(places(ctx.spec).backend_url, "S3 is not read here; the engine reports its errors")
+        where, data = saved
+        try:
+            deployment = state_file.latest(where, data)
         except state_file.StateUnreadable as err:
-            return self.failed(str(file), str(err), f"`cp {file}.bak {file}` puts the previous state back; then `meshinstall up {ctx.spec.name}` converges")
+            back = f"`cp {where}.bak {where}` puts" if where.startswith("/") else f"putting the engine's copy ({where}.bak) back puts"
+            return self.failed(where, str(err), f"{back} the previous state back; then `meshinstall up {ctx.spec.name}` converges")
         if deployment is None:
-            return self.skipped(str(file), "no state yet: the first `up` creates it")
+            return self.skipped(where, "no state yet: the first `up` creates it")
         phrase = os.environ.get("MESHINSTALL_PASSPHRASE")
         if phrase and state_file.passphrase_opens(deployment, phrase) is False:
-            return self.failed(str(file), "MESHINSTALL_PASSPHRASE does not open this state's secrets", "set the passphrase the environment was created with")
+            return self.failed(where, "MESHINSTALL_PASSPHRASE does not open this state's secrets", "set the passphrase the environment was created with")
         pending = deployment.get("pending_operations") or []
         if pending:
-            return self.result(Status.WARNING, str(file), f"{len(pending)} operation(s) of an interrupted run are pending",
+            return self.result(Status.WARNING, where, f"{len(pending)} operation(s) of an interrupted run are pending",
                                f"`meshinstall up {ctx.spec.name}` (or `repair`) clears them and converges")
-        return self.passed(str(file), f"{len(deployment.get('resources', []))} resources")
+        return self.passed(where, f"{len(deployment.get('resources', []))} resources")
