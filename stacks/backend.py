@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import time
 import urllib.parse
 from contextlib import contextmanager
@@ -137,8 +138,6 @@ class FileBackend(Backend):
 
     def describe(self) -> str:
         existing = next((p for p in (self.folder, *self.folder.parents) if p.exists()), None)
-        import os
-
         if existing is None or not os.access(existing, os.W_OK):
             raise StateBackendUnreachable(f"{existing or self.folder} is not writable: fix the folder's permissions or state.backend")
         return f"folder {self.folder}"
