@@ -191,3 +191,20 @@ def test_the_readme_lists_every_exit_code_with_its_meaning():
     table = readme.split("### Exit codes", 1)[1].split("\n\n", 2)[1]
     rows = dict(re.findall(r"^\| (\d+) \| (.+?) \|$", table, re.M))
     assert sorted(map(int, rows)) == sorted(EXIT_CODES)
+
+
+def test_an_engine_lock_is_stale_when_its_holder_is_dead_here_or_it_is_older_than_the_threshold(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    from meshinstall.stacks.backend import STALE_AFTER, engine_lock
+
+    def lock(pid: int, host: str, age: float):
+        stamp = (datetime.now(timezone.utc) - timedelta(seconds=age)).isoformat()
+        return engine_lock("k", json.dumps({"pid": pid, "username": "bob", "hostname": host, "timestamp": stamp}))
+
+    dead = int(subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True).stdout.strip())
+    here = os.uname().nodename
+    assert lock(dead, here, 5).stale and lock(dead, here, 5).describe().startswith("stale: the engine's lock by bob@")
+    assert not lock(os.getpid(), here, STALE_AFTER * 2).stale, "a live holder here is never stale, however old"
+    assert not lock(7, "elsewhere", 60).stale, "a young lock from another host may belong to a run still going"
+    assert lock(7, "elsewhere", STALE_AFTER + 60).stale
