@@ -391,6 +391,21 @@ def unlock(env: str, as_json: bool, yes: bool) -> None:
     _say(f"cleared {len(cleared)} lock(s) of {env}" if cleared else f"{env} has no engine lock: nothing to clear", as_json)
 
 
+@cli.command()
+@click.argument("env")
+@click.option("--json", "as_json", is_flag=True, help="Print the rules and their reasons as JSON.")
+def rbac(env: str, as_json: bool) -> None:
+    """Print the ClusterRole the identity running `up` needs for ENV, each rule with its reason (docs/rbac.md)."""
+    from ..stacks import rbac as rights
+
+    spec = load(env)
+    if as_json:
+        click.echo(render.as_json([{"apiGroups": list(r.groups), "resources": list(r.resources), "verbs": list(r.verbs), "why": r.why}
+                                   for r in rights.rules(spec)]))
+        return
+    click.echo(rights.cluster_role(spec), nl=False)
+
+
 @cli.group()
 def state() -> None:
     """The state of an environment in its backend."""

@@ -30,6 +30,8 @@ def labels(**extra: str) -> dict[str, str]:
 # meshinstall owns what it declares: on `up`, server-side apply takes back fields someone changed by hand
 # (drift) instead of failing on a field-manager conflict.
 OWNERSHIP = {"pulumi.com/patchForce": "true"}
+# On a namespace that existed before meshinstall's first `up`: meshinstall manages its labels, and `destroy` leaves it.
+ADOPTED = "meshinstall.io/adopted"
 
 
 def metadata(name: str, namespace: str | None = None, object_labels: dict[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:

@@ -22,7 +22,7 @@ from ..simulator.local_control_plane import stop_pids
 from .lock import holder_record
 from .operation import EventHandler, Interrupts, Journal, cancel_on_interrupt, failure
 from .secrets import resolve, state_password
-from .target import ClusterTarget
+from .target import ClusterTarget, spec_namespaces
 
 PROJECT = "meshinstall"
 PASSPHRASE_VARIABLE = "MESHINSTALL_PASSPHRASE"
@@ -140,6 +140,7 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
     place = places(spec)
     target = ClusterTarget.of(spec)
     crds = gateway_api.plan(spec, target)
+    adopted = target.adopted_namespaces(spec_namespaces(spec))
     for folder in (place.work_dir, place.pulumi_home):
         folder.mkdir(parents=True, exist_ok=True)
     if place.backend_url.startswith("file://"):
@@ -157,13 +158,13 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
         stack = auto.create_or_select_stack(
             stack_name=spec.name,
             project_name=PROJECT,
-            program=lambda: program.build(spec, secrets, crds, unchanged.Recording(cell["inputs"], refresh), cell["layout"], cell["record"]),
+            program=lambda: program.build(spec, secrets, crds, unchanged.Recording(cell["inputs"], refresh), cell["layout"], cell["record"], adopted),
             opts=workspace,
         )
     except auto.errors.CommandError as err:
         raise failure(f"opening the stack at {place.backend_url}", spec.name, err, Journal(), Interrupts()) from err
     cell: dict[str, Any] = {}  # what the program above declares when the engine runs it
-    env = Environment(stack, target, cell, lambda layout, record: unchanged.inputs_fingerprint(spec, secrets, crds, target, secret, layout, record))
+    env = Environment(stack, target, cell, lambda layout, record: unchanged.inputs_fingerprint(spec, secrets, crds, target, secret, layout, record, adopted))
     state = read_state(stack)
     env.lay_out(upgrade.layout_from(spec, state), upgrade.in_progress(state))
     return env

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pulumi
+import pulumi_kubernetes as k8s
 
+from ..components import ADOPTED
 from ..components.app import service_host
 from ..components.cluster import Cluster
 from ..components.control_plane import ControlPlane, ControlPlaneArgs
@@ -22,14 +24,17 @@ from .upgrade import RECORD_OUTPUT, MeshLayout, steady
 
 def build(
     spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, recording: Recording | None = None, layout: MeshLayout | None = None,
-    upgrading: dict | None = None,
+    upgrading: dict | None = None, adopted: frozenset[str] = frozenset(),
 ) -> None:
     """Declare the whole platform for `spec` (with its secrets and Gateway API plan, read before the engine started);
     `recording` (the fingerprint of all of these, and whether this operation read the cluster first) is exported, so
     the next `up` can tell that nothing changed (stacks/unchanged.py). `layout` places the mesh's revisions and the
     teams on them (stacks/upgrade.py; by default one revision at `mesh.version`); `upgrading` records the phase of an
-    upgrade in progress, so an interrupted upgrade resumes there."""
+    upgrade in progress, so an interrupted upgrade resumes there. `adopted` names the namespaces someone else created
+    (read before the engine too): `destroy` leaves them."""
     layout = layout or steady(spec, None)
+    if adopted:
+        pulumi.runtime.register_stack_transformation(lambda args: _adopt(args, adopted))
     charts = releases(spec, layout)
     target = ClusterTarget.of(spec)
     k8s_cluster = Cluster("cluster", target.cluster_args())
@@ -91,3 +96,13 @@ def _gateway_api(plan: GatewayApiPlan, opts: pulumi.ResourceOptions) -> tuple[pu
     if not plan.crds:
         return ()
     return (GatewayApi("gateway-api", GatewayApiArgs(plan.crds), opts),)
+
+
+def _adopt(args: pulumi.ResourceTransformationArgs, adopted: frozenset[str]) -> pulumi.ResourceTransformationResult | None:
+    """A namespace someone else created (stacks/target.py `adopted_namespaces`) is annotated as adopted and kept by
+    `destroy`: meshinstall manages its labels, never its existence."""
+    meta = args.props.get("metadata")
+    if args.type_ != "kubernetes:core/v1:Namespace" or meta is None or meta.name not in adopted:
+        return None
+    props = {**args.props, "metadata": k8s.meta.v1.ObjectMetaArgs(name=meta.name, labels=meta.labels, annotations={**(meta.annotations or {}), ADOPTED: "true"})}
+    return pulumi.ResourceTransformationResult(props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(retain_on_delete=True)))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
+from ..components import ADOPTED, INGRESS_NAMESPACE, ISTIO_NAMESPACE, MONITORING_NAMESPACE, managed_by_meshinstall
 from ..components.cluster import ClusterArgs
 from ..schemas.model import Spec
 from ..simulator import LocalClusterConfig, LocalControlPlane
@@ -52,8 +54,28 @@ class ClusterTarget:
         """The simulated cluster's processes and files (None for an existing cluster)."""
         return LocalControlPlane(self.simulator) if self.simulator else None
 
+    def adopted_namespaces(self, wanted: Iterable[str]) -> frozenset[str]:
+        """The namespaces in `wanted` that someone else created: present without meshinstall's label, or adopted by an
+        earlier `up` (annotated ADOPTED). `destroy` leaves them in place. Empty when the cluster cannot be read yet."""
+        if self.simulated or not Path(self.kubeconfig).is_file():
+            return frozenset()
+        try:
+            from kubernetes import client, config
+
+            core = client.CoreV1Api(config.new_client_from_config(config_file=self.kubeconfig, context=self.context))
+            present = core.list_namespace().items
+        except Exception:  # noqa: BLE001 (unreachable: doctor's MI005 and the engine say why)
+            return frozenset()
+        return frozenset(n.metadata.name for n in present if n.metadata.name in set(wanted) and (
+            not managed_by_meshinstall(n.metadata.labels) or ADOPTED in (n.metadata.annotations or {})))
+
     def cluster_args(self) -> ClusterArgs:
         """The `Cluster` component's arguments: start the simulator, or use the kubeconfig and context."""
         if self.simulator:
             return ClusterArgs(simulated=self.simulator)
         return ClusterArgs(kubeconfig=self.kubeconfig, context=self.context)
+
+
+def spec_namespaces(spec: Spec) -> tuple[str, ...]:
+    """Every namespace `up` of `spec` declares: the platform's and each team's."""
+    return (ISTIO_NAMESPACE, INGRESS_NAMESPACE, MONITORING_NAMESPACE, *(ns for team in spec.paas.teams for ns in team.namespaces))

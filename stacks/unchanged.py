@@ -48,12 +48,12 @@ SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # marks a secret value in
 
 def inputs_fingerprint(
     spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, target: ClusterTarget, key: str, layout: MeshLayout | None = None,
-    record: Mapping[str, Any] | None = None,
+    record: Mapping[str, Any] | None = None, adopted: frozenset[str] = frozenset(),
 ) -> str:
     """HMAC (keyed by the state passphrase, so secret values cannot be guessed from it) of what the program reads."""
     digest = hmac.new(key.encode(), digestmod=hashlib.sha256)
     for part in (
-        __version__, _code(), spec.content_hash, repr(secrets), repr(gateway_api), repr(layout), json.dumps(record, sort_keys=True), repr(releases(spec, layout)),
+        __version__, _code(), spec.content_hash, repr(secrets), repr(gateway_api), repr(layout), json.dumps(record, sort_keys=True), repr(sorted(adopted)), repr(releases(spec, layout)),
         chart_mirror(spec).describe(), *_chart_files(spec), *_engine_binaries(), *_cluster(target),
     ):
         digest.update(part.encode())

@@ -1,18 +1,11 @@
-"""MI006: the kubeconfig's identity may create the cluster-scoped kinds meshinstall installs."""
+"""MI006: the kubeconfig's identity holds every right meshinstall needs for the spec (stacks/rbac.py), asked of the
+API server one (verb, resource) at a time with SelfSubjectAccessReviews."""
 
 from __future__ import annotations
 
-from ..base import Check, Context, Result, register
+from concurrent.futures import ThreadPoolExecutor
 
-# (group, resource) of the cluster-scoped objects meshinstall and its charts create
-CLUSTER_SCOPED = [
-    ("", "namespaces"),
-    ("apiextensions.k8s.io", "customresourcedefinitions"),
-    ("rbac.authorization.k8s.io", "clusterroles"),
-    ("rbac.authorization.k8s.io", "clusterrolebindings"),
-    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations"),
-    ("admissionregistration.k8s.io", "validatingwebhookconfigurations"),
-]
+from ..base import Check, Context, Result, register
 
 
 @register
@@ -24,15 +17,23 @@ class ClusterRights(Check):
     def inspect(self, ctx: Context) -> Result:
         from kubernetes import client
 
+        from ...stacks import rbac
+
         if ctx.cluster_not_running():
             return self.skipped("SelfSubjectAccessReview", "the simulated cluster is not running; `up` starts it (its admin token has every right)")
         auth = client.AuthorizationV1Api(ctx.api)
-        denied = []
-        for group, resource in CLUSTER_SCOPED:
+        wanted = [pair for rule in rbac.rules(ctx.spec) for pair in rule.pairs()]
+
+        def allowed(pair: tuple[str, str, str]) -> bool:
+            group, resource, verb = pair
             review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
-                resource_attributes=client.V1ResourceAttributes(group=group, resource=resource, verb="create")))
-            if not auth.create_self_subject_access_review(review).status.allowed:
-                denied.append(f"create {resource}{'.' + group if group else ''}")
+                resource_attributes=client.V1ResourceAttributes(group=group, resource=resource, verb=verb)))
+            return bool(auth.create_self_subject_access_review(review).status.allowed)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(allowed, wanted))
+        denied = [f"{verb} {resource}{'.' + group if group else ''}" for (group, resource, verb), ok in zip(wanted, answers) if not ok]
         if denied:
-            return self.failed("SelfSubjectAccessReview", "not allowed: " + ", ".join(denied), "use a kubeconfig context with cluster-admin rights for installing the platform")
-        return self.passed("SelfSubjectAccessReview", f"{len(CLUSTER_SCOPED)} cluster-scoped kinds may be created")
+            return self.failed("SelfSubjectAccessReview", f"not allowed ({len(denied)} of {len(wanted)}): " + ", ".join(denied),
+                               f"grant the ClusterRole `meshinstall rbac {ctx.spec.name}` prints (docs/rbac.md says why each rule is there), or use a context that has it")
+        return self.passed("SelfSubjectAccessReview", f"all {len(wanted)} rights of `meshinstall rbac {ctx.spec.name}`")

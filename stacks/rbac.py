@@ -1,0 +1,149 @@
+"""The rights the identity running `up` needs for a spec: one ClusterRole, each rule with its reason.
+
+Every rule is cluster-wide: meshinstall creates the namespaces it installs into, so a Role could not be bound in them
+before `up`. The charts bring ClusterRoles of their own (istiod's, the operator's) that grant rights the installer
+need not hold; Kubernetes lets it create and bind them only with `escalate` and `bind` on roles. That makes the
+identity trusted with RBAC: say so to whoever grants it. `meshinstall rbac ENV` prints the rules, doctor's MI006
+asks the API server about each of them, and docs/rbac.md is generated from this file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import yaml
+
+from ..schemas.model import Spec
+
+MANAGE = ("get", "list", "watch", "create", "update", "patch", "delete")
+READ = ("get", "list", "watch")
+ROLE_NAME = "meshinstall-installer"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One PolicyRule, why meshinstall needs it, and for which specs (`when`)."""
+
+    groups: tuple[str, ...]
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...]
+    why: str
+    when: str = "always"
+
+    def pairs(self) -> list[tuple[str, str, str]]:
+        """(group, resource, verb) for each access this rule grants."""
+        return [(g, r, v) for g in self.groups for r in self.resources for v in self.verbs]
+
+
+def _monitoring(spec: Spec) -> bool:
+    from .releases import releases
+
+    return releases(spec).prometheus is not None
+
+
+def _teams(spec: Spec) -> bool:
+    return bool(spec.paas.teams)
+
+
+CONDITIONS: dict[str, Callable[[Spec], bool]] = {
+    "always": lambda spec: True,
+    "monitoring": _monitoring,
+    "teams": _teams,
+    "cni": lambda spec: spec.cni_enabled,
+}
+
+RULES = (
+    Rule(("",), ("namespaces",), MANAGE, "the platform's namespaces (istio-system, monitoring) and each team's"),
+    Rule(("apiextensions.k8s.io",), ("customresourcedefinitions",), MANAGE,
+         "Istio's CRDs (istio-base chart), the Gateway API CRDs, prometheus-operator's CRDs; read to find who owns them"),
+    Rule(("admissionregistration.k8s.io",), ("mutatingwebhookconfigurations", "validatingwebhookconfigurations"), MANAGE,
+         "istiod's sidecar injector and config validation, the operator's admission webhooks; read to find another mesh's (MI008)"),
+    Rule(("rbac.authorization.k8s.io",), ("clusterroles", "clusterrolebindings", "roles", "rolebindings"), MANAGE,
+         "the charts' own roles and bindings (istiod, gateways, CNI, operator, Kiali) and each team's access RoleBinding"),
+    Rule(("rbac.authorization.k8s.io",), ("clusterroles", "roles"), ("escalate", "bind"),
+         "the charts' roles grant rights this identity does not hold itself: Kubernetes refuses to create them without "
+         "`escalate`, and to bind them without `bind`"),
+    Rule(("",), ("configmaps", "secrets", "services", "serviceaccounts"), MANAGE,
+         "the charts' and the apps' objects; Helm keeps each release's record in a Secret of its namespace (MI012 reads them)"),
+    Rule(("apps",), ("deployments",), MANAGE, "istiod, the gateways, Kiali, Jaeger and the apps; restarted in a mesh upgrade"),
+    Rule(("apps",), ("daemonsets",), MANAGE, "the istio-cni node agent; Prometheus's node-exporter", "cni or monitoring"),
+    Rule(("apps",), ("replicasets",), READ, "waiting for Deployments to become available"),
+    Rule(("apps",), ("deployments/status",), ("get",), "verify: istiod, the gateways and the apps are available (MI101, MI402)"),
+    Rule(("",), ("pods", "endpoints", "events", "persistentvolumeclaims"), READ,
+         "waiting for workloads and Services to become ready (the engine watches their Pods, Endpoints, claims and events); verify's checks"),
+    Rule(("discovery.k8s.io",), ("endpointslices",), READ, "verify: the apps are behind their Services (MI405)"),
+    Rule(("autoscaling",), ("horizontalpodautoscalers",), MANAGE, "istiod's autoscaler"),
+    Rule(("batch",), ("jobs",), MANAGE, "kube-prometheus-stack's admission-webhook hook Jobs", "monitoring"),
+    Rule(("",), ("resourcequotas", "limitranges"), MANAGE, "each team's quota and default container limits", "teams"),
+    Rule(("networking.k8s.io",), ("networkpolicies",), MANAGE, "each team's default-deny policy; Kiali's"),
+    Rule(("networking.istio.io",), ("gateways", "virtualservices", "destinationrules", "sidecars"), MANAGE,
+         "the shared ingress Gateway, each app's routes and traffic policy, each team's Sidecar scope"),
+    Rule(("security.istio.io",), ("peerauthentications", "authorizationpolicies"), MANAGE, "the mesh's mTLS mode and each team's allowFrom"),
+    Rule(("monitoring.coreos.com",), ("prometheuses", "alertmanagers", "servicemonitors", "podmonitors", "prometheusrules"), MANAGE,
+         "kube-prometheus-stack's Prometheus and Alertmanager, the mesh's scrape configs and each app's alerts", "monitoring"),
+    Rule(("",), ("nodes",), ("get", "list"), "doctor: node capacity against quotas (MI009); whether the nodes run containers"),
+    Rule(("storage.k8s.io",), ("storageclasses",), ("get", "list"), "doctor: a default StorageClass for Prometheus's volume", "monitoring"),
+    Rule(("authorization.k8s.io",), ("selfsubjectaccessreviews",), ("create",), "doctor: MI006 asks the API server about each of these rights"),
+)
+
+
+def needed(rule: Rule, spec: Spec) -> bool:
+    return any(CONDITIONS[part](spec) for part in rule.when.split(" or "))
+
+
+def rules(spec: Spec) -> list[Rule]:
+    """The rules the identity running `up`, `verify` and `destroy` needs for `spec`."""
+    return [rule for rule in RULES if needed(rule, spec)]
+
+
+def cluster_role(spec: Spec) -> str:
+    """The ClusterRole (and a binding to fill in) as YAML, each rule under a comment with its reason."""
+    lines = [
+        f"# The rights meshinstall needs to run `up`, `verify` and `destroy` of {spec.name}, with the reason for each.",
+        "# Bind them to the identity that runs meshinstall, e.g.:",
+        f"#   kubectl create clusterrolebinding {ROLE_NAME} --clusterrole={ROLE_NAME} --serviceaccount=NAMESPACE:NAME",
+        "# `escalate` and `bind` on roles let this identity create the charts' roles: it is trusted with RBAC.",
+        "apiVersion: rbac.authorization.k8s.io/v1",
+        "kind: ClusterRole",
+        "metadata:",
+        f"  name: {ROLE_NAME}",
+        "  labels: {app.kubernetes.io/managed-by: meshinstall}",
+        "rules:",
+    ]
+    for rule in rules(spec):
+        lines.append(f"  # {rule.why}")
+        body = yaml.safe_dump([{"apiGroups": list(rule.groups), "resources": list(rule.resources), "verbs": list(rule.verbs)}],
+                              default_flow_style=None, width=200, sort_keys=False)
+        lines += ["  " + line for line in body.rstrip().splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+def markdown() -> str:
+    """docs/rbac.md: every rule, when it is needed, and why."""
+    rows = ["| API group | resources | verbs | needed | why |", "|---|---|---|---|---|"]
+    for rule in RULES:
+        rows.append(f"| `{', '.join(g or 'core' for g in rule.groups)}` | {', '.join(rule.resources)} | {', '.join(rule.verbs)} | {rule.when} | {rule.why} |")
+    return "\n".join([
+        "# The rights meshinstall needs",
+        "",
+        "<!-- generated by `python -m meshinstall.stacks.rbac > docs/rbac.md`; tests/test_rbac.py keeps it current -->",
+        "",
+        "The identity that runs `meshinstall up`, `verify` and `destroy` on an `existing` cluster needs these rights, all",
+        "cluster-wide: meshinstall creates the namespaces it installs into, so Roles could not be bound in them beforehand.",
+        "`meshinstall rbac ENV` prints them as a ClusterRole for that environment's spec (rules whose condition the spec",
+        "does not meet are left out), and `meshinstall doctor ENV` (MI006) asks the API server about each one before",
+        "anything is applied, naming every verb and resource that is missing.",
+        "",
+        "`escalate` and `bind` on roles are needed because the charts bring ClusterRoles (istiod's, the operator's) that",
+        "grant rights the installer does not hold itself. Whoever holds them can grant any right: treat the identity as",
+        "trusted with RBAC. What meshinstall never needs: `exec`, `portforward`, node changes, or anything on objects of",
+        "kinds it does not install.",
+        "",
+        *rows,
+        "",
+    ])
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
