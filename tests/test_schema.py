@@ -442,3 +442,12 @@ def test_type_error_messages_read_well() -> None:
     assert messages
     for message in messages:
         assert " a integer" not in message and "null is a null" not in message and "list is a list" not in message
+
+
+@pytest.mark.parametrize("env", [p for p in sorted((ROOT / "environments").glob("*.yaml"))], ids=lambda p: p.stem)
+def test_no_spec_in_the_repository_holds_a_path_of_one_machine(env: Path) -> None:
+    data = loader.load(env).data or {}
+    kubeconfig = (data.get("cluster") or {}).get("kubeconfig")
+    assert kubeconfig is None or not (kubeconfig.startswith(("/", "~"))), f"{env.name}: cluster.kubeconfig {kubeconfig} (relative to the spec, or $KUBECONFIG)"
+    backend = (data.get("state") or {}).get("backend", "")
+    assert not backend.startswith("file:///"), f"{env.name}: state.backend {backend}"
