@@ -59,7 +59,7 @@ def test_doctor_and_verify_pass_on_the_dev_platform(platform, capsys, monkeypatc
     monkeypatch.chdir(platform.folder)
     assert main(["doctor", "dev", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["ok"] and {r["id"] for r in report["results"]} == {f"MI00{i}" for i in range(1, 10)} | {"MI010", "MI011", "MI012"}
+    assert report["ok"] and {r["id"] for r in report["results"]} == {f"MI00{i}" for i in range(1, 10)} | {"MI010", "MI011", "MI012", "MI013"}
     assert main(["verify", "dev"]) == 0
     out = capsys.readouterr().out
     assert "√ MI402 apps are available behind their Services" in out
