@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from contextlib import contextmanager
 from dataclasses import replace
@@ -530,6 +531,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if isinstance(problem, click.UsageError) else problem.exit_code
     except SystemExit as done:
         return int(done.code or 0)
+    finally:
+        if argv is None:  # the command line's own run: a Ctrl-C while Python exits changes nothing, so it prints nothing
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 0
 
 

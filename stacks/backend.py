@@ -33,6 +33,7 @@ from .lock import Holder, environment_lock, holder_of, holder_record
 STALE_AFTER = 3600  # seconds: an engine lock this old on another host is taken as a dead run's
 ENGINE_TABLE = "pulumi_state"  # the engine's table unless the URL says `?table=`
 LOCK_TABLE = "meshinstall_locks"
+SCHEMA_LOCK = 0x6D657368  # "mesh": serializes the creation of LOCK_TABLE
 
 
 @dataclass(frozen=True)
@@ -181,8 +182,13 @@ class PostgresBackend(Backend):
 
     @contextmanager
     def lock(self, environment: str) -> Iterator[None]:
+        import psycopg
+
         with self.connect() as db:
-            db.execute(f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (environment TEXT PRIMARY KEY, holder JSON NOT NULL, backend_pid INT NOT NULL)")
+            try:
+                self._create_lock_table(db)
+            except psycopg.Error as err:
+                raise StateBackendUnreachable(f"the state backend PostgreSQL at {self.where} refused meshinstall's lock table: {_first_line(err)}") from err
             key = self._key(environment)
             if not db.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
                 holder = self._wait_for_holder(db, environment, key)
@@ -195,6 +201,16 @@ class PostgresBackend(Backend):
             finally:
                 db.execute(f"DELETE FROM {LOCK_TABLE} WHERE environment = %s AND backend_pid = pg_backend_pid()", (environment,))
                 db.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+    @staticmethod
+    def _create_lock_table(db: Any) -> None:
+        """Create `meshinstall_locks` once: two first commands at the same moment take turns (a bare CREATE TABLE IF
+        NOT EXISTS is not safe against a concurrent one), and an existing table needs no CREATE right."""
+        if db.execute("SELECT to_regclass(%s)", (LOCK_TABLE,)).fetchone()[0] is not None:
+            return
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            db.execute(f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (environment TEXT PRIMARY KEY, holder JSON NOT NULL, backend_pid INT NOT NULL)")
 
     def _holder_now(self, db: Any, environment: str, key: int) -> tuple[bool, Holder | None]:
         """Whether the lock is held, and its holder once the holder has written its row."""

@@ -227,6 +227,34 @@ def test_a_lock_a_killed_run_left_is_named_by_doctor_and_cleared_by_unlock(team)
     assert again.returncode == 0 and "up: 0 change(s)" in again.stdout, again.stdout + again.stderr
 
 
+def test_first_commands_at_the_same_moment_create_the_lock_table_once(postgres):
+    """A bare CREATE TABLE IF NOT EXISTS fails on a concurrent one ("duplicate key ... pg_type"): the first `up`s of two
+    people at the same moment must both get an answer about the lock, not that error."""
+    import psycopg
+
+    from meshinstall.stacks.backend import LOCK_TABLE, PostgresBackend
+
+    password = Path(postgres["password_file"]).read_text().strip()
+    for _ in range(5):
+        with psycopg.connect(postgres["url"].replace("postgres://", "postgresql://"), password=password, autocommit=True) as db:
+            db.execute(f"DROP TABLE IF EXISTS {LOCK_TABLE}")
+        errors: list[str] = []
+
+        def first_command(environment: str) -> None:
+            try:
+                with PostgresBackend(postgres["url"], password).lock(environment):
+                    pass
+            except Exception as err:  # noqa: BLE001 (collected for the assertion)
+                errors.append(repr(err))
+
+        threads = [threading.Thread(target=first_command, args=(f"env-{i}",)) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+
+
 def test_state_migrate_moves_an_environment_to_postgresql_with_its_secrets_still_encrypted(postgres, tmp_path, cluster):
     table = "state_migrated"
     target = f"{postgres['url']}&table={table}"
