@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import urllib.parse
 from typing import Callable, Iterable, Iterator
 
 from ..errors import SpecProblem
@@ -244,10 +245,14 @@ def no_plaintext_secrets(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
 @rule
 def state_credentials(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
     """The state backend's URL holds no password (the spec is in Git); `password` goes with PostgreSQL only."""
-    from ..stacks.backend import password_in
-
     if password_in(spec.state.backend):
         yield doc.problem(("state", "backend"), "the backend URL holds a password, which everyone who reads the spec can read",
                           "remove it from the URL and set state.password: {fromEnv: VARIABLE}, or use libpq's PGPASSWORD or PGPASSFILE")
     if spec.state.password and not spec.state.postgres:
         yield doc.problem(("state", "password"), "only a postgres:// backend takes a password", "remove state.password, or use a postgres:// backend")
+
+
+def password_in(url: str) -> bool:
+    """Whether a backend URL carries a password (`user:PASSWORD@` or `?password=`)."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.password is not None or "password" in urllib.parse.parse_qs(parts.query)

@@ -167,14 +167,18 @@ class PostgresBackend(Backend):
         self.conninfo = urllib.parse.urlunsplit(parts._replace(scheme="postgresql", query=urllib.parse.urlencode(query, doseq=True)))
         self.where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
 
-    def connect(self) -> Any:
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A session with the server; any database error in the block (unreachable, wrong password, no right on a
+        table) becomes StateBackendUnreachable, exit 9, instead of a traceback."""
         import psycopg
 
         try:
-            return psycopg.connect(self.conninfo, password=self.password, autocommit=True, connect_timeout=10,
-                                   application_name="meshinstall", keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
+            with psycopg.connect(self.conninfo, password=self.password, autocommit=True, connect_timeout=10,
+                                 application_name="meshinstall", keepalives_idle=30, keepalives_interval=10, keepalives_count=3) as db:
+                yield db
         except psycopg.Error as err:
-            raise StateBackendUnreachable(f"the state backend PostgreSQL at {self.where} cannot be reached: {_first_line(err)}") from err
+            raise StateBackendUnreachable(f"the state backend PostgreSQL at {self.where} cannot be used: {_first_line(err)}") from err
 
     def _key(self, environment: str) -> int:
         """The advisory lock's key: one per table and environment."""
@@ -182,13 +186,8 @@ class PostgresBackend(Backend):
 
     @contextmanager
     def lock(self, environment: str) -> Iterator[None]:
-        import psycopg
-
         with self.connect() as db:
-            try:
-                self._create_lock_table(db)
-            except psycopg.Error as err:
-                raise StateBackendUnreachable(f"the state backend PostgreSQL at {self.where} refused meshinstall's lock table: {_first_line(err)}") from err
+            self._create_lock_table(db)
             key = self._key(environment)
             if not db.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
                 holder = self._wait_for_holder(db, environment, key)
@@ -219,7 +218,7 @@ class PostgresBackend(Backend):
         if owner is None:
             return False, None
         row = db.execute(f"SELECT holder FROM {LOCK_TABLE} WHERE environment = %s AND backend_pid = %s", (environment, owner[0])).fetchone()
-        return True, (_holder(row[0]) if row else None)
+        return True, (Holder.of(row[0]) if row else None)
 
     def _wait_for_holder(self, db: Any, environment: str, key: int) -> Holder | None:
         """A holder that has just taken the lock writes its row a moment later: wait for it, briefly."""
@@ -281,14 +280,6 @@ def _low(key: int) -> int:
     return key & 0xFFFFFFFF
 
 
-def _holder(info: Any) -> Holder | None:
-    try:
-        info = json.loads(info) if isinstance(info, str) else info
-        return Holder(int(info["pid"]), str(info["host"]), str(info["since"]), str(info.get("command", "")), str(info.get("user", "")))
-    except (ValueError, TypeError, KeyError):
-        return None
-
-
 def _decoded(data: str | None) -> str:
     try:
         return base64.b64decode(data or "").decode()
@@ -298,9 +289,3 @@ def _decoded(data: str | None) -> str:
 
 def _first_line(err: Exception) -> str:
     return (str(err).strip().splitlines() or ["?"])[0]
-
-
-def password_in(url: str) -> bool:
-    """Whether a backend URL carries a password (`user:PASSWORD@` or `?password=`)."""
-    parts = urllib.parse.urlsplit(url)
-    return parts.password is not None or "password" in urllib.parse.parse_qs(parts.query)

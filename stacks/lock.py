@@ -32,6 +32,15 @@ class Holder:
     command: str = ""
     user: str = ""
 
+    @classmethod
+    def of(cls, info: object) -> Holder | None:
+        """The holder a lock record names (`holder_record`'s shape, or its JSON text); None when it is not one."""
+        try:
+            info = json.loads(info) if isinstance(info, str) else info
+            return cls(int(info["pid"]), str(info["host"]), str(info["since"]), str(info.get("command", "")), str(info.get("user", "")))  # type: ignore[index, union-attr]
+        except (ValueError, TypeError, KeyError):
+            return None
+
     def alive(self) -> bool | None:
         """Whether the holder still runs: None when it is on another host and cannot be checked from here."""
         if self.host != socket.gethostname():
@@ -102,8 +111,4 @@ def _wait_for_holder(handle: IO[str]) -> Holder | None:
 
 def _read(handle: IO[str]) -> Holder | None:
     handle.seek(0)
-    try:
-        info = json.loads(handle.read() or "null")
-        return Holder(int(info["pid"]), str(info["host"]), str(info["since"]), str(info.get("command", "")), str(info.get("user", "")))
-    except (ValueError, TypeError, KeyError):
-        return None
+    return Holder.of(handle.read() or "null")

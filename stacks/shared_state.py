@@ -9,8 +9,9 @@ from typing import Any, Callable
 
 from ..errors import EngineFailed, EnvironmentLocked, UsageError
 from ..schemas.model import SecretRef, Spec
+from ..schemas.rules import password_in
+from ..schemas.validate import schema
 from . import driver
-from .backend import password_in
 from .recovery import Confirm
 
 WHO = re.compile(r" by (\S+@\S+)$")
@@ -54,6 +55,9 @@ def unlock(spec: Spec, confirm: Confirm, say: Callable[[str], None]) -> list[str
 def migrate(spec: Spec, to_url: str, password_env: str | None, say: Callable[[str], None]) -> dict[str, Any]:
     """Copy the environment's state, secrets still encrypted, to the backend `to_url`, under both backends' locks;
     then check with a preview that the copy needs no change. The old state is left as it was."""
+    backend = schema()["properties"]["state"]["properties"]["backend"]
+    if not re.match(backend["pattern"], to_url):
+        raise UsageError(f"--to {to_url!r} is not a state backend URL: {backend['description']}")
     if password_in(to_url):
         raise UsageError("--to holds a password; give it through --password-env VARIABLE (or libpq's PGPASSWORD/PGPASSFILE)")
     if to_url.startswith("file://") and not to_url.startswith("file:///"):
