@@ -30,10 +30,15 @@ def labels(**extra: str) -> dict[str, str]:
 # meshinstall owns what it declares: on `up`, server-side apply takes back fields someone changed by hand
 # (drift) instead of failing on a field-manager conflict.
 OWNERSHIP = {"pulumi.com/patchForce": "true"}
+# The engine returns once the object is accepted instead of awaiting its readiness (components/app.py says where).
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
 # On a namespace that existed before meshinstall's first `up`: meshinstall manages its labels, and `destroy` leaves it.
 ADOPTED = "meshinstall.io/adopted"
 
 
-def metadata(name: str, namespace: str | None = None, object_labels: dict[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
-    """Metadata of an object meshinstall owns: its labels (default: the managed-by label) and the ownership annotation."""
-    return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=object_labels or labels(), annotations=OWNERSHIP)
+def metadata(
+    name: str, namespace: str | None = None, object_labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None
+) -> k8s.meta.v1.ObjectMetaArgs:
+    """Metadata of an object meshinstall owns: its labels (default: the managed-by label), the ownership annotation
+    and any others."""
+    return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=object_labels or labels(), annotations={**OWNERSHIP, **(annotations or {})})

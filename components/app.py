@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..schemas.model import App
-from . import INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, SHARED_GATEWAY, TEAM_LABEL, labels, metadata
+from . import INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, SHARED_GATEWAY, SKIP_AWAIT, TEAM_LABEL, labels, metadata
 
 
 @dataclass(frozen=True)
@@ -183,9 +183,12 @@ class AppDeployment(pulumi.ComponentResource):
             self.deployments.append(
                 k8s.apps.v1.Deployment(f"{name}-canary", metadata=meta(f"{app.name}-canary", version="canary"), spec=deployment_spec(args, "canary", canary.image, canary.replicas), opts=deps)
             )
+        # Not awaited: the engine's Service awaiter holds a slot for 10 s after each change of the Endpoints ("to
+        # settle"), so at 100 apps the Services filled the engine's window and held the Deployments back. The
+        # Service is ready when its Deployment's pods are, and the Deployment is awaited.
         self.service = k8s.core.v1.Service(
             f"{name}-svc",
-            metadata=meta(app.name),
+            metadata=metadata(app.name, ns, labels(app=app.name, **{TEAM_LABEL: args.team}), SKIP_AWAIT),
             spec={
                 "selector": {"app": app.name},
                 "ports": [{"name": f"{app.protocol}-{app.port}", "port": app.port, "targetPort": app.port, "appProtocol": app.protocol}],

@@ -16,7 +16,7 @@ from pulumi import automation as auto
 from ..errors import ClusterUnreachable, UsageError
 from ..schemas.model import Spec
 from ..components import MANAGED_BY
-from . import engine, gateway_api, program, recovery, releases, state_file, unchanged, upgrade
+from . import engine, gateway_api, program, recovery, releases, sdk, state_file, unchanged, upgrade
 from .backend import Backend, LocalLockBackend, readable
 from ..simulator.local_control_plane import stop_pids
 from .lock import holder_record
@@ -146,6 +146,7 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
     if place.backend_url.startswith("file://"):
         Path(place.backend_url[len("file://"):]).mkdir(parents=True, exist_ok=True)
     env = engine_env(place, secret, state_password(spec))
+    sdk.apply()  # the program then waits for its outputs in linear time (stacks/sdk.py)
     workspace = auto.LocalWorkspaceOptions(
         work_dir=str(place.work_dir),
         pulumi_home=str(place.pulumi_home),

@@ -70,6 +70,12 @@ def _cancel_when_parent_dies() -> list[str]:
     return [setpriv, "--pdeathsig", "INT", "--"] if setpriv else []
 
 
+# The engine's operations. meshinstall reads their events, never their text, so they run with `--output=json`: the
+# engine then prints one line of summary instead of its progress display, which kept every resource's full old and
+# new state until the end (at 7,000 resources, most of the engine's memory; bench/results.md, issue 8).
+OPERATIONS = {"up", "preview", "refresh", "destroy"}
+
+
 class EngineCommand(auto.PulumiCommand):
     """The Pulumi CLI as meshinstall runs it, so that an interrupt or a killed meshinstall leaves a clean stack:
     - in a session of its own: a terminal's Ctrl-C reaches meshinstall only, which asks the engine once to cancel
@@ -89,8 +95,12 @@ class EngineCommand(auto.PulumiCommand):
         on_error: OnOutput | None = None,
     ) -> CommandResult:
         separator = args.index("--") if "--" in args else len(args)
-        if "--non-interactive" not in args[:separator]:
-            args = ["--non-interactive", *args]
+        flags, rest = args[:separator], args[separator:]
+        if "--non-interactive" not in flags:
+            flags = ["--non-interactive", *flags]
+        if next((a for a in flags if not a.startswith("-")), None) in OPERATIONS and "--json" not in flags:
+            flags.append("--output=json")
+        args = [*flags, *rest]
         env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
         env["PATH"] = os.pathsep.join([os.path.dirname(self.command), env.get("PATH", "")])
         with tempfile.TemporaryFile("w+", encoding="utf-8") as out, tempfile.TemporaryFile("w+", encoding="utf-8") as err:

@@ -182,6 +182,17 @@ def test_stable_and_canary_deployments():
     assert stable.inputs["spec"]["template"]["metadata"]["labels"]["version"] == "stable"
 
 
+def test_up_awaits_the_deployments_of_apps_but_not_their_services():
+    """A Service's await holds an engine slot for 10 s after each change of its endpoints; the Deployment behind it
+    is what `up` waits for."""
+    services = [s for s in of_type("dev", "core/v1:Service") if s.inputs["metadata"]["labels"].get("app")]
+    assert services
+    for service in services:
+        assert service.inputs["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true", service.urn
+    for deployment in of_type("dev", "apps/v1:Deployment"):
+        assert "pulumi.com/skipAwait" not in deployment.inputs["metadata"]["annotations"], deployment.urn
+
+
 def test_workloads_wait_for_istiod_so_pods_get_sidecars():
     istiod = urn_of("dev", "helm.sh/v3:Release", "istiod")
     for deployment in of_type("dev", "apps/v1:Deployment"):

@@ -1,0 +1,58 @@
+"""One fix to the Pulumi Python SDK (pinned in pyproject.toml), applied when the program runs.
+
+The SDK's `wait_for_rpcs` (pulumi/runtime/stack.py), which runs while the engine creates what the program declared,
+drains the outputs it tracks with `asyncio.wait(all_pending, FIRST_COMPLETED)` in a loop: each turn hooks and unhooks
+a callback on every pending output, then puts all but one back. Every resource leaves about ten outputs pending, and
+they complete one by one, so the drain is quadratic. At 1000 apps (7,000 resources, ~70,000 outputs) it held the
+driver's one event loop at 100% of a core for most of an `up`, so the program declared its resources to the engine
+about a minute late and the engine sat idle (bench/results.md, issue 8).
+
+`wait_for_rpcs` below is the SDK's with one change: each turn awaits the pending outputs together
+(`asyncio.gather`), which hooks each output once. The outputs added meanwhile are awaited on the next turn, as
+before; the first failure is raised, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from importlib.metadata import version
+
+from pulumi.runtime import stack
+from pulumi.runtime.settings import SETTINGS, _get_rpc_manager
+
+# The SDK release whose wait_for_rpcs this replaces; another one keeps its own (a test says when to look again).
+FIXED_RELEASE = "3.272.0"
+SDK_WAIT_FOR_RPCS = stack.wait_for_rpcs
+
+
+async def wait_for_rpcs(await_all_outstanding_tasks: bool = True) -> None:
+    rpc_manager = _get_rpc_manager()
+    while True:
+        while rpc_manager.rpcs:
+            await asyncio.sleep(0)
+            try:
+                await rpc_manager.rpcs.pop()
+            except Exception as exn:
+                if rpc_manager.unhandled_exception is not None:
+                    raise exn from rpc_manager.unhandled_exception.with_traceback(rpc_manager.exception_traceback)
+                raise
+        if rpc_manager.unhandled_exception is not None:
+            raise rpc_manager.unhandled_exception.with_traceback(rpc_manager.exception_traceback)
+        if await_all_outstanding_tasks:
+            while True:
+                with SETTINGS.lock:
+                    pending = list(SETTINGS.outputs)
+                    SETTINGS.outputs.clear()
+                if not pending:
+                    break
+                await asyncio.gather(*pending)
+        if not rpc_manager.rpcs:
+            break
+
+
+def apply() -> bool:
+    """Replace the SDK's wait_for_rpcs when the installed SDK is the release it was written against."""
+    if version("pulumi") != FIXED_RELEASE:
+        return False
+    stack.wait_for_rpcs = wait_for_rpcs
+    return True

@@ -1,0 +1,41 @@
+"""stacks/engine.py: how meshinstall runs the engine's CLI."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+import pytest
+
+from meshinstall.stacks.engine import EngineCommand
+
+# Prints its arguments as JSON (and a version when asked), like a pulumi that does nothing.
+FAKE_PULUMI = """#!/bin/sh
+[ "$1" = version ] && { echo v3.274.1; exit 0; }
+python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' "$@"
+"""
+
+
+@pytest.fixture
+def engine(tmp_path):
+    fake = tmp_path / "bin" / "pulumi"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_PULUMI)
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    command = EngineCommand(root=str(tmp_path), skip_version_check=True)
+    return lambda *args: json.loads(command.run(list(args), str(tmp_path), {}).stdout)
+
+
+@pytest.mark.parametrize("operation", ["up", "preview", "refresh", "destroy"])
+def test_operations_run_without_the_progress_display(engine, operation):
+    """The progress display kept every resource's old and new state until the end of an operation: most of the
+    engine's memory at 1000 apps. meshinstall reads events, so an operation prints one summary line instead."""
+    args = engine(operation, "--yes", "--stack", "dev", "--", "program-arg")
+    assert args[0] == "--non-interactive" and args[1] == operation
+    assert args.index("--output=json") < args.index("--")
+
+
+def test_other_commands_and_a_json_preview_keep_their_output(engine):
+    assert "--output=json" not in engine("stack", "history", "--json")
+    assert "--output=json" not in engine("preview", "--json")
+    assert engine("up", "--non-interactive").count("--non-interactive") == 1

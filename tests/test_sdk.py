@@ -1,0 +1,84 @@
+"""stacks/sdk.py: the program waits for its outputs once each, not once per output that completes."""
+
+from __future__ import annotations
+
+import asyncio
+from importlib.metadata import version
+
+import pytest
+from pulumi.runtime import stack
+from pulumi.runtime.settings import SETTINGS
+
+from meshinstall.stacks import sdk
+
+SDK_WAIT = sdk.SDK_WAIT_FOR_RPCS
+
+
+class Output(asyncio.Future):
+    """A tracked output that counts how often something hooks onto its completion."""
+
+    hooks = 0
+
+    def add_done_callback(self, fn, *, context=None):  # noqa: ANN001
+        self.hooks += 1
+        return super().add_done_callback(fn, context=context)
+
+
+async def drain(wait, count: int, late: int = 0, failing: bool = False) -> list[Output]:
+    """`count` tracked outputs completing one by one (and `late` more tracked while the wait runs); `wait` drains."""
+    loop = asyncio.get_running_loop()
+    outputs = [Output(loop=loop) for _ in range(count)]
+    SETTINGS.outputs.update(outputs)
+
+    async def complete() -> None:
+        for i, output in enumerate(outputs):
+            await asyncio.sleep(0)
+            if failing and i == count // 2:
+                output.set_exception(RuntimeError("an output failed"))
+            else:
+                output.set_result(None)
+            if i == count // 2:
+                for _ in range(late):
+                    extra = Output(loop=loop)
+                    SETTINGS.outputs.add(extra)
+                    outputs.append(extra)
+                    loop.call_later(0.01, extra.set_result, None)
+
+    completing = loop.create_task(complete())
+    try:
+        await wait()
+    finally:
+        await completing
+        SETTINGS.outputs.clear()
+    return outputs
+
+
+def test_each_output_is_awaited_once_however_many_there_are():
+    outputs = asyncio.run(drain(sdk.wait_for_rpcs, 400))
+    assert all(o.done() for o in outputs)
+    assert max(o.hooks for o in outputs) == 1
+
+
+def test_the_sdk_s_own_wait_still_hooks_outputs_over_and_over():
+    """When this fails, the SDK has fixed its drain: drop stacks/sdk.py."""
+    outputs = asyncio.run(drain(SDK_WAIT, 400))
+    assert max(o.hooks for o in outputs) > 100
+
+
+def test_outputs_tracked_during_the_wait_are_awaited_too():
+    outputs = asyncio.run(drain(sdk.wait_for_rpcs, 50, late=20))
+    assert len(outputs) == 70 and all(o.done() for o in outputs)
+
+
+def test_a_failed_output_fails_the_program():
+    with pytest.raises(RuntimeError, match="an output failed"):
+        asyncio.run(drain(sdk.wait_for_rpcs, 50, failing=True))
+
+
+def test_applied_to_the_pinned_sdk_only(monkeypatch):
+    monkeypatch.setattr(stack, "wait_for_rpcs", SDK_WAIT)
+    assert version("pulumi") == sdk.FIXED_RELEASE, "the SDK moved: read its wait_for_rpcs and redo or drop stacks/sdk.py"
+    assert sdk.apply() and stack.wait_for_rpcs is sdk.wait_for_rpcs
+    monkeypatch.setattr(sdk, "FIXED_RELEASE", "0.0.0")
+    monkeypatch.setattr(stack, "wait_for_rpcs", SDK_WAIT)
+    assert not sdk.apply() and stack.wait_for_rpcs is SDK_WAIT
