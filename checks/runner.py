@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SpecInvalid
+from ..schemas.model import Spec
 from . import load_all
 from .base import Context, Result, Status
 
@@ -30,12 +31,13 @@ class Report:
                 "counts": self.counts(), "results": [r.to_dict() for r in self.results]}
 
 
-def context_for(spec_path: Path, host: str = "local://") -> Context:
-    """A check context; an invalid spec is recorded (MI001 reports it) rather than raised."""
+def context_for(spec_path: Path, host: str = "local://", spec: Spec | None = None) -> Context:
+    """A check context; an invalid spec is recorded (MI001 reports it) rather than raised. A command that has
+    loaded the spec already passes it (at 1000 apps, loading it takes most of a second)."""
     from ..schemas.validate import load_spec
 
     try:
-        return Context(load_spec(spec_path), spec_path, host_spec=host)
+        return Context(spec or load_spec(spec_path), spec_path, host_spec=host)
     except SpecInvalid as err:
         return Context(None, spec_path, err.problems, host_spec=host)
 

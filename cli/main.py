@@ -95,7 +95,7 @@ def _changing(spec: Any, as_json: bool, refresh: bool = False, doctor: bool = Fa
     say = lambda line: _say(line, as_json, stderr=True)  # noqa: E731
     with driver.exclusive(spec, _ask, say):
         if doctor:
-            _checks("doctor", str(spec.source), as_json, quiet=True, skip={"MI012"})
+            _checks("doctor", str(spec.source), as_json, quiet=True, skip={"MI012"}, spec=spec)
         if driver.restart_if_stopped(spec):
             say(f"the simulated cluster of {spec.name} was stopped: restarted it on its data")
         opened = driver.open_environment(spec, refresh)
@@ -169,7 +169,7 @@ def up(env: str, as_json: bool, yes: bool, no_verify: bool, refresh: bool, allow
             restarted = rollout.restart_deployments(opened.target, namespaces)
             _say(f"in-place mesh upgrade: restarted {len(restarted)} Deployment(s) so their pods get the {plan.new_version} sidecar", as_json, stderr=as_json)
     if not no_verify:
-        _checks("verify", env, as_json, quiet=True, skip={"MI404"})
+        _checks("verify", env, as_json, quiet=True, skip={"MI404"}, spec=spec)
 
 
 def _upgrade(opened: Any, spec: Any, as_json: bool, allow_downgrade: bool) -> Any:
@@ -264,12 +264,13 @@ def verify(env: str, as_json: bool) -> None:
     _checks("verify", env, as_json)
 
 
-def _checks(phase: str, env: str, as_json: bool, quiet: bool = False, skip: set[str] | None = None) -> None:
-    """Run a phase's checks; print them (all, or with `quiet` only what is not passed); exit 4 on a failure."""
+def _checks(phase: str, env: str, as_json: bool, quiet: bool = False, skip: set[str] | None = None, spec: Any = None) -> None:
+    """Run a phase's checks (on `spec` when the command has loaded it); print them (all, or with `quiet` only what
+    is not passed); exit 4 on a failure."""
     from ..checks import runner
     from ..schemas import resolve_environment
 
-    ctx = runner.context_for(resolve_environment(env))
+    ctx = runner.context_for(resolve_environment(env), spec=spec)
     wanted = {i for i in runner.load_all() if i not in (skip or set())}
     result = runner.run(phase, ctx, wanted)
     if as_json and not quiet:

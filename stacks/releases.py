@@ -132,7 +132,8 @@ def _archive_problems(source: ChartSource) -> list[str]:
         return [f"{source.name}: {source.mirror_path.name} is not in the mirror"]
     try:
         with tarfile.open(path) as archive:
-            member = next(m for m in archive.getmembers() if m.name.count("/") == 1 and m.name.endswith("/Chart.yaml"))
+            # read up to the chart's own Chart.yaml (helm packages it first), not the whole archive
+            member = next(m for m in archive if m.name.count("/") == 1 and m.name.endswith("/Chart.yaml"))
             version = str(yaml.safe_load(archive.extractfile(member).read())["version"])
     except (OSError, StopIteration, tarfile.TarError, KeyError, TypeError, AttributeError, yaml.YAMLError):
         return [f"{source.name}: {path} is not a readable chart archive"]

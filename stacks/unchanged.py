@@ -151,7 +151,7 @@ def changed_objects(target: ClusterTarget, state: Recorded, since: datetime) -> 
         if plural is None:
             changed.append(f"{kind}s ({api_version} is not served)")
             continue
-        live = {_id(item): item for item in _list_metadata(api, api_version, plural)}
+        live = {_id(item): item for item in list_metadata(api, api_version, plural)}
         for i in sorted(ids):
             writers = _foreign_entries(live[i], since) if i in live else ["deleted"]
             if writers:
@@ -193,7 +193,7 @@ def _plurals(api: Any, api_versions: Iterable[str]) -> dict[tuple[str, str], str
     return found
 
 
-def _list_metadata(api: Any, api_version: str, plural: str, selector: str = "") -> list[dict[str, Any]]:
+def list_metadata(api: Any, api_version: str, plural: str, selector: str = "") -> list[dict[str, Any]]:
     """Names, labels and managed fields of every object of a kind, without their bodies (one request)."""
     prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
     accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
@@ -212,7 +212,7 @@ def _get(api: Any, path: str, accept: str = "application/json", query: list[tupl
 def _deployed_helm_revisions(api: Any) -> dict[str, int]:
     """Helm 3 keeps each release revision in a Secret labelled owner=helm; the deployed one is current."""
     revisions: dict[str, int] = {}
-    for item in _list_metadata(api, "v1", "secrets", "owner=helm,status=deployed"):
+    for item in list_metadata(api, "v1", "secrets", "owner=helm,status=deployed"):
         meta = item["metadata"]
         revisions[f"{meta['namespace']}/{meta['labels']['name']}"] = int(meta["labels"]["version"])
     return revisions

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from ...components import ISTIO_BASE_RELEASE, ISTIOD_RELEASE
 from ...stacks.gateway_api import crd_owner
+from ...stacks.unchanged import list_metadata
 from ..base import Check, Context, Result, register
 
 OUR_RELEASES = {ISTIOD_RELEASE, ISTIO_BASE_RELEASE}
@@ -34,8 +37,9 @@ class MeshOwnership(Check):
             elif (meta.labels or {}).get("app") == "sidecar-injector" and (meta.labels or {}).get("istio.io/rev", "default") not in ours:
                 conflicts.append(f"webhook {meta.name} (Istio revision {(meta.labels or {}).get('istio.io/rev')}, meshinstall runs {', '.join(sorted(ours))})")
         gateway_api = []
-        for crd in client.ApiextensionsV1Api(ctx.api).list_custom_resource_definition().items:
-            meta = crd.metadata
+        # names, labels and annotations only: the CRDs' bodies (their schemas, megabytes) took most of a second
+        for item in list_metadata(ctx.api, "apiextensions.k8s.io/v1", "customresourcedefinitions"):
+            meta = SimpleNamespace(**{k: item["metadata"].get(k) for k in ("name", "labels", "annotations")})
             release = (meta.annotations or {}).get("meta.helm.sh/release-name")
             if meta.name.endswith(".istio.io") and release and release not in our_releases:
                 conflicts.append(f"CRD {meta.name} (Helm release {release})")
