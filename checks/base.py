@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
 
 from ..schemas.model import Spec
 
@@ -55,6 +55,8 @@ class Context:
     host_spec: str = "local://"
     phase: str = "doctor"
     given_layout: Any = None  # the mesh layout to check (a phase of an upgrade); by default the environment's own
+    # objects listed so far, by (group, namespace, plural): one LIST per namespace and kind, not a GET per app
+    _listed: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @cached_property
     def layout(self) -> Any:
@@ -153,9 +155,34 @@ class Context:
                 return None
             raise
 
+    def _listing(self, key: tuple[str, str, str], items: Callable[[], Iterable[tuple[str, Any]]]) -> dict[str, Any]:
+        if key not in self._listed:
+            self._listed[key] = dict(items())
+        return self._listed[key]
+
+    def deployment(self, namespace: str, name: str) -> Any:
+        """A Deployment with its status, or None (the namespace's Deployments are listed once for the run)."""
+        listed = self._listing(("apps", namespace, "deployments"), lambda: ((d.metadata.name, d) for d in self.apps().list_namespaced_deployment(namespace).items))
+        return listed.get(name)
+
+    def endpoint_slices(self, namespace: str, service: str) -> list[Any]:
+        """The EndpointSlices of a Service (the namespace's slices are listed once for the run)."""
+        from kubernetes import client
+
+        def by_service() -> Iterable[tuple[str, Any]]:
+            grouped: dict[str, list[Any]] = {}
+            for item in client.DiscoveryV1Api(self.api).list_namespaced_endpoint_slice(namespace).items:
+                grouped.setdefault((item.metadata.labels or {}).get("kubernetes.io/service-name", ""), []).append(item)
+            return grouped.items()
+
+        return self._listing(("discovery.k8s.io", namespace, "endpointslices"), by_service).get(service, [])
+
     def custom_object(self, group: str, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
-        """A v1 custom object (`networking.istio.io`, `monitoring.coreos.com`, ...), or None when it does not exist."""
-        return self.read(self.custom().get_namespaced_custom_object, group, "v1", namespace, plural, name)
+        """A v1 custom object (`networking.istio.io`, `monitoring.coreos.com`, ...), or None when it does not exist.
+        The namespace's objects of that kind are listed once for the run (verify at 100 apps made 300 GETs)."""
+        listed = self._listing((group, namespace, plural), lambda: (
+            (item["metadata"]["name"], item) for item in self.custom().list_namespaced_custom_object(group, "v1", namespace, plural)["items"]))
+        return listed.get(name)
 
 
 class Check:

@@ -69,7 +69,7 @@ RULES = (
     Rule(("apps",), ("deployments",), MANAGE, "istiod, the gateways, Kiali, Jaeger and the apps; restarted in a mesh upgrade"),
     Rule(("apps",), ("daemonsets",), MANAGE, "the istio-cni node agent; Prometheus's node-exporter", "cni or monitoring"),
     Rule(("apps",), ("replicasets",), READ, "waiting for Deployments to become available"),
-    Rule(("apps",), ("deployments/status",), ("get",), "verify: istiod, the gateways and the apps are available (MI101, MI402)"),
+    Rule(("apps",), ("deployments/status",), ("get",), "a mesh upgrade: the restarted Deployments have rolled out"),
     Rule(("",), ("pods", "endpoints", "events", "persistentvolumeclaims"), READ,
          "waiting for workloads and Services to become ready (the engine watches their Pods, Endpoints, claims and events); verify's checks"),
     Rule(("discovery.k8s.io",), ("endpointslices",), READ, "verify: the apps are behind their Services (MI405)"),

@@ -29,5 +29,5 @@ class ControlPlaneReady(Check):
 
 
 def _available(ctx: Context, namespace: str, name: str) -> int:
-    deployment = ctx.read(ctx.apps().read_namespaced_deployment_status, name, namespace)
+    deployment = ctx.deployment(namespace, name)
     return (deployment.status.available_replicas or 0) if deployment else 0

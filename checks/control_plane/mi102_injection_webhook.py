@@ -53,9 +53,7 @@ def _needs_pod_opt_in(selector) -> bool:
 
 
 def _ready_endpoints(ctx: Context, namespace: str, name: str) -> int:
-    from kubernetes import client
-
-    slices = client.DiscoveryV1Api(ctx.api).list_namespaced_endpoint_slice(namespace, label_selector=f"kubernetes.io/service-name={name}").items
+    slices = ctx.endpoint_slices(namespace, name)
     return sum(1 for s in slices for e in (s.endpoints or []) if e.conditions is None or e.conditions.ready is not False)
 
 
