@@ -197,7 +197,8 @@ def list_metadata(api: Any, api_version: str, plural: str, selector: str = "") -
     """Names, labels and managed fields of every object of a kind, without their bodies (one request)."""
     prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
     accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
-    return _get(api, f"{prefix}/{plural}", accept, [("labelSelector", selector)] if selector else []).get("items", [])
+    # an empty PartialObjectMetadataList comes back with "items": null
+    return _get(api, f"{prefix}/{plural}", accept, [("labelSelector", selector)] if selector else []).get("items") or []
 
 
 def _get(api: Any, path: str, accept: str = "application/json", query: list[tuple[str, str]] | None = None) -> dict[str, Any]:
