@@ -180,9 +180,11 @@ class Context:
     def custom_object(self, group: str, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
         """A v1 custom object (`networking.istio.io`, `monitoring.coreos.com`, ...), or None when it does not exist.
         The namespace's objects of that kind are listed once for the run (verify at 100 apps made 300 GETs)."""
-        listed = self._listing((group, namespace, plural), lambda: (
-            (item["metadata"]["name"], item) for item in self.custom().list_namespaced_custom_object(group, "v1", namespace, plural)["items"]))
-        return listed.get(name)
+        def items() -> Iterable[tuple[str, Any]]:
+            found = self.read(self.custom().list_namespaced_custom_object, group, "v1", namespace, plural)  # None: no such CRD
+            return ((item["metadata"]["name"], item) for item in (found or {}).get("items", []))
+
+        return self._listing((group, namespace, plural), items).get(name)
 
 
 class Check:
