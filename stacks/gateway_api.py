@@ -63,12 +63,13 @@ def foreign_owner(kubeconfig: str, context: str | None) -> str | None:
         crd = client.ApiextensionsV1Api(api).read_custom_resource_definition(PROBE_CRD, _request_timeout=10)
     except Exception:  # noqa: BLE001 (absent, unreachable, not allowed: meshinstall then declares them as usual)
         return None
-    return None if managed_by_meshinstall(crd.metadata.labels) else crd_owner(crd.metadata)
+    return None if managed_by_meshinstall(crd.metadata.labels) else crd_owner(crd.metadata.labels, crd.metadata.annotations)
 
 
-def crd_owner(meta: Any) -> str:
-    """Who installed a Gateway API CRD: its Helm release, its manager label, or nobody known; with the bundle version."""
-    annotations, labels = meta.annotations or {}, meta.labels or {}
+def crd_owner(labels: dict[str, str] | None, annotations: dict[str, str] | None) -> str:
+    """Who installed a Gateway API CRD (from its labels and annotations): its Helm release, its manager label, or
+    nobody known; with the bundle version."""
+    annotations, labels = annotations or {}, labels or {}
     version = annotations.get("gateway.networking.k8s.io/bundle-version", "unknown version")
     if "meta.helm.sh/release-name" in annotations:
         owner = f"Helm release {annotations.get('meta.helm.sh/release-namespace', '?')}/{annotations['meta.helm.sh/release-name']}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from ...components import ISTIO_BASE_RELEASE, ISTIOD_RELEASE
 from ...stacks.gateway_api import crd_owner
 from ...stacks.unchanged import list_metadata
@@ -39,12 +37,12 @@ class MeshOwnership(Check):
         gateway_api = []
         # names, labels and annotations only: the CRDs' bodies (their schemas, megabytes) took most of a second
         for item in list_metadata(ctx.api, "apiextensions.k8s.io/v1", "customresourcedefinitions"):
-            meta = SimpleNamespace(**{k: item["metadata"].get(k) for k in ("name", "labels", "annotations")})
-            release = (meta.annotations or {}).get("meta.helm.sh/release-name")
-            if meta.name.endswith(".istio.io") and release and release not in our_releases:
-                conflicts.append(f"CRD {meta.name} (Helm release {release})")
-            if meta.name.endswith("gateway.networking.k8s.io"):
-                gateway_api.append(crd_owner(meta))
+            meta = item["metadata"]
+            release = (meta.get("annotations") or {}).get("meta.helm.sh/release-name")
+            if meta["name"].endswith(".istio.io") and release and release not in our_releases:
+                conflicts.append(f"CRD {meta['name']} (Helm release {release})")
+            if meta["name"].endswith("gateway.networking.k8s.io"):
+                gateway_api.append(crd_owner(meta.get("labels"), meta.get("annotations")))
         if conflicts:
             return self.failed("mutatingwebhookconfigurations, customresourcedefinitions", "; ".join(conflicts),
                                "remove the other installation, or set mesh.revision to install side by side")
