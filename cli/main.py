@@ -133,12 +133,12 @@ def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool, all
     if plan and plan.strategy == "canary":
         step = _first_phase(opened, plan)
         _say(f"the engine's steps of the first phase ({step}):", as_json, stderr=as_json)
-    done, why = driver.nothing_to_do(opened, refresh)
-    if done:
-        _report(replace(done, operation="preview", outputs={}), as_json, why)
+    decision = driver.nothing_to_do(opened, refresh)
+    if decision.done:
+        _report(replace(decision.done, operation="preview", outputs={}), as_json, decision.why)
         return
-    _say(f"running the engine: {why}", as_json)
-    outcome = _run(driver.preview, opened.stack, as_json, refresh=refresh, expect_no_changes=expect_no_changes)
+    _say(f"running the engine: {_engine_reason(decision)}", as_json)
+    outcome = _run(driver.preview, opened.stack, as_json, refresh=refresh and not decision.cluster_as_recorded, expect_no_changes=expect_no_changes)
     _report(outcome, as_json)
 
 
@@ -222,11 +222,14 @@ def _converge(opened: Any, env: str, as_json: bool, yes: bool, refresh: bool) ->
     """`up`'s engine part: nothing when nothing changed (stacks/unchanged.py), else preview, ask and apply."""
     from ..stacks import driver
 
-    done, why = driver.nothing_to_do(opened, refresh)
-    if done:
-        _report(done, as_json, why)
+    decision = driver.nothing_to_do(opened, refresh)
+    if decision.done:
+        _report(decision.done, as_json, decision.why)
         return
-    _say(f"running the engine: {why}", as_json)
+    _say(f"running the engine: {_engine_reason(decision)}", as_json)
+    if decision.cluster_as_recorded:  # the engine's refresh would read what the state holds
+        opened.read_cluster_at(decision.read_at)
+        refresh = False
     if not yes:
         planned = _run(driver.preview, opened.stack, as_json, refresh=refresh)
         _report(planned, as_json)
@@ -234,6 +237,13 @@ def _converge(opened: Any, env: str, as_json: bool, yes: bool, refresh: bool) ->
             return
         click.confirm(f"Apply {planned.changed} change(s) to {env}?", abort=True)
     _report(_run(driver.up, opened.stack, as_json, refresh=refresh), as_json)
+
+
+def _engine_reason(decision: Any) -> str:
+    """Why the engine runs, and (when so) why it does not refresh first."""
+    if decision.cluster_as_recorded:
+        return f"{decision.why}; every object is as the last update left it, so the engine does not refresh first"
+    return decision.why
 
 
 @cli.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -123,6 +124,10 @@ class Environment:
         """Make the next engine run declare `layout` and record `record` (None: no upgrade in progress)."""
         self.program_inputs.update(layout=layout, record=record, inputs=self.fingerprint(layout, record))
 
+    def read_cluster_at(self, when: datetime) -> None:
+        """Make the next engine run record that meshinstall read the cluster at `when`, in place of a refresh."""
+        self.program_inputs["read_at"] = when.isoformat()
+
 
 def open_stack(spec: Spec) -> auto.Stack:
     """The stack of `open_environment` (for callers that need only the stack)."""
@@ -159,7 +164,7 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
         stack = auto.create_or_select_stack(
             stack_name=spec.name,
             project_name=PROJECT,
-            program=lambda: program.build(spec, secrets, crds, unchanged.Recording(cell["inputs"], refresh), cell["layout"], cell["record"], adopted),
+            program=lambda: program.build(spec, secrets, crds, unchanged.Recording(cell["inputs"], refresh, cell.get("read_at")), cell["layout"], cell["record"], adopted),
             opts=workspace,
         )
     except auto.errors.CommandError as err:
@@ -171,27 +176,42 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
     return env
 
 
-def nothing_to_do(env: Environment, refresh: bool) -> tuple[Outcome | None, str]:
-    """The outcome of an `up` or `preview` that has nothing to do, found without the engine; else None and why
-    the engine must run (stacks/unchanged.py)."""
+@dataclass(frozen=True)
+class Decision:
+    """What `nothing_to_do` found without the engine: the outcome when there is nothing to do, else why the engine
+    must run, and whether the cluster holds what the state records (then an engine refresh would read nothing new)."""
+
+    done: Outcome | None
+    why: str
+    cluster_as_recorded: bool = False
+    read_at: datetime | None = None  # when the cluster was read
+
+
+def nothing_to_do(env: Environment, refresh: bool) -> Decision:
+    """Whether an `up` or `preview` has nothing to do, found without the engine (stacks/unchanged.py). With
+    `refresh`, it also reads whether every object is as the last refreshed update left it, even when the spec changed:
+    the engine then need not refresh before applying the change."""
     history = engine_call("history", lambda: env.stack.history(page_size=1), env.stack.name)
     if not history or history[0].kind != "update" or history[0].result != "succeeded":
-        return None, "the last operation on the stack was not a successful update"
+        return Decision(None, "the last operation on the stack was not a successful update")
     state = read_state(env.stack)
     if state.pending:
-        return None, "the state records operations that were interrupted"
-    if state.inputs != env.inputs:
-        return None, "the spec, a secret, the charts, the cluster or meshinstall changed since the last update"
+        return Decision(None, "the state records operations that were interrupted")
+    same_inputs = state.inputs == env.inputs
+    inputs_changed = "the spec, a secret, the charts, the cluster or meshinstall changed since the last update"
     if refresh and not state.refreshed:
-        return None, "the last update did not read the cluster (--no-refresh)"
+        return Decision(None, inputs_changed if not same_inputs else "the last update did not read the cluster (--no-refresh)")
+    read_at = datetime.now(timezone.utc)
     if refresh:
         try:
             changed = unchanged.changed_objects(env.target, state, history[0].start_time)
         except (OSError, RuntimeError, urllib3.exceptions.HTTPError, ConfigException) as err:
-            return None, f"the cluster could not be read ({err})"
+            return Decision(None, inputs_changed if not same_inputs else f"the cluster could not be read ({err})")
         if changed:
-            return None, f"{len(changed)} object(s) touched in the cluster since the last update, first {changed[0]}"
-    return Outcome("up", {"same": state.resources}, state.outputs), f"nothing changed since the last update ({history[0].end_time or history[0].start_time:%Y-%m-%d %H:%M})"
+            return Decision(None, f"{len(changed)} object(s) touched in the cluster since the last update, first {changed[0]}")
+    if not same_inputs:
+        return Decision(None, inputs_changed, cluster_as_recorded=refresh, read_at=read_at)
+    return Decision(Outcome("up", {"same": state.resources}, state.outputs), f"nothing changed since the last update ({history[0].end_time or history[0].start_time:%Y-%m-%d %H:%M})")
 
 
 @contextmanager
@@ -351,4 +371,4 @@ def status(stack: auto.Stack) -> dict[str, Any]:
 
 
 def _plain(outputs: Mapping[str, auto.OutputValue]) -> dict[str, Any]:
-    return {k: ("[secret]" if v.secret else v.value) for k, v in outputs.items() if k not in (unchanged.INPUTS_OUTPUT, unchanged.REFRESHED_OUTPUT)}
+    return {k: ("[secret]" if v.secret else v.value) for k, v in outputs.items() if k not in unchanged.RECORDING_OUTPUTS}

@@ -18,7 +18,7 @@ from .gateway_api import GatewayApiPlan
 from .releases import chart_mirror, releases
 from .secrets import ResolvedSecrets
 from .target import ClusterTarget
-from .unchanged import INPUTS_OUTPUT, REFRESHED_OUTPUT, Recording
+from .unchanged import INPUTS_OUTPUT, READ_AT_OUTPUT, REFRESHED_OUTPUT, Recording
 from .upgrade import RECORD_OUTPUT, MeshLayout, steady
 
 
@@ -87,6 +87,8 @@ def build(
     if recording:
         pulumi.export(INPUTS_OUTPUT, recording.inputs)
         pulumi.export(REFRESHED_OUTPUT, recording.refreshed)
+        if recording.read_at:
+            pulumi.export(READ_AT_OUTPUT, recording.read_at)
 
 
 def _gateway_api(plan: GatewayApiPlan, opts: pulumi.ResourceOptions) -> tuple[pulumi.Resource, ...]:

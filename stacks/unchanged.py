@@ -38,6 +38,8 @@ from .upgrade import MeshLayout
 
 INPUTS_OUTPUT = "inputs"
 REFRESHED_OUTPUT = "refreshedCluster"
+READ_AT_OUTPUT = "clusterReadAt"  # when meshinstall read the cluster instead of the engine refreshing it
+RECORDING_OUTPUTS = (INPUTS_OUTPUT, REFRESHED_OUTPUT, READ_AT_OUTPUT)
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 OUR_MANAGER_PREFIX = "pulumi-kubernetes-"
 # Managers that write our objects as part of running them, never to change what meshinstall declared.
@@ -91,10 +93,12 @@ def _cluster(target: ClusterTarget) -> list[str]:
 
 @dataclass(frozen=True)
 class Recording:
-    """What the program exports for the next `up`: the inputs fingerprint and whether this operation refreshed."""
+    """What the program exports for the next `up`: the inputs fingerprint and whether this operation read the
+    cluster first: the engine refreshed, or (`read_at`, ISO 8601) meshinstall found every object as left then."""
 
     inputs: str
     refreshed: bool
+    read_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,11 @@ class Recorded:
     resources: int
     outputs: Mapping[str, Any]  # the stack's outputs, secret ones as "[secret]"
     charts: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # Helm release "namespace/name" -> (chart version, its `revision` value)
+    read_at: datetime | None = None  # when meshinstall read the cluster for the last update, which did not refresh
+
+    def read_since(self, update_started: datetime) -> datetime:
+        """Since when others' writes are unseen: the last update's start, or the earlier reading that replaced its refresh."""
+        return min(update_started, self.read_at) if self.read_at else update_started
 
 
 def recorded(deployment: Mapping[str, Any]) -> Recorded:
@@ -129,11 +138,12 @@ def recorded(deployment: Mapping[str, Any]) -> Recorded:
             api_version = group_version.removeprefix("core/")
             objects[(api_version, object_kind)].add(resource.get("id", ""))
     frozen = {k: frozenset(v) for k, v in objects.items()}
-    inputs = stack_outputs.get(INPUTS_OUTPUT)
+    inputs, read_at = stack_outputs.get(INPUTS_OUTPUT), stack_outputs.get(READ_AT_OUTPUT)
     return Recorded(
         frozen, helm, inputs if isinstance(inputs, str) else None, stack_outputs.get(REFRESHED_OUTPUT) is True,
         bool(deployment.get("pending_operations")), len(deployment.get("resources", [])),
-        {k: v for k, v in stack_outputs.items() if k not in (INPUTS_OUTPUT, REFRESHED_OUTPUT)}, charts,
+        {k: v for k, v in stack_outputs.items() if k not in RECORDING_OUTPUTS}, charts,
+        datetime.fromisoformat(read_at) if isinstance(read_at, str) else None,
     )
 
 
@@ -142,7 +152,7 @@ def changed_objects(target: ClusterTarget, state: Recorded, since: datetime) -> 
     refreshed, so what others did before it has been seen, as the engine sees it); [] when all are as left."""
     from kubernetes import config
 
-    since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)  # the engine's history times are UTC
+    since = state.read_since(since if since.tzinfo else since.replace(tzinfo=timezone.utc))  # the engine's history times are UTC
     api = config.new_client_from_config(config_file=target.kubeconfig, context=target.context)
     plurals = _plurals(api, {api_version for api_version, _ in state.objects})
     changed: list[str] = []

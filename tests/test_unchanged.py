@@ -71,6 +71,19 @@ def test_the_state_gives_ids_by_kind_releases_and_what_the_program_recorded():
     assert state.outputs == {"environment": "dev", "urls": "[secret]"}
 
 
+def test_an_update_that_read_the_cluster_instead_of_refreshing_is_checked_from_that_reading():
+    """A write between meshinstall's reading and the update's start was seen by neither: the next `up` must look
+    back to the reading, not to the update's start."""
+    read_at = datetime(2026, 11, 26, 9, 59, 50, tzinfo=timezone.utc)
+    stack = {**STATE["resources"][0], "outputs": {**STATE["resources"][0]["outputs"], "clusterReadAt": read_at.isoformat()}}
+    state = unchanged.recorded({"resources": [stack, *STATE["resources"][1:]]})
+    assert state.read_at == read_at and "clusterReadAt" not in state.outputs
+    since = state.read_since(LAST_UPDATE)
+    assert since == read_at
+    assert unchanged._foreign_entries(item(entry("kubectl-edit", "2026-11-26T09:59:55Z")), since) == ["kubectl-edit"]
+    assert unchanged.recorded(STATE).read_since(LAST_UPDATE) == LAST_UPDATE
+
+
 def test_interrupted_operations_in_the_state_are_noticed():
     assert unchanged.recorded({**STATE, "pending_operations": [{"type": "creating"}]}).pending
 

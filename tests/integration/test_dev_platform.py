@@ -128,6 +128,40 @@ def test_an_up_with_nothing_to_do_does_not_start_the_engine_until_someone_touche
     assert "the engine was not started" in capsys.readouterr().out
 
 
+def test_a_spec_change_with_nothing_touched_is_applied_without_the_engines_refresh(platform, capsys, monkeypatch):
+    """The engine-free reading stands in for the engine's refresh: the change is applied, the next `up` has nothing
+    to do, and a write made after that reading is still seen by the `up` after."""
+    monkeypatch.chdir(platform.folder)
+
+    def alert_at(percent: int) -> None:
+        platform.edit_spec(lambda data: data["monitoring"].update(alerts={"errorRatePercent": percent}))
+
+    def summary() -> str:
+        rule = platform.custom.get_namespaced_custom_object(*MONITORING, "payments", "prometheusrules", "checkout-alerts")
+        return rule["spec"]["groups"][0]["rules"][0]["annotations"]["summary"]
+
+    assert main(["up", "dev", "--yes", "--no-verify"]) == 0  # a refreshed update to start from
+    alert_at(7)
+    capsys.readouterr()
+    try:
+        assert main(["up", "dev", "--yes", "--no-verify"]) == 0
+        said = capsys.readouterr().out
+        assert "every object is as the last update left it, so the engine does not refresh first" in said, said
+        assert summary().endswith("more than 7% of requests fail")
+        platform.apps.patch_namespaced_deployment_scale("orders", "payments", {"spec": {"replicas": 4}})
+        assert main(["up", "dev", "--yes", "--no-verify"]) == 0
+        said = capsys.readouterr().out
+        assert "touched in the cluster since the last update, first Deployment payments/orders" in said, said
+        assert "does not refresh first" not in said
+        assert platform.apps.read_namespaced_deployment("orders", "payments").spec.replicas == 2, "the engine put it back"
+        assert main(["up", "dev", "--yes", "--no-verify"]) == 0
+        assert "the engine was not started" in capsys.readouterr().out
+    finally:
+        alert_at(5)
+        assert main(["up", "dev", "--yes", "--no-verify"]) == 0
+    assert summary().endswith("more than 5% of requests fail")
+
+
 def test_istiod_flipping_its_webhook_is_not_drift(platform):
     admission = client.AdmissionregistrationV1Api()
     name = "istio-validator-istio-system"
