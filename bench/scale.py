@@ -112,12 +112,12 @@ def app(team_name: str, number: int, position: int) -> dict[str, Any]:
 
 class PeakRss:
     """Samples a process and its descendants: peak RSS of the process itself, of the sum of its engine children
-    (pulumi, plugins, helm), and of the `pulumi` engine alone. The simulated cluster's processes are not counted:
+    (pulumi, plugins, helm), and of the `pulumi` engine and the Kubernetes provider alone. The simulated cluster's processes are not counted:
     the `up` that creates the cluster starts them as children of its cluster provider."""
 
     def __init__(self, pid: int) -> None:
         self.process = psutil.Process(pid)
-        self.driver = self.engine = self.pulumi = 0
+        self.driver = self.engine = self.pulumi = self.provider = 0
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
@@ -130,7 +130,9 @@ class PeakRss:
                 return
             engine = sum(rss for name, rss in children if name not in PROCESSES)
             pulumi = max((rss for name, rss in children if name == "pulumi"), default=0)
-            self.driver, self.engine, self.pulumi = max(self.driver, driver), max(self.engine, engine), max(self.pulumi, pulumi)
+            provider = max((rss for name, rss in children if name == "pulumi-resource-kubernetes"), default=0)
+            self.driver, self.engine = max(self.driver, driver), max(self.engine, engine)
+            self.pulumi, self.provider = max(self.pulumi, pulumi), max(self.provider, provider)
             time.sleep(0.2)
 
 
@@ -154,6 +156,7 @@ class Run:
     driver_mib: int = 0
     engine_mib: int = 0
     pulumi_mib: int = 0
+    provider_mib: int = 0
 
 
 def timed(command: list[str], cwd: Path, log: Path, stdin: str | None = None) -> Run:
@@ -163,7 +166,7 @@ def timed(command: list[str], cwd: Path, log: Path, stdin: str | None = None) ->
         child = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, text=True)
         peak = PeakRss(child.pid)
         child.communicate(stdin)
-    run = Run(time.perf_counter() - start, peak.driver >> 20, peak.engine >> 20, peak.pulumi >> 20)
+    run = Run(time.perf_counter() - start, peak.driver >> 20, peak.engine >> 20, peak.pulumi >> 20, peak.provider >> 20)
     if child.returncode:
         sys.exit(f"{' '.join(command)} failed ({child.returncode}):\n" + "\n".join(log.read_text().splitlines()[-30:]))
     shown = [a for a in command if not a.startswith("--kubeconfig") and "/" not in a][:4]
@@ -287,11 +290,17 @@ def table(apps: int, r: dict[str, Run]) -> str:
         "| operation | meshinstall (s) | kubectl, same objects | ratio |",
         "|---|---|---|---|",
         *(f"| {name} | {seconds:.1f} | {other} | {rt} |" for name, seconds, other, rt in rows),
-        f"| peak RSS, driver / engine with plugins (of which `pulumi`) | {max(x.driver_mib for x in r.values())} MiB / "
-        f"{max(x.engine_mib for x in r.values())} MiB ({max(x.pulumi_mib for x in r.values())} MiB) | | |",
+        f"| peak RSS, driver / engine with plugins (of which `pulumi`, the Kubernetes provider) | {_peak(r, 'driver_mib')} / "
+        f"{_peak(r, 'engine_mib')} ({_peak(r, 'pulumi_mib')}, {_peak(r, 'provider_mib')}) | | |",
         "",
     ]
     return "\n".join(lines)
+
+
+def _peak(runs: dict[str, Run], field: str) -> str:
+    """The highest of one RSS figure over all runs, and which run reached it."""
+    name, run = max(runs.items(), key=lambda item: getattr(item[1], field))
+    return f"{getattr(run, field)} MiB ({name})"
 
 
 def header(script: str = "bench/scale.py") -> str:

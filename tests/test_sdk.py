@@ -1,10 +1,12 @@
-"""stacks/sdk.py: the program waits for its outputs once each, not once per output that completes."""
+"""stacks/sdk.py: the program waits for its outputs once each, not once per output that completes, and sends the
+engine no debug messages."""
 
 from __future__ import annotations
 
 import asyncio
 from importlib.metadata import version
 
+import pulumi.log
 import pytest
 from pulumi.runtime import stack
 from pulumi.runtime.settings import SETTINGS
@@ -76,9 +78,35 @@ def test_a_failed_output_fails_the_program():
 
 
 def test_applied_to_the_pinned_sdk_only(monkeypatch):
+    monkeypatch.setattr(pulumi.log, "debug", sdk.SDK_DEBUG)
     monkeypatch.setattr(stack, "wait_for_rpcs", SDK_WAIT)
     assert version("pulumi") == sdk.FIXED_RELEASE, "the SDK moved: read its wait_for_rpcs and redo or drop stacks/sdk.py"
     assert sdk.apply() and stack.wait_for_rpcs is sdk.wait_for_rpcs
     monkeypatch.setattr(sdk, "FIXED_RELEASE", "0.0.0")
     monkeypatch.setattr(stack, "wait_for_rpcs", SDK_WAIT)
     assert not sdk.apply() and stack.wait_for_rpcs is SDK_WAIT
+
+
+class Engine:
+    """The engine's log service: what the program sent it."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str]] = []
+
+    def Log(self, request) -> None:  # noqa: N802, ANN001 (the gRPC method's name)
+        self.sent.append((request.severity, request.message))
+
+
+def test_the_program_sends_the_engine_no_debug_messages_and_every_other_one(monkeypatch):
+    """The engine drops debug messages unless run with --debug; the SDK sent one per step of each registration."""
+    from pulumi.runtime.proto import engine_pb2
+
+    engine = Engine()
+    monkeypatch.setattr(pulumi.log, "get_engine", lambda: engine)
+    monkeypatch.setattr(pulumi.log, "debug", sdk.SDK_DEBUG)  # as the SDK has it; put back after the test
+    pulumi.log.debug("before")
+    sdk.apply()
+    pulumi.log.debug("registering resource: ty=kubernetes:apps/v1:Deployment")
+    pulumi.log.info("Gateway API CRDs: left alone")
+    pulumi.log.warn("a warning")
+    assert engine.sent == [(engine_pb2.DEBUG, "before"), (engine_pb2.INFO, "Gateway API CRDs: left alone"), (engine_pb2.WARNING, "a warning")]
