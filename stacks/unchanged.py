@@ -41,6 +41,9 @@ REFRESHED_OUTPUT = "refreshedCluster"
 READ_AT_OUTPUT = "clusterReadAt"  # when meshinstall read the cluster instead of the engine refreshing it
 RECORDING_OUTPUTS = (INPUTS_OUTPUT, REFRESHED_OUTPUT, READ_AT_OUTPUT)
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# The subpackages' folders under PACKAGE_ROOT (pyproject.toml's package-dir). In a checkout installed in editable
+# mode PACKAGE_ROOT is the repository, whose other folders (environments/ with its state, .git, docs) are not code.
+SUBPACKAGES = ("checks", "cli", "components", "schemas", "simulator", "stacks")
 OUR_MANAGER_PREFIX = "pulumi-kubernetes-"
 # Managers that write our objects as part of running them, never to change what meshinstall declared.
 CLUSTER_MANAGERS = frozenset({"kube-controller-manager", "kube-scheduler", "kube-apiserver", "kwok", RESTART_MANAGER})  # and a canary upgrade's restarts
@@ -63,12 +66,13 @@ def inputs_fingerprint(
     return digest.hexdigest()
 
 
-def _code() -> str:
+def _code(root: Path = PACKAGE_ROOT) -> str:
     """meshinstall's own files (a changed component is a changed program)."""
     digest = hashlib.sha256()
-    for path in sorted(PACKAGE_ROOT.rglob("*")):
-        if path.suffix in (".py", ".json", ".yaml") and "tests" not in path.parts and path.is_file():
-            digest.update(str(path.relative_to(PACKAGE_ROOT)).encode() + path.read_bytes())
+    files = [*root.glob("*.py"), *(path for package in SUBPACKAGES for path in (root / package).rglob("*"))]
+    for path in sorted(files):
+        if path.suffix in (".py", ".json", ".yaml") and path.is_file():
+            digest.update(str(path.relative_to(root)).encode() + path.read_bytes())
     return digest.hexdigest()
 
 

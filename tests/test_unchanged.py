@@ -121,3 +121,32 @@ def test_a_kind_with_no_objects_lists_as_empty():
     any CRD failed on it)."""
     assert unchanged.list_metadata(OneAnswer(b'{"kind": "PartialObjectMetadataList", "items": null}'), "apiextensions.k8s.io/v1", "customresourcedefinitions") == []
     assert unchanged.list_metadata(OneAnswer(b'{"items": [{"metadata": {"name": "a"}}]}'), "v1", "namespaces") == [{"metadata": {"name": "a"}}]
+
+
+def test_the_code_fingerprint_reads_the_package_not_the_checkout_around_it(tmp_path):
+    """Installed in editable mode, the package's root is the repository: `up dev` run there keeps its state in
+    environments/.meshinstall, and that state (rewritten by every update) once made every `up` run the engine."""
+    for package in unchanged.SUBPACKAGES:
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "errors.py").write_text("class Error(Exception): ...\n")
+    before = unchanged._code(tmp_path)
+    state = tmp_path / "environments" / ".meshinstall" / "state" / "dev.json"
+    state.parent.mkdir(parents=True)
+    state.write_text('{"resources": []}')
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "scale.py").write_text("print()\n")
+    assert unchanged._code(tmp_path) == before
+    (tmp_path / "components" / "app.py").write_text("REPLICAS = 2\n")
+    assert unchanged._code(tmp_path) != before
+    (tmp_path / "errors.py").write_text("class Error(Exception): pass\n")
+    assert unchanged._code(tmp_path) != before
+
+
+def test_the_subpackages_fingerprinted_are_those_pyproject_maps():
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    mapped = {name.split(".")[1] for name in pyproject["tool"]["setuptools"]["package-dir"] if "." in name}
+    assert mapped == set(unchanged.SUBPACKAGES)
