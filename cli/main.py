@@ -137,8 +137,8 @@ def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool, all
     if decision.done:
         _report(replace(decision.done, operation="preview", outputs={}), as_json, decision.why)
         return
-    _say(f"running the engine: {_engine_reason(decision)}", as_json)
-    outcome = _run(driver.preview, opened.stack, as_json, refresh=refresh and not decision.cluster_as_recorded, expect_no_changes=expect_no_changes)
+    _say(f"running the engine: {decision.reason}", as_json)
+    outcome = _run(driver.preview, opened.stack, as_json, refresh=decision.refreshes(refresh), expect_no_changes=expect_no_changes)
     _report(outcome, as_json)
 
 
@@ -226,10 +226,10 @@ def _converge(opened: Any, env: str, as_json: bool, yes: bool, refresh: bool) ->
     if decision.done:
         _report(decision.done, as_json, decision.why)
         return
-    _say(f"running the engine: {_engine_reason(decision)}", as_json)
-    if decision.cluster_as_recorded:  # the engine's refresh would read what the state holds
+    _say(f"running the engine: {decision.reason}", as_json)
+    if decision.read_at:  # the reading stands in for the engine's refresh: the update records it
         opened.read_cluster_at(decision.read_at)
-        refresh = False
+    refresh = decision.refreshes(refresh)
     if not yes:
         planned = _run(driver.preview, opened.stack, as_json, refresh=refresh)
         _report(planned, as_json)
@@ -237,13 +237,6 @@ def _converge(opened: Any, env: str, as_json: bool, yes: bool, refresh: bool) ->
             return
         click.confirm(f"Apply {planned.changed} change(s) to {env}?", abort=True)
     _report(_run(driver.up, opened.stack, as_json, refresh=refresh), as_json)
-
-
-def _engine_reason(decision: Any) -> str:
-    """Why the engine runs, and (when so) why it does not refresh first."""
-    if decision.cluster_as_recorded:
-        return f"{decision.why}; every object is as the last update left it, so the engine does not refresh first"
-    return decision.why
 
 
 @cli.command()

@@ -179,12 +179,23 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
 @dataclass(frozen=True)
 class Decision:
     """What `nothing_to_do` found without the engine: the outcome when there is nothing to do, else why the engine
-    must run, and whether the cluster holds what the state records (then an engine refresh would read nothing new)."""
+    must run; `read_at` when the spec changed but the cluster was then found as the state records it (so an engine
+    refresh would read nothing new)."""
 
     done: Outcome | None
     why: str
-    cluster_as_recorded: bool = False
-    read_at: datetime | None = None  # when the cluster was read
+    read_at: datetime | None = None
+
+    def refreshes(self, requested: bool) -> bool:
+        """Whether the engine should refresh before its operation."""
+        return requested and self.read_at is None
+
+    @property
+    def reason(self) -> str:
+        """Why the engine runs, and (when so) why it does not refresh first."""
+        if self.read_at:
+            return f"{self.why}; every object is as the last update left it, so the engine does not refresh first"
+        return self.why
 
 
 def nothing_to_do(env: Environment, refresh: bool) -> Decision:
@@ -197,20 +208,20 @@ def nothing_to_do(env: Environment, refresh: bool) -> Decision:
     state = read_state(env.stack)
     if state.pending:
         return Decision(None, "the state records operations that were interrupted")
-    same_inputs = state.inputs == env.inputs
-    inputs_changed = "the spec, a secret, the charts, the cluster or meshinstall changed since the last update"
+    inputs_changed = None if state.inputs == env.inputs else "the spec, a secret, the charts, the cluster or meshinstall changed since the last update"
     if refresh and not state.refreshed:
-        return Decision(None, inputs_changed if not same_inputs else "the last update did not read the cluster (--no-refresh)")
-    read_at = datetime.now(timezone.utc)
+        return Decision(None, inputs_changed or "the last update did not read the cluster (--no-refresh)")
+    read_at = None
     if refresh:
+        read_at = datetime.now(timezone.utc)
         try:
             changed = unchanged.changed_objects(env.target, state, history[0].start_time)
         except (OSError, RuntimeError, urllib3.exceptions.HTTPError, ConfigException) as err:
-            return Decision(None, inputs_changed if not same_inputs else f"the cluster could not be read ({err})")
+            return Decision(None, inputs_changed or f"the cluster could not be read ({err})")
         if changed:
             return Decision(None, f"{len(changed)} object(s) touched in the cluster since the last update, first {changed[0]}")
-    if not same_inputs:
-        return Decision(None, inputs_changed, cluster_as_recorded=refresh, read_at=read_at)
+    if inputs_changed:
+        return Decision(None, inputs_changed, read_at)
     return Decision(Outcome("up", {"same": state.resources}, state.outputs), f"nothing changed since the last update ({history[0].end_time or history[0].start_time:%Y-%m-%d %H:%M})")
 
 
