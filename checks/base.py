@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
 
 from ..schemas.model import Spec
+from ..stacks import kube
 
 if TYPE_CHECKING:
     from ..stacks.target import ClusterTarget
@@ -101,10 +102,10 @@ class Context:
         if self.simulated:
             return True
         try:
-            nodes = self.core().list_node().items
+            nodes = kube.list_metadata(self.api, "v1", "nodes")
         except Exception:  # noqa: BLE001 (unreachable: MI005 says so)
             return False
-        return bool(nodes) and all("kwok.x-k8s.io/node" in (n.metadata.annotations or {}) for n in nodes)
+        return bool(nodes) and all("kwok.x-k8s.io/node" in (n["metadata"].get("annotations") or {}) for n in nodes)
 
     @property
     def local_cluster(self) -> Any:

@@ -17,7 +17,7 @@ from pulumi import automation as auto
 from ..errors import ClusterUnreachable, UsageError
 from ..schemas.model import Spec
 from ..components import MANAGED_BY
-from . import engine, gateway_api, program, recovery, releases, sdk, state_file, unchanged, upgrade
+from . import engine, gateway_api, kube, program, recovery, releases, sdk, state_file, unchanged, upgrade
 from .backend import Backend, LocalLockBackend, readable
 from ..simulator.local_control_plane import stop_pids
 from .lock import holder_record
@@ -216,7 +216,7 @@ def nothing_to_do(env: Environment, refresh: bool) -> Decision:
         read_at = datetime.now(timezone.utc)
         try:
             changed = unchanged.changed_objects(env.target, state, history[0].start_time)
-        except (OSError, RuntimeError, urllib3.exceptions.HTTPError, ConfigException) as err:
+        except (OSError, RuntimeError, urllib3.exceptions.HTTPError, ConfigException, ApiException) as err:
             return Decision(None, inputs_changed or f"the cluster could not be read ({err})")
         if changed:
             return Decision(None, f"{len(changed)} object(s) touched in the cluster since the last update, first {changed[0]}")
@@ -258,13 +258,11 @@ def recover_state(env: Environment, spec: Spec) -> list[str]:
         return said
     recorded_releases = state.helm_releases
     try:
-        from kubernetes import client, config
-
-        core = client.CoreV1Api(config.new_client_from_config(config_file=env.target.kubeconfig, context=env.target.context))
-        ours = {n.metadata.name for n in core.list_namespace(label_selector=",".join(f"{k}={v}" for k, v in MANAGED_BY.items())).items}
+        api = kube.connect(env.target.kubeconfig, env.target.context)
+        ours = {n["metadata"]["name"] for n in kube.list_metadata(api, "v1", "namespaces", ",".join(f"{k}={v}" for k, v in MANAGED_BY.items()))}
         wanted = {(r.namespace, r.name): f"{r.namespace}/{r.name}" in recorded_releases
                   for r in releases.releases(spec).all() if r.namespace in ours or f"{r.namespace}/{r.name}" in recorded_releases}
-        said += recovery.clear_stuck_helm_releases(core, wanted)
+        said += recovery.clear_stuck_helm_releases(api, wanted)
     except (OSError, urllib3.exceptions.HTTPError, ConfigException, ApiException) as err:
         raise ClusterUnreachable(f"the cluster of {spec.name} could not be read for Helm releases: {err}") from err
     return said

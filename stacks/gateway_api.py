@@ -12,6 +12,7 @@ import yaml
 from ..components import managed_by_meshinstall
 from ..errors import UsageError
 from ..schemas.model import Spec
+from . import kube
 from .releases import gateway_api_source
 from .target import ClusterTarget
 
@@ -57,13 +58,13 @@ def foreign_owner(kubeconfig: str, context: str | None) -> str | None:
     if not Path(kubeconfig).expanduser().is_file():
         return None
     try:
-        from kubernetes import client, config
-
-        api = config.new_client_from_config(config_file=kubeconfig, context=context)
-        crd = client.ApiextensionsV1Api(api).read_custom_resource_definition(PROBE_CRD, _request_timeout=10)
-    except Exception:  # noqa: BLE001 (absent, unreachable, not allowed: meshinstall then declares them as usual)
+        crd = kube.get(kube.connect(kubeconfig, context), f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{PROBE_CRD}", kube.METADATA, timeout=10)
+    except Exception:  # noqa: BLE001 (unreachable, not allowed: meshinstall then declares them as usual)
         return None
-    return None if managed_by_meshinstall(crd.metadata.labels) else crd_owner(crd.metadata.labels, crd.metadata.annotations)
+    if crd is None:
+        return None
+    meta = crd["metadata"]
+    return None if managed_by_meshinstall(meta.get("labels")) else crd_owner(meta.get("labels"), meta.get("annotations"))
 
 
 def crd_owner(labels: dict[str, str] | None, annotations: dict[str, str] | None) -> str:

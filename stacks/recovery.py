@@ -20,6 +20,7 @@ from pulumi import automation as auto
 
 from ..errors import EnvironmentLocked
 from ..simulator.local_control_plane import PROCESSES, stop_pids
+from . import kube
 from .backend import Backend
 
 STUCK = ("pending-install", "pending-upgrade", "pending-rollback", "failed")
@@ -97,26 +98,26 @@ def clear_pending_operations(stack: auto.Stack) -> list[str]:
         f"{p.get('type', '?')} {p.get('resource', {}).get('urn', '?').rsplit('::', 1)[-1]}" for p in pending[:5]) + ("…" if len(pending) > 5 else "")]
 
 
-def helm_records(core: Any, namespace: str, name: str) -> list[tuple[str, str]]:
-    """Helm's records of a release (its Secrets), oldest first: (Secret name, status)."""
-    records = core.list_namespaced_secret(namespace, label_selector=f"owner=helm,name={name}").items
-    records.sort(key=lambda r: int((r.metadata.labels or {}).get("version", 0)))
-    return [(r.metadata.name, (r.metadata.labels or {}).get("status", "?")) for r in records]
+def helm_records(api: Any, namespace: str, name: str) -> list[tuple[str, str]]:
+    """Helm's records of a release (its Secrets, read without their data), oldest first: (Secret name, status)."""
+    records = [r["metadata"] for r in kube.list_metadata(api, "v1", "secrets", f"owner=helm,name={name}", namespace)]
+    records.sort(key=lambda r: int((r.get("labels") or {}).get("version", 0)))
+    return [(r["name"], (r.get("labels") or {}).get("status", "?")) for r in records]
 
 
-def clear_stuck_helm_releases(core: Any, wanted: dict[tuple[str, str], bool]) -> list[str]:
+def clear_stuck_helm_releases(api: Any, wanted: dict[tuple[str, str], bool]) -> list[str]:
     """For each release meshinstall installs ((namespace, name) -> whether the state records it), remove Helm's
     records of operations that did not finish (pending or failed), and every record of a release the state does not
     know. What was deployed before stays current; a release left with no record is installed again by the next
     `up` (its refresh sees it gone), over its objects, which Helm adopts."""
     said = []
     for (namespace, name), in_state in wanted.items():
-        records = helm_records(core, namespace, name)
+        records = helm_records(api, namespace, name)
         doomed = records if not in_state else [(record, status) for record, status in records if status in STUCK]
         if not doomed:
             continue
         for record, _ in doomed:
-            core.delete_namespaced_secret(record, namespace)
+            kube.delete(api, "v1", "secrets", record, namespace)
         why = "installed by a run the state does not record" if not in_state else "left " + ", ".join(sorted({status for _, status in doomed}))
         said.append(f"Helm release {namespace}/{name} was {why}: cleared its record{'s' if len(doomed) > 1 else ''}; the next up installs or upgrades it again over its objects")
     return said

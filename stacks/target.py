@@ -11,7 +11,7 @@ from ..components import ADOPTED, INGRESS_NAMESPACE, ISTIO_NAMESPACE, MONITORING
 from ..components.cluster import ClusterArgs
 from ..schemas.model import Spec
 from ..simulator import LocalClusterConfig, LocalControlPlane
-from . import engine
+from . import engine, kube
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,11 @@ class ClusterTarget:
         if self.simulated or not Path(self.kubeconfig).is_file():
             return frozenset()
         try:
-            from kubernetes import client, config
-
-            core = client.CoreV1Api(config.new_client_from_config(config_file=self.kubeconfig, context=self.context))
-            present = core.list_namespace().items
+            present = [n["metadata"] for n in kube.list_metadata(kube.connect(self.kubeconfig, self.context), "v1", "namespaces")]
         except Exception:  # noqa: BLE001 (unreachable: doctor's MI005 and the engine say why)
             return frozenset()
-        return frozenset(n.metadata.name for n in present if n.metadata.name in set(wanted) and (
-            not managed_by_meshinstall(n.metadata.labels) or ADOPTED in (n.metadata.annotations or {})))
+        return frozenset(n["name"] for n in present if n["name"] in set(wanted) and (
+            not managed_by_meshinstall(n.get("labels")) or ADOPTED in (n.get("annotations") or {})))
 
     def cluster_args(self) -> ClusterArgs:
         """The `Cluster` component's arguments: start the simulator, or use the kubeconfig and context."""

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping
 
 from .. import __version__
 from ..schemas.model import Spec
-from . import engine
+from . import engine, kube
 from .gateway_api import GatewayApiPlan
 from .releases import chart_mirror, releases
 from .secrets import ResolvedSecrets
@@ -154,10 +154,8 @@ def recorded(deployment: Mapping[str, Any]) -> Recorded:
 def changed_objects(target: ClusterTarget, state: Recorded, since: datetime) -> list[str]:
     """Objects of the state that are gone, or that someone else touched after the last update started (that update
     refreshed, so what others did before it has been seen, as the engine sees it); [] when all are as left."""
-    from kubernetes import config
-
     since = state.read_since(since if since.tzinfo else since.replace(tzinfo=timezone.utc))  # the engine's history times are UTC
-    api = config.new_client_from_config(config_file=target.kubeconfig, context=target.context)
+    api = kube.connect(target.kubeconfig, target.context)
     plurals = _plurals(api, {api_version for api_version, _ in state.objects})
     changed: list[str] = []
     for (api_version, kind), ids in sorted(state.objects.items()):
@@ -165,7 +163,7 @@ def changed_objects(target: ClusterTarget, state: Recorded, since: datetime) -> 
         if plural is None:
             changed.append(f"{kind}s ({api_version} is not served)")
             continue
-        live = {_id(item): item for item in list_metadata(api, api_version, plural)}
+        live = {_id(item): item for item in kube.list_metadata(api, api_version, plural)}
         for i in sorted(ids):
             writers = _foreign_entries(live[i], since) if i in live else ["deleted"]
             if writers:
@@ -197,37 +195,17 @@ def _plurals(api: Any, api_versions: Iterable[str]) -> dict[tuple[str, str], str
     found: dict[tuple[str, str], str] = {}
     for api_version in api_versions:
         path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-        try:
-            served = _get(api, path)
-        except RuntimeError:  # a group no longer served: its objects count as changed
-            continue
+        served = kube.get(api, path) or {}  # a group no longer served: its objects count as changed
         for resource in served.get("resources", []):
             if "/" not in resource["name"]:
                 found[(api_version, resource["kind"])] = resource["name"]
     return found
 
 
-def list_metadata(api: Any, api_version: str, plural: str, selector: str = "") -> list[dict[str, Any]]:
-    """Names, labels and managed fields of every object of a kind, without their bodies (one request)."""
-    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-    accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
-    # an empty PartialObjectMetadataList comes back with "items": null
-    return _get(api, f"{prefix}/{plural}", accept, [("labelSelector", selector)] if selector else []).get("items") or []
-
-
-def _get(api: Any, path: str, accept: str = "application/json", query: list[tuple[str, str]] | None = None) -> dict[str, Any]:
-    request = api.param_serialize(method="GET", resource_path=path, query_params=query or [], header_params={"Accept": accept}, auth_settings=["BearerToken"])
-    response = api.call_api(*request)
-    response.read()
-    if response.status != 200:
-        raise RuntimeError(f"GET {path}: HTTP {response.status}")
-    return json.loads(response.data)
-
-
 def _deployed_helm_revisions(api: Any) -> dict[str, int]:
     """Helm 3 keeps each release revision in a Secret labelled owner=helm; the deployed one is current."""
     revisions: dict[str, int] = {}
-    for item in list_metadata(api, "v1", "secrets", "owner=helm,status=deployed"):
+    for item in kube.list_metadata(api, "v1", "secrets", "owner=helm,status=deployed"):
         meta = item["metadata"]
         revisions[f"{meta['namespace']}/{meta['labels']['name']}"] = int(meta["labels"]["version"])
     return revisions

@@ -160,29 +160,33 @@ def test_the_simulated_cluster_stops_its_own_stray_processes_and_never_another_c
             process.kill()
 
 
-class _Core:
-    """Helm's release records as the API server lists them, and what gets deleted."""
+class _Helm:
+    """An ApiClient over Helm's release records as the API server lists them (metadata only); records what gets deleted."""
 
     def __init__(self, records: dict[str, list[tuple[int, str]]]) -> None:
         self.records, self.deleted = records, []
 
-    def list_namespaced_secret(self, namespace: str, label_selector: str) -> SimpleNamespace:
-        name = re.search(r"name=([^,]+)", label_selector).group(1)
-        items = [SimpleNamespace(metadata=SimpleNamespace(name=f"sh.helm.release.v1.{name}.v{v}", labels={"status": s, "version": str(v)}))
-                 for v, s in self.records.get(name, [])]
-        return SimpleNamespace(items=items)
+    def param_serialize(self, method: str, resource_path: str, query_params: list, **_: object) -> tuple:
+        return method, resource_path, dict(query_params)
 
-    def delete_namespaced_secret(self, name: str, namespace: str) -> None:
-        self.deleted.append(name)
+    def call_api(self, method: str, path: str, query: dict, _request_timeout: object = None) -> SimpleNamespace:
+        if method == "DELETE":
+            self.deleted.append(path.rsplit("/", 1)[1])
+            return SimpleNamespace(status=200, data=b"{}", read=lambda: None)
+        assert path.endswith("/secrets") and "owner=helm" in query["labelSelector"]
+        name = re.search(r"name=([^,]+)", query["labelSelector"]).group(1)
+        items = [{"metadata": {"name": f"sh.helm.release.v1.{name}.v{v}", "labels": {"status": s, "version": str(v)}}}
+                 for v, s in self.records.get(name, [])]
+        return SimpleNamespace(status=200, data=json.dumps({"items": items}).encode(), read=lambda: None)
 
 
 def test_helm_records_of_unfinished_operations_and_unknown_releases_are_cleared_and_the_rest_kept():
-    core = _Core({"istiod": [(1, "deployed"), (2, "pending-upgrade")], "istio-base": [(1, "deployed")],
+    api = _Helm({"istiod": [(1, "deployed"), (2, "pending-upgrade")], "istio-base": [(1, "deployed")],
                   "istio-ingressgateway": [(1, "deployed")], "kiali": [(1, "failed")]})
-    said = recovery.clear_stuck_helm_releases(core, {
+    said = recovery.clear_stuck_helm_releases(api, {
         ("istio-system", "istiod"): True, ("istio-system", "istio-base"): True,
         ("istio-ingress", "istio-ingressgateway"): False, ("istio-system", "kiali"): True})
-    assert core.deleted == ["sh.helm.release.v1.istiod.v2", "sh.helm.release.v1.istio-ingressgateway.v1", "sh.helm.release.v1.kiali.v1"]
+    assert api.deleted == ["sh.helm.release.v1.istiod.v2", "sh.helm.release.v1.istio-ingressgateway.v1", "sh.helm.release.v1.kiali.v1"]
     assert [line.split(" was ")[0] for line in said] == ["Helm release istio-system/istiod", "Helm release istio-ingress/istio-ingressgateway", "Helm release istio-system/kiali"]
 
 

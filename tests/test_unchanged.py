@@ -103,26 +103,6 @@ def test_the_fingerprint_follows_secrets_and_the_passphrase(environments):
     assert "pw-1" not in one
 
 
-class OneAnswer:
-    """An ApiClient whose every GET answers `body`."""
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def param_serialize(self, **request):  # noqa: ANN003
-        return (request["resource_path"],)
-
-    def call_api(self, path):  # noqa: ANN001
-        return type("Response", (), {"status": 200, "data": self.body, "read": lambda self: None})()
-
-
-def test_a_kind_with_no_objects_lists_as_empty():
-    """The API server answers an empty metadata-only list with "items": null (doctor's MI008 on a cluster without
-    any CRD failed on it)."""
-    assert unchanged.list_metadata(OneAnswer(b'{"kind": "PartialObjectMetadataList", "items": null}'), "apiextensions.k8s.io/v1", "customresourcedefinitions") == []
-    assert unchanged.list_metadata(OneAnswer(b'{"items": [{"metadata": {"name": "a"}}]}'), "v1", "namespaces") == [{"metadata": {"name": "a"}}]
-
-
 def test_the_code_fingerprint_reads_the_package_not_the_checkout_around_it(tmp_path):
     """Installed in editable mode, the package's root is the repository: `up dev` run there keeps its state in
     environments/.meshinstall, and that state (rewritten by every update) once made every `up` run the engine."""

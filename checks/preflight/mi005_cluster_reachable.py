@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...stacks import kube
 from ..base import Check, Context, Result, Status, register
 
 
@@ -12,8 +13,6 @@ class ClusterReachable(Check):
     phase = "doctor"
 
     def inspect(self, ctx: Context) -> Result:
-        from kubernetes import client
-
         path, context = ctx.kubeconfig
         if ctx.simulated:
             plane = ctx.local_cluster
@@ -26,7 +25,7 @@ class ClusterReachable(Check):
                 status = Status.WARNING if before_install else Status.FAILED
                 return self.result(status, path, "the simulated cluster is stopped", "the next `up` or `refresh` restarts it")
         try:
-            version = client.VersionApi(ctx.api).get_code()
+            version = kube.get(ctx.api, "/version")
         except Exception as err:  # noqa: BLE001 (any way of not answering is this check's failure)
             return self.failed(path, f"no answer: {type(err).__name__}: {str(err)[:200]}", "check the kubeconfig, the context and the network path to the API server")
-        return self.passed(f"{path}" + (f" (context {context})" if context else ""), f"Kubernetes {version.git_version}")
+        return self.passed(f"{path}" + (f" (context {context})" if context else ""), f"Kubernetes {version['gitVersion']}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from ...stacks import kube
 from ..base import Check, Context, Result, register
 
 
@@ -15,20 +16,19 @@ class ClusterRights(Check):
     phase = "doctor"
 
     def inspect(self, ctx: Context) -> Result:
-        from kubernetes import client
 
         from ...stacks import rbac
 
         if ctx.cluster_not_running():
             return self.skipped("SelfSubjectAccessReview", "the simulated cluster is not running; `up` starts it (its admin token has every right)")
-        auth = client.AuthorizationV1Api(ctx.api)
         wanted = [pair for rule in rbac.rules(ctx.spec) for pair in rule.pairs()]
 
         def allowed(pair: tuple[str, str, str]) -> bool:
             group, resource, verb = pair
-            review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
-                resource_attributes=client.V1ResourceAttributes(group=group, resource=resource, verb=verb)))
-            return bool(auth.create_self_subject_access_review(review).status.allowed)
+            review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                      "spec": {"resourceAttributes": {"group": group, "resource": resource, "verb": verb}}}
+            answer = kube.request(ctx.api, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review)
+            return bool((answer or {}).get("status", {}).get("allowed"))
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = list(pool.map(allowed, wanted))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...stacks import kube
 from ..base import Check, Context, Result, register
 
 
@@ -12,7 +13,6 @@ class KubernetesVersion(Check):
     phase = "doctor"
 
     def inspect(self, ctx: Context) -> Result:
-        from kubernetes import client
 
         from ...schemas.versions import release
 
@@ -20,8 +20,8 @@ class KubernetesVersion(Check):
         found = release(mesh.provider, mesh.version)
         if ctx.cluster_not_running():
             return self.skipped("/version", f"the simulated cluster will run Kubernetes {ctx.spec.cluster.kubernetes_version}")
-        info = client.VersionApi(ctx.api).get_code()
-        minor = f"{info.major}.{info.minor.rstrip('+')}"
+        info = kube.get(ctx.api, "/version")
+        minor = f"{info['major']}.{info['minor'].rstrip('+')}"
         if found is None or not found.supports(minor):
             supported = f"{found.kubernetes_min} to {found.kubernetes_max}" if found else "none"
             return self.failed("/version", f"{mesh.provider} {mesh.version} does not support Kubernetes {minor} (supported: {supported})", "pick a mesh version for this cluster (`meshinstall versions`)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...components import ISTIO_BASE_RELEASE, ISTIOD_RELEASE
 from ...stacks.gateway_api import crd_owner
-from ...stacks.unchanged import list_metadata
+from ...stacks import kube
 from ..base import Check, Context, Result, register
 
 OUR_RELEASES = {ISTIOD_RELEASE, ISTIO_BASE_RELEASE}
@@ -17,26 +17,23 @@ class MeshOwnership(Check):
     phase = "doctor"
 
     def inspect(self, ctx: Context) -> Result:
-        from kubernetes import client
-
         if ctx.cluster_not_running():
             return self.skipped("webhooks, CRDs", "the simulated cluster is not running; `up` starts it")
         revisions = ctx.layout.revisions  # two during a canary upgrade
         ours, our_releases = {r.name for r in revisions}, OUR_RELEASES | {r.release for r in revisions}
         conflicts = []
-        admission = client.AdmissionregistrationV1Api(ctx.api)
-        for hook in admission.list_mutating_webhook_configuration().items:
-            meta = hook.metadata
-            release = (meta.annotations or {}).get("meta.helm.sh/release-name")
-            if "linkerd" in meta.name or "kuma" in meta.name:
-                conflicts.append(f"webhook {meta.name} (another mesh)")
-            elif (meta.labels or {}).get("app") == "sidecar-injector" and release not in our_releases:
-                conflicts.append(f"webhook {meta.name} (Istio revision {(meta.labels or {}).get('istio.io/rev', '?')}, not installed by meshinstall)")
-            elif (meta.labels or {}).get("app") == "sidecar-injector" and (meta.labels or {}).get("istio.io/rev", "default") not in ours:
-                conflicts.append(f"webhook {meta.name} (Istio revision {(meta.labels or {}).get('istio.io/rev')}, meshinstall runs {', '.join(sorted(ours))})")
+        for hook in kube.list_metadata(ctx.api, "admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations"):
+            name, labels = hook["metadata"]["name"], hook["metadata"].get("labels") or {}
+            release = (hook["metadata"].get("annotations") or {}).get("meta.helm.sh/release-name")
+            if "linkerd" in name or "kuma" in name:
+                conflicts.append(f"webhook {name} (another mesh)")
+            elif labels.get("app") == "sidecar-injector" and release not in our_releases:
+                conflicts.append(f"webhook {name} (Istio revision {labels.get('istio.io/rev', '?')}, not installed by meshinstall)")
+            elif labels.get("app") == "sidecar-injector" and labels.get("istio.io/rev", "default") not in ours:
+                conflicts.append(f"webhook {name} (Istio revision {labels.get('istio.io/rev')}, meshinstall runs {', '.join(sorted(ours))})")
         gateway_api = []
         # names, labels and annotations only: the CRDs' bodies (their schemas, megabytes) took most of a second
-        for item in list_metadata(ctx.api, "apiextensions.k8s.io/v1", "customresourcedefinitions"):
+        for item in kube.list_metadata(ctx.api, "apiextensions.k8s.io/v1", "customresourcedefinitions"):
             meta = item["metadata"]
             release = (meta.get("annotations") or {}).get("meta.helm.sh/release-name")
             if meta["name"].endswith(".istio.io") and release and release not in our_releases:

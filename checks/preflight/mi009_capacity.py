@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...stacks import kube
 from ..base import Check, Context, Result, register
 
 
@@ -21,10 +22,10 @@ class Capacity(Check):
             have_cpu, have_memory = count * millicores(capacity.cpu), count * bytes_of(capacity.memory)
             target = "cluster.nodeCapacity"
         else:
-            nodes = ctx.core().list_node().items
+            nodes = kube.items(ctx.api, "/api/v1/nodes")
             count = len(nodes)
-            have_cpu = sum(millicores(n.status.allocatable["cpu"]) for n in nodes)
-            have_memory = sum(bytes_of(n.status.allocatable["memory"]) for n in nodes)
+            have_cpu = sum(millicores(n["status"]["allocatable"]["cpu"]) for n in nodes)
+            have_memory = sum(bytes_of(n["status"]["allocatable"]["memory"]) for n in nodes)
             target = f"{count} nodes' allocatable"
         need = platform_footprint(spec, count) + quota_footprint(spec)
         if need.cpu > have_cpu or need.memory > have_memory:

@@ -19,7 +19,7 @@ class HelmReleasesSettled(Check):
             return self.skipped("Helm releases", "the simulated cluster is not running; `up` starts it")
         stuck = []
         for release in releases(ctx.spec).all():
-            records = helm_records(ctx.core(), release.namespace, release.name)
+            records = helm_records(ctx.api, release.namespace, release.name)
             status = records[-1][1] if records else None
             if status in STUCK:
                 stuck.append(f"{release.namespace}/{release.name} is {status}")

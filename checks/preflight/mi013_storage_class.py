@@ -3,6 +3,7 @@ but Prometheus's claim would stay Pending)."""
 
 from __future__ import annotations
 
+from ...stacks import kube
 from ..base import Check, Context, Result, register
 
 DEFAULT_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class")
@@ -16,7 +17,6 @@ class DefaultStorageClass(Check):
     severity = "warning"
 
     def inspect(self, ctx: Context) -> Result:
-        from kubernetes import client
 
         from ...stacks.releases import releases
 
@@ -25,10 +25,10 @@ class DefaultStorageClass(Check):
             return self.skipped("StorageClass", "Prometheus is not installed")
         if ctx.simulated:
             return self.skipped("StorageClass", "a simulated cluster runs no Prometheus to claim a volume")
-        classes = client.StorageV1Api(ctx.api).list_storage_class().items
-        default = [c.metadata.name for c in classes if any((c.metadata.annotations or {}).get(a) == "true" for a in DEFAULT_ANNOTATIONS)]
+        classes = [c["metadata"] for c in kube.list_metadata(ctx.api, "storage.k8s.io/v1", "storageclasses")]
+        default = [c["name"] for c in classes if any((c.get("annotations") or {}).get(a) == "true" for a in DEFAULT_ANNOTATIONS)]
         if not default:
-            names = ", ".join(c.metadata.name for c in classes) or "none"
+            names = ", ".join(c["name"] for c in classes) or "none"
             return self.failed("StorageClass", f"no default StorageClass (classes: {names}): Prometheus's {storage} claim would stay Pending",
                                "mark one StorageClass as the default (annotation storageclass.kubernetes.io/is-default-class: \"true\")")
         return self.passed("StorageClass", f"{default[0]} is the default; Prometheus claims {storage}")
