@@ -20,6 +20,7 @@ class Registered:
     parent: str
     dependencies: list[str]  # explicit `depends_on` and those that flow in through inputs
     provider: str
+    stack_frames: int = 0  # the Python stack sent with the registration (the state keeps it)
 
 
 @dataclass
@@ -54,7 +55,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             through_inputs = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
             dependencies = sorted(set(request.dependencies) | through_inputs)
             self.recorder.resources[response.urn] = Registered(
-                response.urn, request.type, request.name, inputs, request.parent, dependencies, request.provider
+                response.urn, request.type, request.name, inputs, request.parent, dependencies, request.provider,
+                len(request.stackTrace.frames),
             )
         return response
 

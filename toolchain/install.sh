@@ -133,6 +133,12 @@ build_kubernetes_provider() {
   pdir=$(cd "$src" && module_dir github.com/pulumi/pulumi-kubernetes/provider/v4 "$K8S_PROVIDER_MODULE_VERSION")
   [ -d "$pdir/cmd/pulumi-resource-kubernetes" ] || die "provider module not downloaded ($pdir)"
   cp -r "$pdir/cmd/pulumi-resource-kubernetes" "$src/cmd/"; chmod -R u+w "$src"
+  # The provider module itself is built with kubernetes-provider/patches/*.patch applied, from a copy in src/.
+  cp -r "$pdir" "$src/provider"; chmod -R u+w "$src/provider"
+  for patch in "$here/$g"/patches/*.patch; do
+    patch -s -d "$src/provider" -p1 <"$patch" || die "$(basename "$patch") does not apply to the provider $K8S_PROVIDER_VERSION"
+  done
+  (cd "$src" && go mod edit -replace "github.com/pulumi/pulumi-kubernetes/provider/v4=./provider")
   say "generating schema-embed.json (VERSION=$K8S_PROVIDER_VERSION)"
   run_step $g generate "$src/cmd/pulumi-resource-kubernetes" -- env VERSION="$K8S_PROVIDER_VERSION" go run generate.go
   build_tool $g pulumi-resource-kubernetes "$src" -- \
