@@ -62,7 +62,7 @@ class PaasLayer(pulumi.ComponentResource):
             space = self.teams[team.name]
             for app in team.apps:
                 secret_values = args.secret_values.get((team.name, app.name), {})
-                app_args = AppArgs(app, team.name, team.app_namespace, secret_values, self.app_namespaces, (*space.namespaces, *args.after))
+                app_args = AppArgs(app, team.name, team.app_namespace, secret_values, self.app_namespaces, (*space.namespaces.values(), *args.after))
                 self.apps.append(AppDeployment(f"{team.name}-{app.name}", app_args, pulumi.ResourceOptions(parent=self)))
         if paas.gateway:
             k8s.apiextensions.CustomResource(

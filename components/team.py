@@ -81,18 +81,18 @@ def network_policies() -> dict[str, dict[str, Any]]:
 class TeamSpace(pulumi.ComponentResource):
     """A team's namespaces with quota, limit range, RBAC and default-deny policies in each."""
 
-    namespaces: list[k8s.core.v1.Namespace]
+    namespaces: dict[str, k8s.core.v1.Namespace]  # by name
 
     def __init__(self, name: str, args: TeamArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("meshinstall:components:Team", name, None, opts)
-        self.namespaces = []
+        self.namespaces = {}
         for ns in args.namespaces:
             namespace = k8s.core.v1.Namespace(
                 f"{ns}-ns", metadata=metadata(ns, None, namespace_labels(args)), opts=pulumi.ResourceOptions(parent=self)
             )
-            self.namespaces.append(namespace)
+            self.namespaces[ns] = namespace
             self._namespace_objects(ns, args, pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.after]))
-        self.register_outputs({"namespaces": [n.metadata.name for n in self.namespaces]})
+        self.register_outputs({"namespaces": [n.metadata.name for n in self.namespaces.values()]})
 
     def _namespace_objects(self, ns: str, args: TeamArgs, opts: pulumi.ResourceOptions) -> None:
         def meta(name: str) -> k8s.meta.v1.ObjectMetaArgs:

@@ -61,7 +61,7 @@ def build(
         on_cluster,
     )
     targets = tuple(AppTarget(team.name, team.app_namespace, app.name) for team in spec.paas.teams for app in team.apps)
-    team_namespaces = tuple(ns for space in paas.teams.values() for ns in space.namespaces)
+    team_namespaces = {name: ns for space in paas.teams.values() for name, ns in space.namespaces.items()}
     monitoring = MonitoringStack(
         "monitoring",
         MonitoringArgs(
@@ -71,7 +71,8 @@ def build(
             charts.kiali,
             charts.jaeger,
             secrets.grafana_password,
-            after + team_namespaces,
+            after,
+            team_namespaces,
         ),
         on_cluster,
     )

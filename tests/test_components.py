@@ -246,7 +246,10 @@ def test_alerts_per_app_at_the_spec_thresholds():
     assert error["expr"].endswith("* 100 > 2") and 'destination_app="checkout"' in error["expr"]
     assert latency["expr"].endswith("> 500")
     stack = urn_of("prod", "helm.sh/v3:Release", "kube-prometheus-stack")
-    assert stack in named("prod", "PrometheusRule", "payments-checkout-alerts").dependencies
+    rule = named("prod", "PrometheusRule", "payments-checkout-alerts")
+    assert stack in rule.dependencies
+    namespaces = {urn for urn in rule.dependencies if "core/v1:Namespace" in urn}
+    assert namespaces == {urn_of("prod", "core/v1:Namespace", "payments-ns")}, "an app's rule waits for its own namespace, not every team's"
 
 
 def test_control_plane_and_sidecars_are_scraped():
