@@ -1,4 +1,4 @@
-"""Two fixes to the Pulumi Python SDK (pinned in pyproject.toml), applied when the program runs.
+"""Three fixes to the Pulumi Python SDK (pinned in pyproject.toml), applied when the program runs.
 
 The SDK's `wait_for_rpcs` (pulumi/runtime/stack.py), which runs while the engine creates what the program declared,
 drains the outputs it tracks with `asyncio.wait(all_pending, FIRST_COMPLETED)` in a loop: each turn hooks and unhooks

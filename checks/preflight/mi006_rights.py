@@ -16,7 +16,6 @@ class ClusterRights(Check):
     phase = "doctor"
 
     def inspect(self, ctx: Context) -> Result:
-
         from ...stacks import rbac
 
         if ctx.cluster_not_running():

@@ -13,7 +13,6 @@ class KubernetesVersion(Check):
     phase = "doctor"
 
     def inspect(self, ctx: Context) -> Result:
-
         from ...schemas.versions import release
 
         mesh = ctx.spec.mesh

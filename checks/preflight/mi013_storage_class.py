@@ -17,7 +17,6 @@ class DefaultStorageClass(Check):
     severity = "warning"
 
     def inspect(self, ctx: Context) -> Result:
-
         from ...stacks.releases import releases
 
         storage = ctx.spec.monitoring.prometheus.storage
