@@ -45,23 +45,28 @@ def get(api: Any, path: str, accept: str = JSON, timeout: float | None = None) -
     return request(api, "GET", path, accept=accept, timeout=timeout)
 
 
-def items(api: Any, path: str, selector: str = "") -> list[dict[str, Any]]:
-    """The whole objects of a list path (`/api/v1/nodes`); [] when the kind is not served."""
-    found = request(api, "GET", path, query=[("labelSelector", selector)] if selector else None)
-    return (found or {}).get("items") or []
+def group_path(api_version: str) -> str:
+    """The path of an API group version (`/api/v1`, `/apis/apps/v1`): its resources when read."""
+    return "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
 
 
 def path_of(api_version: str, plural: str, namespace: str | None = None) -> str:
     """The list path of a kind, cluster-wide or in a namespace."""
-    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    prefix = group_path(api_version)
     return f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
+
+
+def items(api: Any, api_version: str, plural: str, selector: str = "", namespace: str | None = None,
+          accept: str = JSON) -> list[dict[str, Any]]:
+    """Every object of a kind (with `selector`, those it selects); [] when the kind is not served."""
+    found = request(api, "GET", path_of(api_version, plural, namespace), query=[("labelSelector", selector)] if selector else None,
+                    accept=accept)
+    return (found or {}).get("items") or []  # an empty PartialObjectMetadataList comes back with "items": null
 
 
 def list_metadata(api: Any, api_version: str, plural: str, selector: str = "", namespace: str | None = None) -> list[dict[str, Any]]:
     """Names, labels, annotations and managed fields of every object of a kind, without their bodies (one request)."""
-    found = request(api, "GET", path_of(api_version, plural, namespace), query=[("labelSelector", selector)] if selector else None,
-                    accept=METADATA_LIST)
-    return (found or {}).get("items") or []  # an empty PartialObjectMetadataList comes back with "items": null
+    return items(api, api_version, plural, selector, namespace, METADATA_LIST)
 
 
 def delete(api: Any, api_version: str, plural: str, name: str, namespace: str | None = None) -> None:

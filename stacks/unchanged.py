@@ -194,8 +194,7 @@ def _id(item: Mapping[str, Any]) -> str:
 def _plurals(api: Any, api_versions: Iterable[str]) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
     for api_version in api_versions:
-        path = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-        served = kube.get(api, path) or {}  # a group no longer served: its objects count as changed
+        served = kube.get(api, kube.group_path(api_version)) or {}  # a group no longer served: its objects count as changed
         for resource in served.get("resources", []):
             if "/" not in resource["name"]:
                 found[(api_version, resource["kind"])] = resource["name"]

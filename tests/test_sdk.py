@@ -130,4 +130,3 @@ def test_the_program_sends_no_stack_with_its_resources(monkeypatch):
     assert [r.stack_frames for r in run(program).values()] != [0]
     sdk.apply()
     assert [r.stack_frames for r in run(program).values()] == [0]
-

@@ -22,7 +22,7 @@ class Capacity(Check):
             have_cpu, have_memory = count * millicores(capacity.cpu), count * bytes_of(capacity.memory)
             target = "cluster.nodeCapacity"
         else:
-            nodes = kube.items(ctx.api, "/api/v1/nodes")
+            nodes = kube.items(ctx.api, "v1", "nodes")
             count = len(nodes)
             have_cpu = sum(millicores(n["status"]["allocatable"]["cpu"]) for n in nodes)
             have_memory = sum(bytes_of(n["status"]["allocatable"]["memory"]) for n in nodes)
