@@ -48,7 +48,7 @@ GROUPS = {"0": "pre-flight", "1": "control plane", "2": "sidecars and policy", "
 
 @dataclass
 class Context:
-    """What checks may read: the spec, a testinfra host for commands, and Kubernetes API clients."""
+    """What checks may read: the spec, a testinfra host for commands, and the Kubernetes API as JSON (stacks/kube.py)."""
 
     spec: Spec | None
     spec_path: Path
@@ -56,7 +56,7 @@ class Context:
     host_spec: str = "local://"
     phase: str = "doctor"
     given_layout: Any = None  # the mesh layout to check (a phase of an upgrade); by default the environment's own
-    # objects listed so far, by (group, namespace, plural): one LIST per namespace and kind, not a GET per app
+    # objects listed so far, by (API version, namespace, plural): one LIST per namespace and kind, not a GET per app
     _listed: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict, repr=False)
 
     @cached_property
@@ -133,59 +133,42 @@ class Context:
         configuration.retries = 1
         return client.ApiClient(configuration)
 
-    def core(self) -> Any:
-        from kubernetes import client
-        return client.CoreV1Api(self.api)
+    def get(self, path: str) -> dict[str, Any] | None:
+        """An object by its API path (`/api/v1/namespaces/shop`), as JSON; None when it does not exist."""
+        return kube.get(self.api, path)
 
-    def apps(self) -> Any:
-        from kubernetes import client
-        return client.AppsV1Api(self.api)
-
-    def custom(self) -> Any:
-        from kubernetes import client
-        return client.CustomObjectsApi(self.api)
-
-    def read(self, fn: Any, *args: Any) -> Any:
-        """`fn(*args)` (a Kubernetes read), or None when the object does not exist."""
-        from kubernetes.client.rest import ApiException
-
-        try:
-            return fn(*args)
-        except ApiException as err:
-            if err.status == 404:
-                return None
-            raise
+    def items(self, api_version: str, plural: str, namespace: str | None = None, selector: str = "") -> list[dict[str, Any]]:
+        """Every object of a kind (with `selector`, those it selects), as JSON; [] when the kind is not served."""
+        return kube.items(self.api, api_version, plural, selector, namespace)
 
     def _listing(self, key: tuple[str, str, str], items: Callable[[], Iterable[tuple[str, Any]]]) -> dict[str, Any]:
         if key not in self._listed:
             self._listed[key] = dict(items())
         return self._listed[key]
 
-    def deployment(self, namespace: str, name: str) -> Any:
+    def _named(self, api_version: str, namespace: str, plural: str) -> dict[str, dict[str, Any]]:
+        """The namespace's objects of a kind by name, listed once for the run."""
+        return self._listing((api_version, namespace, plural),
+                             lambda: ((o["metadata"]["name"], o) for o in self.items(api_version, plural, namespace)))
+
+    def deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
         """A Deployment with its status, or None (the namespace's Deployments are listed once for the run)."""
-        listed = self._listing(("apps", namespace, "deployments"), lambda: ((d.metadata.name, d) for d in self.apps().list_namespaced_deployment(namespace).items))
-        return listed.get(name)
+        return self._named("apps/v1", namespace, "deployments").get(name)
 
-    def endpoint_slices(self, namespace: str, service: str) -> list[Any]:
+    def endpoint_slices(self, namespace: str, service: str) -> list[dict[str, Any]]:
         """The EndpointSlices of a Service (the namespace's slices are listed once for the run)."""
-        from kubernetes import client
-
         def by_service() -> Iterable[tuple[str, Any]]:
             grouped: dict[str, list[Any]] = {}
-            for item in client.DiscoveryV1Api(self.api).list_namespaced_endpoint_slice(namespace).items:
-                grouped.setdefault((item.metadata.labels or {}).get("kubernetes.io/service-name", ""), []).append(item)
+            for item in self.items("discovery.k8s.io/v1", "endpointslices", namespace):
+                grouped.setdefault((item["metadata"].get("labels") or {}).get("kubernetes.io/service-name", ""), []).append(item)
             return grouped.items()
 
-        return self._listing(("discovery.k8s.io", namespace, "endpointslices"), by_service).get(service, [])
+        return self._listing(("discovery.k8s.io/v1", namespace, "endpointslices:by-service"), by_service).get(service, [])
 
     def custom_object(self, group: str, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
         """A v1 custom object (`networking.istio.io`, `monitoring.coreos.com`, ...), or None when it does not exist.
         The namespace's objects of that kind are listed once for the run (verify at 100 apps made 300 GETs)."""
-        def items() -> Iterable[tuple[str, Any]]:
-            found = self.read(self.custom().list_namespaced_custom_object, group, "v1", namespace, plural)  # None: no such CRD
-            return ((item["metadata"]["name"], item) for item in (found or {}).get("items", []))
-
-        return self._listing((group, namespace, plural), items).get(name)
+        return self._named(f"{group}/v1", namespace, plural).get(name)
 
 
 class Check:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 from meshinstall.checks.base import Context, Status
 from meshinstall.checks.preflight.mi006_rights import ClusterRights
@@ -12,27 +10,7 @@ from meshinstall.checks.preflight.mi009_capacity import Capacity
 from meshinstall.schemas.validate import load_spec
 from meshinstall.stacks import kube
 
-Answer = Callable[[str, Any], tuple[int, Any]]  # (method, body) -> (status, body)
-
-
-class Answers:
-    """An ApiClient that answers each path as its entry says, and keeps what was sent."""
-
-    def __init__(self, answers: dict[str, Answer]) -> None:
-        self.answers, self.sent = answers, []
-
-    def param_serialize(self, method: str, resource_path: str, query_params: list, header_params: dict, body: Any = None, **_: Any) -> tuple:
-        self.sent.append((method, resource_path, dict(query_params), header_params.get("Accept")))
-        return method, resource_path, body
-
-    def call_api(self, method: str, path: str, body: Any, _request_timeout: Any = None) -> SimpleNamespace:
-        status, answer = self.answers[path](method, body)
-        return SimpleNamespace(status=status, reason={403: "Forbidden", 404: "Not Found"}.get(status, "OK"), headers={},
-                               data=json.dumps(answer).encode(), read=lambda: None)
-
-
-def always(status: int, body: Any) -> Answer:
-    return lambda method, sent: (status, body)
+from fake_api import Answers, always
 
 
 def staging(isolated: Any, api: Answers) -> Context:

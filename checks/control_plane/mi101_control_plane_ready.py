@@ -30,4 +30,4 @@ class ControlPlaneReady(Check):
 
 def _available(ctx: Context, namespace: str, name: str) -> int:
     deployment = ctx.deployment(namespace, name)
-    return (deployment.status.available_replicas or 0) if deployment else 0
+    return (deployment.get("status") or {}).get("availableReplicas", 0) if deployment else 0

@@ -20,12 +20,12 @@ class MonitoringObjects(Check):
         wanted = [("servicemonitors", "istiod"), ("podmonitors", "envoy-sidecars")]
         missing = [f"{plural}/{name}" for plural, name in wanted
                    if ctx.custom_object("monitoring.coreos.com", MONITORING_NAMESPACE, plural, name) is None]
-        if monitoring.grafana.enabled and not ctx.core().list_namespaced_config_map(MONITORING_NAMESPACE, label_selector="grafana_dashboard=1").items:
+        if monitoring.grafana.enabled and not ctx.items("v1", "configmaps", MONITORING_NAMESPACE, "grafana_dashboard=1"):
             missing.append("configmap with label grafana_dashboard=1")
         if ctx.custom_object("monitoring.coreos.com", MONITORING_NAMESPACE, "prometheuses", PROMETHEUS_NAME) is None:
             missing.append(f"prometheuses/{PROMETHEUS_NAME}")
-        operator = ctx.read(ctx.apps().read_namespaced_deployment, OPERATOR_NAME, MONITORING_NAMESPACE)
-        if operator is None or not (operator.status.available_replicas or 0):
+        operator = ctx.deployment(MONITORING_NAMESPACE, OPERATOR_NAME)
+        if operator is None or not (operator.get("status") or {}).get("availableReplicas"):
             missing.append(f"an available deployment/{OPERATOR_NAME}")
         target = f"namespace {MONITORING_NAMESPACE}"
         if missing:

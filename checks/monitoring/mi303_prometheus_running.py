@@ -18,7 +18,7 @@ class PrometheusRunning(Check):
         if not ctx.spec.monitoring.prometheus.enabled:
             return self.skipped("monitoring", "monitoring.prometheus is disabled")
         target = self.looks_at
-        pods = ctx.core().list_namespaced_pod(MONITORING_NAMESPACE, label_selector="app.kubernetes.io/name=prometheus").items
-        if not any(c.type == "Ready" and c.status == "True" for pod in pods for c in (pod.status.conditions or [])):
+        pods = ctx.items("v1", "pods", MONITORING_NAMESPACE, "app.kubernetes.io/name=prometheus")
+        if not any(c["type"] == "Ready" and c["status"] == "True" for pod in pods for c in (pod.get("status") or {}).get("conditions") or []):
             return self.failed(target, "no Prometheus pod is Ready", "look at the operator's logs: kubectl -n monitoring logs deploy/kube-prometheus-stack-operator")
         return self.passed(target)

@@ -23,28 +23,26 @@ class TeamNamespaces(Check):
 
 
 def _namespace_problems(ctx: Context, team, ns: str) -> list[str]:
-    from kubernetes import client
-
-    core, problems = ctx.core(), []
-    quotas = {q.metadata.name: q for q in core.list_namespaced_resource_quota(ns).items}
+    problems = []
+    quotas = {q["metadata"]["name"]: q for q in ctx.items("v1", "resourcequotas", ns)}
     wanted = quota_spec(team.quota)["hard"]
     if "team-quota" not in quotas:
         problems.append("resourcequota team-quota missing")
-    elif _amounts(quotas["team-quota"].spec.hard) != _amounts(wanted):
-        live = ", ".join(f"{k}={v}" for k, v in sorted(quotas["team-quota"].spec.hard.items()))
+    elif _amounts(hard := quotas["team-quota"]["spec"].get("hard") or {}) != _amounts(wanted):
+        live = ", ".join(f"{k}={v}" for k, v in sorted(hard.items()))
         problems.append(f"resourcequota team-quota is {live}, the spec says " + ", ".join(f"{k}={v}" for k, v in sorted(wanted.items())))
-    if "team-defaults" not in {r.metadata.name for r in core.list_namespaced_limit_range(ns).items}:
+    if "team-defaults" not in {r["metadata"]["name"] for r in ctx.items("v1", "limitranges", ns)}:
         problems.append("limitrange team-defaults missing")
-    bindings = {b.metadata.name: b for b in client.RbacAuthorizationV1Api(ctx.api).list_namespaced_role_binding(ns).items}
+    bindings = {b["metadata"]["name"]: b for b in ctx.items("rbac.authorization.k8s.io/v1", "rolebindings", ns)}
     if team.groups:
         binding = bindings.get("team-developer")
-        subjects = sorted(s.name for s in (binding.subjects or [])) if binding else []
+        subjects = sorted(s["name"] for s in (binding.get("subjects") or [])) if binding else []
         if subjects != sorted(team.groups):
             problems.append(f"rolebinding team-developer binds {subjects or 'nothing'}, the spec says {sorted(team.groups)}")
-    policies = {p["metadata"]["name"] for p in ctx.custom().list_namespaced_custom_object("security.istio.io", "v1", ns, "authorizationpolicies")["items"]}
+    policies = {p["metadata"]["name"] for p in ctx.items("security.istio.io/v1", "authorizationpolicies", ns)}
     if "default-deny" not in policies:
         problems.append("authorizationpolicy default-deny missing")
-    netpols = {p.metadata.name for p in client.NetworkingV1Api(ctx.api).list_namespaced_network_policy(ns).items}
+    netpols = {p["metadata"]["name"] for p in ctx.items("networking.k8s.io/v1", "networkpolicies", ns)}
     problems += [f"networkpolicy {name} missing" for name in ("default-deny", "allow-mesh") if name not in netpols]
     return problems
 

@@ -19,11 +19,13 @@ class GatewayRoute(Check):
         target = self.looks_at
         if not routed:
             return self.skipped(target, "no app has a route")
-        service = ctx.core().read_namespaced_service(INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE)
-        ingress = (service.status.load_balancer.ingress or []) if service.status.load_balancer else []
+        service = ctx.get(f"/api/v1/namespaces/{INGRESS_NAMESPACE}/services/{INGRESS_GATEWAY_NAME}")
+        if service is None:
+            return self.failed(target, "does not exist", "check that mesh.ingressGateway is enabled and MI101")
+        ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
         if not ingress:
             return self.skipped(target, "the gateway has no external address to reach from here")
-        address = ingress[0].ip or ingress[0].hostname
+        address = ingress[0].get("ip") or ingress[0].get("hostname")
         failing = []
         for team, app in routed:
             probe = ctx.host.run(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 -H 'Host: {app.route.host}' http://{address}{app.route.path}")

@@ -17,10 +17,10 @@ class SidecarsInjected(Check):
         missing = []
         for team in ctx.spec.paas.teams:
             for app in team.apps:
-                for pod in ctx.core().list_namespaced_pod(team.app_namespace, label_selector=f"app={app.name}").items:
-                    names = {c.name for c in (pod.spec.containers or []) + (pod.spec.init_containers or [])}
+                for pod in ctx.items("v1", "pods", team.app_namespace, f"app={app.name}"):
+                    names = {c["name"] for c in (pod["spec"].get("containers") or []) + (pod["spec"].get("initContainers") or [])}
                     if "istio-proxy" not in names:
-                        missing.append(f"{team.app_namespace}/{pod.metadata.name}")
+                        missing.append(f"{team.app_namespace}/{pod['metadata']['name']}")
         if missing:
             return self.failed(target, "no sidecar in " + ", ".join(missing[:5]), "restart the pods (kubectl rollout restart) after checking MI102")
         return self.passed(target)

@@ -21,11 +21,11 @@ class ProxiesReady(Check):
         failing = []
         for team in ctx.spec.paas.teams:
             for app in team.apps:
-                pods = ctx.core().list_namespaced_pod(team.app_namespace, label_selector=f"app={app.name}").items
+                pods = ctx.items("v1", "pods", team.app_namespace, f"app={app.name}")
                 if not pods:
                     failing.append(f"{team.name}/{app.name} (no pod)")
                     continue
-                spec = f"kubectl://{pods[0].metadata.name}?container=istio-proxy&namespace={team.app_namespace}&kubeconfig={path}" + (f"&context={context}" if context else "")
+                spec = f"kubectl://{pods[0]['metadata']['name']}?container=istio-proxy&namespace={team.app_namespace}&kubeconfig={path}" + (f"&context={context}" if context else "")
                 if not testinfra.get_host(spec).run("curl -sf http://127.0.0.1:15021/healthz/ready").succeeded:
                     failing.append(f"{team.name}/{app.name}")
         if failing:
