@@ -2,7 +2,8 @@
 
 Importing `CoreV1Api` and the pydantic models it reads into took about a second of every `up`, before it knew that
 there was nothing to do (bench/results.md, stop 19). The reads and writes on the way to the engine (doctor's checks,
-the recovery of a dead run, the look for others' changes) use these instead; `verify`'s checks read through it too (checks/base.py `Context`).
+the recovery of a dead run, the look for others' changes) use these instead, and so do `verify`'s checks (through
+checks/base.py's `Context`).
 """
 
 from __future__ import annotations
