@@ -329,40 +329,55 @@ def engine_call(operation: str, fn: Callable[[], Any], env: str = "ENV") -> Any:
         raise failure(operation, env, err, Journal(), Interrupts()) from err
 
 
-def _operation(stack: auto.Stack, operation: str, run: Callable[[EventHandler], Any], on_event: EventHandler | None) -> Any:
-    """Run an engine operation that changes things: a Ctrl-C asks the engine to cancel, and a failure names its
-    resources and their errors (stacks/operation.py)."""
+def _operation(stack: auto.Stack, operation: str, run: Callable[[EventHandler], Any], on_event: EventHandler | None) -> Journal:
+    """Run an engine operation: a Ctrl-C asks the engine to cancel, and a failure names its resources and their errors
+    (stacks/operation.py). Its journal holds the changes, from the engine's summary event."""
     journal = Journal(on_event)
-    with cancel_on_interrupt(stack.workspace.pulumi_command) as interrupts:
+    with cancel_on_interrupt(stack.workspace.pulumi_command) as interrupts, _no_read_back(stack, operation):
         try:
-            return run(journal)
+            run(journal)
         except auto.errors.CommandError as err:
             raise failure(operation, stack.name, err, journal, interrupts) from err
+    return journal
+
+
+@contextmanager
+def _no_read_back(stack: auto.Stack, operation: str) -> Iterator[None]:
+    """Without the engine runs by which the Automation API reads back what an `up`, `refresh` or `destroy` has just
+    reported in its events: `stack output --show-secrets` and `stack history`, each one more start of the engine that
+    loads and decrypts the state (1.1 s after an `up` at 100 apps, bench/results.md). The changes come from the
+    engine's summary event, and the outputs from the state (`read_state`)."""
+    stack.outputs = dict  # type: ignore[method-assign]
+    stack.info = lambda *_: auto.UpdateSummary(operation, datetime.now(timezone.utc), "", {}, {}, "succeeded")  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del stack.outputs, stack.info
 
 
 def preview(stack: auto.Stack, on_event: EventHandler | None = None, expect_no_changes: bool = False, refresh: bool = False) -> Outcome:
     """What `up` would change."""
-    result = _operation(stack, "preview", lambda events: stack.preview(
+    journal = _operation(stack, "preview", lambda events: stack.preview(
         on_event=events, parallel=PARALLEL, expect_no_changes=expect_no_changes, refresh=refresh, color="never"), on_event)
-    return Outcome("preview", dict(result.change_summary))
+    return Outcome("preview", journal.summary)
 
 
 def up(stack: auto.Stack, on_event: EventHandler | None = None, refresh: bool = True) -> Outcome:
     """Apply the spec; like `terraform apply`, it first refreshes, so hand-made changes (drift) are put back."""
-    result = _operation(stack, "up", lambda events: stack.up(on_event=events, parallel=PARALLEL, refresh=refresh, color="never", message=who()), on_event)
-    return Outcome("up", dict(result.summary.resource_changes or {}), _plain(result.outputs), result.summary.result)
+    journal = _operation(stack, "up", lambda events: stack.up(on_event=events, parallel=PARALLEL, refresh=refresh, color="never", message=who()), on_event)
+    return Outcome("up", journal.summary, read_state(stack).outputs)
 
 
 def refresh(stack: auto.Stack, on_event: EventHandler | None = None) -> Outcome:
     """Read the cluster back into the state; reports drift."""
-    result = _operation(stack, "refresh", lambda events: stack.refresh(on_event=events, parallel=PARALLEL, color="never", message=who()), on_event)
-    return Outcome("refresh", dict(result.summary.resource_changes or {}), {}, result.summary.result)
+    journal = _operation(stack, "refresh", lambda events: stack.refresh(on_event=events, parallel=PARALLEL, color="never", message=who()), on_event)
+    return Outcome("refresh", journal.summary)
 
 
 def destroy(stack: auto.Stack, on_event: EventHandler | None = None) -> Outcome:
     """Remove everything the stack created."""
-    result = _operation(stack, "destroy", lambda events: stack.destroy(on_event=events, parallel=PARALLEL, color="never", message=who()), on_event)
-    return Outcome("destroy", dict(result.summary.resource_changes or {}), {}, result.summary.result)
+    journal = _operation(stack, "destroy", lambda events: stack.destroy(on_event=events, parallel=PARALLEL, color="never", message=who()), on_event)
+    return Outcome("destroy", journal.summary)
 
 
 def status(stack: auto.Stack) -> dict[str, Any]:

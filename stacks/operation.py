@@ -41,11 +41,14 @@ class Journal:
     show: EventHandler | None = None
     changed: int = 0
     failed: dict[str, list[str]] = field(default_factory=dict)
+    summary: dict[str, int] = field(default_factory=dict)  # resources per operation (create, same, ...), from the last event
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, event: auto.EngineEvent) -> None:
         done, failed, diagnostic = event.res_outputs_event, event.res_op_failed_event, event.diagnostic_event
         with self._lock:
+            if event.summary_event:
+                self.summary = dict(event.summary_event.resource_changes or {})
             if done and done.metadata.op.value in CHANGING and done.metadata.provider:  # a custom resource, not a component
                 self.changed += 1
             if failed:

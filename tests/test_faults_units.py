@@ -120,9 +120,9 @@ def test_known_engine_failures_become_one_line_causes_with_a_hint(stderr, kind, 
 def test_a_failed_run_names_its_failed_resources_and_their_errors_not_the_tail_of_its_output():
     journal = Journal()
     urn = "urn:pulumi:dev::meshinstall::meshinstall:components:ControlPlane$kubernetes:helm.sh/v3:Release::istio-ingressgateway"
-    journal(SimpleNamespace(res_outputs_event=None, res_op_failed_event=None,
+    journal(SimpleNamespace(res_outputs_event=None, res_op_failed_event=None, summary_event=None,
                             diagnostic_event=SimpleNamespace(severity="error", urn=urn, message="cannot re-use a name that is still in use\n")))
-    journal(SimpleNamespace(res_outputs_event=None, res_op_failed_event=None,
+    journal(SimpleNamespace(res_outputs_event=None, res_op_failed_event=None, summary_event=None,
                             diagnostic_event=SimpleNamespace(severity="warning", urn=urn, message="a plugin warning")))
     err = failure("up", "dev", _error("warning: lots of noise\nOutputs:\n  x: 1"), journal, Interrupts())
     assert str(err) == "up failed after 0 change(s):\n  kubernetes:helm.sh/v3:Release istio-ingressgateway: cannot re-use a name that is still in use"
