@@ -99,6 +99,11 @@ class Backend:
         this backend itself (the engine's `stack export` does)."""
         return None
 
+    def last_update(self, project: str, stack: str) -> dict[str, Any] | None:
+        """The newest entry of the stack's history as the engine wrote it (`kind`, `result`, `startTime` and
+        `endTime` in seconds); None when it has none. Only for a backend meshinstall reads itself."""
+        raise NotImplementedError
+
     def remove(self, lock: EngineLock) -> None:
         raise NotImplementedError
 
@@ -129,6 +134,11 @@ class FileBackend(Backend):
 
     def remove(self, lock: EngineLock) -> None:
         Path(lock.key).unlink(missing_ok=True)
+
+    def last_update(self, project: str, stack: str) -> dict[str, Any] | None:
+        entries = (self.folder / ".pulumi" / "history" / project / stack).glob(f"{stack}-*.history.json")
+        newest = max(entries, key=lambda path: int(path.name[len(stack) + 1:].split(".")[0]), default=None)  # named by the time in ns
+        return json.loads(newest.read_bytes()) if newest else None
 
     def saved_state(self, project: str, stack: str) -> tuple[str, bytes | None] | None:
         path = self.folder / ".pulumi" / "stacks" / project / f"{stack}.json"
@@ -246,6 +256,15 @@ class PostgresBackend(Backend):
     def remove(self, lock: EngineLock) -> None:
         with self.connect() as db:
             db.execute(f"DELETE FROM {self.table} WHERE key = %s", (lock.key,))
+
+    def last_update(self, project: str, stack: str) -> dict[str, Any] | None:
+        with self.connect() as db:
+            if db.execute("SELECT to_regclass(%s)", (self.table,)).fetchone()[0] is None:
+                return None
+            row = db.execute(f"SELECT data->>'data' FROM {self.table} WHERE key LIKE %s"
+                             " ORDER BY length(key) DESC, key DESC LIMIT 1",  # the newest: keys end with the time in ns
+                             (f"%.pulumi/history/{project}/{stack}/{stack}-%.history.json",)).fetchone()
+        return json.loads(base64.b64decode(row[0] or "")) if row else None
 
     def saved_state(self, project: str, stack: str) -> tuple[str, bytes | None] | None:
         with self.connect() as db:

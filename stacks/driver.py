@@ -100,6 +100,20 @@ def engine_env(place: Places, secret: str, backend_password: str | None = None) 
     }
 
 
+class Workspace(auto.LocalWorkspace):
+    """The Automation API's workspace, but a stack whose state the backend holds (`saved`) is selected without an
+    engine run: every operation names its stack (`--stack`), so `pulumi stack select` would only check that it
+    exists (0.2 s of each command)."""
+
+    def __init__(self, saved: bool, **options: Any) -> None:
+        super().__init__(**options)
+        self.saved = saved
+
+    def select_stack(self, stack_name: str) -> None:
+        if not self.saved:
+            super().select_stack(stack_name)
+
+
 @dataclass(frozen=True)
 class Environment:
     """An opened stack, its cluster, and what its program declares next: the mesh layout, the record of an upgrade
@@ -152,21 +166,20 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
         Path(place.backend_url[len("file://"):]).mkdir(parents=True, exist_ok=True)
     env = engine_env(place, secret, state_password(spec))
     sdk.apply()  # the program then waits for its outputs in linear time (stacks/sdk.py)
-    workspace = auto.LocalWorkspaceOptions(
-        work_dir=str(place.work_dir),
-        pulumi_home=str(place.pulumi_home),
-        pulumi_command=engine.command(),
-        env_vars=env,
-        secrets_provider="passphrase",
-        project_settings=auto.ProjectSettings(name=PROJECT, runtime="python", backend=auto.ProjectBackend(place.backend_url)),
-    )
+    own = readable(place.backend_url, state_password(spec))
+    saved = own.saved_state(PROJECT, spec.name) if own else None
     try:
-        stack = auto.create_or_select_stack(
-            stack_name=spec.name,
-            project_name=PROJECT,
+        workspace = Workspace(
+            saved=bool(saved and saved[1] is not None),
+            work_dir=str(place.work_dir),
+            pulumi_home=str(place.pulumi_home),
+            pulumi_command=engine.command(),
+            env_vars=env,
+            secrets_provider="passphrase",
             program=lambda: program.build(spec, secrets, crds, unchanged.Recording(cell["inputs"], refresh, cell.get("read_at")), cell["layout"], cell["record"], adopted),
-            opts=workspace,
+            project_settings=auto.ProjectSettings(name=PROJECT, runtime="python", main=os.getcwd(), backend=auto.ProjectBackend(place.backend_url)),
         )
+        stack = auto.Stack.create_or_select(spec.name, workspace)
     except auto.errors.CommandError as err:
         raise failure(f"opening the stack at {place.backend_url}", spec.name, err, Journal(), Interrupts()) from err
     cell: dict[str, Any] = {}  # what the program above declares when the engine runs it
@@ -202,8 +215,8 @@ def nothing_to_do(env: Environment, refresh: bool) -> Decision:
     """Whether an `up` or `preview` has nothing to do, found without the engine (stacks/unchanged.py). With
     `refresh`, it also reads whether every object is as the last refreshed update left it, even when the spec changed:
     the engine then need not refresh before applying the change."""
-    history = engine_call("history", lambda: env.stack.history(page_size=1), env.stack.name)
-    if not history or history[0].kind != "update" or history[0].result != "succeeded":
+    last = last_update(env.stack)
+    if not last or last.kind != "update" or last.result != "succeeded":
         return Decision(None, "the last operation on the stack was not a successful update")
     state = read_state(env.stack)
     if state.pending:
@@ -215,14 +228,14 @@ def nothing_to_do(env: Environment, refresh: bool) -> Decision:
     if refresh:
         read_at = datetime.now(timezone.utc)
         try:
-            changed = unchanged.changed_objects(env.target, state, history[0].start_time)
+            changed = unchanged.changed_objects(env.target, state, last.start_time)
         except (OSError, RuntimeError, urllib3.exceptions.HTTPError, ConfigException, ApiException) as err:
             return Decision(None, inputs_changed or f"the cluster could not be read ({err})")
         if changed:
             return Decision(None, f"{len(changed)} object(s) touched in the cluster since the last update, first {changed[0]}")
     if inputs_changed:
         return Decision(None, inputs_changed, read_at)
-    return Decision(Outcome("up", {"same": state.resources}, state.outputs), f"nothing changed since the last update ({history[0].end_time or history[0].start_time:%Y-%m-%d %H:%M})")
+    return Decision(Outcome("up", {"same": state.resources}, state.outputs), f"nothing changed since the last update ({last.end_time or last.start_time:%Y-%m-%d %H:%M})")
 
 
 @contextmanager
@@ -268,11 +281,41 @@ def recover_state(env: Environment, spec: Spec) -> list[str]:
     return said
 
 
+def _own_backend(stack: auto.Stack) -> Backend | None:
+    """The stack's backend when meshinstall reads it itself (a folder, PostgreSQL), else None."""
+    variables = getattr(stack.workspace, "env_vars", {})
+    return readable(variables.get("PULUMI_BACKEND_URL", ""), variables.get("PGPASSWORD"))
+
+
+@dataclass(frozen=True)
+class LastUpdate:
+    """The newest entry of a stack's history: an update, refresh or destroy, and how it ended."""
+
+    kind: str
+    result: str
+    start_time: datetime
+    end_time: datetime | None
+
+
+def last_update(stack: auto.Stack) -> LastUpdate | None:
+    """The stack's last operation (None: there was none): read from the backend directly, else asked of the engine
+    (`stack history`, 0.3 s)."""
+    backend = _own_backend(stack)
+    if backend:
+        entry = backend.last_update(PROJECT, stack.name)
+        if entry is None:
+            return None
+        end = entry.get("endTime")
+        return LastUpdate(entry.get("kind", ""), entry.get("result", ""), datetime.fromtimestamp(entry["startTime"], timezone.utc),
+                          datetime.fromtimestamp(end, timezone.utc) if end else None)
+    history = engine_call("history", lambda: stack.history(page_size=1), stack.name)
+    return LastUpdate(history[0].kind, history[0].result, history[0].start_time, history[0].end_time) if history else None
+
+
 def read_state(stack: auto.Stack) -> unchanged.Recorded:
     """What the state records (no secret decrypted): read from the backend directly (a folder, PostgreSQL), else
     exported by the engine."""
-    variables = getattr(stack.workspace, "env_vars", {})
-    backend = readable(variables.get("PULUMI_BACKEND_URL", ""), variables.get("PGPASSWORD"))
+    backend = _own_backend(stack)
     saved = backend.saved_state(PROJECT, stack.name) if backend else None
     if saved is not None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 from meshinstall.stacks import unchanged
@@ -130,3 +131,20 @@ def test_the_subpackages_fingerprinted_are_those_pyproject_maps():
     pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
     mapped = {name.split(".")[1] for name in pyproject["tool"]["setuptools"]["package-dir"] if "." in name}
     assert mapped == set(unchanged.SUBPACKAGES)
+
+
+def test_the_last_update_is_the_newest_history_entry_of_the_folder_backend(tmp_path):
+    """`up` decides whether there is anything to do from the stack's last operation, read from the backend's files
+    (the engine's `stack history` cost 0.3 s of every command): the newest entry, not the last listed."""
+    from meshinstall.stacks.backend import FileBackend
+
+    folder = tmp_path / ".pulumi" / "history" / "meshinstall" / "dev"
+    folder.mkdir(parents=True)
+    entries = {1795754849000000000: {"kind": "update", "result": "succeeded", "startTime": 1795754849},
+               1795754990000000000: {"kind": "refresh", "result": "failed", "startTime": 1795754990},
+               999999999000000000: {"kind": "update", "result": "succeeded", "startTime": 999999999}}  # 2001: one digit less
+    for nanos, entry in entries.items():
+        (folder / f"dev-{nanos}.history.json").write_text(json.dumps(entry))
+        (folder / f"dev-{nanos}.checkpoint.json").write_text("{}")
+    assert FileBackend(tmp_path).last_update("meshinstall", "dev")["kind"] == "refresh"
+    assert FileBackend(tmp_path).last_update("meshinstall", "other") is None
