@@ -39,3 +39,13 @@ def test_other_commands_and_a_json_preview_keep_their_output(engine):
     assert "--output=json" not in engine("stack", "history", "--json")
     assert "--output=json" not in engine("preview", "--json")
     assert engine("up", "--non-interactive").count("--non-interactive") == 1
+
+
+def test_the_engine_runs_under_a_memory_limit_unless_the_user_set_their_own(tmp_path, monkeypatch):
+    from meshinstall.stacks.driver import ENGINE_MEMORY_LIMIT, Places, engine_env
+
+    place = Places(tmp_path, tmp_path / "work", tmp_path / "home", f"file://{tmp_path}")
+    monkeypatch.delenv("GOMEMLIMIT", raising=False)
+    assert engine_env(place, "passphrase")["GOMEMLIMIT"] == ENGINE_MEMORY_LIMIT
+    monkeypatch.setenv("GOMEMLIMIT", "3GiB")
+    assert engine_env(place, "passphrase")["GOMEMLIMIT"] == "3GiB"
