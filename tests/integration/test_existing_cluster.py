@@ -177,7 +177,7 @@ def test_a_missing_rule_is_named_by_doctor_and_up_applies_nothing(clusters, tmp_
 def test_someone_elses_gateway_api_crds_and_namespace_are_left_theirs_and_a_missing_default_storage_class_is_named(clusters, tmp_path):
     alpha, _ = clusters
     spec = load_spec(ROOT / "environments" / "dev.yaml")
-    for crd in gateway_api.crd_documents(gateway_api_source(spec)):
+    for crd in gateway_api.GatewayApiPlan(gateway_api.release_text(gateway_api_source(spec))).crds:
         crd["metadata"].setdefault("labels", {})["app.kubernetes.io/managed-by"] = "platform-kustomize"
         alpha.extensions.create_custom_resource_definition(crd)
     theirs = gateway_crds(alpha)
