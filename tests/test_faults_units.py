@@ -212,3 +212,27 @@ def test_an_engine_lock_is_stale_when_its_holder_is_dead_here_or_it_is_older_tha
     assert not lock(os.getpid(), here, STALE_AFTER * 2).stale, "a live holder here is never stale, however old"
     assert not lock(7, "elsewhere", 60).stale, "a young lock from another host may belong to a run still going"
     assert lock(7, "elsewhere", STALE_AFTER + 60).stale
+
+
+def test_the_simulated_cluster_runs_without_the_engines_memory_limit(tmp_path, monkeypatch):
+    """The engine starts the simulated cluster (a resource of the program) with its own GOMEMLIMIT in the
+    environment; the API server, which holds gigabytes at 1000 apps, must not collect under it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("etcd", "kwok"):
+        (bin_dir / name).write_text(f'#!/bin/sh\nenv > "{tmp_path}/{name}.env"\n')
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("GOMEMLIMIT", "512MiB")
+    plane = LocalControlPlane(LocalClusterConfig(state_dir=str(tmp_path / "cluster"), search_path=str(bin_dir)))
+    plane.logs.mkdir(parents=True)
+    for name in ("etcd", "kwok"):
+        plane._spawn(name, [name])
+    for name in ("etcd", "kwok"):
+        written = tmp_path / f"{name}.env"
+        for _ in range(100):
+            if written.exists() and written.read_text():
+                break
+            time.sleep(0.05)
+        child = dict(line.split("=", 1) for line in written.read_text().splitlines() if "=" in line)
+        assert "GOMEMLIMIT" not in child and child["PATH"] == os.environ["PATH"], name
+    assert child["HOME"] == str(plane.root), "kwok keeps a HOME of its own"
