@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..schemas.model import Spec
 from ..stacks import kube
@@ -139,17 +139,14 @@ class Context:
 
     def items(self, api_version: str, plural: str, namespace: str | None = None, selector: str = "") -> list[dict[str, Any]]:
         """Every object of a kind (with `selector`, those it selects), as JSON; [] when the kind is not served."""
-        return kube.items(self.api, api_version, plural, selector, namespace)
-
-    def _listing(self, key: tuple[str, str, str], items: Callable[[], Iterable[tuple[str, Any]]]) -> dict[str, Any]:
-        if key not in self._listed:
-            self._listed[key] = dict(items())
-        return self._listed[key]
+        return kube.items(self.api, api_version, plural, selector=selector, namespace=namespace)
 
     def _named(self, api_version: str, namespace: str, plural: str) -> dict[str, dict[str, Any]]:
         """The namespace's objects of a kind by name, listed once for the run."""
-        return self._listing((api_version, namespace, plural),
-                             lambda: ((o["metadata"]["name"], o) for o in self.items(api_version, plural, namespace)))
+        key = (api_version, namespace, plural)
+        if key not in self._listed:
+            self._listed[key] = {o["metadata"]["name"]: o for o in self.items(api_version, plural, namespace)}
+        return self._listed[key]
 
     def deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
         """A Deployment with its status, or None (the namespace's Deployments are listed once for the run)."""
@@ -157,13 +154,8 @@ class Context:
 
     def endpoint_slices(self, namespace: str, service: str) -> list[dict[str, Any]]:
         """The EndpointSlices of a Service (the namespace's slices are listed once for the run)."""
-        def by_service() -> Iterable[tuple[str, Any]]:
-            grouped: dict[str, list[Any]] = {}
-            for item in self.items("discovery.k8s.io/v1", "endpointslices", namespace):
-                grouped.setdefault((item["metadata"].get("labels") or {}).get("kubernetes.io/service-name", ""), []).append(item)
-            return grouped.items()
-
-        return self._listing(("discovery.k8s.io/v1", namespace, "endpointslices:by-service"), by_service).get(service, [])
+        return [s for s in self._named("discovery.k8s.io/v1", namespace, "endpointslices").values()
+                if (s["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == service]
 
     def custom_object(self, group: str, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
         """A v1 custom object (`networking.istio.io`, `monitoring.coreos.com`, ...), or None when it does not exist.

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
+
+from meshinstall.checks.base import Context
+from meshinstall.schemas.validate import load_spec
 
 Answer = Callable[[str, Any], tuple[int, Any]]  # (method, body) -> (status, body)
 
@@ -27,3 +31,10 @@ class Answers:
 
 def always(status: int, body: Any) -> Answer:
     return lambda method, sent: (status, body)
+
+
+def context(api: Answers, spec_path: Path | None = None) -> Context:
+    """A check context whose API server is `api`, on the spec at `spec_path` (none: an invalid spec)."""
+    ctx = Context(load_spec(spec_path) if spec_path else None, spec_path or Path("dev.yaml"))
+    ctx.__dict__["api"] = api
+    return ctx

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from meshinstall.checks.base import Context, Status
+from meshinstall.checks.base import Status
 from meshinstall.checks.control_plane.mi102_injection_webhook import InjectionWebhook
-from meshinstall.schemas.validate import load_spec
 
-from fake_api import Answers, always
+from fake_api import Answers, always, context
 
 APPS = "/apis/networking.istio.io/v1/namespaces/shop/virtualservices"
-
-
-def context(api: Answers, spec_path: Path | None = None) -> Context:
-    ctx = Context(load_spec(spec_path) if spec_path else None, spec_path or Path("dev.yaml"))
-    ctx.__dict__["api"] = api
-    return ctx
 
 
 def test_the_apps_of_a_namespace_cost_one_list_per_kind():

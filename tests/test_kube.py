@@ -7,18 +7,14 @@ from typing import Any
 from meshinstall.checks.base import Context, Status
 from meshinstall.checks.preflight.mi006_rights import ClusterRights
 from meshinstall.checks.preflight.mi009_capacity import Capacity
-from meshinstall.schemas.validate import load_spec
 from meshinstall.stacks import kube
 
-from fake_api import Answers, always
+from fake_api import Answers, always, context
 
 
 def staging(isolated: Any, api: Answers) -> Context:
     """A check context on the staging environment (an existing cluster) whose API server is `api`."""
-    path = isolated / "environments" / "staging.yaml"
-    ctx = Context(load_spec(path), path)
-    ctx.__dict__["api"] = api
-    return ctx
+    return context(api, isolated / "environments" / "staging.yaml")
 
 
 def test_a_kind_with_no_objects_lists_as_empty():
