@@ -172,8 +172,7 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
         Path(place.backend_url[len("file://"):]).mkdir(parents=True, exist_ok=True)
     env = engine_env(place, secret, state_password(spec))
     sdk.apply()  # the program then waits for its outputs in linear time (stacks/sdk.py)
-    own = readable(place.backend_url, state_password(spec))
-    saved = own.saved_state(PROJECT, spec.name) if own else None
+    saved = state_backend(spec).saved_state(PROJECT, spec.name)  # None: a backend the engine alone reads (S3)
     try:
         workspace = Workspace(
             saved=bool(saved and saved[1] is not None),
@@ -308,12 +307,15 @@ def last_update(stack: auto.Stack) -> LastUpdate | None:
     (`stack history`, 0.3 s)."""
     backend = _own_backend(stack)
     if backend:
-        entry = backend.last_update(PROJECT, stack.name)
-        if entry is None:
+        try:
+            entry = backend.last_update(PROJECT, stack.name)
+        except (OSError, ValueError):  # cut short or unreadable: as if there were no entry, the engine then runs
+            return None
+        if not entry or not isinstance(entry.get("startTime"), int):
             return None
         end = entry.get("endTime")
         return LastUpdate(entry.get("kind", ""), entry.get("result", ""), datetime.fromtimestamp(entry["startTime"], timezone.utc),
-                          datetime.fromtimestamp(end, timezone.utc) if end else None)
+                          datetime.fromtimestamp(end, timezone.utc) if isinstance(end, int) else None)
     history = engine_call("history", lambda: stack.history(page_size=1), stack.name)
     return LastUpdate(history[0].kind, history[0].result, history[0].start_time, history[0].end_time) if history else None
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from meshinstall.checks.base import Status
 from meshinstall.checks.control_plane.mi102_injection_webhook import InjectionWebhook
 

@@ -148,3 +148,17 @@ def test_the_last_update_is_the_newest_history_entry_of_the_folder_backend(tmp_p
         (folder / f"dev-{nanos}.checkpoint.json").write_text("{}")
     assert FileBackend(tmp_path).last_update("meshinstall", "dev")["kind"] == "refresh"
     assert FileBackend(tmp_path).last_update("meshinstall", "other") is None
+
+
+def test_a_history_entry_cut_short_sends_up_to_the_engine_instead_of_a_traceback(tmp_path):
+    from types import SimpleNamespace
+
+    from meshinstall.stacks import driver
+
+    folder = tmp_path / ".pulumi" / "history" / "meshinstall" / "dev"
+    folder.mkdir(parents=True)
+    (folder / "dev-1795754849000000000.history.json").write_text('{"kind": "update", "result": "succ')
+    stack = SimpleNamespace(name="dev", workspace=SimpleNamespace(env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path}"}))
+    assert driver.last_update(stack) is None
+    (folder / "dev-1795754849000000000.history.json").write_text('{"kind": "update", "result": "succeeded", "startTime": 1795754849}')
+    assert driver.last_update(stack).start_time == datetime.fromtimestamp(1795754849, timezone.utc)
