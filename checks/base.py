@@ -112,8 +112,10 @@ class Context:
         """The simulated cluster's control plane (None for an existing cluster)."""
         return self.target.control_plane() if self.target else None
 
+    @cached_property
     def cluster_not_running(self) -> bool:
-        """A simulated cluster that `up` has not started (yet, or again): there is nothing to ask."""
+        """A simulated cluster that `up` has not started (yet, or again): there is nothing to ask. Asked once per run
+        (each asking is an HTTPS request to the API server)."""
         return self.simulated and not self.local_cluster.running()
 
     @property

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SpecInvalid
 from ..schemas.model import Spec
+# Imported before any check runs in a thread (`run`): a package that two threads import at once can reach one of them
+# half-initialized (the Kubernetes client did, as an ImportError in MI005).
+from ..stacks import driver  # noqa: F401
 from . import load_all
-from .base import Context, Result, Status
+from .base import Check, Context, Result, Status
 
 
 @dataclass(frozen=True)
@@ -43,20 +47,33 @@ def context_for(spec_path: Path, host: str = "local://", spec: Spec | None = Non
 
 
 def run(phase: str, ctx: Context, only: set[str] | None = None) -> Report:
-    """Run every check of `phase` (doctor or verify); cluster checks are skipped once the cluster is unreachable."""
-    results: list[Result] = []
-    unreachable = False
+    """Run every check of `phase` (doctor or verify); cluster checks are skipped once the cluster is unreachable.
+
+    The checks that do not read the cluster (doctor's spec, passphrase, state and engine checks) run in threads
+    beside the cluster's: each mostly waits (on a subprocess, the state backend, or the passphrase's key derivation,
+    which releases the interpreter), and one after the other they took most of a doctor run (bench/results.md,
+    stop 21)."""
     ctx.phase = phase
-    for check_id, cls in load_all().items():
-        gate = phase == "verify" and check_id == "MI005"  # verify first makes sure there is a cluster to look at
-        if (cls.phase != phase and not gate) or (only and check_id not in only):
-            continue
-        check = cls()
-        if unreachable and cls.needs_cluster:
-            results.append(check.skipped(check.target, "the cluster is unreachable (MI005)"))
-            continue
-        result = check.run(ctx)
-        unreachable = unreachable or (check_id == "MI005" and result.status is Status.FAILED)
-        results.append(result)
+    chosen = {check_id: cls() for check_id, cls in load_all().items()
+              if (cls.phase == phase or (phase == "verify" and check_id == "MI005"))  # verify first makes sure there is a cluster to look at
+              and (not only or check_id in only)}
+    aside = [check for check in chosen.values() if not check.needs_cluster]
+    with ThreadPoolExecutor(max_workers=max(len(aside), 1)) as pool:
+        pending = {check.id: pool.submit(check.run, ctx) for check in aside}
+        done = _cluster_checks([check for check in chosen.values() if check.needs_cluster], ctx)
+        done |= {check_id: future.result() for check_id, future in pending.items()}
     name = ctx.spec.name if ctx.spec else ctx.spec_path.stem
-    return Report(phase, name, tuple(results))
+    return Report(phase, name, tuple(done[check_id] for check_id in chosen))
+
+
+def _cluster_checks(checks: list[Check], ctx: Context) -> dict[str, Result]:
+    """The checks that read the cluster, in id order; once MI005 finds it unreachable, the rest are skipped."""
+    results: dict[str, Result] = {}
+    unreachable = False
+    for check in checks:
+        if unreachable:
+            results[check.id] = check.skipped(check.target, "the cluster is unreachable (MI005)")
+            continue
+        results[check.id] = check.run(ctx)
+        unreachable = unreachable or (check.id == "MI005" and results[check.id].status is Status.FAILED)
+    return results

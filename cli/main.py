@@ -186,7 +186,7 @@ def _first_phase(opened: Any, plan: Any) -> str:
     """Lay the environment out as the next phase of `plan` will (for `preview`), and name that phase."""
     from ..stacks import driver, upgrade
 
-    state = driver.read_state(opened.stack)
+    state = driver.read_state(opened)
     installed, start = upgrade.installed_from(state), upgrade.resume_at(state, plan.new_version)
     step = upgrade.phases(plan, installed)[start]
     opened.lay_out(step.layout, upgrade.record(plan, installed, start))
@@ -199,7 +199,7 @@ def _rollout(opened: Any, spec: Any, plan: Any, as_json: bool, rollback: bool) -
     from ..checks.base import Context
     from ..stacks import driver, rollout, upgrade
 
-    state = driver.read_state(opened.stack)
+    state = driver.read_state(opened)
     installed, start = upgrade.installed_from(state), upgrade.resume_at(state, plan.new_version)
     if start:
         _say(f"resuming the upgrade to {plan.new_version} at phase {start + 1}", as_json, stderr=as_json)

@@ -6,6 +6,7 @@ import os
 from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -122,14 +123,24 @@ class Workspace(auto.LocalWorkspace):
 
 @dataclass(frozen=True)
 class Environment:
-    """An opened stack, its cluster, and what its program declares next: the mesh layout, the record of an upgrade
-    in progress, and the fingerprint of all it reads (stacks/unchanged.py). A canary upgrade lays the mesh out anew
-    before each of its phases (`lay_out`)."""
+    """An opened environment: its stack, its cluster, and what its program declares next: the mesh layout, the
+    record of an upgrade in progress, and the fingerprint of all it reads (stacks/unchanged.py). A canary upgrade
+    lays the mesh out anew before each of its phases (`lay_out`).
 
-    stack: auto.Stack
+    The stack is selected when first used: what the state records is read from the backend (`backend`, when
+    meshinstall reads it itself), so an `up` with nothing to do never starts the engine, not even for its version."""
+
+    name: str
+    backend: Backend | None
+    select: Callable[[], auto.Stack]
     target: ClusterTarget
     program_inputs: dict[str, Any]
     fingerprint: Callable[[upgrade.MeshLayout, dict[str, Any] | None], str]
+
+    @cached_property
+    def stack(self) -> auto.Stack:
+        """The Automation API's stack, bound to the inline program."""
+        return self.select()
 
     @property
     def inputs(self) -> str:
@@ -170,26 +181,31 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
         folder.mkdir(parents=True, exist_ok=True)
     if place.backend_url.startswith("file://"):
         Path(place.backend_url[len("file://"):]).mkdir(parents=True, exist_ok=True)
-    env = engine_env(place, secret, state_password(spec))
-    sdk.apply()  # the program then waits for its outputs in linear time (stacks/sdk.py)
-    saved = state_backend(spec).saved_state(PROJECT, spec.name)  # None: a backend the engine alone reads (S3)
-    try:
-        workspace = Workspace(
-            saved=bool(saved and saved[1] is not None),
-            work_dir=str(place.work_dir),
-            pulumi_home=str(place.pulumi_home),
-            pulumi_command=engine.command(),
-            env_vars=env,
-            secrets_provider="passphrase",
-            program=lambda: program.build(spec, secrets, crds, unchanged.Recording(cell["inputs"], refresh, cell.get("read_at")), cell["layout"], cell["record"], adopted),
-            project_settings=auto.ProjectSettings(name=PROJECT, runtime="python", main=os.getcwd(), backend=auto.ProjectBackend(place.backend_url)),
-        )
-        stack = auto.Stack.create_or_select(spec.name, workspace)
-    except auto.errors.CommandError as err:
-        raise failure(f"opening the stack at {place.backend_url}", spec.name, err, Journal(), Interrupts()) from err
-    cell: dict[str, Any] = {}  # what the program above declares when the engine runs it
-    env = Environment(stack, target, cell, lambda layout, record: unchanged.inputs_fingerprint(spec, secrets, crds, target, secret, layout, record, adopted))
-    state = read_state(stack)
+    backend = state_backend(spec)
+    saved = backend.saved_state(PROJECT, spec.name)  # None: a backend the engine alone reads (S3)
+    cell: dict[str, Any] = {}  # what the program below declares when the engine runs it
+
+    def select() -> auto.Stack:
+        sdk.apply()  # the program then waits for its outputs in linear time (stacks/sdk.py)
+        try:
+            workspace = Workspace(
+                saved=bool(saved and saved[1] is not None),
+                work_dir=str(place.work_dir),
+                pulumi_home=str(place.pulumi_home),
+                pulumi_command=engine.command(),
+                env_vars=engine_env(place, secret, state_password(spec)),
+                secrets_provider="passphrase",
+                program=lambda: program.build(spec, secrets, crds, unchanged.Recording(cell["inputs"], refresh, cell.get("read_at")), cell["layout"], cell["record"], adopted),
+                project_settings=auto.ProjectSettings(name=PROJECT, runtime="python", main=os.getcwd(), backend=auto.ProjectBackend(place.backend_url)),
+            )
+            return auto.Stack.create_or_select(spec.name, workspace)
+        except auto.errors.CommandError as err:
+            raise failure(f"opening the stack at {place.backend_url}", spec.name, err, Journal(), Interrupts()) from err
+
+    own = backend if saved is not None else None
+    env = Environment(spec.name, own, select, target, cell,
+                      lambda layout, record: unchanged.inputs_fingerprint(spec, secrets, crds, target, secret, layout, record, adopted))
+    state = read_state(env)
     env.lay_out(upgrade.layout_from(spec, state), upgrade.in_progress(state))
     return env
 
@@ -220,10 +236,10 @@ def nothing_to_do(env: Environment, refresh: bool) -> Decision:
     """Whether an `up` or `preview` has nothing to do, found without the engine (stacks/unchanged.py). With
     `refresh`, it also reads whether every object is as the last refreshed update left it, even when the spec changed:
     the engine then need not refresh before applying the change."""
-    last = last_update(env.stack)
+    last = last_update(env)
     if not last or last.kind != "update" or last.result != "succeeded":
         return Decision(None, "the last operation on the stack was not a successful update")
-    state = read_state(env.stack)
+    state = read_state(env)
     if state.pending:
         return Decision(None, "the state records operations that were interrupted")
     inputs_changed = None if state.inputs == env.inputs else "the spec, a secret, the charts, the cluster or meshinstall changed since the last update"
@@ -269,7 +285,7 @@ def recover_state(env: Environment, spec: Spec) -> list[str]:
     """Under the lock, before the engine: operations a dead run left pending, and Helm releases it left stuck or
     installed without the state knowing (stacks/recovery.py). One line for each thing cleared."""
     said = []
-    state = read_state(env.stack)
+    state = read_state(env)
     if state.pending:
         said += engine_call("repair", lambda: recovery.clear_pending_operations(env.stack), spec.name)
     if env.target.simulated and not env.target.control_plane().created():
@@ -286,9 +302,11 @@ def recover_state(env: Environment, spec: Spec) -> list[str]:
     return said
 
 
-def _own_backend(stack: auto.Stack) -> Backend | None:
-    """The stack's backend when meshinstall reads it itself (a folder, PostgreSQL), else None."""
-    variables = getattr(stack.workspace, "env_vars", {})
+def _own_backend(source: auto.Stack | Environment) -> Backend | None:
+    """The backend of an environment or a stack when meshinstall reads it itself (a folder, PostgreSQL), else None."""
+    if isinstance(source, Environment):
+        return source.backend
+    variables = getattr(source.workspace, "env_vars", {})
     return readable(variables.get("PULUMI_BACKEND_URL", ""), variables.get("PGPASSWORD"))
 
 
@@ -302,13 +320,13 @@ class LastUpdate:
     end_time: datetime | None
 
 
-def last_update(stack: auto.Stack) -> LastUpdate | None:
-    """The stack's last operation (None: there was none): read from the backend directly, else asked of the engine
-    (`stack history`, 0.3 s)."""
-    backend = _own_backend(stack)
+def last_update(source: auto.Stack | Environment) -> LastUpdate | None:
+    """The last operation on an environment's (or a stack's) stack (None: there was none): read from the backend
+    directly, else asked of the engine (`stack history`, 0.3 s)."""
+    backend = _own_backend(source)
     if backend:
         try:
-            entry = backend.last_update(PROJECT, stack.name)
+            entry = backend.last_update(PROJECT, source.name)
         except (OSError, ValueError):  # cut short or unreadable: as if there were no entry, the engine then runs
             return None
         if not entry or not isinstance(entry.get("startTime"), int):
@@ -316,15 +334,16 @@ def last_update(stack: auto.Stack) -> LastUpdate | None:
         end = entry.get("endTime")
         return LastUpdate(entry.get("kind", ""), entry.get("result", ""), datetime.fromtimestamp(entry["startTime"], timezone.utc),
                           datetime.fromtimestamp(end, timezone.utc) if isinstance(end, int) else None)
+    stack = source.stack if isinstance(source, Environment) else source
     history = engine_call("history", lambda: stack.history(page_size=1), stack.name)
     return LastUpdate(history[0].kind, history[0].result, history[0].start_time, history[0].end_time) if history else None
 
 
-def read_state(stack: auto.Stack) -> unchanged.Recorded:
-    """What the state records (no secret decrypted): read from the backend directly (a folder, PostgreSQL), else
-    exported by the engine."""
-    backend = _own_backend(stack)
-    saved = backend.saved_state(PROJECT, stack.name) if backend else None
+def read_state(source: auto.Stack | Environment) -> unchanged.Recorded:
+    """What the state of an environment (or a stack) records, no secret decrypted: read from the backend directly
+    (a folder, PostgreSQL), else exported by the engine."""
+    backend = _own_backend(source)
+    saved = backend.saved_state(PROJECT, source.name) if backend else None
     if saved is not None:
         try:
             deployment = state_file.latest(*saved)
@@ -332,12 +351,13 @@ def read_state(stack: auto.Stack) -> unchanged.Recorded:
                 return unchanged.recorded(deployment)
         except state_file.StateUnreadable:
             pass  # the engine's own export says why
+    stack = source.stack if isinstance(source, Environment) else source
     return unchanged.recorded(engine_call("export", stack.export_stack, stack.name).deployment)
 
 
 def upgrade_plan(env: Environment, spec: Spec, allow_downgrade: bool = False) -> upgrade.UpgradePlan | None:
     """The mesh upgrade `up` would carry out (stacks/upgrade.py)."""
-    return upgrade.plan(spec, upgrade.installed_from(read_state(env.stack)), allow_downgrade)
+    return upgrade.plan(spec, upgrade.installed_from(read_state(env)), allow_downgrade)
 
 
 def upgrade_progress(stack: auto.Stack, spec: Spec) -> dict[str, Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from meshinstall.checks import load_all, runner
 from meshinstall.checks.base import Status
 from meshinstall.checks.control_plane.mi102_injection_webhook import InjectionWebhook
 
@@ -45,3 +46,21 @@ def test_the_injection_webhook_must_select_each_team_namespace_by_its_labels(iso
     assert unlabelled.status is Status.FAILED and unlabelled.message.startswith("does not select namespaces "), unlabelled
     not_ready = InjectionWebhook().run(context(webhook_cluster({"istio-injection": "enabled"}, ready=False), spec_path))
     assert not_ready.status is Status.FAILED and not_ready.message == "the Service has no ready endpoints"
+
+
+def test_doctor_on_an_unreachable_cluster_still_runs_the_checks_that_do_not_read_it(isolated, monkeypatch):
+    """The checks that do not read the cluster run in threads beside those that do (checks/runner.py); the results
+    still come in id order, and once MI005 finds no cluster, the other cluster checks are skipped for it."""
+    monkeypatch.setenv("MESHINSTALL_PASSPHRASE", "unit")
+    ctx = context(Answers({}, default=always(503, {"reason": "ServiceUnavailable"})), isolated / "environments" / "staging.yaml")
+    report = runner.run("doctor", ctx)
+    ids = [r.check_id for r in report.results]
+    assert ids == sorted(ids) and len(ids) == len([c for c in load_all().values() if c.phase == "doctor"])
+    by_id = {r.check_id: r for r in report.results}
+    assert by_id["MI005"].status is Status.FAILED and by_id["MI005"].message.startswith("no answer: ApiException")
+    for check_id, check in load_all().items():
+        if check.phase == "doctor" and check_id != "MI005":
+            unreachable = by_id[check_id].message == "the cluster is unreachable (MI005)"
+            assert unreachable == check.needs_cluster, by_id[check_id]
+    assert by_id["MI001"].status is Status.PASSED
+    assert by_id["MI002"].status is Status.FAILED and "CHECKOUT_DB_PASSWORD is not set" in by_id["MI002"].message

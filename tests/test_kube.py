@@ -41,12 +41,25 @@ def test_capacity_adds_up_the_nodes_allocatable(isolated):
     assert result.message.endswith(", has 1 and 2Gi"), result.message
 
 
-def test_rights_names_each_one_the_api_server_denies(isolated):
+def _reviews(denied: set[tuple[str, str]]) -> Answers:
+    """An API server that allows every (resource, verb) but `denied`, and anything (`*`, `*`) when nothing is denied."""
     def review(method: str, body: dict) -> tuple[int, dict]:
         asked = body["spec"]["resourceAttributes"]
         assert method == "POST" and body["kind"] == "SelfSubjectAccessReview"
-        return 201, {"status": {"allowed": (asked["resource"], asked["verb"]) != ("customresourcedefinitions", "delete")}}
+        wildcard = asked["resource"] == "*" and asked["verb"] == "*"
+        return 201, {"status": {"allowed": not denied if wildcard else (asked["resource"], asked["verb"]) not in denied}}
 
-    result = ClusterRights().run(staging(isolated, Answers({"/apis/authorization.k8s.io/v1/selfsubjectaccessreviews": review})))
+    return Answers({"/apis/authorization.k8s.io/v1/selfsubjectaccessreviews": review})
+
+
+def test_rights_names_each_one_the_api_server_denies(isolated):
+    result = ClusterRights().run(staging(isolated, _reviews({("customresourcedefinitions", "delete")})))
     assert result.status is Status.FAILED
     assert "not allowed (1 of " in result.message and result.message.endswith(": delete customresourcedefinitions.apiextensions.k8s.io"), result.message
+
+
+def test_rights_of_an_identity_that_may_do_anything_take_one_review(isolated):
+    api = _reviews(set())
+    result = ClusterRights().run(staging(isolated, api))
+    assert result.status is Status.PASSED and result.message.endswith("the identity may do anything"), result.message
+    assert len(api.sent) == 1

@@ -91,17 +91,15 @@ def test_an_in_place_upgrade_has_no_waves(isolated):
 
 
 def test_the_installed_version_and_revision_come_from_the_istiod_release_in_the_state(isolated, tmp_path):
-    from types import SimpleNamespace
-
     from meshinstall.stacks import driver
+    from meshinstall.stacks.backend import FileBackend
 
-    def state_with(release: str, version: str, revision: str = "") -> SimpleNamespace:
+    def state_with(release: str, version: str, revision: str = "") -> driver.Environment:
         folder = tmp_path / release / ".pulumi" / "stacks" / "meshinstall"
         folder.mkdir(parents=True)
         resources = [{"type": "kubernetes:helm.sh/v3:Release", "id": f"istio-system/{release}", "outputs": {"version": version, "values": {"revision": revision}, "status": {"revision": 1}}}]
         (folder / "dev.json").write_text(json.dumps({"version": 3, "checkpoint": {"latest": {"resources": resources}}}))
-        stack = SimpleNamespace(name="dev", workspace=SimpleNamespace(env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path / release}"}))
-        return SimpleNamespace(stack=stack)
+        return driver.Environment("dev", FileBackend(tmp_path / release), select=None, target=None, program_inputs={}, fingerprint=None)
 
     spec = spec_with(isolated, at("1.30.3"))
     first = driver.upgrade_plan(state_with("istiod", "1.29.6"), spec)

@@ -1,5 +1,6 @@
 """MI006: the kubeconfig's identity holds every right meshinstall needs for the spec (stacks/rbac.py), asked of the
-API server one (verb, resource) at a time with SelfSubjectAccessReviews."""
+API server with SelfSubjectAccessReviews: first whether it may do anything (a cluster-admin, such as the simulated
+cluster's token), and only when not, one (verb, resource) at a time (239 reviews at 10 apps)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class ClusterRights(Check):
     def inspect(self, ctx: Context) -> Result:
         from ...stacks import rbac
 
-        if ctx.cluster_not_running():
+        if ctx.cluster_not_running:
             return self.skipped("SelfSubjectAccessReview", "the simulated cluster is not running; `up` starts it (its admin token has every right)")
         wanted = [pair for rule in rbac.rules(ctx.spec) for pair in rule.pairs()]
 
@@ -29,6 +30,8 @@ class ClusterRights(Check):
             answer = kube.request(ctx.api, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review)
             return bool((answer or {}).get("status", {}).get("allowed"))
 
+        if allowed(("*", "*", "*")):
+            return self.passed("SelfSubjectAccessReview", f"all {len(wanted)} rights of `meshinstall rbac {ctx.spec.name}`: the identity may do anything")
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = list(pool.map(allowed, wanted))
         denied = [f"{verb} {resource}{'.' + group if group else ''}" for (group, resource, verb), ok in zip(wanted, answers) if not ok]

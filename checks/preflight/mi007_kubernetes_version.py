@@ -17,7 +17,7 @@ class KubernetesVersion(Check):
 
         mesh = ctx.spec.mesh
         found = release(mesh.provider, mesh.version)
-        if ctx.cluster_not_running():
+        if ctx.cluster_not_running:
             return self.skipped("/version", f"the simulated cluster will run Kubernetes {ctx.spec.cluster.kubernetes_version}")
         info = kube.get(ctx.api, "/version")
         minor = f"{info['major']}.{info['minor'].rstrip('+')}"

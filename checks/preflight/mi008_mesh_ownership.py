@@ -17,7 +17,7 @@ class MeshOwnership(Check):
     phase = "doctor"
 
     def inspect(self, ctx: Context) -> Result:
-        if ctx.cluster_not_running():
+        if ctx.cluster_not_running:
             return self.skipped("webhooks, CRDs", "the simulated cluster is not running; `up` starts it")
         revisions = ctx.layout.revisions  # two during a canary upgrade
         ours, our_releases = {r.name for r in revisions}, OUR_RELEASES | {r.release for r in revisions}

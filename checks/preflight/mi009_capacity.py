@@ -17,7 +17,7 @@ class Capacity(Check):
         from ...schemas.quantity import bytes_of, format_cpu, format_memory, millicores
 
         spec = ctx.spec
-        if ctx.cluster_not_running():
+        if ctx.cluster_not_running:
             capacity, count = spec.cluster.node_capacity, spec.cluster.nodes
             have_cpu, have_memory = count * millicores(capacity.cpu), count * bytes_of(capacity.memory)
             target = "cluster.nodeCapacity"

@@ -15,7 +15,7 @@ class HelmReleasesSettled(Check):
         from ...stacks.recovery import STUCK, helm_records
         from ...stacks.releases import releases
 
-        if ctx.cluster_not_running():
+        if ctx.cluster_not_running:
             return self.skipped("Helm releases", "the simulated cluster is not running; `up` starts it")
         stuck = []
         for release in releases(ctx.spec).all():
