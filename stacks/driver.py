@@ -38,9 +38,8 @@ CHECKPOINT_INTERVAL_MS = 5000
 # A soft limit on the memory of the engine and of each of its plugins (Go programs). Go's collector otherwise lets a
 # heap grow to twice what was live after its last collection: at 1000 apps the engine reached 1 GB for 0.33 GB live.
 # Under the limit it collects more often as it nears it, and past it spends at most half a core on collecting rather
-# than fail (bench/results.md, stop 20). 448 MiB rather than 512: at 1000 apps the engine and its provider peaked
-# 12 MiB lower, and adding and removing the apps took no longer (stop 21). A GOMEMLIMIT of the user's own is kept.
-ENGINE_MEMORY_LIMIT = "448MiB"
+# than fail (bench/results.md, stop 20). A GOMEMLIMIT of the user's own is kept.
+ENGINE_MEMORY_LIMIT = "512MiB"
 
 
 @dataclass(frozen=True)
