@@ -302,12 +302,13 @@ def recover_state(env: Environment, spec: Spec) -> list[str]:
     return said
 
 
-def _own_backend(source: auto.Stack | Environment) -> Backend | None:
-    """The backend of an environment or a stack when meshinstall reads it itself (a folder, PostgreSQL), else None."""
+def _reading(source: auto.Stack | Environment) -> tuple[Backend | None, Callable[[], auto.Stack]]:
+    """How to read an environment's (or a stack's) record: its backend when meshinstall reads it itself (a folder,
+    PostgreSQL), else None; and its stack, for asking the engine (an environment selects it only then)."""
     if isinstance(source, Environment):
-        return source.backend
+        return source.backend, lambda: source.stack
     variables = getattr(source.workspace, "env_vars", {})
-    return readable(variables.get("PULUMI_BACKEND_URL", ""), variables.get("PGPASSWORD"))
+    return readable(variables.get("PULUMI_BACKEND_URL", ""), variables.get("PGPASSWORD")), lambda: source
 
 
 @dataclass(frozen=True)
@@ -323,7 +324,7 @@ class LastUpdate:
 def last_update(source: auto.Stack | Environment) -> LastUpdate | None:
     """The last operation on an environment's (or a stack's) stack (None: there was none): read from the backend
     directly, else asked of the engine (`stack history`, 0.3 s)."""
-    backend = _own_backend(source)
+    backend, engine_stack = _reading(source)
     if backend:
         try:
             entry = backend.last_update(PROJECT, source.name)
@@ -334,7 +335,7 @@ def last_update(source: auto.Stack | Environment) -> LastUpdate | None:
         end = entry.get("endTime")
         return LastUpdate(entry.get("kind", ""), entry.get("result", ""), datetime.fromtimestamp(entry["startTime"], timezone.utc),
                           datetime.fromtimestamp(end, timezone.utc) if isinstance(end, int) else None)
-    stack = source.stack if isinstance(source, Environment) else source
+    stack = engine_stack()
     history = engine_call("history", lambda: stack.history(page_size=1), stack.name)
     return LastUpdate(history[0].kind, history[0].result, history[0].start_time, history[0].end_time) if history else None
 
@@ -342,7 +343,7 @@ def last_update(source: auto.Stack | Environment) -> LastUpdate | None:
 def read_state(source: auto.Stack | Environment) -> unchanged.Recorded:
     """What the state of an environment (or a stack) records, no secret decrypted: read from the backend directly
     (a folder, PostgreSQL), else exported by the engine."""
-    backend = _own_backend(source)
+    backend, engine_stack = _reading(source)
     saved = backend.saved_state(PROJECT, source.name) if backend else None
     if saved is not None:
         try:
@@ -351,7 +352,7 @@ def read_state(source: auto.Stack | Environment) -> unchanged.Recorded:
                 return unchanged.recorded(deployment)
         except state_file.StateUnreadable:
             pass  # the engine's own export says why
-    stack = source.stack if isinstance(source, Environment) else source
+    stack = engine_stack()
     return unchanged.recorded(engine_call("export", stack.export_stack, stack.name).deployment)
 
 
