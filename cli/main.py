@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 import click
 
 from .. import __version__
-from ..errors import MeshinstallError, SpecInvalid, UsageError, VerificationFailed
+from ..errors import Interrupted, MeshinstallError, SpecInvalid, UsageError, VerificationFailed
 from . import render
 
 EXIT_CODES = {
@@ -166,10 +166,22 @@ def up(env: str, as_json: bool, yes: bool, no_verify: bool, refresh: bool, allow
             from ..stacks import rollout
 
             namespaces = tuple(ns for team in spec.paas.teams for ns in team.namespaces)
-            restarted = rollout.restart_deployments(opened.target, namespaces)
+            with _the_update_stands("the restart of the apps' Deployments for the new sidecar", "`kubectl rollout restart deployment -n NAMESPACE` restarts them"):
+                restarted = rollout.restart_deployments(opened.target, namespaces)
             _say(f"in-place mesh upgrade: restarted {len(restarted)} Deployment(s) so their pods get the {plan.new_version} sidecar", as_json, stderr=as_json)
     if not no_verify:
-        _checks("verify", env, as_json, quiet=True, skip={"MI404"}, spec=spec)
+        with _the_update_stands("the checks", f"`meshinstall verify {env}` runs them"):
+            _checks("verify", env, as_json, quiet=True, skip={"MI404"}, spec=spec)
+
+
+@contextmanager
+def _the_update_stands(what: str, again: str) -> Iterator[None]:
+    """A Ctrl-C in what `up` does after the engine's update: that update is complete, and the message says so
+    (click would report it as an interrupt before anything was applied)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted after the update, which is applied and recorded; {what} did not finish ({again})") from None
 
 
 def _upgrade(opened: Any, spec: Any, as_json: bool, allow_downgrade: bool) -> Any:

@@ -22,7 +22,7 @@ from . import engine, gateway_api, kube, program, recovery, releases, sdk, state
 from .backend import Backend, LocalLockBackend, readable
 from ..simulator.local_control_plane import stop_pids
 from .lock import holder_record
-from .operation import EventHandler, Interrupts, Journal, cancel_on_interrupt, failure
+from .operation import EventHandler, Interrupts, Journal, cancel_on_interrupt, failure, finished_anyway
 from .secrets import resolve, state_password
 from .target import ClusterTarget, spec_namespaces
 
@@ -410,6 +410,8 @@ def _operation(stack: auto.Stack, operation: str, run: Callable[[EventHandler], 
             run(journal)
         except auto.errors.CommandError as err:
             raise failure(operation, stack.name, err, journal, interrupts) from err
+    if interrupts.count:
+        raise finished_anyway(operation, stack.name, journal)
     return journal
 
 

@@ -87,18 +87,31 @@ def cancel_on_interrupt(command: Any, say: Callable[[str], None] | None = None) 
 
     def handler(_signum: int, _frame: Any) -> None:
         seen.count += 1
+        if not command.interrupt():  # the engine had ended: the caller stops as soon as the block ends
+            return
         if seen.count == 1:
             say("interrupted: the engine finishes what is in flight, saves the state and stops (interrupt again to stop it at once)")
         else:
             say("stopping the engine at once")
-        command.interrupt()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield seen
     finally:
+        # Once interrupted, meshinstall is on its way out: a later interrupt is counted here rather than raised as
+        # KeyboardInterrupt wherever Python happens to be (in a garbage collector's callback, it prints a traceback
+        # and is lost).
         for sig, old in previous.items():
-            signal.signal(sig, old)
+            signal.signal(sig, handler if seen.count else old)
+
+
+def finished_anyway(operation: str, env: str, journal: Journal) -> Interrupted:
+    """The error of an operation that was interrupted as the engine ended it: its changes stand, and nothing after it runs."""
+    after = f", before its checks (`meshinstall verify {env}` runs them)" if operation == "up" else ""
+    return Interrupted(
+        f"interrupted as the engine finished: the {operation} is complete, its {journal.changed} change(s) applied and recorded "
+        f"in the state; meshinstall stopped there{after}"
+    )
 
 
 def failure(operation: str, env: str, err: auto.errors.CommandError, journal: Journal, interrupts: Interrupts) -> MeshinstallError:

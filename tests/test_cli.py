@@ -160,3 +160,23 @@ def test_a_mirror_that_lacks_a_file_is_a_usage_error_before_the_engine(isolated,
     assert f"{left_out} is not in the mirror" in err and str(mirror) in err
     assert "Traceback" not in err
     assert not (isolated / "environments" / ".meshinstall").exists()
+
+
+def test_a_ctrl_c_during_ups_checks_says_the_update_stands_and_exits_130(isolated, monkeypatch):
+    """Without it, click reports the KeyboardInterrupt as an interrupt before the engine ran: "nothing was applied"."""
+    from contextlib import nullcontext
+
+    from meshinstall.cli import main as module
+
+    def checks(command: str, *_args, **_kwargs) -> None:
+        if command == "verify":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "_changing", lambda *_a, **_k: nullcontext(None))
+    monkeypatch.setattr(module, "_upgrade", lambda *_a: None)
+    monkeypatch.setattr(module, "_converge", lambda *_a: None)  # the engine's update, done
+    monkeypatch.setattr(module, "_checks", checks)
+    code, _, err = run("up", "dev", "--yes")
+    assert code == 130
+    assert "interrupted after the update, which is applied and recorded; the checks did not finish" in err
+    assert "meshinstall verify dev" in err and "nothing was applied" not in err

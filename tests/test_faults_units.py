@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from meshinstall.cli.main import EXIT_CODES
 from meshinstall.errors import EngineFailed, EnvironmentLocked, Interrupted, UsageError
 from meshinstall.simulator import LocalClusterConfig, LocalControlPlane
-from meshinstall.stacks import recovery, state_file
+from meshinstall.stacks import driver, recovery, state_file
 from meshinstall.stacks.backend import FileBackend
 from meshinstall.stacks.lock import environment_lock, holder_of
 from meshinstall.stacks.operation import Interrupts, Journal, failure
@@ -134,6 +135,39 @@ def test_an_interrupt_says_how_many_changes_were_made_and_a_second_what_is_left(
     assert isinstance(once, Interrupted) and "interrupted after 4 change(s)" in str(once)
     twice = failure("up", "dev", _error("update canceled"), journal, Interrupts(2))
     assert "stopped at once after 4 change(s)" in str(twice) and "meshinstall repair dev" in str(twice)
+
+
+@pytest.fixture
+def own_interrupt_handlers():
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def test_an_interrupt_as_the_engine_finishes_says_the_update_is_complete_and_a_later_one_raises_nothing(own_interrupt_handlers):
+    """The engine had ended when the Ctrl-C came: the changes stand, meshinstall stops there, and a second Ctrl-C on
+    its way out is not a KeyboardInterrupt (CI saw one printed as a traceback from a garbage collector's callback)."""
+    ended = SimpleNamespace(interrupt=lambda: False)  # the engine process has exited: there is nothing to cancel
+    stack = SimpleNamespace(name="dev", workspace=SimpleNamespace(pulumi_command=ended))
+
+    def run(journal: Journal) -> None:
+        journal.changed = 34
+        os.kill(os.getpid(), signal.SIGINT)  # arrives after the engine's last event
+
+    with pytest.raises(Interrupted) as err:
+        driver._operation(stack, "up", run, None)
+    assert "the up is complete, its 34 change(s) applied and recorded" in str(err.value)
+    assert "`meshinstall verify dev` runs them" in str(err.value)
+    os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, on the way out
+    time.sleep(0.05)
+
+
+def test_an_operation_without_an_interrupt_leaves_ctrl_c_as_it_was(own_interrupt_handlers):
+    stack = SimpleNamespace(name="dev", workspace=SimpleNamespace(pulumi_command=SimpleNamespace(interrupt=lambda: False)))
+    before = signal.getsignal(signal.SIGINT)
+    driver._operation(stack, "up", lambda journal: None, None)
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def _fake(tmp_path: Path, name: str, root: Path) -> subprocess.Popen:

@@ -20,8 +20,9 @@ import signal
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 import yaml
@@ -196,6 +197,21 @@ def dev(tmp_path_factory: pytest.TempPathFactory):
 # --- kills and interrupts of `up` -------------------------------------------------------------------------------
 
 
+@contextmanager
+def nodes_paused(dev) -> Iterator[None]:
+    """KWOK stopped: pods are scheduled but never run, so the engine's Deployments stay in flight (the node leases,
+    40 s, outlast the pause)."""
+    kwok = own_processes("kwok", dev.dot / "clusters" / "dev")
+    assert kwok, "the simulated cluster runs KWOK"
+    for pid in kwok:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in kwok:
+            os.kill(pid, signal.SIGCONT)
+
+
 def test_sigkill_of_up_during_the_cluster_start(dev):
     running = dev.start("up", "dev", "--yes")
     running.wait_for(lambda _: (dev.dot / "clusters" / "dev" / "etcd.pid").is_file())
@@ -210,9 +226,11 @@ def test_sigkill_of_up_during_the_cluster_start(dev):
 
 def test_sigint_of_up_during_the_apps_cancels_and_says_what_it_changed(dev):
     dev.edit(add_team("interrupted"))
-    running = dev.start("up", "dev", "--yes")
-    running.wait_for(lambda out: "done    kubernetes:apps/v1:Deployment interrupted" in out or "done    kubernetes:core/v1:Namespace interrupted" in out)
-    running.process.send_signal(signal.SIGINT)
+    with nodes_paused(dev):  # the interrupt reaches the engine with the team's Deployments in flight
+        running = dev.start("up", "dev", "--yes")
+        running.wait_for(lambda out: "done    kubernetes:core/v1:Namespace interrupted" in out)
+        running.process.send_signal(signal.SIGINT)
+        running.wait_for(lambda out: "interrupted: the engine finishes what is in flight" in out)
     code, output = running.finish()
     assert code == 130, output
     assert "interrupted after" in output and "run `meshinstall up dev` again to finish" in output, output
@@ -233,13 +251,15 @@ def test_sigkill_of_up_during_the_apps(dev):
 
 def test_a_second_interrupt_stops_at_once_and_says_what_it_leaves(dev):
     dev.edit(add_team("twice"))
-    running = dev.start("up", "dev", "--yes")
-    running.wait_for(lambda out: "done    kubernetes:core/v1:Namespace twice" in out)
-    running.process.send_signal(signal.SIGINT)
-    # the second as soon as the first is taken: the engine's cancel can end within a fraction of a second
-    running.wait_for(lambda out: "interrupt again to stop it at once" in out)
-    running.process.send_signal(signal.SIGINT)
-    code, output = running.finish()
+    # Both interrupts must reach an engine with work in flight; on a cluster this fast the team's last changes can
+    # be done before the first arrives (CI saw it), so its Deployments are kept from becoming ready.
+    with nodes_paused(dev):
+        running = dev.start("up", "dev", "--yes")
+        running.wait_for(lambda out: "done    kubernetes:core/v1:Namespace twice" in out)
+        running.process.send_signal(signal.SIGINT)
+        running.wait_for(lambda out: "interrupt again to stop it at once" in out)
+        running.process.send_signal(signal.SIGINT)
+        code, output = running.finish()
     assert code == 130, output
     assert "stopped at once" in output and "meshinstall repair dev" in output, output
     assert "Traceback" not in output
