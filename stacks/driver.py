@@ -40,6 +40,10 @@ CHECKPOINT_INTERVAL_MS = 5000
 # Under the limit it collects more often as it nears it, and past it spends at most half a core on collecting rather
 # than fail (bench/results.md, stop 20). A GOMEMLIMIT of the user's own is kept.
 ENGINE_MEMORY_LIMIT = "512MiB"
+# The Kubernetes provider's own, lower limit (toolchain/kubernetes-provider/patches/memory-limit.patch: GOMEMLIMIT
+# reaches every plugin the engine starts). Its live heap at the end of adding 1000 apps is about 230 MB; under the
+# engine's limit it held 393-461 MiB (bench/results.md, stop 22). Not set when the user gave a GOMEMLIMIT of their own.
+PROVIDER_MEMORY_LIMIT_MIB = 256
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ def passphrase(environ: Mapping[str, str] | None = None) -> str:
 
 def engine_env(place: Places, secret: str, backend_password: str | None = None) -> dict[str, str]:
     """Environment of every engine run: offline, meshinstall's own PULUMI_HOME, the backend (and its password, for
-    libpq), the passphrase and the engine's memory limit."""
+    libpq), the passphrase and the memory limits of the engine and of the Kubernetes provider."""
     return ({"PGPASSWORD": backend_password} if backend_password else {}) | {
         "PULUMI_HOME": str(place.pulumi_home),
         "PULUMI_BACKEND_URL": place.backend_url,
@@ -102,9 +106,9 @@ def engine_env(place: Places, secret: str, backend_password: str | None = None) 
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "PULUMI_SKIP_CONFIRMATIONS": "true",
         "MESHINSTALL_CHECKPOINT_INTERVAL_MS": str(CHECKPOINT_INTERVAL_MS),
-        "GOMEMLIMIT": os.environ.get("GOMEMLIMIT", ENGINE_MEMORY_LIMIT),
         "PATH": engine.search_path(),
-    }
+    } | ({"GOMEMLIMIT": os.environ["GOMEMLIMIT"]} if "GOMEMLIMIT" in os.environ else {
+        "GOMEMLIMIT": ENGINE_MEMORY_LIMIT, "MESHINSTALL_PROVIDER_MEMORY_LIMIT_MIB": str(PROVIDER_MEMORY_LIMIT_MIB)})
 
 
 class Workspace(auto.LocalWorkspace):

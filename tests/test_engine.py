@@ -42,10 +42,13 @@ def test_other_commands_and_a_json_preview_keep_their_output(engine):
 
 
 def test_the_engine_runs_under_a_memory_limit_unless_the_user_set_their_own(tmp_path, monkeypatch):
-    from meshinstall.stacks.driver import ENGINE_MEMORY_LIMIT, Places, engine_env
+    from meshinstall.stacks.driver import ENGINE_MEMORY_LIMIT, PROVIDER_MEMORY_LIMIT_MIB, Places, engine_env
 
     place = Places(tmp_path, tmp_path / "work", tmp_path / "home", f"file://{tmp_path}")
     monkeypatch.delenv("GOMEMLIMIT", raising=False)
-    assert engine_env(place, "passphrase")["GOMEMLIMIT"] == ENGINE_MEMORY_LIMIT
+    env = engine_env(place, "passphrase")
+    assert env["GOMEMLIMIT"] == ENGINE_MEMORY_LIMIT
+    assert env["MESHINSTALL_PROVIDER_MEMORY_LIMIT_MIB"] == str(PROVIDER_MEMORY_LIMIT_MIB)  # the provider's own, lower
     monkeypatch.setenv("GOMEMLIMIT", "3GiB")
-    assert engine_env(place, "passphrase")["GOMEMLIMIT"] == "3GiB"
+    env = engine_env(place, "passphrase")
+    assert env["GOMEMLIMIT"] == "3GiB" and "MESHINSTALL_PROVIDER_MEMORY_LIMIT_MIB" not in env  # the user's, for all
