@@ -140,6 +140,7 @@ class Environment:
     target: ClusterTarget
     program_inputs: dict[str, Any]
     fingerprint: Callable[[upgrade.MeshLayout, dict[str, Any] | None], str]
+    recorded_inputs: Callable[[unchanged.Recorded], str | None] = lambda state: None  # the last update's fingerprint, opened
 
     @cached_property
     def stack(self) -> auto.Stack:
@@ -208,7 +209,8 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
 
     own = backend if saved is not None else None
     env = Environment(spec.name, own, select, target, cell,
-                      lambda layout, record: unchanged.inputs_fingerprint(spec, secrets, crds, target, secret, layout, record, adopted))
+                      lambda layout, record: unchanged.inputs_fingerprint(spec, secrets, crds, target, secret, layout, record, adopted),
+                      lambda state: unchanged.recorded_inputs(state, secret))
     state = read_state(env)
     env.lay_out(upgrade.layout_from(spec, state), upgrade.in_progress(state))
     return env
@@ -246,7 +248,7 @@ def nothing_to_do(env: Environment, refresh: bool) -> Decision:
     state = read_state(env)
     if state.pending:
         return Decision(None, "the state records operations that were interrupted")
-    inputs_changed = None if state.inputs == env.inputs else "the spec, a secret, the charts, the cluster or meshinstall changed since the last update"
+    inputs_changed = None if env.recorded_inputs(state) == env.inputs else "the spec, a secret, the charts, the cluster or meshinstall changed since the last update"
     if refresh and not state.refreshed:
         return Decision(None, inputs_changed or "the last update did not read the cluster (--no-refresh)")
     read_at = None

@@ -86,7 +86,7 @@ def build(
     if upgrading:
         pulumi.export(RECORD_OUTPUT, upgrading)
     if recording:
-        pulumi.export(INPUTS_OUTPUT, recording.inputs)
+        pulumi.export(INPUTS_OUTPUT, pulumi.Output.secret(recording.inputs))  # why a secret: stacks/unchanged.py
         pulumi.export(REFRESHED_OUTPUT, recording.refreshed)
         if recording.read_at:
             pulumi.export(READ_AT_OUTPUT, recording.read_at)

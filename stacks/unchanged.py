@@ -7,7 +7,9 @@ So `up` first asks two cheap questions, and starts the engine only when either a
 1. Are the program's inputs those of the last successful update? Everything the program reads (the merged spec,
    the resolved secrets, the Gateway API plan, the chart mirror and its archives, meshinstall's code, the engine and
    provider binaries, the cluster it talks to) is folded into an HMAC keyed by the state passphrase. The program
-   exports it as the `inputs` output, so the last update's value is in the state.
+   exports it as the `inputs` output, a secret, so the last update's value is in the state, encrypted like the
+   state's other secrets: in plain text, the HMAC of inputs that are all known (a spec without secrets) would let
+   whoever reads the state test guesses of the passphrase at the speed of SHA-256, not of the key derivation.
 2. (With refresh, the default.) Is every object of the state in the cluster as the last update left it? One
    metadata-only LIST per kind reads every object; an object is as left when it exists and no field manager but
    meshinstall's (pulumi-kubernetes-*), the cluster's own controllers and status writers touched it. A Helm release
@@ -28,7 +30,7 @@ from typing import Any, Iterable, Mapping
 
 from .. import __version__
 from ..schemas.model import Spec
-from . import engine, kube
+from . import engine, kube, state_file
 from .gateway_api import GatewayApiPlan
 from .releases import chart_mirror, releases
 from .secrets import ResolvedSecrets
@@ -48,7 +50,6 @@ OUR_MANAGER_PREFIX = "pulumi-kubernetes-"
 # Managers that write our objects as part of running them, never to change what meshinstall declared.
 CLUSTER_MANAGERS = frozenset({"kube-controller-manager", "kube-scheduler", "kube-apiserver", "kwok", RESTART_MANAGER})  # and a canary upgrade's restarts
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
-SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # marks a secret value in Pulumi's state format
 
 
 def inputs_fingerprint(
@@ -111,13 +112,14 @@ class Recorded:
 
     objects: Mapping[tuple[str, str], frozenset[str]]  # (apiVersion, kind) -> {"namespace/name" or "name"}
     helm_releases: Mapping[str, int]  # "namespace/name" -> revision
-    inputs: str | None
+    inputs: str | Mapping[str, str] | None  # the fingerprint, a secret of the state: `recorded_inputs` opens it
     refreshed: bool
     pending: bool
     resources: int
     outputs: Mapping[str, Any]  # the stack's outputs, secret ones as "[secret]"
     charts: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # Helm release "namespace/name" -> (chart version, its `revision` value)
     read_at: datetime | None = None  # when meshinstall read the cluster for the last update, which did not refresh
+    secrets_salt: str | None = None  # the passphrase provider's, with which `recorded_inputs` opens the fingerprint
 
     def read_since(self, update_started: datetime) -> datetime:
         """Since when others' writes are unseen: the last update's start, or the earlier reading that replaced its refresh."""
@@ -127,13 +129,15 @@ class Recorded:
 def recorded(deployment: Mapping[str, Any]) -> Recorded:
     """Read the exported state (`pulumi stack export`): no secret needs decrypting, ids and types are plain."""
     objects: dict[tuple[str, str], set[str]] = defaultdict(set)
+    inputs: Any = None
     helm: dict[str, int] = {}
     charts: dict[str, tuple[str, str]] = {}
     stack_outputs: dict[str, Any] = {}
     for resource in deployment.get("resources", []):
         kind, outputs = resource.get("type", ""), resource.get("outputs", {})
         if kind == "pulumi:pulumi:Stack":
-            stack_outputs = {k: "[secret]" if isinstance(v, dict) and SECRET_SIGNATURE in v else v for k, v in outputs.items()}
+            inputs = outputs.get(INPUTS_OUTPUT)  # a secret, opened by `recorded_inputs`; plain from meshinstall before stop 22
+            stack_outputs = {k: "[secret]" if isinstance(v, dict) and state_file.SECRET_SIGNATURE in v else v for k, v in outputs.items()}
         elif kind == HELM_RELEASE:
             helm[resource.get("id", "")] = int((outputs.get("status") or {}).get("revision", 0))
             charts[resource.get("id", "")] = (str(outputs.get("version", "")), str((outputs.get("values") or {}).get("revision") or ""))
@@ -142,13 +146,22 @@ def recorded(deployment: Mapping[str, Any]) -> Recorded:
             api_version = group_version.removeprefix("core/")
             objects[(api_version, object_kind)].add(resource.get("id", ""))
     frozen = {k: frozenset(v) for k, v in objects.items()}
-    inputs, read_at = stack_outputs.get(INPUTS_OUTPUT), stack_outputs.get(READ_AT_OUTPUT)
+    read_at = stack_outputs.get(READ_AT_OUTPUT)
     return Recorded(
-        frozen, helm, inputs if isinstance(inputs, str) else None, stack_outputs.get(REFRESHED_OUTPUT) is True,
+        frozen, helm, inputs if isinstance(inputs, (str, dict)) else None, stack_outputs.get(REFRESHED_OUTPUT) is True,
         bool(deployment.get("pending_operations")), len(deployment.get("resources", [])),
         {k: v for k, v in stack_outputs.items() if k not in RECORDING_OUTPUTS}, charts,
-        datetime.fromisoformat(read_at) if isinstance(read_at, str) else None,
+        datetime.fromisoformat(read_at) if isinstance(read_at, str) else None, state_file.secrets_salt(deployment),
     )
+
+
+def recorded_inputs(state: Recorded, passphrase: str) -> str | None:
+    """The inputs fingerprint the last update recorded: a secret of the state, opened with the passphrase (plain in a
+    state written before stop 22); None when there is none or it does not open."""
+    if isinstance(state.inputs, str):
+        return state.inputs
+    opened = state_file.open_secret(state.inputs, state.secrets_salt, passphrase) if state.secrets_salt else None
+    return opened if isinstance(opened, str) else None
 
 
 def changed_objects(target: ClusterTarget, state: Recorded, since: datetime) -> list[str]:

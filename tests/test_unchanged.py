@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import os
 from datetime import datetime, timezone
 
-from meshinstall.stacks import unchanged
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from meshinstall.stacks import state_file, unchanged
 
 LAST_UPDATE = datetime(2026, 11, 26, 10, 0, 0, tzinfo=timezone.utc)
 
@@ -162,3 +167,29 @@ def test_a_history_entry_cut_short_sends_up_to_the_engine_instead_of_a_traceback
     assert driver.last_update(stack) is None
     (folder / "dev-1795754849000000000.history.json").write_text('{"kind": "update", "result": "succeeded", "startTime": 1795754849}')
     assert driver.last_update(stack).start_time == datetime.fromtimestamp(1795754849, timezone.utc)
+
+
+def _sealed(passphrase: str, value: str) -> tuple[str, dict]:
+    """A passphrase provider's salt state and `value` as a secret of the state, as the engine writes them."""
+    salt = os.urandom(8)
+    key = hashlib.pbkdf2_hmac("sha256", passphrase.encode(), salt, state_file.PBKDF2_ROUNDS, 32)
+
+    def seal(plain: bytes) -> str:
+        nonce = os.urandom(12)
+        return f"v1:{base64.b64encode(nonce).decode()}:{base64.b64encode(AESGCM(key).encrypt(nonce, plain, None)).decode()}"
+
+    secret = {state_file.SECRET_SIGNATURE: "1b47061264138c4ac30d75fd1eb44270", "ciphertext": seal(json.dumps(value).encode())}
+    return f"v1:{base64.b64encode(salt).decode()}:{seal(b'pulumi')}", secret
+
+
+def test_the_recorded_fingerprint_is_a_secret_that_only_the_passphrase_opens():
+    salt_state, secret = _sealed("right", "abc")
+    stack = {**STATE["resources"][0], "outputs": {**STATE["resources"][0]["outputs"], "inputs": secret}}
+    state = unchanged.recorded({"resources": [stack], "secrets_providers": {"type": "passphrase", "state": {"salt": salt_state}}})
+    assert unchanged.recorded_inputs(state, "right") == "abc"
+    assert unchanged.recorded_inputs(state, "wrong") is None  # then the engine runs, as for a changed spec
+    assert "inputs" not in state.outputs
+
+
+def test_a_fingerprint_recorded_in_plain_text_by_an_earlier_meshinstall_still_counts():
+    assert unchanged.recorded_inputs(unchanged.recorded(STATE), "any") == "abc"

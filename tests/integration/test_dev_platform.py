@@ -17,7 +17,7 @@ from integration_env import ISTIO, MONITORING, SECURITY, bring_up
 from kubernetes.client.rest import ApiException
 
 from meshinstall.cli.main import main
-from meshinstall.stacks import driver
+from meshinstall.stacks import driver, unchanged
 from meshinstall.stacks.target import ClusterTarget
 
 pytestmark = pytest.mark.integration
@@ -60,6 +60,17 @@ def test_the_state_keeps_the_objects_without_their_field_managers(platform):
     assert deployments and all(r["outputs"]["metadata"]["uid"] and r["outputs"]["status"] for r in deployments)
     kept = [r["urn"] for r in resources if "managedFields" in (r.get("outputs") or {}).get("metadata", {})]
     assert kept == []
+
+
+def test_the_state_holds_the_inputs_fingerprint_encrypted(platform):
+    """The fingerprint by which the next `up` knows that nothing changed is a secret of the state: in plain text, an
+    HMAC of inputs that are all known would let whoever reads the state test passphrase guesses at SHA-256 speed."""
+    env = driver.open_environment(platform.spec)
+    deployment = platform.stack.export_stack().deployment
+    outputs = next(r for r in deployment["resources"] if r["type"] == "pulumi:pulumi:Stack")["outputs"]
+    assert set(outputs["inputs"]) == {"4dabf18193072939515e22adb298388d", "ciphertext"}
+    assert unchanged.recorded_inputs(driver.read_state(env), driver.passphrase()) == env.inputs
+    assert env.inputs not in json.dumps(deployment)
 
 
 def test_the_official_charts_are_installed_at_their_pins(platform):
