@@ -4,6 +4,7 @@ engine: for the engine-free `up`, `repair` and `doctor`."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from typing import Any, Mapping
@@ -65,15 +66,9 @@ def open_secret(value: Any, salt_state: str, passphrase: str) -> Any:
     return json.loads(plaintext) if plaintext is not None else None
 
 
-# The derived key per passphrase and salt: 0.24 s of PBKDF2 once per command, shared by doctor's MI011 and the
-# reading of the last update's inputs fingerprint.
-_keys: dict[tuple[str, str], bytes] = {}
-
-
+@functools.cache  # 0.24 s of PBKDF2 once per command, shared by doctor's MI011 and the reading of the fingerprint
 def _key(passphrase: str, salt: str) -> bytes:
-    if (passphrase, salt) not in _keys:
-        _keys[(passphrase, salt)] = hashlib.pbkdf2_hmac("sha256", passphrase.encode(), base64.b64decode(salt), PBKDF2_ROUNDS, 32)
-    return _keys[(passphrase, salt)]
+    return hashlib.pbkdf2_hmac("sha256", passphrase.encode(), base64.b64decode(salt), PBKDF2_ROUNDS, 32)
 
 
 def _decrypt(key: bytes, encrypted: str) -> bytes | None:
