@@ -126,14 +126,8 @@ class Context:
 
     @cached_property
     def api(self) -> Any:
-        """A Kubernetes ApiClient for the environment's cluster (raises when it cannot be configured)."""
-        from kubernetes import client, config
-
-        path, context = self.kubeconfig
-        configuration = client.Configuration()
-        config.load_kube_config(config_file=path, context=context, client_configuration=configuration)
-        configuration.retries = 1
-        return client.ApiClient(configuration)
+        """A client of the environment's cluster (stacks/kube.py; raises when it cannot be configured)."""
+        return kube.connect(*self.kubeconfig)
 
     def get(self, path: str) -> dict[str, Any] | None:
         """An object by its API path (`/api/v1/namespaces/shop`), as JSON; None when it does not exist."""
@@ -206,7 +200,7 @@ class Check:
         try:
             return self.inspect(ctx)
         except Exception as err:  # noqa: BLE001 (a check reports, it never crashes the run)
-            if type(err).__name__ == "ApiException":
+            if isinstance(err, kube.ApiError):
                 return self.failed(self.target, f"the API server answered {err.status} {err.reason}", "check the cluster and the kubeconfig's rights (MI005, MI006)")
             return self.failed(self.target, f"could not check: {type(err).__name__}: {err}", "run `meshinstall doctor` for the cause")
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import pulumi_kubernetes as k8s
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the names and labels below are read without the Pulumi SDK (stacks/, checks/)
+    import pulumi_kubernetes as k8s
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "meshinstall"}
 MESH_MEMBER_LABEL = "meshinstall.dev/mesh"
@@ -41,4 +44,6 @@ def metadata(
 ) -> k8s.meta.v1.ObjectMetaArgs:
     """Metadata of an object meshinstall owns: its labels (default: the managed-by label), the ownership annotation
     and any others."""
+    import pulumi_kubernetes as k8s
+
     return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=object_labels or labels(), annotations={**OWNERSHIP, **(annotations or {})})

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pulumi
-import pulumi_kubernetes as k8s
+if TYPE_CHECKING:  # the sources and releases are read without the Pulumi SDK (stacks/releases.py); only `helm_release` needs it
+    import pulumi
+    import pulumi_kubernetes as k8s
 
 ISTIO_REPOSITORY = "https://istio-release.storage.googleapis.com/charts"
 
@@ -58,6 +59,8 @@ class ChartSource:
 
     def release_args(self) -> dict[str, object]:
         """The chart-locating arguments of a `helm.v3.Release`."""
+        import pulumi_kubernetes as k8s
+
         if self.mirror is not None:
             return {"chart": str(self.mirror_path)}
         return {
@@ -88,6 +91,9 @@ def helm_release(release: HelmRelease, parent: pulumi.Resource, after: list[pulu
     helm.v3.Release (not v4.Chart): Helm owns the objects, so the charts' hooks run, the charts install their own
     CRDs, and istiod flipping its validating webhook's failurePolicy at runtime is not a diff for Pulumi.
     """
+    import pulumi
+    import pulumi_kubernetes as k8s
+
     return k8s.helm.v3.Release(
         release.name,
         k8s.helm.v3.ReleaseArgs(

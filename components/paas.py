@@ -10,8 +10,10 @@ import pulumi_kubernetes as k8s
 
 from ..schemas.model import Paas
 from . import INGRESS_NAMESPACE, SHARED_GATEWAY, metadata
-from .app import AppArgs, AppDeployment
-from .team import TeamArgs, TeamSpace
+from .app import AppDeployment
+from .manifests.app import AppArgs
+from .manifests.team import TeamArgs
+from .team import TeamSpace
 
 
 @dataclass(frozen=True)

@@ -8,23 +8,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
-
-import urllib3
-from kubernetes.client.rest import ApiException
-from kubernetes.config import ConfigException
-from pulumi import automation as auto
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from ..errors import ClusterUnreachable, UsageError
 from ..schemas.model import Spec
 from ..components import MANAGED_BY
-from . import engine, gateway_api, kube, program, recovery, releases, sdk, state_file, unchanged, upgrade
+from . import engine, gateway_api, kube, recovery, releases, state_file, unchanged, upgrade
 from .backend import Backend, LocalLockBackend, readable
 from ..simulator.local_control_plane import stop_pids
 from .lock import holder_record
 from .operation import EventHandler, Interrupts, Journal, cancel_on_interrupt, failure, finished_anyway
 from .secrets import resolve, state_password
 from .target import ClusterTarget, spec_namespaces
+
+if TYPE_CHECKING:  # the Pulumi SDK is imported when the engine runs (stacks/automation.py), never on the way there
+    from pulumi import automation as auto
 
 PROJECT = "meshinstall"
 PASSPHRASE_VARIABLE = "MESHINSTALL_PASSPHRASE"
@@ -111,20 +109,6 @@ def engine_env(place: Places, secret: str, backend_password: str | None = None) 
         "GOMEMLIMIT": ENGINE_MEMORY_LIMIT, "MESHINSTALL_PROVIDER_MEMORY_LIMIT_MIB": str(PROVIDER_MEMORY_LIMIT_MIB)})
 
 
-class Workspace(auto.LocalWorkspace):
-    """The Automation API's workspace, but a stack whose state the backend holds (`saved`) is selected without an
-    engine run: every operation names its stack (`--stack`), so `pulumi stack select` would only check that it
-    exists (0.2 s of each command)."""
-
-    def __init__(self, saved: bool, **options: Any) -> None:
-        super().__init__(**options)
-        self.saved = saved
-
-    def select_stack(self, stack_name: str) -> None:
-        if not self.saved:
-            super().select_stack(stack_name)
-
-
 @dataclass(frozen=True)
 class Environment:
     """An opened environment: its stack, its cluster, and what its program declares next: the mesh layout, the
@@ -191,6 +175,11 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
     cell: dict[str, Any] = {}  # what the program below declares when the engine runs it
 
     def select() -> auto.Stack:
+        from pulumi import automation as auto
+
+        from . import program, sdk
+        from .automation import Workspace
+
         sdk.apply()  # the program then waits for its outputs in linear time (stacks/sdk.py)
         try:
             workspace = Workspace(
@@ -256,7 +245,7 @@ def nothing_to_do(env: Environment, refresh: bool) -> Decision:
         read_at = datetime.now(timezone.utc)
         try:
             changed = unchanged.changed_objects(env.target, state, last.start_time)
-        except (OSError, RuntimeError, urllib3.exceptions.HTTPError, ConfigException, ApiException) as err:
+        except (RuntimeError, *kube.FAILURES) as err:
             return Decision(None, inputs_changed or f"the cluster could not be read ({err})")
         if changed:
             return Decision(None, f"{len(changed)} object(s) touched in the cluster since the last update, first {changed[0]}")
@@ -303,7 +292,7 @@ def recover_state(env: Environment, spec: Spec) -> list[str]:
         wanted = {(r.namespace, r.name): f"{r.namespace}/{r.name}" in recorded_releases
                   for r in releases.releases(spec).all() if r.namespace in ours or f"{r.namespace}/{r.name}" in recorded_releases}
         said += recovery.clear_stuck_helm_releases(api, wanted)
-    except (OSError, urllib3.exceptions.HTTPError, ConfigException, ApiException) as err:
+    except kube.FAILURES as err:
         raise ClusterUnreachable(f"the cluster of {spec.name} could not be read for Helm releases: {err}") from err
     return said
 
@@ -401,6 +390,8 @@ def restart_if_stopped(spec: Spec) -> bool:
 
 def engine_call(operation: str, fn: Callable[[], Any], env: str = "ENV") -> Any:
     """A short engine call (history, export, outputs): its failure as a one-line cause."""
+    from pulumi import automation as auto
+
     try:
         return fn()
     except auto.errors.CommandError as err:
@@ -410,6 +401,8 @@ def engine_call(operation: str, fn: Callable[[], Any], env: str = "ENV") -> Any:
 def _operation(stack: auto.Stack, operation: str, run: Callable[[EventHandler], Any], on_event: EventHandler | None) -> Journal:
     """Run an engine operation: a Ctrl-C asks the engine to cancel, and a failure names its resources and their errors
     (stacks/operation.py). Its journal holds the changes, from the engine's summary event."""
+    from pulumi import automation as auto
+
     journal = Journal(on_event)
     with cancel_on_interrupt(stack.workspace.pulumi_command) as interrupts, _no_read_back(stack, operation):
         try:
@@ -427,6 +420,8 @@ def _no_read_back(stack: auto.Stack, operation: str) -> Iterator[None]:
     reported in its events: `stack output --show-secrets` and `stack history`, each one more start of the engine that
     loads and decrypts the state (1.1 s after an `up` at 100 apps, bench/results.md). The changes come from the
     engine's summary event, and the outputs from the state (`read_state`)."""
+    from pulumi import automation as auto
+
     stack.outputs = dict  # type: ignore[method-assign]
     stack.info = lambda *_: auto.UpdateSummary(operation, datetime.now(timezone.utc), "", {}, {}, "succeeded")  # type: ignore[method-assign]
     try:

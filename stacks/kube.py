@@ -1,47 +1,199 @@
-"""The Kubernetes API as plain JSON: the client's kubeconfig loading and connection, none of its typed API classes.
+"""The Kubernetes API as plain JSON, over urllib3, with meshinstall's own kubeconfig loading.
 
 Importing `CoreV1Api` and the pydantic models it reads into took about a second of every `up`, before it knew that
-there was nothing to do (bench/results.md, stop 19). The reads and writes on the way to the engine (doctor's checks,
-the recovery of a dead run, the look for others' changes) use these instead, and so do `verify`'s checks (through
-checks/base.py's `Context`).
+there was nothing to do (bench/results.md, stop 19); importing the client's kubeconfig loader, which brings its
+ApiClient and models with it, still took 0.25 s (stop 23). The reads and writes on the way to the engine (doctor's
+checks, the recovery of a dead run, the look for others' changes) use these instead, and so do `verify`'s checks
+(through checks/base.py's `Context`).
+
+A kubeconfig user with client certificates, a token, a token file or a user name and password is read here; one whose
+credentials come from a program (`exec`, as EKS and GKE write them) or an `auth-provider` is loaded by the Kubernetes
+client's own loader, which runs them.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
+import os
+import ssl
+import tempfile
+from urllib.parse import urlencode
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import urllib3
+import yaml
 
 JSON = "application/json"
 # names, labels, annotations and managed fields, without the objects' bodies (a CRD's schema is megabytes)
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+CONNECT_TIMEOUT = 10.0  # seconds; a read waits as long as the caller's timeout (none by default)
+RETRIES = 1  # one more try on a refused or reset connection, as the client was configured for doctor's checks
 
 
-def connect(kubeconfig: str, context: str | None) -> Any:
-    """An ApiClient for a kubeconfig's context (raises when it cannot be loaded)."""
-    from kubernetes import config
-
-    return config.new_client_from_config(config_file=kubeconfig, context=context)
+class ConfigError(Exception):
+    """The kubeconfig cannot be read, or lacks the context, cluster or user it names."""
 
 
-def request(api: Any, method: str, path: str, *, query: list[tuple[str, str]] | None = None, body: Any = None,
-            accept: str = JSON, timeout: float | None = None) -> dict[str, Any] | None:
-    """One call; its JSON answer, or None for a 404. Any other failure raises the client's ApiException."""
-    from kubernetes.client.exceptions import ApiException
+class ApiError(Exception):
+    """The API server answered with an error status (404 is not one: `request` gives None)."""
 
-    headers = {"Accept": accept} | ({"Content-Type": JSON} if body is not None else {})
-    serialized = api.param_serialize(method=method, resource_path=path, query_params=query or [], header_params=headers,
-                                     body=body, auth_settings=["BearerToken"])
-    response = api.call_api(*serialized, _request_timeout=timeout)
-    response.read()
-    if response.status == 404:
+    def __init__(self, status: int, reason: str, body: bytes = b"") -> None:
+        self.status, self.reason = status, reason
+        try:
+            message = json.loads(body).get("message", "")
+        except (ValueError, AttributeError):
+            message = ""
+        super().__init__(f"({status}) {reason}" + (f": {message}" if message else ""))
+
+
+# What a caller catches when it cannot read the cluster: a bad kubeconfig, no connection, or a refusal.
+FAILURES = (OSError, urllib3.exceptions.HTTPError, ConfigError, ApiError)
+
+
+@dataclass(frozen=True)
+class Client:
+    """A connection pool to one API server, with the identity of a kubeconfig's user."""
+
+    server: str
+    pool: urllib3.PoolManager
+    authorization: str | None = None
+
+    def call(self, method: str, path: str, query: list[tuple[str, str]], headers: dict[str, str], body: bytes | None,
+             timeout: float | None) -> tuple[int, str, bytes]:
+        """One HTTP exchange: status, reason, body."""
+        auth = {"Authorization": self.authorization} if self.authorization else {}
+        url = self.server + path + (f"?{urlencode(query)}" if query else "")
+        response = self.pool.request(method, url, body=body, headers=headers | auth, retries=RETRIES, preload_content=True,
+                                     timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=timeout))
+        return response.status, response.reason or "", response.data
+
+
+def connect(kubeconfig: str, context: str | None) -> Client:
+    """A client for a kubeconfig's context (its current one when None); ConfigError when it cannot be loaded. A command
+    asks for one several times (doctor, recovery, the look for others' changes, verify): while the kubeconfig stays as
+    it was, each gets the same client, and with it the same connections."""
+    try:
+        stamp = os.stat(kubeconfig).st_mtime_ns
+    except OSError as err:
+        raise ConfigError(f"cannot read the kubeconfig {kubeconfig}: {err}") from err
+    return _native(kubeconfig, context, stamp) or _by_the_client(kubeconfig, context)
+
+
+@functools.lru_cache(maxsize=8)
+def _native(kubeconfig: str, context: str | None, stamp: int) -> Client | None:
+    """The client of a user whose credentials the kubeconfig holds; None for one whose credentials a program gives
+    (they may expire, so that client is not kept)."""
+    try:
+        config = yaml.safe_load(Path(kubeconfig).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot read the kubeconfig {kubeconfig}: {err}") from err
+    name = context or config.get("current-context")
+    if not name:
+        raise ConfigError(f"the kubeconfig {kubeconfig} has no current-context, and none was given")
+    chosen = _entry(config, "contexts", name, kubeconfig, "context")
+    cluster = _entry(config, "clusters", chosen.get("cluster"), kubeconfig, "cluster")
+    user = _entry(config, "users", chosen.get("user"), kubeconfig, "user") if chosen.get("user") else {}
+    if "exec" in user or "auth-provider" in user:
         return None
-    if not 200 <= response.status < 300:
-        raise ApiException(http_resp=response)
-    return json.loads(response.data) if response.data else {}
+    if not cluster.get("server"):
+        raise ConfigError(f"the cluster of context {name} in {kubeconfig} has no server")
+    base = Path(kubeconfig).parent
+    tls = _tls(cluster, user, base) if cluster["server"].startswith("https") else None
+    return _client(cluster["server"].rstrip("/"), tls, cluster.get("tls-server-name"), cluster.get("proxy-url"), _authorization(user, base))
 
 
-def get(api: Any, path: str, accept: str = JSON, timeout: float | None = None) -> dict[str, Any] | None:
+def _entry(config: dict[str, Any], kind: str, name: Any, kubeconfig: str, what: str) -> dict[str, Any]:
+    for item in config.get(kind) or []:
+        if isinstance(item, dict) and item.get("name") == name:
+            return item.get(what) or {}
+    raise ConfigError(f"the kubeconfig {kubeconfig} has no {what} named {name!r}")
+
+
+def _data(entry: dict[str, Any], key: str, base: Path) -> bytes | None:
+    """A kubeconfig's `key-data` (base64) or `key` (a file, relative to the kubeconfig's folder)."""
+    if entry.get(f"{key}-data"):
+        return base64.b64decode(entry[f"{key}-data"])
+    if entry.get(key):
+        return (base / os.path.expanduser(entry[key])).read_bytes()
+    return None
+
+
+def _tls(cluster: dict[str, Any], user: dict[str, Any], base: Path) -> ssl.SSLContext:
+    """The TLS context: the cluster's CA (or the system's), and the user's client certificate."""
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the server and its name; loading the system's CAs takes 20 ms
+    if cluster.get("insecure-skip-tls-verify"):
+        tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # asked for: kubectl does not warn either
+    else:
+        ca = _data(cluster, "certificate-authority", base)
+        if ca:
+            tls.load_verify_locations(cadata=ca.decode())
+        else:
+            tls.load_default_certs()
+    certificate, key = _data(user, "client-certificate", base), _data(user, "client-key", base)
+    if certificate and key:
+        with tempfile.TemporaryDirectory() as folder:  # the ssl module loads a key pair from files only
+            files = Path(folder) / "cert", Path(folder) / "key"
+            for file, content in zip(files, (certificate, key)):
+                file.write_bytes(content)
+            tls.load_cert_chain(*files)
+    return tls
+
+
+def _authorization(user: dict[str, Any], base: Path) -> str | None:
+    if user.get("token"):
+        return f"Bearer {user['token']}"
+    if user.get("tokenFile"):
+        return f"Bearer {(base / user['tokenFile']).read_text().strip()}"
+    if user.get("username") and user.get("password"):
+        return urllib3.util.make_headers(basic_auth=f"{user['username']}:{user['password']}")["authorization"]
+    return None
+
+
+def _by_the_client(kubeconfig: str, context: str | None) -> Client:
+    """A user whose credentials a program or an auth provider gives: the Kubernetes client's loader runs it."""
+    from kubernetes import client, config
+
+    configuration = client.Configuration()
+    try:
+        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
+    except config.ConfigException as err:
+        raise ConfigError(str(err)) from err
+    tls = ssl.create_default_context(cafile=configuration.ssl_ca_cert)  # the system's CAs when there is no file
+    if not configuration.verify_ssl:
+        tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
+    if configuration.cert_file and configuration.key_file:
+        tls.load_cert_chain(configuration.cert_file, configuration.key_file)
+    return _client(configuration.host, tls, configuration.tls_server_name, configuration.proxy,
+                   configuration.get_api_key_with_prefix("BearerToken"))
+
+
+def _client(server: str, tls: ssl.SSLContext | None, server_name: str | None, proxy: str | None, authorization: str | None) -> Client:
+    options: dict[str, Any] = {"ssl_context": tls} if tls else {}
+    if server_name:
+        options["server_hostname"] = server_name
+    pool = urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+    return Client(server, pool, authorization)
+
+
+def request(api: Client, method: str, path: str, *, query: list[tuple[str, str]] | None = None, body: Any = None,
+            accept: str = JSON, timeout: float | None = None) -> dict[str, Any] | None:
+    """One call; its JSON answer, or None for a 404. Any other answer but a success raises ApiError."""
+    headers = {"Accept": accept} | ({"Content-Type": JSON} if body is not None else {})
+    status, reason, data = api.call(method, path, query or [], headers, None if body is None else json.dumps(body).encode(), timeout)
+    if status == 404:
+        return None
+    if not 200 <= status < 300:
+        raise ApiError(status, reason, data)
+    return json.loads(data) if data else {}
+
+
+def get(api: Client, path: str, accept: str = JSON, timeout: float | None = None) -> dict[str, Any] | None:
     """An object (or a list, or `/version`), or None when it does not exist."""
     return request(api, "GET", path, accept=accept, timeout=timeout)
 
@@ -57,7 +209,7 @@ def path_of(api_version: str, plural: str, namespace: str | None = None) -> str:
     return f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
 
 
-def items(api: Any, api_version: str, plural: str, selector: str = "", namespace: str | None = None,
+def items(api: Client, api_version: str, plural: str, selector: str = "", namespace: str | None = None,
           accept: str = JSON) -> list[dict[str, Any]]:
     """Every object of a kind (with `selector`, those it selects); [] when the kind is not served."""
     found = request(api, "GET", path_of(api_version, plural, namespace), query=[("labelSelector", selector)] if selector else None,
@@ -65,11 +217,11 @@ def items(api: Any, api_version: str, plural: str, selector: str = "", namespace
     return (found or {}).get("items") or []  # an empty PartialObjectMetadataList comes back with "items": null
 
 
-def list_metadata(api: Any, api_version: str, plural: str, selector: str = "", namespace: str | None = None) -> list[dict[str, Any]]:
+def list_metadata(api: Client, api_version: str, plural: str, selector: str = "", namespace: str | None = None) -> list[dict[str, Any]]:
     """Names, labels, annotations and managed fields of every object of a kind, without their bodies (one request)."""
     return items(api, api_version, plural, selector, namespace, METADATA_LIST)
 
 
-def delete(api: Any, api_version: str, plural: str, name: str, namespace: str | None = None) -> None:
+def delete(api: Client, api_version: str, plural: str, name: str, namespace: str | None = None) -> None:
     """Delete an object (gone already is fine)."""
     request(api, "DELETE", f"{path_of(api_version, plural, namespace)}/{name}")

@@ -12,13 +12,14 @@ import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
-
-from pulumi import automation as auto
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..errors import EngineFailed, EnvironmentLocked, Interrupted, MeshinstallError, UsageError
 
-EventHandler = Callable[[auto.EngineEvent], None]
+if TYPE_CHECKING:
+    from pulumi import automation as auto
+
+EventHandler = Callable[["auto.EngineEvent"], None]
 CHANGING = ("create", "update", "replace", "delete", "create-replacement", "delete-replaced", "import")
 # Causes recognised in the engine's stderr: (text, the error to raise, its message, its hint)
 KNOWN_CAUSES: tuple[tuple[str, type[MeshinstallError], str, str], ...] = (

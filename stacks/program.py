@@ -6,13 +6,16 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..components import ADOPTED
-from ..components.app import service_host
 from ..components.cluster import Cluster
-from ..components.control_plane import ControlPlane, ControlPlaneArgs
+from ..components.control_plane import ControlPlane
 from ..components.gateway_api import GatewayApi, GatewayApiArgs
-from ..components.monitoring import AppTarget, MonitoringArgs, MonitoringStack
+from ..components.manifests.app import service_host
+from ..components.manifests.control_plane import ControlPlaneArgs
+from ..components.manifests.monitoring import AppTarget, MonitoringArgs
+from ..components.manifests.sidecars import SidecarsArgs, injection_labels
+from ..components.monitoring import MonitoringStack
 from ..components.paas import PaasArgs, PaasLayer
-from ..components.sidecars import Sidecars, SidecarsArgs, injection_labels
+from ..components.sidecars import Sidecars
 from ..schemas.model import Spec
 from .gateway_api import GatewayApiPlan
 from .releases import chart_mirror, releases

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable
-
-from pulumi import automation as auto
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import EnvironmentLocked
-from ..simulator.local_control_plane import PROCESSES, stop_pids
+from ..simulator.local_control_plane import PROCESSES
 from . import kube
 from .backend import Backend
+
+if TYPE_CHECKING:
+    from pulumi import automation as auto
 
 STUCK = ("pending-install", "pending-upgrade", "pending-rollback", "failed")
 Confirm = Callable[[str], bool]

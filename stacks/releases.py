@@ -14,12 +14,11 @@ from ..components import (
     INGRESS_NAMESPACE,
     ISTIO_BASE_RELEASE,
     ISTIO_NAMESPACE,
-    ISTIOD_RELEASE,
     MONITORING_NAMESPACE,
 )
 from ..components.charts import GATEWAY_API_FILE, GATEWAY_API_URL, ChartSource, HelmRelease, chart
-from ..components.control_plane import base_values, cni_values, egress_values, gateway_values, istiod_values
-from ..components.monitoring import GRAFANA_SECRET, PROMETHEUS_STACK_RELEASE, jaeger_values, kiali_values, prometheus_stack_values
+from ..components.manifests.control_plane import base_values, cni_values, egress_values, gateway_values, istiod_values
+from ..components.manifests.monitoring import GRAFANA_SECRET, PROMETHEUS_STACK_RELEASE, jaeger_values, kiali_values, prometheus_stack_values
 from ..schemas.model import Spec
 from .upgrade import MeshLayout, Revision, steady
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from ..components import ADOPTED, INGRESS_NAMESPACE, ISTIO_NAMESPACE, MONITORING_NAMESPACE, managed_by_meshinstall
-from ..components.cluster import ClusterArgs
 from ..schemas.model import Spec
 from ..simulator import LocalClusterConfig, LocalControlPlane
 from . import engine, kube
+
+if TYPE_CHECKING:
+    from ..components.cluster import ClusterArgs
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class ClusterTarget:
 
     def cluster_args(self) -> ClusterArgs:
         """The `Cluster` component's arguments: start the simulator, or use the kubeconfig and context."""
+        from ..components.cluster import ClusterArgs
+
         if self.simulator:
             return ClusterArgs(simulated=self.simulator)
         return ClusterArgs(kubeconfig=self.kubeconfig, context=self.context)

@@ -1,10 +1,9 @@
-"""A Kubernetes API server for unit tests: an ApiClient whose answers are given by path (stacks/kube.py calls it)."""
+"""A Kubernetes API server for unit tests: a client whose answers are given by path (stacks/kube.py calls it)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable
 
 from meshinstall.checks.base import Context
@@ -14,19 +13,15 @@ Answer = Callable[[str, Any], tuple[int, Any]]  # (method, body) -> (status, bod
 
 
 class Answers:
-    """An ApiClient that answers each path as its entry says (any other as `default` says), and keeps what was sent."""
+    """A client that answers each path as its entry says (any other as `default` says), and keeps what was sent."""
 
     def __init__(self, answers: dict[str, Answer], default: Answer | None = None) -> None:
         self.answers, self.default, self.sent = answers, default, []
 
-    def param_serialize(self, method: str, resource_path: str, query_params: list, header_params: dict, body: Any = None, **_: Any) -> tuple:
-        self.sent.append((method, resource_path, dict(query_params), header_params.get("Accept")))
-        return method, resource_path, body
-
-    def call_api(self, method: str, path: str, body: Any, _request_timeout: Any = None) -> SimpleNamespace:
-        status, answer = (self.answers.get(path) or self.default)(method, body)
-        return SimpleNamespace(status=status, reason={403: "Forbidden", 404: "Not Found"}.get(status, "OK"), headers={},
-                               data=json.dumps(answer).encode(), read=lambda: None)
+    def call(self, method: str, path: str, query: list, headers: dict, body: bytes | None, timeout: Any = None) -> tuple[int, str, bytes]:
+        self.sent.append((method, path, dict(query), headers.get("Accept")))
+        status, answer = (self.answers.get(path) or self.default)(method, None if body is None else json.loads(body))
+        return status, {403: "Forbidden", 404: "Not Found"}.get(status, "OK"), json.dumps(answer).encode()
 
 
 def always(status: int, body: Any) -> Answer:

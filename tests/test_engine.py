@@ -1,4 +1,4 @@
-"""stacks/engine.py: how meshinstall runs the engine's CLI."""
+"""stacks/automation.py: how meshinstall runs the engine's CLI."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from meshinstall.stacks.engine import EngineCommand
+from meshinstall.stacks.automation import EngineCommand
 
 # Prints its arguments as JSON (and a version when asked), like a pulumi that does nothing.
 FAKE_PULUMI = """#!/bin/sh

@@ -195,23 +195,22 @@ def test_the_simulated_cluster_stops_its_own_stray_processes_and_never_another_c
 
 
 class _Helm:
-    """An ApiClient over Helm's release records as the API server lists them (metadata only); records what gets deleted."""
+    """A Kubernetes client (stacks/kube.py) over Helm's release records as the API server lists them (metadata only);
+    records what gets deleted."""
 
     def __init__(self, records: dict[str, list[tuple[int, str]]]) -> None:
         self.records, self.deleted = records, []
 
-    def param_serialize(self, method: str, resource_path: str, query_params: list, **_: object) -> tuple:
-        return method, resource_path, dict(query_params)
-
-    def call_api(self, method: str, path: str, query: dict, _request_timeout: object = None) -> SimpleNamespace:
+    def call(self, method: str, path: str, query: list, headers: dict, body: object, timeout: object = None) -> tuple[int, str, bytes]:
         if method == "DELETE":
             self.deleted.append(path.rsplit("/", 1)[1])
-            return SimpleNamespace(status=200, data=b"{}", read=lambda: None)
-        assert path.endswith("/secrets") and "owner=helm" in query["labelSelector"]
-        name = re.search(r"name=([^,]+)", query["labelSelector"]).group(1)
+            return 200, "OK", b"{}"
+        selector = dict(query)["labelSelector"]
+        assert path.endswith("/secrets") and "owner=helm" in selector
+        name = re.search(r"name=([^,]+)", selector).group(1)
         items = [{"metadata": {"name": f"sh.helm.release.v1.{name}.v{v}", "labels": {"status": s, "version": str(v)}}}
                  for v, s in self.records.get(name, [])]
-        return SimpleNamespace(status=200, data=json.dumps({"items": items}).encode(), read=lambda: None)
+        return 200, "OK", json.dumps({"items": items}).encode()
 
 
 def test_helm_records_of_unfinished_operations_and_unknown_releases_are_cleared_and_the_rest_kept():

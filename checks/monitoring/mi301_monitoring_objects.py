@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...components import MONITORING_NAMESPACE
-from ...components.monitoring import OPERATOR_NAME, PROMETHEUS_NAME
+from ...components.manifests.monitoring import OPERATOR_NAME, PROMETHEUS_NAME
 from ..base import Check, Context, Result, register
 
 

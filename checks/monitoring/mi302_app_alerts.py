@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...components.monitoring import AppTarget, alert_rules_spec
+from ...components.manifests.monitoring import AppTarget, alert_rules_spec
 from ..base import Check, Context, Result, register
 
 

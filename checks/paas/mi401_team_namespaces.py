@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...components.team import quota_spec
+from ...components.manifests.team import quota_spec
 from ..base import Check, Context, Result, register
 
 

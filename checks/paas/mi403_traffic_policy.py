@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...components.app import AppArgs, destination_rule_spec, virtual_service_spec
+from ...components.manifests.app import AppArgs, destination_rule_spec, virtual_service_spec
 from ..base import Check, Context, Result, register
 
 

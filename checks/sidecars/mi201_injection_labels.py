@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...components.sidecars import injection_labels
+from ...components.manifests.sidecars import injection_labels
 from ..base import Check, Context, Result, register
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...components import ISTIO_NAMESPACE
-from ...components.sidecars import peer_authentication_spec
+from ...components.manifests.sidecars import peer_authentication_spec
 from ..base import Check, Context, Result, register
 
 
