@@ -93,6 +93,7 @@ def _changing(spec: Any, as_json: bool, refresh: bool = False, doctor: bool = Fa
     from ..stacks import driver
 
     say = lambda line: _say(line, as_json, stderr=True)  # noqa: E731
+    driver.derive_key_ahead(spec)
     with driver.exclusive(spec, _ask, say):
         if doctor:
             _checks("doctor", str(spec.source), as_json, quiet=True, skip={"MI012"}, spec=spec)
@@ -127,6 +128,7 @@ def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool, all
     from ..stacks import driver
 
     spec = load(env)
+    driver.derive_key_ahead(spec)
     driver.require_running(spec, "preview")
     opened = driver.open_environment(spec, refresh)
     plan = _upgrade(opened, spec, as_json, allow_downgrade)

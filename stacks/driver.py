@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -91,6 +92,26 @@ def passphrase(environ: Mapping[str, str] | None = None) -> str:
     if not value:
         raise UsageError(f"{PASSPHRASE_VARIABLE} is not set: it encrypts this environment's secrets in the state (export {PASSPHRASE_VARIABLE}=...)")
     return value
+
+
+def derive_key_ahead(spec: Spec) -> None:
+    """Start deriving the passphrase's key for the environment's state in a thread of its own, as soon as the spec
+    is loaded. Doctor's MI011 and the reading of the last update's fingerprint need it; the derivation (PBKDF2, 0.24 s
+    of a core) releases the interpreter, so it runs beside the imports, the lock and the cluster checks instead of
+    after them (bench/results.md, stop 23). A head start only: what goes wrong here, the checks and the engine say."""
+    secret = os.environ.get(PASSPHRASE_VARIABLE)
+
+    def derive() -> None:
+        try:
+            saved = state_backend(spec).saved_state(PROJECT, spec.name)
+            salt = state_file.secrets_salt(state_file.latest(*saved) or {}) if saved else None
+            if salt:
+                state_file.derive_key(secret, salt)
+        except Exception:  # noqa: BLE001, S110
+            pass
+
+    if secret:
+        threading.Thread(target=derive, name="key-derivation", daemon=True).start()
 
 
 def engine_env(place: Places, secret: str, backend_password: str | None = None) -> dict[str, str]:

@@ -7,6 +7,7 @@ import base64
 import functools
 import hashlib
 import json
+import threading
 from typing import Any, Mapping
 
 # How the engine's passphrase secrets provider derives its key (pkg/secrets/passphrase): PBKDF2-SHA256 over the
@@ -66,8 +67,23 @@ def open_secret(value: Any, salt_state: str, passphrase: str) -> Any:
     return json.loads(plaintext) if plaintext is not None else None
 
 
-@functools.cache  # 0.24 s of PBKDF2 once per command, shared by doctor's MI011 and the reading of the fingerprint
+def derive_key(passphrase: str, salt_state: str) -> None:
+    """Derive the key of the passphrase and a state's salt now, for the reads of its secrets that come later (a
+    command starts this in a thread of its own: stacks/driver.py `derive_key_ahead`)."""
+    _key(passphrase, salt_state.split(":")[1])
+
+
+_KEY_DERIVATION = threading.Lock()
+
+
 def _key(passphrase: str, salt: str) -> bytes:
+    """The AES key of the passphrase and salt: one derivation per command, even when two threads ask at once."""
+    with _KEY_DERIVATION:
+        return _derived_key(passphrase, salt)
+
+
+@functools.cache  # 0.24 s of a core, once per command, shared by doctor's MI011 and the reading of the fingerprint
+def _derived_key(passphrase: str, salt: str) -> bytes:
     return hashlib.pbkdf2_hmac("sha256", passphrase.encode(), base64.b64decode(salt), PBKDF2_ROUNDS, 32)
 
 

@@ -52,3 +52,21 @@ def test_the_engine_runs_under_a_memory_limit_unless_the_user_set_their_own(tmp_
     monkeypatch.setenv("GOMEMLIMIT", "3GiB")
     env = engine_env(place, "passphrase")
     assert env["GOMEMLIMIT"] == "3GiB" and "MESHINSTALL_PROVIDER_MEMORY_LIMIT_MIB" not in env  # the user's, for all
+
+
+def test_the_engines_version_is_asked_once_per_binary(tmp_path, monkeypatch):
+    """Doctor's MI004 asks the engine's version; the binary takes 0.18 s of a core to start, so its answer is kept
+    until the binary changes."""
+    from meshinstall.stacks import engine as found
+
+    monkeypatch.setenv("MESHINSTALL_TOOLCHAIN_DIR", str(tmp_path / "cache"))
+    calls = tmp_path / "calls"
+    pulumi = tmp_path / "bin" / "pulumi"
+    pulumi.parent.mkdir()
+    pulumi.write_text(f"#!/bin/sh\necho x >> {calls}\necho v3.274.1\n")
+    pulumi.chmod(0o755)
+    assert [found.version(pulumi) for _ in range(3)] == ["v3.274.1"] * 3
+    assert calls.read_text().count("x") == 1
+    pulumi.write_text(f"#!/bin/sh\necho x >> {calls}\necho v3.280.0\n")  # an upgrade in place
+    assert found.version(pulumi) == "v3.280.0" and calls.read_text().count("x") == 2
+
