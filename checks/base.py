@@ -67,7 +67,7 @@ class Context:
             return self.given_layout
         from ..errors import MeshinstallError
         from ..stacks import state_file, unchanged, upgrade
-        from ..stacks.driver import PROJECT, state_backend
+        from ..stacks.places import PROJECT, state_backend
 
         try:
             saved = state_backend(self.spec).saved_state(PROJECT, self.spec.name)

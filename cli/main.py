@@ -90,10 +90,12 @@ def _changing(spec: Any, as_json: bool, refresh: bool = False, doctor: bool = Fa
     """For a command that changes the environment: its lock, what a dead run left cleared (said), the doctor's
     checks if asked (but MI012, whose stuck releases are cleared next), the simulated cluster restarted if it
     stopped, then the opened environment with any interrupted operation recovered."""
+    from ..stacks import places
+
+    places.derive_key_ahead(spec)  # first: the driver's import runs beside it
     from ..stacks import driver
 
     say = lambda line: _say(line, as_json, stderr=True)  # noqa: E731
-    driver.derive_key_ahead(spec)
     with driver.exclusive(spec, _ask, say):
         if doctor:
             _checks("doctor", str(spec.source), as_json, quiet=True, skip={"MI012"}, spec=spec)
@@ -125,10 +127,12 @@ def _run(operation: Callable[..., Any], stack: Any, as_json: bool, **kwargs: Any
 @click.option("--allow-downgrade", is_flag=True, help="Allow mesh.version to be older than the installed one.")
 def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool, allow_downgrade: bool) -> None:
     """Show what `up` would change in environment ENV (and the plan of a mesh upgrade)."""
-    from ..stacks import driver
+    from ..stacks import places
 
     spec = load(env)
-    driver.derive_key_ahead(spec)
+    places.derive_key_ahead(spec)  # first: the driver's import runs beside it
+    from ..stacks import driver
+
     driver.require_running(spec, "preview")
     opened = driver.open_environment(spec, refresh)
     plan = _upgrade(opened, spec, as_json, allow_downgrade)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from datetime import datetime, timezone
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -15,18 +14,17 @@ from ..errors import ClusterUnreachable, UsageError
 from ..schemas.model import Spec
 from ..components import MANAGED_BY
 from . import engine, gateway_api, kube, recovery, releases, state_file, unchanged, upgrade
-from .backend import Backend, LocalLockBackend, readable
+from .backend import Backend, readable
 from ..simulator.local_control_plane import stop_pids
 from .lock import holder_record
 from .operation import EventHandler, Interrupts, Journal, cancel_on_interrupt, failure, finished_anyway
+from .places import PASSPHRASE_VARIABLE, PROJECT, Places, passphrase, places, state_backend  # noqa: F401 (the driver's names too)
 from .secrets import resolve, state_password
 from .target import ClusterTarget, spec_namespaces
 
 if TYPE_CHECKING:  # the Pulumi SDK is imported when the engine runs (stacks/automation.py), never on the way there
     from pulumi import automation as auto
 
-PROJECT = "meshinstall"
-PASSPHRASE_VARIABLE = "MESHINSTALL_PASSPHRASE"
 # Resource operations at once. Most of an operation is waiting on the API server (a Deployment until it is
 # available), so the engine's default of 4 per core left a 2-core machine with 8 waits in flight.
 PARALLEL = 64
@@ -46,16 +44,6 @@ PROVIDER_MEMORY_LIMIT_MIB = 256
 
 
 @dataclass(frozen=True)
-class Places:
-    """Where an environment's engine files live, all under the spec's folder unless the backend is shared."""
-
-    root: Path
-    work_dir: Path
-    pulumi_home: Path
-    backend_url: str
-
-
-@dataclass(frozen=True)
 class Outcome:
     """What an operation did: counts per operation kind, the stack outputs, and the engine's summary."""
 
@@ -68,50 +56,6 @@ class Outcome:
     def changed(self) -> int:
         """How many resources were (or would be) created, updated, replaced or deleted."""
         return sum(n for op, n in self.changes.items() if op not in ("same", "read"))
-
-
-def places(spec: Spec) -> Places:
-    """State folder next to the spec: `.meshinstall/` holds the backend (by default), work dir and PULUMI_HOME."""
-    root = spec.base_dir / ".meshinstall"
-    backend = spec.state.backend
-    if backend.startswith("file://"):
-        path = spec.resolve_path(backend[len("file://"):])
-        backend = f"file://{path}"
-    return Places(root, root / "work" / spec.name, root / "pulumi-home", backend)
-
-
-def state_backend(spec: Spec) -> Backend:
-    """The environment's state backend, as meshinstall reads and locks it beside the engine (stacks/backend.py)."""
-    place = places(spec)
-    return readable(place.backend_url, state_password(spec)) or LocalLockBackend(place.backend_url, place.root / "locks")
-
-
-def passphrase(environ: Mapping[str, str] | None = None) -> str:
-    """The state encryption passphrase, from MESHINSTALL_PASSPHRASE."""
-    value = (os.environ if environ is None else environ).get(PASSPHRASE_VARIABLE)
-    if not value:
-        raise UsageError(f"{PASSPHRASE_VARIABLE} is not set: it encrypts this environment's secrets in the state (export {PASSPHRASE_VARIABLE}=...)")
-    return value
-
-
-def derive_key_ahead(spec: Spec) -> None:
-    """Start deriving the passphrase's key for the environment's state in a thread of its own, as soon as the spec
-    is loaded. Doctor's MI011 and the reading of the last update's fingerprint need it; the derivation (PBKDF2, 0.24 s
-    of a core) releases the interpreter, so it runs beside the imports, the lock and the cluster checks instead of
-    after them (bench/results.md, stop 23). A head start only: what goes wrong here, the checks and the engine say."""
-    secret = os.environ.get(PASSPHRASE_VARIABLE)
-
-    def derive() -> None:
-        try:
-            saved = state_backend(spec).saved_state(PROJECT, spec.name)
-            salt = state_file.secrets_salt(state_file.latest(*saved) or {}) if saved else None
-            if salt:
-                state_file.derive_key(secret, salt)
-        except Exception:  # noqa: BLE001, S110
-            pass
-
-    if secret:
-        threading.Thread(target=derive, name="key-derivation", daemon=True).start()
 
 
 def engine_env(place: Places, secret: str, backend_password: str | None = None) -> dict[str, str]:

@@ -17,7 +17,7 @@ class StateBackend(Check):
     needs_cluster = False
 
     def inspect(self, ctx: Context) -> Result:
-        from ...stacks.driver import PROJECT, places, state_backend
+        from ...stacks.places import PROJECT, places, state_backend
 
         name = ctx.spec.name
         url = places(ctx.spec).backend_url

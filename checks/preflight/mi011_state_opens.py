@@ -17,7 +17,7 @@ class StateOpens(Check):
 
     def inspect(self, ctx: Context) -> Result:
         from ...stacks import state_file
-        from ...stacks.driver import PROJECT, places, state_backend
+        from ...stacks.places import PROJECT, places, state_backend
 
         try:
             saved = state_backend(ctx.spec).saved_state(PROJECT, ctx.spec.name)
