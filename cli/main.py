@@ -265,7 +265,6 @@ def repair(env: str, as_json: bool, yes: bool) -> None:
 
     Clears, saying so: engine processes and the engine's lock a dead run left (asking first when the holder is on
     another host), operations it left pending, and Helm releases it left pending or failed. `up` does the same."""
-
     with _changing(load(env), as_json, refresh=True) as opened:
         _converge(opened, env, as_json, yes, True)
 

@@ -55,9 +55,10 @@ def passphrase(environ: Mapping[str, str] | None = None) -> str:
 
 def derive_key_ahead(spec: Spec) -> None:
     """Start deriving the passphrase's key for the environment's state in a thread of its own, as soon as the spec
-    is loaded (before the driver is imported). Doctor's MI011 and the reading of the last update's fingerprint need it; the derivation (PBKDF2, 0.24 s
-    of a core) releases the interpreter, so it runs beside the imports, the lock and the cluster checks instead of
-    after them (bench/results.md, stop 23). A head start only: what goes wrong here, the checks and the engine say."""
+    is loaded and before the driver is imported. Doctor's MI011 and the reading of the last update's fingerprint need
+    it; the derivation (PBKDF2, 0.24 s of a core) releases the interpreter, so it runs beside the imports, the lock
+    and the cluster checks instead of after them (bench/results.md, stop 23). A head start only: what goes wrong
+    here, the checks and the engine say."""
     secret = os.environ.get(PASSPHRASE_VARIABLE)
 
     def derive() -> None:

@@ -92,6 +92,29 @@ def test_the_passphrase_is_checked_against_the_state_without_the_engine():
     assert state_file.passphrase_opens({}, "any") is None
 
 
+def test_the_passphrase_key_started_ahead_is_derived_once_when_a_check_asks_for_it_meanwhile(monkeypatch):
+    """A command starts the key's derivation (0.24 s of a core) as soon as its spec is loaded; doctor's MI011 asks for
+    the same key while it runs, and waits for it instead of deriving it a second time beside it."""
+    import threading
+    import time
+
+    salt_state, derivations = _salt_state("ahead"), []
+
+    def slow_pbkdf2(*args):
+        derivations.append(args)
+        time.sleep(0.2)
+        return b"k" * 32
+
+    monkeypatch.setattr(state_file.hashlib, "pbkdf2_hmac", slow_pbkdf2)
+    ahead = threading.Thread(target=state_file.derive_key, args=("ahead", salt_state))
+    ahead.start()
+    time.sleep(0.05)
+    deployment = {"secrets_providers": {"type": "passphrase", "state": {"salt": salt_state}}}
+    assert state_file.passphrase_opens(deployment, "ahead") is False  # the fake key opens nothing; it was asked for
+    ahead.join()
+    assert len(derivations) == 1
+
+
 def test_a_state_file_cut_short_is_unreadable_and_names_its_backup(tmp_path):
     file = tmp_path / "dev.json"
     file.write_text(json.dumps({"version": 3, "checkpoint": {"latest": {"resources": []}}})[:30])
