@@ -38,9 +38,13 @@ CHECKPOINT_INTERVAL_MS = 5000
 # than fail (bench/results.md, stop 20). A GOMEMLIMIT of the user's own is kept.
 ENGINE_MEMORY_LIMIT = "512MiB"
 # The Kubernetes provider's own, lower limit (toolchain/kubernetes-provider/patches/memory-limit.patch: GOMEMLIMIT
-# reaches every plugin the engine starts). Its live heap at the end of adding 1000 apps is about 230 MB; under the
-# engine's limit it held 393-461 MiB (bench/results.md, stop 22). Not set when the user gave a GOMEMLIMIT of their own.
+# reaches every plugin the engine starts). Its live heap is about 230 MB whatever the number of apps (it follows the
+# awaits in flight); under the engine's limit it held 393-461 MiB at 1000 apps (bench/results.md, stop 22). Under its
+# own it collects more often: 5% of adding 1000 apps, 9% of adding 100 (stop 23). So it applies from
+# PROVIDER_LIMIT_FROM_APPS apps, where the engine's state takes the engine with its plugins towards 1 GiB (about 490
+# MiB at 100 apps, 1,037 MiB at 1000 without this limit). Not set when the user gave a GOMEMLIMIT of their own.
 PROVIDER_MEMORY_LIMIT_MIB = 256
+PROVIDER_LIMIT_FROM_APPS = 500
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,12 @@ class Outcome:
         return sum(n for op, n in self.changes.items() if op not in ("same", "read"))
 
 
-def engine_env(place: Places, secret: str, backend_password: str | None = None) -> dict[str, str]:
+def engine_env(place: Places, secret: str, backend_password: str | None = None, apps: int = 0) -> dict[str, str]:
     """Environment of every engine run: offline, meshinstall's own PULUMI_HOME, the backend (and its password, for
-    libpq), the passphrase and the memory limits of the engine and of the Kubernetes provider."""
+    libpq), the passphrase and the memory limits of the engine and, for an environment of `apps` apps from
+    PROVIDER_LIMIT_FROM_APPS, of the Kubernetes provider."""
+    limits = {"GOMEMLIMIT": ENGINE_MEMORY_LIMIT} | (
+        {"MESHINSTALL_PROVIDER_MEMORY_LIMIT_MIB": str(PROVIDER_MEMORY_LIMIT_MIB)} if apps >= PROVIDER_LIMIT_FROM_APPS else {})
     return ({"PGPASSWORD": backend_password} if backend_password else {}) | {
         "PULUMI_HOME": str(place.pulumi_home),
         "PULUMI_BACKEND_URL": place.backend_url,
@@ -70,8 +77,7 @@ def engine_env(place: Places, secret: str, backend_password: str | None = None) 
         "PULUMI_SKIP_CONFIRMATIONS": "true",
         "MESHINSTALL_CHECKPOINT_INTERVAL_MS": str(CHECKPOINT_INTERVAL_MS),
         "PATH": engine.search_path(),
-    } | ({"GOMEMLIMIT": os.environ["GOMEMLIMIT"]} if "GOMEMLIMIT" in os.environ else {
-        "GOMEMLIMIT": ENGINE_MEMORY_LIMIT, "MESHINSTALL_PROVIDER_MEMORY_LIMIT_MIB": str(PROVIDER_MEMORY_LIMIT_MIB)})
+    } | ({"GOMEMLIMIT": os.environ["GOMEMLIMIT"]} if "GOMEMLIMIT" in os.environ else limits)
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,7 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
                 work_dir=str(place.work_dir),
                 pulumi_home=str(place.pulumi_home),
                 pulumi_command=engine.command(),
-                env_vars=engine_env(place, secret, state_password(spec)),
+                env_vars=engine_env(place, secret, state_password(spec), sum(len(team.apps) for team in spec.paas.teams)),
                 secrets_provider="passphrase",
                 program=lambda: program.build(spec, secrets, crds, unchanged.Recording(cell["inputs"], refresh, cell.get("read_at")), cell["layout"], cell["record"], adopted),
                 project_settings=auto.ProjectSettings(name=PROJECT, runtime="python", main=os.getcwd(), backend=auto.ProjectBackend(place.backend_url)),

@@ -42,15 +42,17 @@ def test_other_commands_and_a_json_preview_keep_their_output(engine):
 
 
 def test_the_engine_runs_under_a_memory_limit_unless_the_user_set_their_own(tmp_path, monkeypatch):
-    from meshinstall.stacks.driver import ENGINE_MEMORY_LIMIT, PROVIDER_MEMORY_LIMIT_MIB, Places, engine_env
+    from meshinstall.stacks.driver import ENGINE_MEMORY_LIMIT, PROVIDER_LIMIT_FROM_APPS, PROVIDER_MEMORY_LIMIT_MIB, Places, engine_env
 
     place = Places(tmp_path, tmp_path / "work", tmp_path / "home", f"file://{tmp_path}")
     monkeypatch.delenv("GOMEMLIMIT", raising=False)
-    env = engine_env(place, "passphrase")
-    assert env["GOMEMLIMIT"] == ENGINE_MEMORY_LIMIT
-    assert env["MESHINSTALL_PROVIDER_MEMORY_LIMIT_MIB"] == str(PROVIDER_MEMORY_LIMIT_MIB)  # the provider's own, lower
+    large = engine_env(place, "passphrase", apps=PROVIDER_LIMIT_FROM_APPS)
+    assert large["GOMEMLIMIT"] == ENGINE_MEMORY_LIMIT
+    assert large["MESHINSTALL_PROVIDER_MEMORY_LIMIT_MIB"] == str(PROVIDER_MEMORY_LIMIT_MIB)  # the provider's own, lower
+    small = engine_env(place, "passphrase", apps=100)  # the provider under the engine's limit: it collects less often
+    assert small["GOMEMLIMIT"] == ENGINE_MEMORY_LIMIT and "MESHINSTALL_PROVIDER_MEMORY_LIMIT_MIB" not in small
     monkeypatch.setenv("GOMEMLIMIT", "3GiB")
-    env = engine_env(place, "passphrase")
+    env = engine_env(place, "passphrase", apps=PROVIDER_LIMIT_FROM_APPS)
     assert env["GOMEMLIMIT"] == "3GiB" and "MESHINSTALL_PROVIDER_MEMORY_LIMIT_MIB" not in env  # the user's, for all
 
 
