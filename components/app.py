@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from . import SKIP_AWAIT, TEAM_LABEL, labels, metadata
-from .manifests.app import AppArgs, deployment_spec, destination_rule_spec, virtual_service_spec, authorization_spec
+from .manifests.app import AppArgs, authorization_spec, deployment_spec, destination_rule_spec, virtual_service_spec
 
 
 class AppDeployment(pulumi.ComponentResource):

@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 
 from . import MESH_MEMBER_LABEL, MONITORING_NAMESPACE, labels, metadata
 from .charts import helm_release
-from .manifests.monitoring import PROMETHEUS_URL, GRAFANA_URL, KIALI_URL, JAEGER_URL, GRAFANA_SECRET, MonitoringArgs, istiod_monitor_spec, sidecar_monitor_spec, alert_rules_spec, mesh_dashboard
+from .manifests.monitoring import GRAFANA_SECRET, GRAFANA_URL, JAEGER_URL, KIALI_URL, PROMETHEUS_URL, MonitoringArgs, alert_rules_spec, istiod_monitor_spec, mesh_dashboard, sidecar_monitor_spec
 
 
 class MonitoringStack(pulumi.ComponentResource):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 import pulumi
 import pulumi_kubernetes as k8s
 
 from . import ISTIO_NAMESPACE, metadata
-from .manifests.sidecars import SidecarsArgs, peer_authentication_spec, default_sidecar_spec
+from .manifests.sidecars import SidecarsArgs, default_sidecar_spec, peer_authentication_spec
 
 
 class Sidecars(pulumi.ComponentResource):

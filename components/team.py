@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 import pulumi
 import pulumi_kubernetes as k8s
 
 from . import TEAM_LABEL, labels, metadata
-from .manifests.team import DEVELOPER_RULES, TeamArgs, namespace_labels, quota_spec, limit_range_spec, deny_all_authorization, network_policies
+from .manifests.team import DEVELOPER_RULES, TeamArgs, deny_all_authorization, limit_range_spec, namespace_labels, network_policies, quota_spec
 
 
 class TeamSpace(pulumi.ComponentResource):

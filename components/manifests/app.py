@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-
 from ...schemas.model import App
 from .. import INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, SHARED_GATEWAY, TEAM_LABEL, labels
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-
 from ...schemas.model import Mesh, Sidecars
 from .. import INGRESS_GATEWAY_NAME, ISTIO_NAMESPACE
 from ..charts import HelmRelease

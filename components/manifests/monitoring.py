@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-
 from ...schemas.model import Monitoring
 from .. import ISTIO_NAMESPACE, MONITORING_NAMESPACE
 from ..charts import HelmRelease

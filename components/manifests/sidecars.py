@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-
 from .. import INGRESS_NAMESPACE, ISTIO_NAMESPACE, MONITORING_NAMESPACE
 
 if TYPE_CHECKING:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-
 from ...schemas.model import Quota
 from .. import MESH_MEMBER_LABEL, TEAM_LABEL, labels
 
