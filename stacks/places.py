@@ -64,7 +64,7 @@ def derive_key_ahead(spec: Spec) -> None:
     def derive() -> None:
         try:
             saved = state_backend(spec).saved_state(PROJECT, spec.name)
-            salt = state_file.secrets_salt(state_file.latest(*saved) or {}) if saved else None
+            salt = state_file.salt_in(*saved) if saved and saved[1] else None
             if salt:
                 state_file.derive_key(secret, salt)
         except Exception:  # noqa: BLE001, S110

@@ -7,6 +7,7 @@ import base64
 import functools
 import hashlib
 import json
+import re
 import threading
 from typing import Any, Mapping
 
@@ -56,6 +57,19 @@ def secrets_salt(deployment: Mapping[str, Any]) -> str | None:
     provider = deployment.get("secrets_providers") or {}
     salt_state = (provider.get("state") or {}).get("salt", "") if provider.get("type") == "passphrase" else ""
     return salt_state if len(salt_state.split(":")) == 5 else None
+
+
+# The engine writes the passphrase provider's state before the resources: in the first kilobyte of a saved state.
+_SALT = re.compile(rb'"salt"\s*:\s*"(v1:[^"]*)"')
+
+
+def salt_in(where: str, data: bytes) -> str | None:
+    """The passphrase provider's state of a saved state, read from its first bytes rather than from the parsed
+    whole (a parse of 37 MB at 1000 apps takes half a second); from the parsed whole when it is not there."""
+    found = _SALT.search(data, 0, 65536)
+    if found and len(found.group(1).split(b":")) == 5:
+        return found.group(1).decode()
+    return secrets_salt(latest(where, data) or {})
 
 
 def open_secret(value: Any, salt_state: str, passphrase: str) -> Any:

@@ -115,6 +115,17 @@ def test_the_passphrase_key_started_ahead_is_derived_once_when_a_check_asks_for_
     assert len(derivations) == 1
 
 
+def test_the_salt_for_the_head_start_is_read_from_the_states_first_bytes():
+    """The engine writes the passphrase provider's state before the resources; the head start finds it there without
+    parsing the rest (a state of 37 MB at 1000 apps), and in the parsed state when it is elsewhere."""
+    salt_state = _salt_state("first")
+    provider = {"type": "passphrase", "state": {"salt": salt_state}}
+    head = json.dumps({"version": 3, "checkpoint": {"latest": {"manifest": {}, "secrets_providers": provider}}}, separators=(",", ":"))
+    assert state_file.salt_in("dev.json", head[:head.index(salt_state) + len(salt_state) + 1].encode()) == salt_state  # no JSON past it
+    elsewhere = {"version": 3, "checkpoint": {"latest": {"resources": [{"outputs": {"salt": "v1:x"}}], "secrets_providers": provider}}}
+    assert state_file.salt_in("dev.json", json.dumps(elsewhere).encode()) == salt_state
+
+
 def test_a_state_file_cut_short_is_unreadable_and_names_its_backup(tmp_path):
     file = tmp_path / "dev.json"
     file.write_text(json.dumps({"version": 3, "checkpoint": {"latest": {"resources": []}}})[:30])
