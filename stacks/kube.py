@@ -90,8 +90,14 @@ def _native(kubeconfig: str, context: str | None, stamp: int) -> Client | None:
     (they may expire, so that client is not kept)."""
     try:
         config = yaml.safe_load(Path(kubeconfig).read_text(encoding="utf-8")) or {}
+        return _from(config, kubeconfig, context)
     except (OSError, yaml.YAMLError) as err:
         raise ConfigError(f"cannot read the kubeconfig {kubeconfig}: {err}") from err
+    except (AttributeError, TypeError, ValueError) as err:  # not a kubeconfig's shape, base64 that is not, a bad PEM
+        raise ConfigError(f"the kubeconfig {kubeconfig} is not a valid kubeconfig: {err}") from err
+
+
+def _from(config: dict[str, Any], kubeconfig: str, context: str | None) -> Client | None:
     name = context or config.get("current-context")
     if not name:
         raise ConfigError(f"the kubeconfig {kubeconfig} has no current-context, and none was given")

@@ -203,3 +203,14 @@ def test_a_kubeconfig_without_the_named_context_says_which(tmp_path):
         kube.connect(kubeconfig, "gamma")
     with pytest.raises(kube.ConfigError, match="cannot read the kubeconfig"):
         kube.connect(str(tmp_path / "missing"), None)
+
+
+def test_a_kubeconfig_that_is_not_one_is_a_config_error_not_a_traceback(tmp_path):
+    """Doctor, the recovery and the look for others' changes catch `kube.FAILURES`: a malformed kubeconfig is one."""
+    not_a_mapping = tmp_path / "string"
+    not_a_mapping.write_text("just a string\n")
+    bad_ca = _kubeconfig(tmp_path / "bad-ca", {"server": "https://127.0.0.1:1", "certificate-authority-data": "!!notbase64"}, {"token": "t"})
+    for kubeconfig in (str(not_a_mapping), bad_ca):
+        with pytest.raises(kube.ConfigError, match="is not a valid kubeconfig"):
+            kube.connect(kubeconfig, None)
+
