@@ -32,6 +32,22 @@ def _cancel_when_parent_dies() -> list[str]:
 OPERATIONS = {"up", "preview", "refresh", "destroy"}
 
 
+# How often meshinstall, waiting for the engine, looks for an interrupt that reached another of its threads.
+INTERRUPT_POLL_SECONDS = 0.2
+
+
+def _wait_interruptibly(process: subprocess.Popen[str]) -> int:
+    """The engine's exit code, waited for in slices. Python runs a signal handler in the main thread only, and a
+    blocking wait there returns to Python only when the kernel delivers the signal to that thread. A process's signal
+    may go to any of its threads (gRPC's, the event reader's), and then a Ctrl-C would wait for the engine to end:
+    with Deployments in flight, never (CI saw it). Each slice ends in Python, which runs the handler."""
+    while True:
+        try:
+            return process.wait(timeout=INTERRUPT_POLL_SECONDS)
+        except subprocess.TimeoutExpired:
+            continue
+
+
 class EngineCommand(auto.PulumiCommand):
     """The Pulumi CLI as meshinstall runs it, so that an interrupt or a killed meshinstall leaves a clean stack:
     - in a session of its own: a terminal's Ctrl-C reaches meshinstall only, which asks the engine once to cancel
@@ -65,7 +81,7 @@ class EngineCommand(auto.PulumiCommand):
                 start_new_session=True,
             )
             try:
-                code = self.running.wait()
+                code = _wait_interruptibly(self.running)
             finally:
                 self.running = None
             out.seek(0)

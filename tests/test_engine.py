@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+import sys
 
 import pytest
 
@@ -72,3 +73,62 @@ def test_the_engines_version_is_asked_once_per_binary(tmp_path, monkeypatch):
     pulumi.write_text(f"#!/bin/sh\necho x >> {calls}\necho v3.280.0\n")  # an upgrade in place
     assert found.version(pulumi) == "v3.280.0" and calls.read_text().count("x") == 2
 
+
+
+# The engine's stand-in: started, it waits for an interrupt and ends on it. It unblocks SIGINT, which it inherits
+# blocked from the thread that started it (below).
+INTERRUPTIBLE_PULUMI = f"""#!{sys.executable}
+import pathlib, signal, sys, time
+if sys.argv[1:2] == ["version"]:
+    sys.exit(print("v3.274.1"))
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {{signal.SIGINT}})
+pathlib.Path(__file__).with_name("started").touch()
+try:
+    time.sleep(60)
+except KeyboardInterrupt:
+    print("cancelled")
+    sys.exit(255)
+"""
+
+# meshinstall's side, as the CLI runs it, except that its main thread blocks SIGINT: the kernel then delivers the
+# interrupt to another thread, as it may do with any process-wide signal.
+INTERRUPTED_RUN = """
+import signal, sys, threading, time
+from meshinstall.stacks.automation import EngineCommand
+from meshinstall.stacks.operation import cancel_on_interrupt
+threading.Thread(target=time.sleep, args=(120,), daemon=True).start()
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+command = EngineCommand(root=sys.argv[1], skip_version_check=True)
+with cancel_on_interrupt(command, say=print) as seen:
+    try:
+        command.run(["up"], sys.argv[1], {})
+    except Exception as err:
+        print(type(err).__name__, err)
+print("interrupts", seen.count, flush=True)
+"""
+
+
+def test_an_interrupt_that_reaches_another_thread_still_cancels_the_engine(tmp_path):
+    """A Ctrl-C is for the process, and the kernel may hand it to any thread. Python runs the handler in the main
+    thread, which waits for the engine: it must still get there while the engine runs (CI saw an up that ignored it
+    with Deployments in flight)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    fake = tmp_path / "bin" / "pulumi"
+    fake.parent.mkdir()
+    fake.write_text(INTERRUPTIBLE_PULUMI)
+    fake.chmod(0o755)
+    meshinstall = subprocess.Popen([sys.executable, "-c", INTERRUPTED_RUN, str(tmp_path)], stdout=subprocess.PIPE, text=True, env={**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"})
+    deadline = time.monotonic() + 30
+    while not (fake.parent / "started").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    meshinstall.send_signal(signal.SIGINT)
+    try:
+        output, _ = meshinstall.communicate(timeout=20)  # the engine, never interrupted, would sleep for 60 s
+    except subprocess.TimeoutExpired:
+        meshinstall.kill()
+        pytest.fail("the interrupt did not reach the engine")
+    assert "interrupt again to stop it at once" in output and "cancelled" in output and "interrupts 1" in output, output

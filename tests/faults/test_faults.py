@@ -197,6 +197,11 @@ def dev(tmp_path_factory: pytest.TempPathFactory):
 # --- kills and interrupts of `up` -------------------------------------------------------------------------------
 
 
+# The longest wait for meshinstall's answer to an interrupt while KWOK is stopped: well inside the node leases (40 s),
+# so that an interrupt that is not answered fails its test and leaves the nodes Ready for the next.
+PAUSED_WAIT = 20
+
+
 @contextmanager
 def nodes_paused(dev) -> Iterator[None]:
     """KWOK stopped: pods are scheduled but never run, so the engine's Deployments stay in flight (the node leases,
@@ -230,7 +235,7 @@ def test_sigint_of_up_during_the_apps_cancels_and_says_what_it_changed(dev):
         running = dev.start("up", "dev", "--yes")
         running.wait_for(lambda out: "done    kubernetes:core/v1:Namespace interrupted" in out)
         running.process.send_signal(signal.SIGINT)
-        running.wait_for(lambda out: "interrupted: the engine finishes what is in flight" in out)
+        running.wait_for(lambda out: "interrupted: the engine finishes what is in flight" in out, timeout=PAUSED_WAIT)
     code, output = running.finish()
     assert code == 130, output
     assert "interrupted after" in output and "run `meshinstall up dev` again to finish" in output, output
@@ -257,7 +262,7 @@ def test_a_second_interrupt_stops_at_once_and_says_what_it_leaves(dev):
         running = dev.start("up", "dev", "--yes")
         running.wait_for(lambda out: "done    kubernetes:core/v1:Namespace twice" in out)
         running.process.send_signal(signal.SIGINT)
-        running.wait_for(lambda out: "interrupt again to stop it at once" in out)
+        running.wait_for(lambda out: "interrupt again to stop it at once" in out, timeout=PAUSED_WAIT)
         running.process.send_signal(signal.SIGINT)
         code, output = running.finish()
     assert code == 130, output
