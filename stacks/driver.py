@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from datetime import datetime, timezone
 from contextlib import contextmanager
@@ -374,6 +375,7 @@ def _operation(stack: auto.Stack, operation: str, run: Callable[[EventHandler], 
     (stacks/operation.py). Its journal holds the changes, from the engine's summary event."""
     from pulumi import automation as auto
 
+    gc.enable()  # the command line runs without the cycle collector until here (cli/main.py `main`)
     journal = Journal(on_event)
     with cancel_on_interrupt(stack.workspace.pulumi_command) as interrupts, _no_read_back(stack, operation):
         try:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import IO, Iterator
 
 from ..errors import EnvironmentLocked
-from ..simulator.local_control_plane import process_running
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,8 @@ class Holder:
         """Whether the holder still runs: None when it is on another host and cannot be checked from here."""
         if self.host != socket.gethostname():
             return None
+        from ..simulator.local_control_plane import process_running  # not at the top: stacks/places.py loads this module before the key's derivation starts
+
         return process_running(self.pid)
 
     def __str__(self) -> str:

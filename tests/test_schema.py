@@ -451,3 +451,25 @@ def test_no_spec_in_the_repository_holds_a_path_of_one_machine(env: Path) -> Non
     assert kubeconfig is None or not (kubeconfig.startswith(("/", "~"))), f"{env.name}: cluster.kubeconfig {kubeconfig} (relative to the spec, or $KUBECONFIG)"
     backend = (data.get("state") or {}).get("backend", "")
     assert not backend.startswith("file:///"), f"{env.name}: state.backend {backend}"
+
+
+def test_a_spec_accepted_once_is_not_validated_again_but_an_edit_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The schema's verdict on a document is remembered in the user's cache (a command then starts without
+    importing jsonschema); an edit that breaks the spec is still reported at its line, as the first time."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    spec = tmp_path / "dev.yaml"
+    spec.write_text(VALID[0].read_text())
+    load = f"import sys; from meshinstall.schemas.validate import load_spec; load_spec(__import__('pathlib').Path({str(spec)!r})); print('jsonschema' in sys.modules)"
+    runs = [subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, check=True).stdout.strip() for _ in range(2)]
+    assert runs == ["True", "False"], runs  # validated the first time only
+
+    text = spec.read_text()
+    spec.write_text(text.replace("metadata:\n  name:", "metadata:\n  name: 7\n  nom:", 1))  # a number, then an unknown key
+    with pytest.raises(SpecInvalid) as raised:
+        load_spec(spec)
+    assert {(p.path, p.line) for p in raised.value.problems} == {("$.metadata.name", 5), ("$.metadata.nom", 6)}
+    spec.write_text(text)
+    load_spec(spec)
