@@ -536,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         # The command line's own run is short, and its objects are freed as they go out of use, except those in
         # cycles: Python's cycle collector passes over every object (the modules, the state) again and again as
         # they are made, and on its way out (0.1 s of an `up` with nothing to do at 10 apps, bench/results.md).
-        # The engine's run, which makes cycles by the thousand, turns it back on (stacks/driver.py `_operation`).
+        # The engine's run, which makes cycles by the thousand, turns it back on (stacks/driver.py `_collect_cycles`).
         gc.disable()
     err = render.console(stderr=True)
     try:
