@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import stat
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -112,11 +116,6 @@ def test_an_interrupt_that_reaches_another_thread_still_cancels_the_engine(tmp_p
     """A Ctrl-C is for the process, and the kernel may hand it to any thread. Python runs the handler in the main
     thread, which waits for the engine: it must still get there while the engine runs (CI saw an up that ignored it
     with Deployments in flight)."""
-    import os
-    import signal
-    import subprocess
-    import time
-
     fake = tmp_path / "bin" / "pulumi"
     fake.parent.mkdir()
     fake.write_text(INTERRUPTIBLE_PULUMI)
