@@ -393,8 +393,11 @@ def _operation(stack: auto.Stack, operation: str, run: Callable[[EventHandler], 
 
 
 def _collect_cycles() -> None:
-    """The cycle collector on, for the engine's run: the command line runs without it until then (cli/main.py
-    `main`). What the command loaded before (the modules, the spec, the state) is frozen, never walked again."""
+    """The cycle collector on, for the engine's runs: the command line runs without it until the first (cli/main.py
+    `main`). What the command loaded before that (the modules, the spec, the state) is frozen, never walked again;
+    the garbage of one run (a canary upgrade makes several) is collected as usual."""
+    if gc.isenabled():
+        return
     gc.freeze()
     gc.set_threshold(*ENGINE_GC_THRESHOLDS)
     gc.enable()
