@@ -6,13 +6,12 @@ import copy
 import difflib
 import hashlib
 import json
-import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .. import __version__
+from .. import __version__, cache_dir
 from ..errors import SpecInvalid, SpecProblem
 from . import loader, model, rules
 from .loader import Document
@@ -108,8 +107,7 @@ def _validated(doc: Document) -> tuple[Path, str]:
     (bench/results.md, stop 24). The digest covers the merged document, the schema, this module and meshinstall's
     version, so the same document is not validated again by the same meshinstall. A document the schema rejects is
     validated, and reported, every time."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "meshinstall" / "validated"
-    record = cache / hashlib.sha256("".join(doc.files[:1]).encode()).hexdigest()[:32]
+    record = cache_dir() / "validated" / hashlib.sha256("".join(doc.files[:1]).encode()).hexdigest()[:32]
     try:
         text = json.dumps(doc.data, sort_keys=True)
     except (TypeError, ValueError):  # a value JSON has no form for (a YAML date): validated every time

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import cache_dir
 from ..errors import ToolchainMissing
 
 if TYPE_CHECKING:
@@ -21,8 +22,7 @@ REQUIRED = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes")
 
 def cache_root() -> Path:
     """Root of the toolchain cache (outside any repository)."""
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "meshinstall" / "toolchain"
-    return Path(os.environ.get(TOOLCHAIN_VARIABLE, default))
+    return Path(os.environ.get(TOOLCHAIN_VARIABLE, cache_dir() / "toolchain"))
 
 
 def cached_bins() -> list[Path]:

@@ -59,7 +59,7 @@ def secrets_salt(deployment: Mapping[str, Any]) -> str | None:
     return salt_state if len(salt_state.split(":")) == 5 else None
 
 
-# The engine writes the passphrase provider's state before the resources: in the first kilobyte of a saved state.
+# The engine writes the passphrase provider's state before the resources: within the first 64 KB of a saved state.
 _SALT = re.compile(rb'"salt"\s*:\s*"(v1:[^"]*)"')
 
 
