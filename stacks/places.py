@@ -56,8 +56,8 @@ def passphrase(environ: Mapping[str, str] | None = None) -> str:
 def derive_key_ahead(spec: Spec) -> None:
     """Start deriving the passphrase's key for the environment's state in a thread of its own, as soon as the spec
     is loaded and before the driver is imported. Doctor's MI011 and the reading of the last update's fingerprint need
-    it; the derivation (PBKDF2, 0.24 s of a core) releases the interpreter, so it runs beside the imports, the lock
-    and the cluster checks instead of after them (bench/results.md, stop 23). A head start only: what goes wrong
+    it; the derivation (PBKDF2, in a Python of its own: state_file `_pbkdf2_sha256`) runs beside the imports, the lock
+    and the cluster checks instead of after them (bench/results.md, stops 23 and 25). A head start only: what goes wrong
     here, the checks and the engine say."""
     secret = os.environ.get(PASSPHRASE_VARIABLE)
 

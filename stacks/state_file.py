@@ -6,8 +6,12 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import importlib.util
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 from typing import Any, Mapping
 
@@ -96,9 +100,44 @@ def _key(passphrase: str, salt: str) -> bytes:
         return _derived_key(passphrase, salt)
 
 
-@functools.cache  # 0.24 s of a core, once per command, shared by doctor's MI011 and the reading of the fingerprint
+@functools.cache  # once per command, shared by doctor's MI011 and the reading of the fingerprint
 def _derived_key(passphrase: str, salt: str) -> bytes:
-    return hashlib.pbkdf2_hmac("sha256", passphrase.encode(), base64.b64decode(salt), PBKDF2_ROUNDS, 32)
+    return _pbkdf2_sha256(passphrase.encode(), base64.b64decode(salt))
+
+
+def _pbkdf2_sha256(secret: bytes, salt: bytes) -> bytes:
+    """PBKDF2-HMAC-SHA256 as Pulumi's passphrase provider derives its key, in a Python of its own with the OpenSSL
+    that `cryptography` bundles: 0.16-0.18 s there, its start included, on the other core. hashlib's, through the
+    system's OpenSSL 3.0, takes 0.27-0.30 s, and `cryptography`'s in this process would hold the interpreter (and
+    the command) for its 0.15 s (bench/results.md, stop 25). If that Python fails, hashlib's here."""
+    try:
+        return _pbkdf2_apart(secret, salt)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return hashlib.pbkdf2_hmac("sha256", secret, salt, PBKDF2_ROUNDS, 32)
+
+
+# Run isolated and without site (-I -S: a bare start), with cryptography's folder as its path; the secret comes on
+# stdin, after the salt's line, never in the arguments or the environment.
+_DERIVE = """import sys
+sys.path.append(sys.argv[1])
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+salt, secret = sys.stdin.buffer.read().split(b"\\n", 1)
+sys.stdout.write(PBKDF2HMAC(hashes.SHA256(), 32, bytes.fromhex(salt.decode()), int(sys.argv[2])).derive(secret).hex())
+"""
+
+
+def _pbkdf2_apart(secret: bytes, salt: bytes) -> bytes:
+    found = importlib.util.find_spec("cryptography")
+    if not (found and found.origin and sys.executable):
+        raise ValueError("no cryptography package or Python executable to run it")
+    folder = os.path.dirname(os.path.dirname(found.origin))
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", _DERIVE, folder, str(PBKDF2_ROUNDS)], input=salt.hex().encode() + b"\n" + secret,
+                          capture_output=True, check=True, timeout=60, env={})
+    key = bytes.fromhex(done.stdout.decode())
+    if len(key) != 32:
+        raise ValueError("the derivation gave no key")
+    return key
 
 
 def _decrypt(key: bytes, encrypted: str) -> bytes | None:

@@ -105,7 +105,7 @@ def test_the_passphrase_key_started_ahead_is_derived_once_when_a_check_asks_for_
         time.sleep(0.2)
         return b"k" * 32
 
-    monkeypatch.setattr(state_file.hashlib, "pbkdf2_hmac", slow_pbkdf2)
+    monkeypatch.setattr(state_file, "_pbkdf2_sha256", slow_pbkdf2)
     ahead = threading.Thread(target=state_file.derive_key, args=("ahead", salt_state))
     ahead.start()
     time.sleep(0.05)
@@ -113,6 +113,26 @@ def test_the_passphrase_key_started_ahead_is_derived_once_when_a_check_asks_for_
     assert state_file.passphrase_opens(deployment, "ahead") is False  # the fake key opens nothing; it was asked for
     ahead.join()
     assert len(derivations) == 1
+
+
+def test_the_passphrase_key_is_pulumis_derived_in_a_python_of_its_own(monkeypatch):
+    """The key is derived in a separate Python (`cryptography`'s OpenSSL, on the other core), and it is the key of
+    Pulumi's passphrase provider (PBKDF2-SHA256, 1,000,000 rounds), whatever the passphrase holds. The passphrase
+    reaches that Python on its stdin, never in its arguments or environment."""
+    runs, real_run = [], subprocess.run
+
+    def run(command, **kwargs):
+        done = real_run(command, **kwargs)
+        runs.append((command, kwargs, done.returncode))
+        return done
+
+    monkeypatch.setattr(state_file.subprocess, "run", run)
+    salt, passphrase = os.urandom(8), "s3cr3t\nwith a newline"
+    key = state_file._pbkdf2_sha256(passphrase.encode(), salt)
+    assert key == hashlib.pbkdf2_hmac("sha256", passphrase.encode(), salt, 1_000_000, 32)
+    [(command, kwargs, returncode)] = runs
+    assert returncode == 0  # not hashlib's fallback
+    assert "s3cr3t" not in " ".join(command) and kwargs["env"] == {}
 
 
 def test_the_salt_for_the_head_start_is_read_from_the_states_first_bytes():
