@@ -157,6 +157,7 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
         from . import program, sdk
         from .automation import Workspace
 
+        program.import_ahead()  # beside the engine's start, not in the program's thread
         sdk.apply()  # the program then waits for its outputs in linear time (stacks/sdk.py)
         try:
             workspace = Workspace(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -25,6 +28,36 @@ from .unchanged import INPUTS_OUTPUT, READ_AT_OUTPUT, REFRESHED_OUTPUT, Recordin
 from .upgrade import RECORD_OUTPUT, MeshLayout, steady
 
 
+# What the program loads of the Kubernetes SDK ("module" or "module:Class" under pulumi_kubernetes; tests/test_sdk.py
+# keeps the list whole). It loads on first use, in the program's own thread, where it held every resource back
+# (0.5 s, most of it core.v1's input types); `import_ahead` loads it while the engine starts.
+K8S_IMPORTS = (
+    "meta.v1", "core.v1", "apps.v1", "apps.v1beta1", "apps.v1beta2", "rbac.v1", "rbac.v1alpha1", "rbac.v1beta1", "networking.v1",
+    "networking.v1alpha1", "networking.v1beta1", "helm.v3", "helm.v4", "apiextensions", "apiextensions.v1:CustomResourceDefinition",
+)
+_ahead: list[threading.Thread] = []
+
+
+def load_k8s_sdk() -> None:
+    """Load K8S_IMPORTS. Failures are left to the program's own imports, which report them."""
+    for name in K8S_IMPORTS:
+        module, _, attribute = name.partition(":")
+        try:
+            loaded = importlib.import_module(f"pulumi_kubernetes.{module}")
+            if attribute:
+                getattr(loaded, attribute)  # a class the package loads lazily, on first access
+        except Exception:  # noqa: BLE001, S112
+            continue
+
+
+def import_ahead() -> None:
+    """Start `load_k8s_sdk` in a thread of its own (the driver calls this as it is about to start the engine; `build`
+    waits for it, so no module is imported by two threads at once)."""
+    if not _ahead:
+        _ahead.append(threading.Thread(target=load_k8s_sdk, name="import-ahead", daemon=True))
+        _ahead[0].start()
+
+
 def build(
     spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, recording: Recording | None = None, layout: MeshLayout | None = None,
     upgrading: dict | None = None, adopted: frozenset[str] = frozenset(),
@@ -35,6 +68,8 @@ def build(
     teams on them (stacks/upgrade.py; by default one revision at `mesh.version`); `upgrading` records the phase of an
     upgrade in progress, so an interrupted upgrade resumes there. `adopted` names the namespaces someone else created
     (read before the engine too): `destroy` leaves them."""
+    for started in _ahead:
+        started.join()
     layout = layout or steady(spec, None)
     if adopted:
         pulumi.runtime.register_stack_transformation(lambda args: _adopt(args, adopted))
