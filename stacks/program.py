@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import threading
 
@@ -35,7 +36,6 @@ K8S_IMPORTS = (
     "meta.v1", "core.v1", "apps.v1", "apps.v1beta1", "apps.v1beta2", "rbac.v1", "rbac.v1alpha1", "rbac.v1beta1", "networking.v1",
     "networking.v1alpha1", "networking.v1beta1", "helm.v3", "helm.v4", "apiextensions", "apiextensions.v1:CustomResourceDefinition",
 )
-_ahead: list[threading.Thread] = []
 
 
 def load_k8s_sdk() -> None:
@@ -50,12 +50,13 @@ def load_k8s_sdk() -> None:
             continue
 
 
-def import_ahead() -> None:
-    """Start `load_k8s_sdk` in a thread of its own (the driver calls this as it is about to start the engine; `build`
-    waits for it, so no module is imported by two threads at once)."""
-    if not _ahead:
-        _ahead.append(threading.Thread(target=load_k8s_sdk, name="import-ahead", daemon=True))
-        _ahead[0].start()
+@functools.cache
+def import_ahead() -> threading.Thread:
+    """`load_k8s_sdk` in a thread of its own, started once: the driver calls this as it is about to start the
+    engine, and `build` waits for the same thread, so no module is imported by two threads at once."""
+    thread = threading.Thread(target=load_k8s_sdk, name="import-ahead", daemon=True)
+    thread.start()
+    return thread
 
 
 def build(
@@ -68,8 +69,7 @@ def build(
     teams on them (stacks/upgrade.py; by default one revision at `mesh.version`); `upgrading` records the phase of an
     upgrade in progress, so an interrupted upgrade resumes there. `adopted` names the namespaces someone else created
     (read before the engine too): `destroy` leaves them."""
-    for started in _ahead:
-        started.join()
+    import_ahead().join()
     layout = layout or steady(spec, None)
     if adopted:
         pulumi.runtime.register_stack_transformation(lambda args: _adopt(args, adopted))
