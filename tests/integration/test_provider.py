@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import http.client
+import json
 import os
 import re
-import ssl
 import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Iterator
-from urllib.parse import urlsplit
 
 import grpc
 import pytest
@@ -21,7 +17,6 @@ import yaml
 from google.protobuf import struct_pb2
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from meshinstall.simulator import LocalClusterConfig, LocalControlPlane
 from meshinstall.stacks import engine
 
 pytestmark = pytest.mark.integration
@@ -56,71 +51,50 @@ def test_the_provider_keeps_to_a_memory_limit_of_its_own():
     assert limited >= 2 * free + 3, (free, limited)
 
 
-class RecordingProxy(ThreadingHTTPServer):
-    """A plain-HTTP front for the API server that notes each request's method and path (the test's kubeconfig
-    points at it; it adds the API server's token)."""
+class RecordingApi(ThreadingHTTPServer):
+    """An API server that knows its version and nothing else, and notes each request's method and path."""
 
-    def __init__(self, kubeconfig: Path) -> None:
-        config = yaml.safe_load(kubeconfig.read_text())
-        cluster = config["clusters"][0]["cluster"]
-        self.upstream = urlsplit(cluster["server"])
-        self.tls = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
-        self.token = config["users"][0]["user"]["token"]
+    def __init__(self) -> None:
         self.requests: list[str] = []
-        super().__init__(("127.0.0.1", 0), _Forward)
+        super().__init__(("127.0.0.1", 0), _Answer)
 
     def kubeconfig(self) -> str:
-        server = f"http://127.0.0.1:{self.server_address[1]}"
         return yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "proxy",
-            "clusters": [{"name": "proxy", "cluster": {"server": server}}],
-            "users": [{"name": "proxy", "user": {}}],
-            "contexts": [{"name": "proxy", "context": {"cluster": "proxy", "user": "proxy"}}],
+            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+            "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{self.server_address[1]}"}}],
+            "users": [{"name": "fake", "user": {}}],
+            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
         })
 
 
-class _Forward(BaseHTTPRequestHandler):
-    server: RecordingProxy
+class _Answer(BaseHTTPRequestHandler):
+    server: RecordingApi
 
-    def _forward(self) -> None:
-        self.server.requests.append(f"{self.command} {self.path.split('?')[0]}")
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-        upstream = http.client.HTTPSConnection(self.server.upstream.hostname, self.server.upstream.port, timeout=30,
-                                               context=self.server.tls)
-        upstream.request(self.command, self.path, body or None, {**headers, "Authorization": f"Bearer {self.server.token}"})
-        answer = upstream.getresponse()
-        data = answer.read()
-        self.send_response(answer.status)
-        for name, value in answer.getheaders():
-            if name.lower() not in ("transfer-encoding", "connection", "content-length"):
-                self.send_header(name, value)
-        self.send_header("Content-Length", str(len(data)))
+    def do_GET(self) -> None:
+        path = self.path.split("?")[0]
+        self.server.requests.append(f"GET {path}")
+        found = path == "/version"
+        body = json.dumps({"major": "1", "minor": "34", "gitVersion": "v1.34.12"} if found else
+                          {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}).encode()
+        self.send_response(200 if found else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(data)
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _forward
+        self.wfile.write(body)
 
     def log_message(self, *args: object) -> None:
         pass
 
 
-@pytest.fixture(scope="module")
-def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordingProxy]:
-    """A simulated cluster of its own (no CRDs) behind a RecordingProxy."""
-    folder = tmp_path_factory.mktemp("provider-cluster")
-    plane = LocalControlPlane(LocalClusterConfig(state_dir=str(folder / "cluster"), nodes=1, search_path=engine.search_path()))
-    try:
-        plane.start()
-        proxy = RecordingProxy(plane.kubeconfig_path)
-        threading.Thread(target=proxy.serve_forever, daemon=True).start()
-        yield proxy
-        proxy.shutdown()
-    finally:
-        plane.remove()
+@pytest.fixture
+def api_server() -> Iterator[RecordingApi]:
+    api = RecordingApi()
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    yield api
+    api.shutdown()
 
 
-def test_under_server_side_apply_the_provider_leaves_the_openapi_document_to_the_api_server(api_server: RecordingProxy):
+def test_under_server_side_apply_the_provider_leaves_the_openapi_document_to_the_api_server(api_server: RecordingApi):
     """The provider configured as meshinstall configures it (server-side apply) checks a Deployment without asking
     for the whole OpenAPI v2 document: the API server validates the apply itself, as for `kubectl apply
     --server-side`, and rebuilds that document after any CRD change (about 1 s here), which every engine run after
