@@ -4,14 +4,16 @@ Usage: python bench/scale.py N [--results bench/results.md]   (after `. scripts/
 
 One run, in a temporary folder:
   1. an environment with N/10 teams and no apps is brought up (not timed: the platform is there before);
-  2. N apps are added (10 per team, 2 of them canaries, every app routed, with retries and allowFrom): `up`;
-  3. the app objects meshinstall made are read back, copied into twin namespaces (`k-<team>`, made untimed), and
-     given to one `kubectl apply --server-side` then `kubectl wait --for=condition=Available` on their Deployments
-     (one wait per namespace, 16 at once);
-  4. no-change runs, each three times, in turn, the median reported: `up --no-refresh --no-verify`, `kubectl apply
+  2. `validate` of the N-app spec; N apps are added (10 per team, 2 of them canaries, every app routed, with retries
+     and allowFrom): `up`;
+  3. the app objects meshinstall made are read back (after the first add), copied into twin namespaces (`k-<team>`,
+     made untimed), and given to one `kubectl apply --server-side` then `kubectl wait --for=condition=Available` on
+     their Deployments (one wait per namespace, 16 at once);
+  4. up to ADD_RUNS_UP_TO apps, the apps are removed on both sides (`up` without them / `kubectl delete --wait` per
+     namespace, 16 at once) and steps 2-3 repeated, ADD_RUNS rounds in all, the medians reported;
+  5. no-change runs, each three times, in turn, the median reported: `up --no-refresh --no-verify`, `kubectl apply
      --server-side` again, default `up`; then `preview`;
-  5. `validate` of the N-app spec; removing the apps (`up` without them / `kubectl delete --wait` per namespace,
-     16 at once); `destroy`.
+  6. the apps removed as in step 4 (the median of all removals reported); `destroy`.
 Peak RSS is sampled every 0.2 s: the driver (the `meshinstall` process, which also runs the inline Pulumi program)
 and the engine (the sum of its child processes: pulumi, the language host, the Kubernetes provider, helm; not the
 simulated cluster's processes, which the first `up` starts as children of its cluster provider), and `pulumi` alone.
@@ -49,6 +51,14 @@ BENCH_LABEL = "meshinstall.bench/copy"
 INSTALLED = Path(sys.executable).with_name("meshinstall")
 MESHINSTALL = str(INSTALLED) if INSTALLED.exists() else "meshinstall"
 NO_CHANGE_RUNS = 3  # a no-change run takes a second or less: one slow start of a process would decide a single one
+# Adding and removing the apps, on both sides, in ADD_RUNS rounds up to ADD_RUNS_UP_TO apps, the medians reported: at
+# 100 apps one round's ratio ranged from 1.50x to 1.82x, mostly with kubectl's side (9.3-12.9 s, stop 25).
+ADD_RUNS = 3
+ADD_RUNS_UP_TO = 100
+
+
+def add_rounds(apps: int) -> int:
+    return ADD_RUNS if apps <= ADD_RUNS_UP_TO else 1
 APP_KINDS = "serviceaccounts,secrets,deployments,services,destinationrules,virtualservices,authorizationpolicies"
 SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink")
 
@@ -237,33 +247,49 @@ class Bench:
         return seconds
 
     def run(self) -> dict[str, Run]:
-        results: dict[str, Run] = {}
+        runs: dict[str, list[Run]] = {name: [] for name in ("add", "kubectl add", "remove", "kubectl remove", "fast no change", "kubectl no change", "no change")}
         self.write_spec(with_apps=False)
         print(f"{self.apps} apps in {self.work}", flush=True)
         self.meshinstall("up", "scale", "--yes")
         self.write_spec(with_apps=True)
-        results["validate"] = self.meshinstall("validate", str(self.spec_file))
-        results["add"] = self.meshinstall("up", "scale", "--yes")
+        validate = self.meshinstall("validate", str(self.spec_file))
+        rounds = add_rounds(self.apps)
+        for index in range(rounds):
+            self.write_spec(with_apps=True)
+            runs["add"].append(self.meshinstall("up", "scale", "--yes"))
+            if index == 0:
+                self.write_twins()
+            apply = self.kubectl("apply", "--server-side", "-f", "apps.yaml")
+            runs["kubectl add"].append(Run(apply.seconds + self.wait_available()))
+            if index < rounds - 1:
+                self.remove(runs)
+        for _ in range(NO_CHANGE_RUNS):
+            runs["fast no change"].append(self.meshinstall("up", "scale", "--yes", "--no-refresh", "--no-verify"))
+            runs["kubectl no change"].append(self.kubectl("apply", "--server-side", "-f", "apps.yaml"))
+            runs["no change"].append(self.meshinstall("up", "scale", "--yes"))
+        preview = self.meshinstall("preview", "scale")
+        self.remove(runs)
+        return {name: _median(done) for name, done in runs.items()} | {"validate": validate, "preview": preview, "destroy": self.meshinstall("destroy", "scale", "--yes")}
+
+    def write_twins(self) -> None:
+        """The app objects meshinstall made, as kubectl's files (all, and one per namespace); the twin namespaces."""
         team_objects, app_objects = self.twins()
         (self.work / "apps.yaml").write_text(_stream(app_objects))
         for namespace in {o["metadata"]["namespace"] for o in app_objects}:
             (self.work / f"{namespace}.yaml").write_text(_stream([o for o in app_objects if o["metadata"]["namespace"] == namespace]))
         self.kubectl("apply", "--server-side", "-f", "-", stdin=team_objects)
-        apply = self.kubectl("apply", "--server-side", "-f", "apps.yaml")
-        wait = self.wait_available()
-        results["kubectl add"] = Run(apply.seconds + wait)
-        unchanged: dict[str, list[Run]] = {"fast no change": [], "kubectl no change": [], "no change": []}
-        for _ in range(NO_CHANGE_RUNS):
-            unchanged["fast no change"].append(self.meshinstall("up", "scale", "--yes", "--no-refresh", "--no-verify"))
-            unchanged["kubectl no change"].append(self.kubectl("apply", "--server-side", "-f", "apps.yaml"))
-            unchanged["no change"].append(self.meshinstall("up", "scale", "--yes"))
-        results |= {name: sorted(runs, key=lambda run: run.seconds)[len(runs) // 2] for name, runs in unchanged.items()}
-        results["preview"] = self.meshinstall("preview", "scale")
+
+    def remove(self, runs: dict[str, list[Run]]) -> None:
+        """The apps removed: `up` without them, and `kubectl delete --wait` of their twins."""
         self.write_spec(with_apps=False)
-        results["remove"] = self.meshinstall("up", "scale", "--yes")
-        results["kubectl remove"] = Run(self.per_namespace(["delete", "--wait", "-f"], "kubectl delete --wait"))
-        results["destroy"] = self.meshinstall("destroy", "scale", "--yes")
-        return results
+        runs["remove"].append(self.meshinstall("up", "scale", "--yes"))
+        runs["kubectl remove"].append(Run(self.per_namespace(["delete", "--wait", "-f"], "kubectl delete --wait")))
+
+
+def _median(runs: list[Run]) -> Run:
+    """The median time of the runs, with the highest peak RSS of any of them."""
+    seconds = sorted(run.seconds for run in runs)[len(runs) // 2]
+    return Run(seconds, *(max(getattr(run, field) for run in runs) for field in ("driver_mib", "engine_mib", "pulumi_mib", "provider_mib")))
 
 
 def _twin(obj: dict[str, Any]) -> dict[str, Any]:
@@ -296,7 +322,7 @@ def table(apps: int, r: dict[str, Run]) -> str:
         ("`validate` of the spec", r["validate"].seconds, "", ""),
     ]
     lines = [
-        f"### N = {apps} apps ({-(-apps // TEAM_SIZE)} teams)",
+        f"### N = {apps} apps ({-(-apps // TEAM_SIZE)} teams; adding and removing: median of {add_rounds(apps)} round{'s' if add_rounds(apps) > 1 else ''})",
         "",
         "| operation | meshinstall (s) | kubectl, same objects | ratio |",
         "|---|---|---|---|",
