@@ -322,7 +322,7 @@ def table(apps: int, r: dict[str, Run]) -> str:
         ("`validate` of the spec", r["validate"].seconds, "", ""),
     ]
     lines = [
-        f"### N = {apps} apps ({-(-apps // TEAM_SIZE)} teams; adding and removing: median of {add_rounds(apps)} round{'s' if add_rounds(apps) > 1 else ''})",
+        f"### N = {apps} apps ({_count(-(-apps // TEAM_SIZE), 'team')}; adding and removing: {'one round' if add_rounds(apps) == 1 else f'median of {add_rounds(apps)} rounds'})",
         "",
         "| operation | meshinstall (s) | kubectl, same objects | ratio |",
         "|---|---|---|---|",
@@ -332,6 +332,10 @@ def table(apps: int, r: dict[str, Run]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}{'s' if number != 1 else ''}"
 
 
 def _peak(runs: dict[str, Run], field: str) -> str:
