@@ -33,8 +33,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -55,12 +56,12 @@ NO_CHANGE_RUNS = 3  # a no-change run takes a second or less: one slow start of 
 # 100 apps one round's ratio ranged from 1.50x to 1.82x, mostly with kubectl's side (9.3-12.9 s, stop 25).
 ADD_RUNS = 3
 ADD_RUNS_UP_TO = 100
+APP_KINDS = "serviceaccounts,secrets,deployments,services,destinationrules,virtualservices,authorizationpolicies"
+SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink")
 
 
 def add_rounds(apps: int) -> int:
     return ADD_RUNS if apps <= ADD_RUNS_UP_TO else 1
-APP_KINDS = "serviceaccounts,secrets,deployments,services,destinationrules,virtualservices,authorizationpolicies"
-SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink")
 
 
 def spec(apps: int, with_apps: bool) -> dict[str, Any]:
@@ -247,7 +248,7 @@ class Bench:
         return seconds
 
     def run(self) -> dict[str, Run]:
-        runs: dict[str, list[Run]] = {name: [] for name in ("add", "kubectl add", "remove", "kubectl remove", "fast no change", "kubectl no change", "no change")}
+        runs: dict[str, list[Run]] = defaultdict(list)
         self.write_spec(with_apps=False)
         print(f"{self.apps} apps in {self.work}", flush=True)
         self.meshinstall("up", "scale", "--yes")
@@ -289,7 +290,7 @@ class Bench:
 def _median(runs: list[Run]) -> Run:
     """The median time of the runs, with the highest peak RSS of any of them."""
     seconds = sorted(run.seconds for run in runs)[len(runs) // 2]
-    return Run(seconds, *(max(getattr(run, field) for run in runs) for field in ("driver_mib", "engine_mib", "pulumi_mib", "provider_mib")))
+    return Run(seconds, *(max(getattr(run, field.name) for run in runs) for field in fields(Run)[1:]))
 
 
 def _twin(obj: dict[str, Any]) -> dict[str, Any]:
@@ -321,8 +322,10 @@ def table(apps: int, r: dict[str, Run]) -> str:
         ("`destroy` (the whole environment)", r["destroy"].seconds, "", ""),
         ("`validate` of the spec", r["validate"].seconds, "", ""),
     ]
+    rounds = add_rounds(apps)
+    measured = "one round" if rounds == 1 else f"median of {rounds} rounds"
     lines = [
-        f"### N = {apps} apps ({_count(-(-apps // TEAM_SIZE), 'team')}; adding and removing: {'one round' if add_rounds(apps) == 1 else f'median of {add_rounds(apps)} rounds'})",
+        f"### N = {apps} apps ({_count(-(-apps // TEAM_SIZE), 'team')}; adding and removing: {measured})",
         "",
         "| operation | meshinstall (s) | kubectl, same objects | ratio |",
         "|---|---|---|---|",

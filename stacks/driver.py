@@ -33,11 +33,6 @@ PARALLEL = 64
 # its end, instead of after every step: a step-by-step save rewrites the whole state each time, which made a
 # 100-app `up` spend most of its time writing checkpoints. A crash loses at most this much of the record.
 CHECKPOINT_INTERVAL_MS = 5000
-# The engine asks the providers whether each resource the state records changed. By default it asks one after the
-# other, in the loop that also takes the program's registrations: the Gateway API CRDs' server-side dry runs alone
-# held that loop for 0.7-1.3 s of every run, and the apps behind them. With PULUMI_PARALLEL_DIFF (engine v3.274) the
-# diffs run as steps, `PARALLEL` at once (bench/results.md, stop 26).
-PARALLEL_DIFF = "true"
 # A soft limit on the memory of the engine and of each of its plugins (Go programs). Go's collector otherwise lets a
 # heap grow to twice what was live after its last collection: at 1000 apps the engine reached 1 GB for 0.33 GB live.
 # Under the limit it collects more often as it nears it, and past it spends at most half a core on collecting rather
@@ -87,7 +82,10 @@ def engine_env(place: Places, secret: str, backend_password: str | None = None, 
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "PULUMI_SKIP_CONFIRMATIONS": "true",
         "MESHINSTALL_CHECKPOINT_INTERVAL_MS": str(CHECKPOINT_INTERVAL_MS),
-        "PULUMI_PARALLEL_DIFF": PARALLEL_DIFF,
+        # Whether each resource the state records changed is asked `PARALLEL` at once, as steps. By default the
+        # engine asks one after the other, in the loop that also takes the program's registrations: the Gateway API
+        # CRDs' server-side dry runs alone held it 0.7-1.3 s, and the apps behind them (bench/results.md, stop 26).
+        "PULUMI_PARALLEL_DIFF": "true",
         "PATH": engine.search_path(),
     } | ({"GOMEMLIMIT": os.environ["GOMEMLIMIT"]} if "GOMEMLIMIT" in os.environ else limits)
 
