@@ -1,8 +1,25 @@
 #!/usr/bin/env bash
-# Installs meshinstall and what its tests need into the current Python.
+# Installs meshinstall (editable) and what its tests need into the checkout's own environment, `.venv`, never into
+# the machine's Python: with two checkouts on one machine, each runs its own code (issue 26).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+here=$(pwd -P)
+# A .venv made for another folder (a checkout copied or moved with it) names that folder in its scripts and its
+# `activate`, and would run that checkout's code: it is made again, here.
+if [ -f .venv/.checkout ] && [ "$(cat .venv/.checkout)" != "$here" ]; then
+  echo "setup.sh: .venv was made for $(cat .venv/.checkout); making it again for $here" >&2
+  python3 -m venv --clear .venv
+fi
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv || {
+    rm -rf .venv
+    echo "setup.sh: python3 -m venv failed (on Debian: apt-get install python3-venv)" >&2
+    exit 2
+  }
+fi
+echo "$here" > .venv/.checkout
+# Every time, so that the dependencies follow pyproject.toml (a second run installs nothing new and takes seconds)
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 # pip does not compile an editable install, and where PYTHONDONTWRITEBYTECODE is set (as on CI's machines) nothing
 # would: every command would then compile meshinstall's 80 modules again, 0.23 s of each (bench/results.md, stop 21).
-python3 -m compileall -q -j 0 -x '/(tests|bench|toolchain|docs|build|\.git)/' . > /dev/null
+.venv/bin/python -m compileall -q -j 0 -x '/(tests|bench|toolchain|docs|build|\.git|\.venv)/' . > /dev/null

@@ -77,7 +77,7 @@ def _unknown(values: dict[str, Any], defaults: Any, path: tuple[str, ...], open_
 def helm() -> str:
     """The toolchain's helm."""
     found = shutil.which("helm")
-    assert found, "the render tests need helm from the toolchain (toolchain/install.sh; scripts/test.sh puts it on PATH)"
+    assert found, "the render tests need helm from the toolchain (toolchain/install.sh; scripts/test.sh puts it on PATH): mark them needs_helm"
     return found
 
 

@@ -31,6 +31,7 @@ CASES = [(env, r.name) for env in ENVIRONMENTS for r in env_releases(env).all()]
 
 
 @pytest.mark.parametrize(("env", "name"), CASES, ids=[f"{e}-{n}" for e, n in CASES])
+@pytest.mark.needs_helm
 def test_every_release_renders_and_sets_only_keys_the_chart_knows(env, name):
     chosen = release(env, name)
     assert render(chosen), f"{name} rendered nothing"
@@ -38,6 +39,7 @@ def test_every_release_renders_and_sets_only_keys_the_chart_knows(env, name):
     assert unknown_keys(chosen.chart.name, chosen.values, defaults) == [], f"{env}/{name}: values the chart does not know"
 
 
+@pytest.mark.needs_helm
 def test_a_misspelled_value_is_caught():
     istiod = release("dev", "istiod")
     typo = {**istiod.values, "replicaCont": 2, "global": {**istiod.values["global"], "istioNamspace": "x"}}
@@ -68,6 +70,7 @@ def _matches(selector: dict, labels: dict[str, str]) -> bool:
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
+@pytest.mark.needs_helm
 def test_the_rendered_injector_selects_every_team_namespace(env):
     webhooks = objects(render(release(env, "istiod")), "MutatingWebhookConfiguration")
     selectors = [hook["namespaceSelector"] for config in webhooks for hook in config["webhooks"]]
@@ -78,6 +81,7 @@ def test_the_rendered_injector_selects_every_team_namespace(env):
         assert any(_matches(s, labels) for s in selectors), f"{namespace.urn}: no injection webhook selects labels {labels}"
 
 
+@pytest.mark.needs_helm
 def test_istiod_renders_the_spec_requests_revision_and_mesh_config():
     rendered = render(release("prod", "istiod"))
     deployment = next(d for d in objects(rendered, "Deployment") if d["metadata"]["name"].startswith("istiod"))
@@ -88,6 +92,7 @@ def test_istiod_renders_the_spec_requests_revision_and_mesh_config():
     assert "REGISTRY_ONLY" in mesh
 
 
+@pytest.mark.needs_helm
 def test_grafana_takes_its_password_from_the_secret():
     rendered = render(release("prod", "kube-prometheus-stack"))
     grafana = next(d for d in objects(rendered, "Deployment") if d["metadata"]["name"].endswith("grafana"))
@@ -99,6 +104,7 @@ def test_grafana_takes_its_password_from_the_secret():
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.needs_helm
 def test_pod_security_brings_the_cni_agent_and_istiod_uses_it(env):
     spec = load_spec(ROOT / "environments" / f"{env}.yaml")
     assert spec.paas.pod_security in ("baseline", "restricted")
@@ -108,6 +114,7 @@ def test_pod_security_brings_the_cni_agent_and_istiod_uses_it(env):
     assert json.loads(injector["data"]["values"])["pilot"]["cni"]["enabled"] is True
 
 
+@pytest.mark.needs_helm
 def test_without_pod_security_there_is_no_cni_agent_and_injection_adds_istio_init(tmp_path):
     spec_file = tmp_path / "privileged.yaml"
     spec_file.write_text((ROOT / "tests" / "fixtures" / "valid" / "cni-off-privileged.yaml").read_text())
@@ -119,6 +126,7 @@ def test_without_pod_security_there_is_no_cni_agent_and_injection_adds_istio_ini
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.needs_helm
 def test_the_gateway_service_has_the_spec_type(env):
     spec = load_spec(ROOT / "environments" / f"{env}.yaml")
     services = objects(render(release(env, "istio-ingressgateway")), "Service")
@@ -147,6 +155,7 @@ def _rendered_footprint(env: str, nodes: int):
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.needs_helm
 def test_the_capacity_rules_count_what_the_charts_request(env):
     from meshinstall.schemas.footprint import platform_footprint
 

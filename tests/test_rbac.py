@@ -39,6 +39,7 @@ def created(env: str) -> set[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.needs_helm
 def test_the_rules_let_the_installer_create_update_and_delete_every_kind_it_installs(env):
     granted = {pair for rule in rbac.rules(spec_of(env)) for pair in rule.pairs()}
     kinds = created(env)
