@@ -16,50 +16,50 @@ class AppDeployment(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("meshinstall:components:App", name, None, opts)
-        app, ns = args.app, args.namespace
+        ns = args.namespace
         child = pulumi.ResourceOptions(parent=self, depends_on=list(args.after))
 
         def meta(object_name: str, **extra: str) -> k8s.meta.v1.ObjectMetaArgs:
-            return metadata(object_name, ns, labels(app=app.name, **{TEAM_LABEL: args.team}, **extra))
+            return metadata(object_name, ns, labels(app=args.name, **{TEAM_LABEL: args.team}, **extra))
 
         self.service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-sa", metadata=meta(app.name), automount_service_account_token=app.automount_service_account_token, opts=child
+            f"{name}-sa", metadata=meta(args.name), automount_service_account_token=args.automount_service_account_token, opts=child
         )
         after = [*args.after, self.service_account]
-        if app.secret_env:
+        if args.secret_env:
             secret = k8s.core.v1.Secret(
                 f"{name}-env",
-                metadata=meta(f"{app.name}-env"),
+                metadata=meta(f"{args.name}-env"),
                 string_data={k: pulumi.Output.secret(v) for k, v in args.secret_values.items()},
                 opts=child,
             )
             after.append(secret)
         deps = pulumi.ResourceOptions(parent=self, depends_on=after)
         self.deployments = [
-            k8s.apps.v1.Deployment(f"{name}-stable", metadata=meta(app.name, version="stable"), spec=deployment_spec(args, "stable", app.image, app.replicas), opts=deps)
+            k8s.apps.v1.Deployment(f"{name}-stable", metadata=meta(args.name, version="stable"), spec=deployment_spec(args, "stable", args.image, args.replicas), opts=deps)
         ]
-        if app.traffic.canary:
-            canary = app.traffic.canary
+        if args.traffic.canary:
+            canary = args.traffic.canary
             self.deployments.append(
-                k8s.apps.v1.Deployment(f"{name}-canary", metadata=meta(f"{app.name}-canary", version="canary"), spec=deployment_spec(args, "canary", canary.image, canary.replicas), opts=deps)
+                k8s.apps.v1.Deployment(f"{name}-canary", metadata=meta(f"{args.name}-canary", version="canary"), spec=deployment_spec(args, "canary", canary.image, canary.replicas), opts=deps)
             )
         # Not awaited: the engine's Service awaiter holds a slot for 10 s after each change of the Endpoints ("to
         # settle"), so at 100 apps the Services filled the engine's window and held the Deployments back. The
         # Service is ready when its Deployment's pods are, and the Deployment is awaited.
         self.service = k8s.core.v1.Service(
             f"{name}-svc",
-            metadata=metadata(app.name, ns, labels(app=app.name, **{TEAM_LABEL: args.team}), SKIP_AWAIT),
+            metadata=metadata(args.name, ns, labels(app=args.name, **{TEAM_LABEL: args.team}), SKIP_AWAIT),
             spec={
-                "selector": {"app": app.name},
-                "ports": [{"name": f"{app.protocol}-{app.port}", "port": app.port, "targetPort": app.port, "appProtocol": app.protocol}],
+                "selector": {"app": args.name},
+                "ports": [{"name": f"{args.protocol}-{args.port}", "port": args.port, "targetPort": args.port, "appProtocol": args.protocol}],
             },
             opts=child,
         )
-        self.destination_rule = self._istio(name, "DestinationRule", "networking.istio.io/v1", meta(app.name), destination_rule_spec(args), child)
-        self.virtual_service = self._istio(name, "VirtualService", "networking.istio.io/v1", meta(app.name), virtual_service_spec(args), child)
+        self.destination_rule = self._istio(name, "DestinationRule", "networking.istio.io/v1", meta(args.name), destination_rule_spec(args), child)
+        self.virtual_service = self._istio(name, "VirtualService", "networking.istio.io/v1", meta(args.name), virtual_service_spec(args), child)
         policy = authorization_spec(args)
         if policy:
-            self._istio(name, "AuthorizationPolicy", "security.istio.io/v1", meta(f"allow-{app.name}"), policy, child)
+            self._istio(name, "AuthorizationPolicy", "security.istio.io/v1", meta(f"allow-{args.name}"), policy, child)
         self.register_outputs({})
 
     @staticmethod

@@ -17,13 +17,12 @@ class MonitoringStack(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("meshinstall:components:Monitoring", name, None, opts)
-        monitoring = args.monitoring
         child = pulumi.ResourceOptions(parent=self)
         namespace = k8s.core.v1.Namespace(
             MONITORING_NAMESPACE, metadata=metadata(MONITORING_NAMESPACE, None, labels(**{MESH_MEMBER_LABEL: "true"})), opts=child
         )
         after: list[pulumi.Resource] = [namespace, *args.after]
-        if monitoring.grafana.enabled and args.grafana_password is not None:
+        if args.grafana and args.grafana_password is not None:
             after.append(k8s.core.v1.Secret(
                 GRAFANA_SECRET,
                 metadata=metadata(GRAFANA_SECRET, MONITORING_NAMESPACE),
@@ -34,7 +33,7 @@ class MonitoringStack(pulumi.ComponentResource):
         if args.prometheus:
             stack = helm_release(args.prometheus, self, after)
             self.urls["prometheus"] = PROMETHEUS_URL
-            if monitoring.grafana.enabled:
+            if args.grafana:
                 self.urls["grafana"] = GRAFANA_URL
             self._mesh_objects(args, [stack, *args.after])
         if args.jaeger:
@@ -55,14 +54,14 @@ class MonitoringStack(pulumi.ComponentResource):
         crd = "monitoring.coreos.com/v1"
         k8s.apiextensions.CustomResource("istiod-monitor", api_version=crd, kind="ServiceMonitor", metadata=meta("istiod"), spec=istiod_monitor_spec(), opts=opts)
         k8s.apiextensions.CustomResource("sidecar-monitor", api_version=crd, kind="PodMonitor", metadata=meta("envoy-sidecars"), spec=sidecar_monitor_spec(), opts=opts)
-        if args.monitoring.grafana.enabled:
+        if args.grafana:
             k8s.core.v1.ConfigMap(
                 "mesh-dashboard",
                 metadata=meta("meshinstall-dashboard", grafana_dashboard="1"),
                 data={"meshinstall-apps.json": json.dumps(mesh_dashboard(args.apps), indent=1)},
                 opts=opts,
             )
-        if not args.monitoring.alerts.enabled:
+        if args.alerts is None:
             return
         for target in args.apps:
             namespace = args.namespaces.get(target.namespace)
@@ -71,6 +70,6 @@ class MonitoringStack(pulumi.ComponentResource):
                 api_version=crd,
                 kind="PrometheusRule",
                 metadata=meta(f"{target.name}-alerts", target.namespace, app=target.name),
-                spec=alert_rules_spec(target, args.monitoring),
+                spec=alert_rules_spec(target, args.alerts),
                 opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace] if namespace else [])),
             )

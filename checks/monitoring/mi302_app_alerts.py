@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ...components.manifests.monitoring import AppTarget, alert_rules_spec
+from ...components.manifests.monitoring import alert_rules_spec
+from ...stacks.program.args import alert_thresholds, app_target
 from ..base import Check, Context, Result, register
 
 
@@ -16,11 +17,10 @@ class AppAlerts(Check):
         monitoring = ctx.spec.monitoring
         if not (monitoring.prometheus.enabled and monitoring.alerts.enabled):
             return self.skipped("prometheusrules", "alerts are disabled")
-        wrong = []
+        wrong, thresholds = [], alert_thresholds(monitoring.alerts)
         for team in ctx.spec.paas.teams:
             for app in team.apps:
-                target = AppTarget(team.name, team.app_namespace, app.name)
-                wanted = {r["alert"]: r["expr"] for r in alert_rules_spec(target, monitoring)["groups"][0]["rules"]}
+                wanted = {r["alert"]: r["expr"] for r in alert_rules_spec(app_target(team, app), thresholds)["groups"][0]["rules"]}
                 live = ctx.custom_object("monitoring.coreos.com", team.app_namespace, "prometheusrules", f"{app.name}-alerts")
                 if live is None:
                     wrong.append(f"{team.name}/{app.name} (missing)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...components.manifests.team import quota_spec
+from ...stacks.program.args import quota
 from ..base import Check, Context, Result, register
 
 
@@ -25,7 +26,7 @@ class TeamNamespaces(Check):
 def _namespace_problems(ctx: Context, team, ns: str) -> list[str]:
     problems = []
     quotas = {q["metadata"]["name"]: q for q in ctx.items("v1", "resourcequotas", ns)}
-    wanted = quota_spec(team.quota)["hard"]
+    wanted = quota_spec(quota(team.quota))["hard"]
     if "team-quota" not in quotas:
         problems.append("resourcequota team-quota missing")
     elif _amounts(hard := quotas["team-quota"]["spec"].get("hard") or {}) != _amounts(wanted):

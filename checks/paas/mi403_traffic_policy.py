@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ...components.manifests.app import AppArgs, destination_rule_spec, virtual_service_spec
+from ...components.manifests.app import destination_rule_spec, virtual_service_spec
+from ...stacks.program.args import app_args, app_namespaces
 from ..base import Check, Context, Result, register
 
 
@@ -13,11 +14,11 @@ class TrafficPolicy(Check):
     phase = "verify"
 
     def inspect(self, ctx: Context) -> Result:
-        namespaces = {t.name: t.app_namespace for t in ctx.spec.paas.teams}
+        namespaces = app_namespaces(ctx.spec.paas)
         wrong = []
         for team in ctx.spec.paas.teams:
             for app in team.apps:
-                args = AppArgs(app, team.name, team.app_namespace, team_namespaces=namespaces)
+                args = app_args(app, team, namespaces)
                 for plural, wanted in (("virtualservices", virtual_service_spec(args)), ("destinationrules", destination_rule_spec(args))):
                     found = ctx.custom_object("networking.istio.io", team.app_namespace, plural, app.name)
                     if found is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...schemas.model import Mesh, Sidecars
 from .. import INGRESS_GATEWAY_NAME, ISTIO_NAMESPACE
 from ..charts import HelmRelease
 
@@ -26,26 +25,50 @@ class ControlPlaneArgs:
     more_istiods: tuple[HelmRelease, ...] = ()  # other revisions side by side, during a canary upgrade
 
 
-def base_values(mesh: Mesh) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ProxyResources:
+    """Each sidecar proxy's CPU and memory requests and limits."""
+
+    cpu: str
+    memory: str
+    cpu_limit: str
+    memory_limit: str
+
+
+@dataclass(frozen=True)
+class IstiodSettings:
+    """One istiod revision: its profile, requests, CNI, outbound policy, trace sampling and the sidecars' defaults."""
+
+    revision: str  # "" for the default revision
+    profile: str  # `default` autoscales, `minimal` does not
+    cpu: str
+    memory: str
+    cni: bool
+    outbound_traffic_policy: str
+    trace_sampling: float  # percent of requests
+    proxy: ProxyResources
+    hold_application_until_proxy_starts: bool
+
+
+def base_values(default_revision: str) -> dict[str, Any]:
     """Values of the `base` chart (the Istio CRDs, cluster roles and the default-revision validator)."""
-    return {"defaultRevision": mesh.revision or "default", "global": {"istioNamespace": ISTIO_NAMESPACE}}
+    return {"defaultRevision": default_revision, "global": {"istioNamespace": ISTIO_NAMESPACE}}
 
 
-def istiod_values(mesh: Mesh, sidecars: Sidecars, cni: bool) -> dict[str, Any]:
-    """Values of the `istiod` chart from the spec: revision, autoscaling, resources, CNI, policy, tracing, proxy defaults.
+def istiod_values(istiod: IstiodSettings) -> dict[str, Any]:
+    """Values of the `istiod` chart: revision, autoscaling, resources, CNI, policy, tracing, proxy defaults.
 
     `default` sets no chart `profile` (the chart's built-in defaults are istioctl's default profile); `minimal` is the
     same istiod without autoscaling.
     """
-    proxy = sidecars.proxy
-    requests = mesh.resources.istiod
+    proxy = istiod.proxy
     return {
-        "revision": mesh.revision or "",
-        "autoscaleEnabled": mesh.profile == "default",
+        "revision": istiod.revision,
+        "autoscaleEnabled": istiod.profile == "default",
         "replicaCount": 1,
-        "resources": {"requests": {"cpu": requests.cpu, "memory": requests.memory}},
-        "traceSampling": mesh.tracing.sampling_percent,
-        "cni": {"enabled": cni},
+        "resources": {"requests": {"cpu": istiod.cpu, "memory": istiod.memory}},
+        "traceSampling": istiod.trace_sampling,
+        "cni": {"enabled": istiod.cni},
         "global": {
             "istioNamespace": ISTIO_NAMESPACE,
             "proxy": {
@@ -56,38 +79,37 @@ def istiod_values(mesh: Mesh, sidecars: Sidecars, cni: bool) -> dict[str, Any]:
             },
         },
         "meshConfig": {
-            "outboundTrafficPolicy": {"mode": mesh.outbound_traffic_policy},
-            "enableTracing": mesh.tracing.sampling_percent > 0,
+            "outboundTrafficPolicy": {"mode": istiod.outbound_traffic_policy},
+            "enableTracing": istiod.trace_sampling > 0,
             "defaultConfig": {
-                "holdApplicationUntilProxyStarts": sidecars.hold_application_until_proxy_starts,
-                "tracing": {"sampling": mesh.tracing.sampling_percent},
+                "holdApplicationUntilProxyStarts": istiod.hold_application_until_proxy_starts,
+                "tracing": {"sampling": istiod.trace_sampling},
             },
         },
     }
 
 
-def cni_values(mesh: Mesh) -> dict[str, Any]:
-    """Values of the `cni` chart: the node agent for the revision that istiod serves."""
-    return {"revision": mesh.revision or ""}
+def cni_values(revision: str) -> dict[str, Any]:
+    """Values of the `cni` chart: the node agent for the revision that istiod serves ("" for the default)."""
+    return {"revision": revision}
 
 
-def gateway_values(mesh: Mesh) -> dict[str, Any]:
+def gateway_values(revision: str, replicas: int, service_type: str) -> dict[str, Any]:
     """Values of the ingress `gateway` chart; the spec's Service type is honored on every cluster."""
-    gateway = mesh.ingress_gateway
     return {
-        "revision": mesh.revision or "",
-        "replicaCount": gateway.replicas,
+        "revision": revision,
+        "replicaCount": replicas,
         "autoscaling": {"enabled": False},
         "labels": {"istio": "ingressgateway", "app": INGRESS_GATEWAY_NAME},
-        "service": {"type": gateway.service_type},
+        "service": {"type": service_type},
     }
 
 
-def egress_values(mesh: Mesh) -> dict[str, Any]:
+def egress_values(revision: str, replicas: int) -> dict[str, Any]:
     """Values of the egress gateway (the `gateway` chart as a ClusterIP deployment)."""
     return {
-        "revision": mesh.revision or "",
-        "replicaCount": mesh.egress_gateway.replicas,
+        "revision": revision,
+        "replicaCount": replicas,
         "autoscaling": {"enabled": False},
         "labels": {"istio": "egressgateway", "app": "istio-egressgateway"},
         "service": {"type": "ClusterIP"},

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ...schemas.model import Monitoring
 from .. import ISTIO_NAMESPACE, MONITORING_NAMESPACE
 from ..charts import HelmRelease
 
@@ -34,11 +33,32 @@ class AppTarget:
 
 
 @dataclass(frozen=True)
-class MonitoringArgs:
-    """The monitoring settings, the apps to alert on, the releases and the Grafana password."""
+class AlertThresholds:
+    """When an app's alerts fire: the share of requests that fail (percent) and the p99 latency (ms)."""
 
-    monitoring: Monitoring
+    error_rate_percent: float
+    latency_p99_ms: int
+
+
+@dataclass(frozen=True)
+class PrometheusStack:
+    """kube-prometheus-stack's settings: retention and volume size, whether Grafana and Alertmanager run, and the
+    Secret with Grafana's admin password (None: the chart's own)."""
+
+    retention: str
+    storage: str
+    grafana: bool
+    alertmanager: bool
+    grafana_secret: str | None = None
+
+
+@dataclass(frozen=True)
+class MonitoringArgs:
+    """The apps to alert on and their thresholds, whether Grafana runs, the releases and the Grafana password."""
+
     apps: tuple[AppTarget, ...]
+    grafana: bool  # its admin Secret, URL and the mesh dashboard
+    alerts: AlertThresholds | None = None  # None: no alert rules
     prometheus: HelmRelease | None = None
     kiali: HelmRelease | None = None
     jaeger: HelmRelease | None = None
@@ -49,34 +69,34 @@ class MonitoringArgs:
     namespaces: Mapping[str, pulumi.Resource] = field(default_factory=dict)
 
 
-def prometheus_stack_values(monitoring: Monitoring, password_secret: str | None) -> dict[str, Any]:
+def prometheus_stack_values(stack: PrometheusStack) -> dict[str, Any]:
     """kube-prometheus-stack values: retention and storage, Grafana on/off, select every rule and monitor."""
-    grafana: dict[str, Any] = {"enabled": monitoring.grafana.enabled, "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}}}
-    if password_secret:
-        grafana["admin"] = {"existingSecret": password_secret, "userKey": "admin-user", "passwordKey": "admin-password"}
+    grafana: dict[str, Any] = {"enabled": stack.grafana, "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}}}
+    if stack.grafana_secret:
+        grafana["admin"] = {"existingSecret": stack.grafana_secret, "userKey": "admin-user", "passwordKey": "admin-password"}
     return {
         "prometheus": {
             "prometheusSpec": {
-                "retention": monitoring.prometheus.retention,
+                "retention": stack.retention,
                 "serviceMonitorSelectorNilUsesHelmValues": False,
                 "podMonitorSelectorNilUsesHelmValues": False,
                 "ruleSelectorNilUsesHelmValues": False,
-                "storageSpec": {"volumeClaimTemplate": {"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": monitoring.prometheus.storage}}}}},
+                "storageSpec": {"volumeClaimTemplate": {"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": stack.storage}}}}},
             }
         },
         "grafana": grafana,
-        "alertmanager": {"enabled": monitoring.alerts.enabled},
+        "alertmanager": {"enabled": stack.alertmanager},
     }
 
 
-def kiali_values(monitoring: Monitoring) -> dict[str, Any]:
-    """Kiali reads Prometheus, Grafana and Jaeger."""
+def kiali_values(grafana: bool, tracing: bool) -> dict[str, Any]:
+    """Kiali reads Prometheus, Grafana (when it runs) and Jaeger (when tracing is on)."""
     return {
         "auth": {"strategy": "token"},
         "external_services": {
             "prometheus": {"url": PROMETHEUS_URL},
-            "grafana": {"enabled": monitoring.grafana.enabled, "internal_url": GRAFANA_URL},
-            "tracing": {"enabled": monitoring.tracing.enabled, "internal_url": JAEGER_URL},
+            "grafana": {"enabled": grafana, "internal_url": GRAFANA_URL},
+            "tracing": {"enabled": tracing, "internal_url": JAEGER_URL},
         },
     }
 
@@ -108,9 +128,9 @@ def _selector(target: AppTarget) -> str:
     return f'destination_workload_namespace="{target.namespace}",destination_app="{target.name}",reporter="destination"'
 
 
-def alert_rules_spec(target: AppTarget, monitoring: Monitoring) -> dict[str, Any]:
-    """PrometheusRule spec with the app's error-rate and p99-latency alerts at the spec's thresholds."""
-    sel, alerts = _selector(target), monitoring.alerts
+def alert_rules_spec(target: AppTarget, alerts: AlertThresholds) -> dict[str, Any]:
+    """PrometheusRule spec with the app's error-rate and p99-latency alerts at the given thresholds."""
+    sel = _selector(target)
     error_rate = (
         f'sum(rate(istio_requests_total{{{sel},response_code=~"5.."}}[5m])) '
         f"/ sum(rate(istio_requests_total{{{sel}}}[5m])) * 100 > {alerts.error_rate_percent:g}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ...schemas.model import Quota
 from .. import MESH_MEMBER_LABEL, TEAM_LABEL, labels
 
 if TYPE_CHECKING:
@@ -22,6 +21,15 @@ DEVELOPER_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["networking.istio.io"], "resources": ["virtualservices", "destinationrules"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["security.istio.io"], "resources": ["authorizationpolicies", "peerauthentications"], "verbs": ["get", "list", "watch"]},
 ]
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A team's ResourceQuota in each of its namespaces: requested CPU and memory, and pods."""
+
+    cpu: str
+    memory: str
+    pods: int
 
 
 @dataclass(frozen=True)

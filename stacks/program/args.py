@@ -1,0 +1,167 @@
+"""The validated model mapped to the components' plain arguments: pure functions the program, releases and checks share."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+from ...components.manifests.app import AppArgs, Canary, CircuitBreaker, Retries, Route, TrafficPolicy
+from ...components.manifests.control_plane import ControlPlaneArgs, IstiodSettings, ProxyResources
+from ...components.manifests.monitoring import GRAFANA_SECRET, AlertThresholds, AppTarget, MonitoringArgs, PrometheusStack
+from ...components.manifests.paas import PaasArgs, SharedGateway
+from ...components.manifests.sidecars import SidecarsArgs, injection_labels
+from ...components.manifests.team import Quota, TeamArgs
+from ...schemas import model
+
+if TYPE_CHECKING:
+    import pulumi
+
+    from .releases import Releases
+    from .upgrade import MeshLayout
+
+
+# --- control plane and sidecars ---------------------------------------------------------------------------------
+
+
+def control_plane_args(charts: Releases, after: tuple[pulumi.Resource, ...]) -> ControlPlaneArgs:
+    """The control plane's releases; `after` is what istiod waits for besides `base` (the Gateway API CRDs)."""
+    return ControlPlaneArgs(charts.base, charts.istiod, charts.cni, charts.ingress_gateway, charts.egress_gateway, after, charts.more_istiods)
+
+
+def istiod_settings(spec: model.Spec, revision: str) -> IstiodSettings:
+    """The settings of istiod at `revision` ("" for the default one): the mesh's and the sidecars' from the spec."""
+    mesh, sidecars, proxy = spec.mesh, spec.sidecars, spec.sidecars.proxy
+    return IstiodSettings(
+        revision=revision,
+        profile=mesh.profile,
+        cpu=mesh.resources.istiod.cpu,
+        memory=mesh.resources.istiod.memory,
+        cni=spec.cni_enabled,
+        outbound_traffic_policy=mesh.outbound_traffic_policy,
+        trace_sampling=mesh.tracing.sampling_percent,
+        proxy=ProxyResources(proxy.cpu, proxy.memory, proxy.cpu_limit, proxy.memory_limit),
+        hold_application_until_proxy_starts=sidecars.hold_application_until_proxy_starts,
+    )
+
+
+def sidecars_args(spec: model.Spec, after: tuple[pulumi.Resource, ...]) -> SidecarsArgs:
+    """Mesh-wide mTLS and outbound policy; the mesh is every team's namespaces."""
+    namespaces = tuple(ns for team in spec.paas.teams for ns in team.namespaces)
+    return SidecarsArgs(spec.mesh.mtls, spec.mesh.outbound_traffic_policy, namespaces, after)
+
+
+# --- PaaS: teams and apps ---------------------------------------------------------------------------------------
+
+
+def quota(spec_quota: model.Quota) -> Quota:
+    """A team's quota per namespace."""
+    return Quota(spec_quota.cpu, spec_quota.memory, spec_quota.pods)
+
+
+def team_args(team: model.Team, spec: model.Spec, layout: MeshLayout, after: tuple[pulumi.Resource, ...] = ()) -> TeamArgs:
+    """A team's space: its namespaces inject the sidecars of the revision `layout` gives the team, and a container
+    that states no requests gets the proxy's."""
+    proxy = spec.sidecars.proxy
+    labels = injection_labels(layout.team_revision(team.name).value or None)
+    return TeamArgs(
+        team.name, team.namespaces, team.groups, quota(team.quota), spec.paas.pod_security, labels, {"cpu": proxy.cpu, "memory": proxy.memory}, after
+    )
+
+
+def traffic_policy(traffic: model.TrafficPolicy) -> TrafficPolicy:
+    """An app's timeout, retries, circuit breaker and canary."""
+    retries, breaker, canary = traffic.retries, traffic.circuit_breaker, traffic.canary
+    return TrafficPolicy(
+        timeout=traffic.timeout,
+        retries=Retries(retries.attempts, retries.retry_on, retries.per_try_timeout) if retries else None,
+        circuit_breaker=CircuitBreaker(breaker.consecutive_errors, breaker.ejection_time, breaker.max_ejection_percent) if breaker else None,
+        canary=Canary(canary.image, canary.replicas, canary.weight) if canary else None,
+    )
+
+
+def app_namespaces(paas: model.Paas) -> dict[str, str]:
+    """Each team's app namespace, by team name (where `allowFrom: team/app` callers run)."""
+    return {team.name: team.app_namespace for team in paas.teams}
+
+
+def app_args(
+    app: model.App, team: model.Team, team_namespaces: Mapping[str, str], secret_values: Mapping[str, pulumi.Input[str]] | None = None,
+    after: tuple[pulumi.Resource, ...] = (),
+) -> AppArgs:
+    """One app of `team`, in the team's app namespace; `team_namespaces` resolves its callers (`app_namespaces`)."""
+    return AppArgs(
+        name=app.name,
+        team=team.name,
+        namespace=team.app_namespace,
+        image=app.image,
+        replicas=app.replicas,
+        port=app.port,
+        protocol=app.protocol,
+        cpu=app.resources.cpu,
+        memory=app.resources.memory,
+        automount_service_account_token=app.automount_service_account_token,
+        env=dict(app.env),
+        secret_env=tuple(app.secret_env),
+        route=Route(app.route.host, app.route.path) if app.route else None,
+        allow_from=app.allow_from,
+        traffic=traffic_policy(app.traffic),
+        secret_values=secret_values or {},
+        team_namespaces=team_namespaces,
+        after=after,
+    )
+
+
+def shared_gateway(gateway: model.PaasGateway) -> SharedGateway:
+    """The shared ingress Gateway's hosts and TLS Secret."""
+    return SharedGateway(gateway.hosts, gateway.tls.secret_name if gateway.tls else None)
+
+
+def paas_args(
+    spec: model.Spec, layout: MeshLayout, app_env: Mapping[tuple[str, str], Mapping[str, pulumi.Input[str]]], after: tuple[pulumi.Resource, ...]
+) -> PaasArgs:
+    """Every team and app of the spec (`app_env`: each app's secret env by (team, app)); all wait for `after`."""
+    paas = spec.paas
+    namespaces = app_namespaces(paas)
+    apps = tuple(
+        app_args(app, team, namespaces, app_env.get((team.name, app.name), {}), after) for team in paas.teams for app in team.apps
+    )
+    teams = tuple(team_args(team, spec, layout, after) for team in paas.teams)
+    return PaasArgs(teams, apps, shared_gateway(paas.gateway) if paas.gateway else None, after)
+
+
+# --- monitoring -------------------------------------------------------------------------------------------------
+
+
+def app_target(team: model.Team, app: model.App) -> AppTarget:
+    """An app whose traffic is watched, in its team's app namespace."""
+    return AppTarget(team.name, team.app_namespace, app.name)
+
+
+def alert_thresholds(alerts: model.Alerts) -> AlertThresholds:
+    """The thresholds of every app's alerts."""
+    return AlertThresholds(alerts.error_rate_percent, alerts.latency_p99_ms)
+
+
+def prometheus_stack(monitoring: model.Monitoring) -> PrometheusStack:
+    """kube-prometheus-stack's settings; Grafana's admin password comes from GRAFANA_SECRET when the spec gives one."""
+    grafana = monitoring.grafana
+    password_secret = GRAFANA_SECRET if grafana.enabled and grafana.admin_password else None
+    return PrometheusStack(monitoring.prometheus.retention, monitoring.prometheus.storage, grafana.enabled, monitoring.alerts.enabled, password_secret)
+
+
+def monitoring_args(
+    spec: model.Spec, charts: Releases, grafana_password: pulumi.Input[str] | None, after: tuple[pulumi.Resource, ...],
+    namespaces: Mapping[str, pulumi.Resource],
+) -> MonitoringArgs:
+    """Every app of the spec watched, with its alerts when the spec turns them on; `namespaces` are the teams' by name."""
+    monitoring = spec.monitoring
+    return MonitoringArgs(
+        apps=tuple(app_target(team, app) for team in spec.paas.teams for app in team.apps),
+        grafana=monitoring.grafana.enabled,
+        alerts=alert_thresholds(monitoring.alerts) if monitoring.alerts.enabled else None,
+        prometheus=charts.prometheus,
+        kiali=charts.kiali,
+        jaeger=charts.jaeger,
+        grafana_password=grafana_password,
+        after=after,
+        namespaces=namespaces,
+    )
