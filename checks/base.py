@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..schemas.model import Spec
-from ..stacks import kube
+from ..stacks.cluster import kube
 
 if TYPE_CHECKING:
-    from ..stacks.target import ClusterTarget
+    from ..stacks.cluster.target import ClusterTarget
 
 
 class Status(str, enum.Enum):
@@ -48,7 +48,7 @@ GROUPS = {"0": "pre-flight", "1": "control plane", "2": "sidecars and policy", "
 
 @dataclass
 class Context:
-    """What checks may read: the spec, a testinfra host for commands, and the Kubernetes API as JSON (stacks/kube.py)."""
+    """What checks may read: the spec, a testinfra host for commands, and the Kubernetes API as JSON (stacks/cluster/kube.py)."""
 
     spec: Spec | None
     spec_path: Path
@@ -61,20 +61,22 @@ class Context:
 
     @cached_property
     def layout(self) -> Any:
-        """The mesh's revisions and the revision of each team (stacks/upgrade.py): given, else what the state records
+        """The mesh's revisions and the revision of each team (stacks/program/upgrade.py): given, else what the state records
         (the current phase of an upgrade in progress, or the steady layout), else the spec's."""
         if self.given_layout is not None:
             return self.given_layout
         from ..errors import MeshinstallError
-        from ..stacks import state_file, unchanged, upgrade
-        from ..stacks.places import PROJECT, state_backend
+        from ..stacks.state import state_file
+        from ..stacks.state.recorded import recorded
+        from ..stacks.program import upgrade
+        from ..stacks.state.places import PROJECT, state_backend
 
         try:
             saved = state_backend(self.spec).saved_state(PROJECT, self.spec.name)
             deployment = state_file.latest(*saved) if saved else None
         except (state_file.StateUnreadable, MeshinstallError):
             deployment = None
-        return upgrade.layout_from(self.spec, unchanged.recorded(deployment)) if deployment else upgrade.steady(self.spec, None)
+        return upgrade.layout_from(self.spec, recorded(deployment)) if deployment else upgrade.steady(self.spec, None)
 
     @cached_property
     def host(self) -> Any:
@@ -86,7 +88,7 @@ class Context:
     @cached_property
     def target(self) -> ClusterTarget | None:
         """Which cluster the environment runs on and how to reach it (None when the spec is invalid)."""
-        from ..stacks.target import ClusterTarget
+        from ..stacks.cluster.target import ClusterTarget
 
         return ClusterTarget.of(self.spec) if self.spec else None
 
@@ -126,7 +128,7 @@ class Context:
 
     @cached_property
     def api(self) -> Any:
-        """A client of the environment's cluster (stacks/kube.py; raises when it cannot be configured)."""
+        """A client of the environment's cluster (stacks/cluster/kube.py; raises when it cannot be configured)."""
         return kube.connect(*self.kubeconfig)
 
     def get(self, path: str) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from ..errors import SpecInvalid
 from ..schemas.model import Spec
 # Imported before any check runs in a thread (`run`): a package that two threads import at once can reach one of them
 # half-initialized (the Kubernetes client did, as an ImportError in MI005).
-from ..stacks import driver  # noqa: F401
+from ..stacks.engine import environment  # noqa: F401
 from . import load_all
 from .base import Check, Context, Result, Status
 

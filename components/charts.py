@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the sources and releases are read without the Pulumi SDK (stacks/releases.py); only `helm_release` needs it
+if TYPE_CHECKING:  # the sources and releases are read without the Pulumi SDK (stacks/program/releases.py); only `helm_release` needs it
     import pulumi
     import pulumi_kubernetes as k8s
 

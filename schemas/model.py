@@ -111,7 +111,7 @@ class GatewayApi:
 
 @dataclass(frozen=True)
 class Upgrade:
-    """How a change of the mesh version is carried out (stacks/upgrade.py)."""
+    """How a change of the mesh version is carried out (stacks/program/upgrade.py)."""
 
     strategy: str = "canary"
     waves: tuple[tuple[str, ...], ...] = ()

@@ -236,7 +236,7 @@ class LocalControlPlane:
         binary = shutil.which(command[0], path=self.config.search_path or os.environ.get("PATH"))
         if not binary:
             raise ControlPlaneError(f"{command[0]} not found on PATH or in the toolchain; build it with toolchain/install.sh")
-        # The engine's memory limit (stacks/driver.py) is the engine's: the cluster, started from inside the engine
+        # The engine's memory limit (stacks/engine/environment.py) is the engine's: the cluster, started from inside the engine
         # (it is a resource of the program), runs with Go's defaults. At 1000 apps the API server holds 2.5 GB, and
         # under the engine's 512 MiB it spent a core collecting (bench/results.md, stop 20).
         env = {k: v for k, v in os.environ.items() if k != "GOMEMLIMIT"}

@@ -1,4 +1,4 @@
-"""A Kubernetes API server for unit tests: a client whose answers are given by path (stacks/kube.py calls it)."""
+"""A Kubernetes API server for unit tests: a client whose answers are given by path (stacks/cluster/kube.py calls it)."""
 
 from __future__ import annotations
 

@@ -9,8 +9,9 @@ from conftest import ROOT, SECRETS
 from mocks import Registered, run
 
 from meshinstall.schemas.validate import load_spec
-from meshinstall.stacks import gateway_api, program, secrets
-from meshinstall.stacks.target import ClusterTarget
+from meshinstall.stacks.program import gateway_api, program
+from meshinstall.stacks.state import secrets
+from meshinstall.stacks.cluster.target import ClusterTarget
 
 
 @lru_cache(maxsize=None)

@@ -12,7 +12,7 @@ from conftest import ROOT
 from program_runs import of_type
 
 from meshinstall.schemas.validate import load_spec
-from meshinstall.stacks.releases import releases
+from meshinstall.stacks.program.releases import releases
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 

@@ -166,16 +166,16 @@ def test_a_ctrl_c_during_ups_checks_says_the_update_stands_and_exits_130(isolate
     """Without it, click reports the KeyboardInterrupt as an interrupt before the engine ran: "nothing was applied"."""
     from contextlib import nullcontext
 
-    from meshinstall.cli import main as module
+    from meshinstall.operations import apply, checks, upgrade
 
-    def checks(command: str, *_args, **_kwargs) -> None:
+    def run_checks(command: str, *_args, **_kwargs) -> None:
         if command == "verify":
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(module, "_changing", lambda *_a, **_k: nullcontext(None))
-    monkeypatch.setattr(module, "_upgrade", lambda *_a: None)
-    monkeypatch.setattr(module, "_converge", lambda *_a: None)  # the engine's update, done
-    monkeypatch.setattr(module, "_checks", checks)
+    monkeypatch.setattr(apply, "changing", lambda *_a, **_k: nullcontext(None))
+    monkeypatch.setattr(upgrade, "announce", lambda *_a: None)
+    monkeypatch.setattr(apply, "converge", lambda *_a: None)  # the engine's update, done
+    monkeypatch.setattr(checks, "run", run_checks)
     code, _, err = run("up", "dev", "--yes")
     assert code == 130
     assert "interrupted after the update, which is applied and recorded; the checks did not finish" in err

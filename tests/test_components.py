@@ -19,7 +19,7 @@ def release(env: str, name: str):
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_without_a_mirror_charts_come_from_the_official_repositories_at_the_pins(env, monkeypatch):
-    from meshinstall.stacks.releases import releases
+    from meshinstall.stacks.program.releases import releases
     from program_runs import spec_of
 
     monkeypatch.delenv("MESHINSTALL_CHARTS_MIRROR")
@@ -303,7 +303,7 @@ def test_disabled_parts_need_no_chart():
     from dataclasses import replace
 
     from meshinstall.schemas.model import Toggle, Tracing
-    from meshinstall.stacks.releases import releases
+    from meshinstall.stacks.program.releases import releases
     from program_runs import spec_of
 
     spec = spec_of("dev")

@@ -3,55 +3,64 @@
 from __future__ import annotations
 
 import urllib.request
-from types import SimpleNamespace
 
 import pytest
 from conftest import ROOT
 
 from meshinstall.errors import UsageError
 from meshinstall.schemas.validate import load_spec
-from meshinstall.stacks import crds, gateway_api
-from meshinstall.stacks.target import ClusterTarget
+from meshinstall.stacks.cluster import crds
+from meshinstall.stacks.program import gateway_api
+from meshinstall.stacks.cluster.target import ClusterTarget
 
 
-def crd(name: str, group: str, labels: dict | None = None, annotations: dict | None = None) -> SimpleNamespace:
-    return SimpleNamespace(metadata=SimpleNamespace(name=name, labels=labels, annotations=annotations), spec=SimpleNamespace(group=group))
+def crd(name: str, labels: dict | None = None, annotations: dict | None = None) -> dict:
+    return {"metadata": {"name": name, "labels": labels, "annotations": annotations}}
 
 
 class FakeApi:
+    """The API server's CRDs, as the one Kubernetes client (stacks/cluster/kube.py) lists and deletes them."""
+
     def __init__(self, items):
         self.items, self.deleted = list(items), []
 
-    def list_custom_resource_definition(self):
-        return SimpleNamespace(items=list(self.items))
+    def list_metadata(self, api, api_version, plural):
+        assert (api, api_version, plural) == (self, "apiextensions.k8s.io/v1", "customresourcedefinitions")
+        return list(self.items)
 
-    def delete_custom_resource_definition(self, name):
+    def delete(self, api, api_version, plural, name):
         self.deleted.append(name)
-        self.items = [i for i in self.items if i.metadata.name != name]
+        self.items = [i for i in self.items if i["metadata"]["name"] != name]
+
+
+def served(monkeypatch, api: FakeApi) -> FakeApi:
+    monkeypatch.setattr(crds, "_api", lambda target: api)
+    monkeypatch.setattr(crds.kube, "list_metadata", api.list_metadata)
+    monkeypatch.setattr(crds.kube, "delete", api.delete)
+    return api
 
 
 CLUSTER = [
-    crd("gateways.gateway.networking.k8s.io", "gateway.networking.k8s.io", {"app.kubernetes.io/managed-by": "meshinstall"}),
-    crd("virtualservices.networking.istio.io", "networking.istio.io", {}, {"meta.helm.sh/release-name": "istio-base"}),
-    crd("sidecars.networking.istio.io", "networking.istio.io", {}, {"meta.helm.sh/release-name": "someone-elses-istio"}),
-    crd("prometheusrules.monitoring.coreos.com", "monitoring.coreos.com", {}, {"operator.prometheus.io/version": "0.93.1"}),
-    crd("certificates.cert-manager.io", "cert-manager.io", {"app.kubernetes.io/managed-by": "Helm"}),
+    crd("gateways.gateway.networking.k8s.io", {"app.kubernetes.io/managed-by": "meshinstall"}),
+    crd("virtualservices.networking.istio.io", {}, {"meta.helm.sh/release-name": "istio-base"}),
+    crd("sidecars.networking.istio.io", {}, {"meta.helm.sh/release-name": "someone-elses-istio"}),
+    crd("prometheusrules.monitoring.coreos.com", {}, {"operator.prometheus.io/version": "0.93.1"}),
+    crd("certificates.cert-manager.io", {"app.kubernetes.io/managed-by": "Helm"}),
 ]
 
 
 def test_destroy_reports_ours_and_unowned_platform_crds_and_ignores_other_groups(monkeypatch):
-    monkeypatch.setattr(crds, "_api", lambda target: FakeApi(CLUSTER))
+    served(monkeypatch, FakeApi(CLUSTER))
     left = crds.left_behind(ClusterTarget("prod", "kubeconfig"))
     assert left.ours == ("gateways.gateway.networking.k8s.io", "virtualservices.networking.istio.io")
     assert left.unknown == ("prometheusrules.monitoring.coreos.com", "sidecars.networking.istio.io")
 
 
 def test_delete_crds_removes_only_what_meshinstall_installed(monkeypatch):
-    api = FakeApi(CLUSTER)
-    monkeypatch.setattr(crds, "_api", lambda target: api)
+    api = served(monkeypatch, FakeApi(CLUSTER))
     assert crds.delete_ours(ClusterTarget("prod", "kubeconfig")) == ("gateways.gateway.networking.k8s.io", "virtualservices.networking.istio.io")
     assert sorted(api.deleted) == ["gateways.gateway.networking.k8s.io", "virtualservices.networking.istio.io"]
-    assert {i.metadata.name for i in api.items} == {"sidecars.networking.istio.io", "prometheusrules.monitoring.coreos.com", "certificates.cert-manager.io"}
+    assert {i["metadata"]["name"] for i in api.items} == {"sidecars.networking.istio.io", "prometheusrules.monitoring.coreos.com", "certificates.cert-manager.io"}
 
 
 def test_unreadable_gateway_api_crds_are_a_usage_error_naming_the_way_out(monkeypatch):

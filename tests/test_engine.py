@@ -1,4 +1,4 @@
-"""stacks/automation.py: how meshinstall runs the engine's CLI."""
+"""stacks/engine/automation.py: how meshinstall runs the engine's CLI."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from meshinstall.stacks.automation import EngineCommand
+from meshinstall.stacks.engine.automation import EngineCommand
 
 # Prints its arguments as JSON (and a version when asked), like a pulumi that does nothing.
 FAKE_PULUMI = """#!/bin/sh
@@ -47,7 +47,7 @@ def test_other_commands_and_a_json_preview_keep_their_output(engine):
 
 
 def test_the_engine_runs_under_a_memory_limit_unless_the_user_set_their_own(tmp_path, monkeypatch):
-    from meshinstall.stacks.driver import ENGINE_MEMORY_LIMIT, PROVIDER_LIMIT_FROM_APPS, PROVIDER_MEMORY_LIMIT_MIB, Places, engine_env
+    from meshinstall.stacks.engine.environment import ENGINE_MEMORY_LIMIT, PROVIDER_LIMIT_FROM_APPS, PROVIDER_MEMORY_LIMIT_MIB, Places, engine_env
 
     place = Places(tmp_path, tmp_path / "work", tmp_path / "home", f"file://{tmp_path}")
     monkeypatch.delenv("GOMEMLIMIT", raising=False)
@@ -64,7 +64,7 @@ def test_the_engine_runs_under_a_memory_limit_unless_the_user_set_their_own(tmp_
 def test_the_engines_version_is_asked_once_per_binary(tmp_path, monkeypatch):
     """Doctor's MI004 asks the engine's version; the binary takes 0.18 s of a core to start, so its answer is kept
     until the binary changes."""
-    from meshinstall.stacks import engine as found
+    from meshinstall.stacks.engine import toolchain as found
 
     monkeypatch.setenv("MESHINSTALL_TOOLCHAIN_DIR", str(tmp_path / "cache"))
     calls = tmp_path / "calls"
@@ -98,8 +98,8 @@ except KeyboardInterrupt:
 # interrupt to another thread, as it may do with any process-wide signal.
 INTERRUPTED_RUN = """
 import signal, sys, threading, time
-from meshinstall.stacks.automation import EngineCommand
-from meshinstall.stacks.operation import cancel_on_interrupt
+from meshinstall.stacks.engine.automation import EngineCommand
+from meshinstall.stacks.engine.events import cancel_on_interrupt
 threading.Thread(target=time.sleep, args=(120,), daemon=True).start()
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 command = EngineCommand(root=sys.argv[1], skip_version_check=True)

@@ -22,15 +22,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from meshinstall.cli.main import EXIT_CODES
 from meshinstall.errors import EngineFailed, EnvironmentLocked, Interrupted, UsageError
 from meshinstall.simulator import LocalClusterConfig, LocalControlPlane
-from meshinstall.stacks import driver, recovery, state_file
-from meshinstall.stacks.backend import FileBackend
-from meshinstall.stacks.lock import environment_lock, holder_of
-from meshinstall.stacks.operation import Interrupts, Journal, failure
+from meshinstall.stacks.engine import runs
+from meshinstall.stacks.cluster import recovery
+from meshinstall.stacks.state import state_file
+from meshinstall.stacks.state.backend import FileBackend
+from meshinstall.stacks.state.lock import environment_lock, holder_of
+from meshinstall.stacks.engine.events import Interrupts, Journal, failure
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from meshinstall.stacks.lock import environment_lock
+from meshinstall.stacks.state.lock import environment_lock
 with environment_lock(Path(sys.argv[1]), "dev"):
     print("held", flush=True)
     time.sleep(60)
@@ -210,7 +212,7 @@ def test_an_interrupt_as_the_engine_finishes_says_the_update_is_complete_and_a_l
         os.kill(os.getpid(), signal.SIGINT)  # arrives after the engine's last event
 
     with pytest.raises(Interrupted) as err:
-        driver._operation(stack, "up", run, None)
+        runs._operation(stack, "up", run, None)
     assert "the up is complete, its 34 change(s) applied and recorded" in str(err.value)
     assert "`meshinstall verify dev` runs them" in str(err.value)
     os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, on the way out
@@ -220,7 +222,7 @@ def test_an_interrupt_as_the_engine_finishes_says_the_update_is_complete_and_a_l
 def test_an_operation_without_an_interrupt_leaves_ctrl_c_as_it_was(own_interrupt_handlers):
     stack = SimpleNamespace(name="dev", workspace=SimpleNamespace(pulumi_command=SimpleNamespace(interrupt=lambda: False)))
     before = signal.getsignal(signal.SIGINT)
-    driver._operation(stack, "up", lambda journal: None, None)
+    runs._operation(stack, "up", lambda journal: None, None)
     assert signal.getsignal(signal.SIGINT) is before
 
 
@@ -249,7 +251,7 @@ def test_the_simulated_cluster_stops_its_own_stray_processes_and_never_another_c
 
 
 class _Helm:
-    """A Kubernetes client (stacks/kube.py) over Helm's release records as the API server lists them (metadata only);
+    """A Kubernetes client (stacks/cluster/kube.py) over Helm's release records as the API server lists them (metadata only);
     records what gets deleted."""
 
     def __init__(self, records: dict[str, list[tuple[int, str]]]) -> None:
@@ -287,7 +289,7 @@ def test_the_readme_lists_every_exit_code_with_its_meaning():
 def test_an_engine_lock_is_stale_when_its_holder_is_dead_here_or_it_is_older_than_the_threshold(tmp_path):
     from datetime import datetime, timedelta, timezone
 
-    from meshinstall.stacks.backend import STALE_AFTER, engine_lock
+    from meshinstall.stacks.state.backend import STALE_AFTER, engine_lock
 
     def lock(pid: int, host: str, age: float):
         stamp = (datetime.now(timezone.utc) - timedelta(seconds=age)).isoformat()

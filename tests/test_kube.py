@@ -1,4 +1,4 @@
-"""stacks/kube.py: the Kubernetes API read as JSON, as doctor's checks and the recovery before the engine use it."""
+"""stacks/cluster/kube.py: the Kubernetes API read as JSON, as doctor's checks and the recovery before the engine use it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import yaml
 from meshinstall.checks.base import Context, Status
 from meshinstall.checks.preflight.mi006_rights import ClusterRights
 from meshinstall.checks.preflight.mi009_capacity import Capacity
-from meshinstall.stacks import kube
+from meshinstall.stacks.cluster import kube
 
 from fake_api import Answers, always, context
 

@@ -10,8 +10,8 @@ from conftest import ROOT
 from program_runs import resources, spec_of
 
 from meshinstall.cli.main import main
-from meshinstall.stacks import rbac
-from meshinstall.stacks.releases import releases
+from meshinstall.stacks.program import rbac
+from meshinstall.stacks.program.releases import releases
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 
@@ -72,4 +72,4 @@ def test_the_printed_cluster_role_is_the_rules_with_their_reasons(capsys):
 
 
 def test_the_rbac_page_is_generated_from_the_rules():
-    assert (ROOT / "docs" / "rbac.md").read_text() == rbac.markdown(), "regenerate: python -m meshinstall.stacks.rbac > docs/rbac.md"
+    assert (ROOT / "docs" / "rbac.md").read_text() == rbac.markdown(), "regenerate: python -m meshinstall.stacks.program.rbac > docs/rbac.md"

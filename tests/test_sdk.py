@@ -1,5 +1,5 @@
-"""stacks/sdk.py: the program waits for its outputs once each, not once per output that completes, and sends the
-engine no debug messages; stacks/program.py loads the Kubernetes SDK ahead of the program."""
+"""stacks/engine/sdk.py: the program waits for its outputs once each, not once per output that completes, and sends the
+engine no debug messages; stacks/program/program.py loads the Kubernetes SDK ahead of the program."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from pulumi.runtime import stack
 from pulumi.runtime.settings import SETTINGS
 
-from meshinstall.stacks import sdk
+from meshinstall.stacks.engine import sdk
 
 SDK_WAIT = sdk.SDK_WAIT_FOR_RPCS
 
@@ -66,7 +66,7 @@ def test_each_output_is_awaited_once_however_many_there_are():
 
 
 def test_the_sdk_s_own_wait_still_hooks_outputs_over_and_over():
-    """When this fails, the SDK has fixed its drain: drop stacks/sdk.py."""
+    """When this fails, the SDK has fixed its drain: drop stacks/engine/sdk.py."""
     outputs = asyncio.run(drain(SDK_WAIT, 400))
     assert max(o.hooks for o in outputs) > 100
 
@@ -84,7 +84,7 @@ def test_a_failed_output_fails_the_program():
 def test_applied_to_the_pinned_sdk_only(monkeypatch):
     monkeypatch.setattr(pulumi.log, "debug", sdk.SDK_DEBUG)
     monkeypatch.setattr(stack, "wait_for_rpcs", SDK_WAIT)
-    assert version("pulumi") == sdk.FIXED_RELEASE, "the SDK moved: read its wait_for_rpcs and redo or drop stacks/sdk.py"
+    assert version("pulumi") == sdk.FIXED_RELEASE, "the SDK moved: read its wait_for_rpcs and redo or drop stacks/engine/sdk.py"
     assert sdk.apply() and stack.wait_for_rpcs is sdk.wait_for_rpcs
     monkeypatch.setattr(sdk, "FIXED_RELEASE", "0.0.0")
     monkeypatch.setattr(stack, "wait_for_rpcs", SDK_WAIT)
@@ -138,7 +138,7 @@ def test_the_program_sends_no_stack_with_its_resources(monkeypatch):
 
 LOADED_AFTER = """
 import sys
-from meshinstall.stacks import program
+from meshinstall.stacks.program import program
 program.load_k8s_sdk()
 ahead = {m for m in sys.modules if m.startswith("pulumi_kubernetes")}
 import program_runs
@@ -149,7 +149,7 @@ print(" ".join(sorted({m for m in sys.modules if m.startswith("pulumi_kubernetes
 
 
 def test_the_program_s_kubernetes_modules_are_all_loaded_ahead():
-    """The driver loads the Kubernetes SDK's modules while the engine starts (stacks/program.py `import_ahead`), so the
+    """The driver loads the Kubernetes SDK's modules while the engine starts (stacks/program/program.py `import_ahead`), so the
     program does not load them in its own thread, ahead of every resource. Running the example environments' programs
     after that head start loads no other module of the SDK (in a fresh Python: this one has loaded others)."""
     tests = Path(__file__).parent

@@ -7,7 +7,7 @@ from conftest import ROOT
 
 from meshinstall.errors import UsageError
 from meshinstall.schemas.validate import load_spec
-from meshinstall.stacks.secrets import resolve
+from meshinstall.stacks.state.secrets import resolve
 
 
 def test_every_missing_secret_is_named_and_no_value_is_shown(tmp_path):
@@ -35,7 +35,7 @@ def test_an_unreadable_secret_file_is_a_clear_error_not_a_traceback(tmp_path):
 
 
 def test_the_state_backends_password_comes_from_its_reference_and_an_empty_one_is_named(tmp_path):
-    from meshinstall.stacks.secrets import state_password
+    from meshinstall.stacks.state.secrets import state_password
 
     spec_path = tmp_path / "dev.yaml"
     text = (ROOT / "environments" / "dev.yaml").read_text().replace("extends: base.yaml", f"extends: {ROOT / 'environments' / 'base.yaml'}")

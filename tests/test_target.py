@@ -7,7 +7,7 @@ from pathlib import Path
 from meshinstall.checks.base import Context
 from meshinstall.cli.main import main
 from meshinstall.schemas.validate import load_spec
-from meshinstall.stacks.target import ClusterTarget
+from meshinstall.stacks.cluster.target import ClusterTarget
 
 
 def test_a_simulated_environment_lives_next_to_its_spec(isolated):

@@ -10,7 +10,9 @@ from datetime import datetime, timezone
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from meshinstall.stacks import state_file, unchanged
+from meshinstall.stacks.state import state_file
+from meshinstall.stacks.engine import fingerprint, unchanged
+from meshinstall.stacks.state import recorded
 
 LAST_UPDATE = datetime(2026, 11, 26, 10, 0, 0, tzinfo=timezone.utc)
 
@@ -65,7 +67,7 @@ STATE = {
 
 
 def test_the_state_gives_ids_by_kind_releases_and_what_the_program_recorded():
-    state = unchanged.recorded(STATE)
+    state = recorded.recorded(STATE)
     assert state.objects == {
         ("v1", "Service"): frozenset({"storefront/web"}),
         ("apps/v1", "Deployment"): frozenset({"storefront/web"}),
@@ -82,51 +84,51 @@ def test_an_update_that_read_the_cluster_instead_of_refreshing_is_checked_from_t
     back to the reading, not to the update's start."""
     read_at = datetime(2026, 11, 26, 9, 59, 50, tzinfo=timezone.utc)
     stack = {**STATE["resources"][0], "outputs": {**STATE["resources"][0]["outputs"], "clusterReadAt": read_at.isoformat()}}
-    state = unchanged.recorded({"resources": [stack, *STATE["resources"][1:]]})
+    state = recorded.recorded({"resources": [stack, *STATE["resources"][1:]]})
     assert state.read_at == read_at and "clusterReadAt" not in state.outputs
     since = state.read_since(LAST_UPDATE)
     assert since == read_at
     assert unchanged._foreign_entries(item(entry("kubectl-edit", "2026-11-26T09:59:55Z")), since) == ["kubectl-edit"]
-    assert unchanged.recorded(STATE).read_since(LAST_UPDATE) == LAST_UPDATE
+    assert recorded.recorded(STATE).read_since(LAST_UPDATE) == LAST_UPDATE
 
 
 def test_interrupted_operations_in_the_state_are_noticed():
-    assert unchanged.recorded({**STATE, "pending_operations": [{"type": "creating"}]}).pending
+    assert recorded.recorded({**STATE, "pending_operations": [{"type": "creating"}]}).pending
 
 
 def test_the_fingerprint_follows_secrets_and_the_passphrase(environments):
     from meshinstall.schemas.validate import load_spec
-    from meshinstall.stacks.gateway_api import GatewayApiPlan
-    from meshinstall.stacks.secrets import ResolvedSecrets
-    from meshinstall.stacks.target import ClusterTarget
+    from meshinstall.stacks.program.gateway_api import GatewayApiPlan
+    from meshinstall.stacks.state.secrets import ResolvedSecrets
+    from meshinstall.stacks.cluster.target import ClusterTarget
 
     dev_spec = load_spec(environments / "dev.yaml")
     target = ClusterTarget.of(dev_spec)
-    one = unchanged.inputs_fingerprint(dev_spec, ResolvedSecrets("pw-1"), GatewayApiPlan(), target, "key")
-    assert one == unchanged.inputs_fingerprint(dev_spec, ResolvedSecrets("pw-1"), GatewayApiPlan(), target, "key")
-    assert one != unchanged.inputs_fingerprint(dev_spec, ResolvedSecrets("pw-2"), GatewayApiPlan(), target, "key")
-    assert one != unchanged.inputs_fingerprint(dev_spec, ResolvedSecrets("pw-1"), GatewayApiPlan(), target, "other key")
+    one = fingerprint.inputs_fingerprint(dev_spec, ResolvedSecrets("pw-1"), GatewayApiPlan(), target, "key")
+    assert one == fingerprint.inputs_fingerprint(dev_spec, ResolvedSecrets("pw-1"), GatewayApiPlan(), target, "key")
+    assert one != fingerprint.inputs_fingerprint(dev_spec, ResolvedSecrets("pw-2"), GatewayApiPlan(), target, "key")
+    assert one != fingerprint.inputs_fingerprint(dev_spec, ResolvedSecrets("pw-1"), GatewayApiPlan(), target, "other key")
     assert "pw-1" not in one
 
 
 def test_the_code_fingerprint_reads_the_package_not_the_checkout_around_it(tmp_path):
     """Installed in editable mode, the package's root is the repository: `up dev` run there keeps its state in
     environments/.meshinstall, and that state (rewritten by every update) once made every `up` run the engine."""
-    for package in unchanged.SUBPACKAGES:
+    for package in fingerprint.SUBPACKAGES:
         (tmp_path / package).mkdir()
         (tmp_path / package / "__init__.py").write_text("")
     (tmp_path / "errors.py").write_text("class Error(Exception): ...\n")
-    before = unchanged._code(tmp_path)
+    before = fingerprint._code(tmp_path)
     state = tmp_path / "environments" / ".meshinstall" / "state" / "dev.json"
     state.parent.mkdir(parents=True)
     state.write_text('{"resources": []}')
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "scale.py").write_text("print()\n")
-    assert unchanged._code(tmp_path) == before
+    assert fingerprint._code(tmp_path) == before
     (tmp_path / "components" / "app.py").write_text("REPLICAS = 2\n")
-    assert unchanged._code(tmp_path) != before
+    assert fingerprint._code(tmp_path) != before
     (tmp_path / "errors.py").write_text("class Error(Exception): pass\n")
-    assert unchanged._code(tmp_path) != before
+    assert fingerprint._code(tmp_path) != before
 
 
 def test_the_subpackages_fingerprinted_are_those_pyproject_maps():
@@ -135,13 +137,13 @@ def test_the_subpackages_fingerprinted_are_those_pyproject_maps():
 
     pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
     mapped = {name.split(".")[1] for name in pyproject["tool"]["setuptools"]["package-dir"] if "." in name}
-    assert mapped == set(unchanged.SUBPACKAGES)
+    assert mapped == set(fingerprint.SUBPACKAGES)
 
 
 def test_the_last_update_is_the_newest_history_entry_of_the_folder_backend(tmp_path):
     """`up` decides whether there is anything to do from the stack's last operation, read from the backend's files
     (the engine's `stack history` cost 0.3 s of every command): the newest entry, not the last listed."""
-    from meshinstall.stacks.backend import FileBackend
+    from meshinstall.stacks.state.backend import FileBackend
 
     folder = tmp_path / ".pulumi" / "history" / "meshinstall" / "dev"
     folder.mkdir(parents=True)
@@ -158,15 +160,15 @@ def test_the_last_update_is_the_newest_history_entry_of_the_folder_backend(tmp_p
 def test_a_history_entry_cut_short_sends_up_to_the_engine_instead_of_a_traceback(tmp_path):
     from types import SimpleNamespace
 
-    from meshinstall.stacks import driver
+    from meshinstall.stacks.engine import environment
 
     folder = tmp_path / ".pulumi" / "history" / "meshinstall" / "dev"
     folder.mkdir(parents=True)
     (folder / "dev-1795754849000000000.history.json").write_text('{"kind": "update", "result": "succ')
     stack = SimpleNamespace(name="dev", workspace=SimpleNamespace(env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path}"}))
-    assert driver.last_update(stack) is None
+    assert environment.last_update(stack) is None
     (folder / "dev-1795754849000000000.history.json").write_text('{"kind": "update", "result": "succeeded", "startTime": 1795754849}')
-    assert driver.last_update(stack).start_time == datetime.fromtimestamp(1795754849, timezone.utc)
+    assert environment.last_update(stack).start_time == datetime.fromtimestamp(1795754849, timezone.utc)
 
 
 def _sealed(passphrase: str, value: str) -> tuple[str, dict]:
@@ -185,11 +187,11 @@ def _sealed(passphrase: str, value: str) -> tuple[str, dict]:
 def test_the_recorded_fingerprint_is_a_secret_that_only_the_passphrase_opens():
     salt_state, secret = _sealed("right", "abc")
     stack = {**STATE["resources"][0], "outputs": {**STATE["resources"][0]["outputs"], "inputs": secret}}
-    state = unchanged.recorded({"resources": [stack], "secrets_providers": {"type": "passphrase", "state": {"salt": salt_state}}})
-    assert unchanged.recorded_inputs(state, "right") == "abc"
-    assert unchanged.recorded_inputs(state, "wrong") is None  # then the engine runs, as for a changed spec
+    state = recorded.recorded({"resources": [stack], "secrets_providers": {"type": "passphrase", "state": {"salt": salt_state}}})
+    assert recorded.recorded_inputs(state, "right") == "abc"
+    assert recorded.recorded_inputs(state, "wrong") is None  # then the engine runs, as for a changed spec
     assert "inputs" not in state.outputs
 
 
 def test_a_fingerprint_recorded_in_plain_text_by_an_earlier_meshinstall_still_counts():
-    assert unchanged.recorded_inputs(unchanged.recorded(STATE), "any") == "abc"
+    assert recorded.recorded_inputs(recorded.recorded(STATE), "any") == "abc"

@@ -9,7 +9,7 @@ import yaml
 
 from meshinstall.errors import SpecInvalid, UsageError
 from meshinstall.schemas.validate import load_spec
-from meshinstall.stacks.upgrade import GATE_CHECKS, Installed, plan
+from meshinstall.stacks.program.upgrade import GATE_CHECKS, Installed, plan
 
 
 def spec_with(isolated, change) -> object:
@@ -91,21 +91,22 @@ def test_an_in_place_upgrade_has_no_waves(isolated):
 
 
 def test_the_installed_version_and_revision_come_from_the_istiod_release_in_the_state(isolated, tmp_path):
-    from meshinstall.stacks import driver
-    from meshinstall.stacks.backend import FileBackend
+    from meshinstall.operations import upgrade as upgrades
+    from meshinstall.stacks.engine import environment
+    from meshinstall.stacks.state.backend import FileBackend
 
-    def state_with(release: str, version: str, revision: str = "") -> driver.Environment:
+    def state_with(release: str, version: str, revision: str = "") -> environment.Environment:
         folder = tmp_path / release / ".pulumi" / "stacks" / "meshinstall"
         folder.mkdir(parents=True)
         resources = [{"type": "kubernetes:helm.sh/v3:Release", "id": f"istio-system/{release}", "outputs": {"version": version, "values": {"revision": revision}, "status": {"revision": 1}}}]
         (folder / "dev.json").write_text(json.dumps({"version": 3, "checkpoint": {"latest": {"resources": resources}}}))
-        return driver.Environment("dev", FileBackend(tmp_path / release), select=None, target=None, program_inputs={}, fingerprint=None)
+        return environment.Environment("dev", FileBackend(tmp_path / release), select=None, target=None, program_inputs={}, fingerprint=None)
 
     spec = spec_with(isolated, at("1.30.3"))
-    first = driver.upgrade_plan(state_with("istiod", "1.29.6"), spec)
+    first = upgrades.plan_for(state_with("istiod", "1.29.6"), spec)
     assert (first.old_version, first.old_revision, first.new_revision) == ("1.29.6", "default", "1-30-3")
-    assert driver.upgrade_plan(state_with("istiod-1-30-3", "1.30.3", "1-30-3"), spec) is None
-    revisioned = driver.upgrade_plan(state_with("istiod-revisioned", "1.29.6", "1-29-6"), spec)
+    assert upgrades.plan_for(state_with("istiod-1-30-3", "1.30.3", "1-30-3"), spec) is None
+    revisioned = upgrades.plan_for(state_with("istiod-revisioned", "1.29.6", "1-29-6"), spec)
     assert revisioned.old_revision == "1-29-6"
 
 
@@ -116,9 +117,10 @@ def test_mid_upgrade_two_istiod_revisions_run_side_by_side_and_each_team_gets_it
     from conftest import SECRETS
     from mocks import run
 
-    from meshinstall.stacks import gateway_api, program, secrets
-    from meshinstall.stacks.target import ClusterTarget
-    from meshinstall.stacks.upgrade import MeshLayout, Revision
+    from meshinstall.stacks.program import gateway_api, program
+    from meshinstall.stacks.state import secrets
+    from meshinstall.stacks.cluster.target import ClusterTarget
+    from meshinstall.stacks.program.upgrade import MeshLayout, Revision
 
     spec = spec_with(isolated, at("1.30.3"))
     old, new = Revision("default", "1.29.6"), Revision("1-30-3", "1.30.3", "istiod-1-30-3")
@@ -138,7 +140,7 @@ def test_mid_upgrade_two_istiod_revisions_run_side_by_side_and_each_team_gets_it
 
 
 def test_the_phases_install_beside_move_each_wave_then_the_gateways_then_remove_the_old_revision(isolated):
-    from meshinstall.stacks.upgrade import phases
+    from meshinstall.stacks.program.upgrade import phases
 
     upgrade = plan(spec_with(isolated, at("1.30.3")), Installed("1.29.6"))
     steps = phases(upgrade, Installed("1.29.6"))
@@ -177,11 +179,12 @@ class _Env:
 
 
 def _rollout_of(isolated, monkeypatch, failing_at: str | None):
-    from meshinstall.stacks import rollout
-    from meshinstall.stacks.upgrade import phases
+    from meshinstall.operations import upgrade as rollout
+    from meshinstall.stacks.cluster import restarts
+    from meshinstall.stacks.program.upgrade import phases
 
     restarted: list[tuple[str, ...]] = []
-    monkeypatch.setattr(rollout, "restart_deployments", lambda _target, namespaces: restarted.append(tuple(namespaces)))
+    monkeypatch.setattr(restarts, "restart_deployments", lambda _target, namespaces: restarted.append(tuple(namespaces)))
     installed = Installed("1.29.6")
     upgrade = plan(spec_with(isolated, at("1.30.3")), installed)
     env, ups, said = _Env(), [], []

@@ -18,7 +18,7 @@ class Passphrase(Check):
 
     def inspect(self, ctx: Context) -> Result:
         from ...errors import UsageError
-        from ...stacks.secrets import resolve
+        from ...stacks.state.secrets import resolve
 
         if not os.environ.get(VARIABLE):
             return self.failed(f"${VARIABLE}", "not set", f"export {VARIABLE}=... (it encrypts the environment's secrets in the state)")

@@ -1,5 +1,5 @@
 """MI003: the state backend answers (a PostgreSQL server's version), is writable, and is not locked: by a
-meshinstall command (named), or by the engine's lock of a live run or a stale one (stacks/backend.py)."""
+meshinstall command (named), or by the engine's lock of a live run or a stale one (stacks/state/backend.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class StateBackend(Check):
     needs_cluster = False
 
     def inspect(self, ctx: Context) -> Result:
-        from ...stacks.places import PROJECT, places, state_backend
+        from ...stacks.state.places import PROJECT, places, state_backend
 
         name = ctx.spec.name
         url = places(ctx.spec).backend_url

@@ -17,15 +17,15 @@ class Engine(Check):
     needs_cluster = False
 
     def inspect(self, ctx: Context) -> Result:
-        from ...stacks import engine
+        from ...stacks.engine import toolchain
 
-        path = engine.search_path()
-        wanted = [*engine.REQUIRED, "pulumi-resource-pulumi-python"] if ctx.simulated else list(engine.REQUIRED)
+        path = toolchain.search_path()
+        wanted = [*toolchain.REQUIRED, "pulumi-resource-pulumi-python"] if ctx.simulated else list(toolchain.REQUIRED)
         absent = [tool for tool in wanted if not ctx.host.run(f"PATH={path!r} command -v {tool}").succeeded]
         if absent:
             return self.failed("PATH", f"missing: {', '.join(absent)}", "install Pulumi, or run toolchain/install.sh to build the pinned toolchain")
-        if ctx.host.backend.NAME == "local":  # the version of this machine's binary is remembered (stacks/engine.py)
-            version = engine.version(engine.find("pulumi"))
+        if ctx.host.backend.NAME == "local":  # the version of this machine's binary is remembered (stacks/engine/toolchain.py)
+            version = toolchain.version(toolchain.find("pulumi"))
         else:
             version = ctx.host.run(f"PATH={path!r} pulumi version").stdout.strip()
         found = tuple(int(x) for x in re.findall(r"\d+", version)[:3])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...stacks import kube
+from ...stacks.cluster import kube
 from ..base import Check, Context, Result, Status, register
 
 

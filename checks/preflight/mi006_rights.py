@@ -1,4 +1,4 @@
-"""MI006: the kubeconfig's identity holds every right meshinstall needs for the spec (stacks/rbac.py), asked of the
+"""MI006: the kubeconfig's identity holds every right meshinstall needs for the spec (stacks/program/rbac.py), asked of the
 API server with SelfSubjectAccessReviews: first whether it may do anything (a cluster-admin, such as the simulated
 cluster's token), and only when not, one (verb, resource) at a time (239 reviews at 10 apps)."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from ...stacks import kube
+from ...stacks.cluster import kube
 from ..base import Check, Context, Result, register
 
 
@@ -17,7 +17,7 @@ class ClusterRights(Check):
     phase = "doctor"
 
     def inspect(self, ctx: Context) -> Result:
-        from ...stacks import rbac
+        from ...stacks.program import rbac
 
         if ctx.cluster_not_running:
             return self.skipped("SelfSubjectAccessReview", "the simulated cluster is not running; `up` starts it (its admin token has every right)")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ...components import ISTIO_BASE_RELEASE, ISTIOD_RELEASE
-from ...stacks.gateway_api import crd_owner
-from ...stacks import kube
+from ...stacks.program.gateway_api import crd_owner
+from ...stacks.cluster import kube
 from ..base import Check, Context, Result, register
 
 OUR_RELEASES = {ISTIOD_RELEASE, ISTIO_BASE_RELEASE}

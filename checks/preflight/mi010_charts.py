@@ -15,7 +15,7 @@ class ChartsReachable(Check):
     needs_cluster = False
 
     def inspect(self, ctx: Context) -> Result:
-        from ...stacks.releases import MIRROR_VARIABLE, chart_mirror, charts_in_use, mirror_problems
+        from ...stacks.program.releases import MIRROR_VARIABLE, chart_mirror, charts_in_use, mirror_problems
 
         mirror, sources = chart_mirror(ctx.spec), charts_in_use(ctx.spec)
         if mirror.path is not None:

@@ -16,8 +16,8 @@ class StateOpens(Check):
     needs_cluster = False
 
     def inspect(self, ctx: Context) -> Result:
-        from ...stacks import state_file
-        from ...stacks.places import PROJECT, places, state_backend
+        from ...stacks.state import state_file
+        from ...stacks.state.places import PROJECT, places, state_backend
 
         try:
             saved = state_backend(ctx.spec).saved_state(PROJECT, ctx.spec.name)

@@ -12,8 +12,8 @@ class HelmReleasesSettled(Check):
     phase = "doctor"
 
     def inspect(self, ctx: Context) -> Result:
-        from ...stacks.recovery import STUCK, helm_records
-        from ...stacks.releases import releases
+        from ...stacks.cluster.recovery import STUCK, helm_records
+        from ...stacks.program.releases import releases
 
         if ctx.cluster_not_running:
             return self.skipped("Helm releases", "the simulated cluster is not running; `up` starts it")

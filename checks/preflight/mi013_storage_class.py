@@ -3,7 +3,7 @@ but Prometheus's claim would stay Pending)."""
 
 from __future__ import annotations
 
-from ...stacks import kube
+from ...stacks.cluster import kube
 from ..base import Check, Context, Result, register
 
 DEFAULT_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class")
@@ -17,7 +17,7 @@ class DefaultStorageClass(Check):
     severity = "warning"
 
     def inspect(self, ctx: Context) -> Result:
-        from ...stacks.releases import releases
+        from ...stacks.program.releases import releases
 
         storage = ctx.spec.monitoring.prometheus.storage
         if releases(ctx.spec).prometheus is None:

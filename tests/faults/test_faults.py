@@ -29,8 +29,9 @@ import yaml
 from conftest import ROOT, SECRETS
 
 from meshinstall.simulator.local_control_plane import PROCESSES, LocalClusterConfig, LocalControlPlane
-from meshinstall.stacks import engine, recovery
-from meshinstall.stacks.backend import FileBackend
+from meshinstall.stacks.engine import toolchain
+from meshinstall.stacks.cluster import recovery
+from meshinstall.stacks.state.backend import FileBackend
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 PASSPHRASE = "faults-test"
@@ -181,7 +182,7 @@ def add_team(name: str, apps: int = 3) -> Callable[[dict], None]:
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory):
-    assert not engine.missing(), "the fault suite needs the toolchain (toolchain/install.sh)"
+    assert not toolchain.missing(), "the fault suite needs the toolchain (toolchain/install.sh)"
     folder = tmp_path_factory.mktemp("faults")
     shutil.copytree(ROOT / "environments", folder / "environments", ignore=shutil.ignore_patterns(".meshinstall"))
     env = Environment(folder)

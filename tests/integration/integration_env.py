@@ -13,8 +13,8 @@ from conftest import ROOT, SECRETS
 from kubernetes import client, config
 
 from meshinstall.schemas.validate import load_spec
-from meshinstall.stacks import driver, engine
-from meshinstall.stacks.target import ClusterTarget
+from meshinstall.stacks.engine import environment, runs, toolchain
+from meshinstall.stacks.cluster.target import ClusterTarget
 
 ISTIO = ("networking.istio.io", "v1")
 SECURITY = ("security.istio.io", "v1")
@@ -31,7 +31,7 @@ class Platform:
 
     def reload(self) -> None:
         self.spec = load_spec(self.spec_path)
-        self.stack = driver.open_stack(self.spec)
+        self.stack = environment.open_stack(self.spec)
 
     def connect(self) -> None:
         config.load_kube_config(ClusterTarget.of(self.spec).kubeconfig)
@@ -49,7 +49,7 @@ class Platform:
 
 def bring_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """Copy environments/, `up` dev on its own simulated cluster, yield it, destroy it whatever happens."""
-    missing = engine.missing()
+    missing = toolchain.missing()
     assert not missing, f"integration tests need the toolchain (toolchain/install.sh): missing {missing}"
     folder = tmp_path_factory.mktemp("dev-platform")
     shutil.copytree(ROOT / "environments", folder / "environments", ignore=shutil.ignore_patterns(".meshinstall"))
@@ -57,14 +57,14 @@ def bring_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     os.environ.update({**SECRETS, "MESHINSTALL_PASSPHRASE": "integration-test"})
     env = Platform(folder)
     try:
-        outcome = driver.up(env.stack)
+        outcome = runs.up(env.stack)
         assert outcome.result == "succeeded"
         env.first_up = outcome
         env.connect()
         yield env
     finally:
         try:
-            driver.destroy(env.stack)
+            runs.destroy(env.stack)
         finally:
             ClusterTarget.of(env.spec).control_plane().remove()
             os.environ.clear()

@@ -20,8 +20,8 @@ from kubernetes import client
 from meshinstall.checks import runner
 from meshinstall.cli.main import main
 from meshinstall.schemas import versions
-from meshinstall.stacks import driver
-from meshinstall.stacks.target import ClusterTarget
+from meshinstall.stacks.engine import environment, runs
+from meshinstall.stacks.cluster.target import ClusterTarget
 
 pytestmark = pytest.mark.integration
 
@@ -95,20 +95,20 @@ def test_deleting_the_injection_webhook_fails_mi102(platform):
 def test_removing_the_injection_label_fails_mi201_mi102_and_drift(platform):
     platform.core.patch_namespace("payments", {"metadata": {"labels": {"istio-injection": None}}})
     assert failing("verify", platform.spec_path) == {"MI102", "MI201", "MI404"}
-    driver.up(platform.stack)
+    runs.up(platform.stack)
     assert failing("verify", platform.spec_path) == set()
 
 
 def test_permissive_mtls_fails_mi202(platform):
     platform.custom.patch_namespaced_custom_object(*SECURITY, "istio-system", "peerauthentications", "default", {"spec": {"mtls": {"mode": "PERMISSIVE"}}})
     assert failing("verify", platform.spec_path) == {"MI202", "MI404"}
-    driver.up(platform.stack)
+    runs.up(platform.stack)
 
 
 def test_deleting_a_scrape_target_fails_mi301(platform):
     platform.custom.delete_namespaced_custom_object(*MONITORING, "monitoring", "podmonitors", "envoy-sidecars")
     assert failing("verify", platform.spec_path) == {"MI301", "MI404"}
-    driver.up(platform.stack)
+    runs.up(platform.stack)
 
 
 def test_loosening_an_alert_fails_mi302(platform):
@@ -116,20 +116,20 @@ def test_loosening_an_alert_fails_mi302(platform):
     rule["spec"]["groups"][0]["rules"][0]["expr"] = rule["spec"]["groups"][0]["rules"][0]["expr"].replace("> 5", "> 50")
     platform.custom.replace_namespaced_custom_object(*MONITORING, "payments", "prometheusrules", "checkout-alerts", rule)
     assert failing("verify", platform.spec_path) == {"MI302", "MI404"}
-    driver.up(platform.stack)
+    runs.up(platform.stack)
 
 
 def test_breaking_the_quota_fails_mi401(platform):
     platform.core.patch_namespaced_resource_quota("team-quota", "storefront", {"spec": {"hard": {"pods": "1"}}})
     assert failing("verify", platform.spec_path) == {"MI401", "MI404"}
-    driver.up(platform.stack)
+    runs.up(platform.stack)
 
 
 def test_scaling_an_app_to_zero_fails_mi402(platform):
     platform.apps.patch_namespaced_deployment_scale("orders", "payments", {"spec": {"replicas": 0}})
     wait_until(lambda: not platform.apps.read_namespaced_deployment_status("orders", "payments").status.available_replicas)
     assert failing("verify", platform.spec_path) == {"MI402", "MI404"}
-    driver.up(platform.stack)
+    runs.up(platform.stack)
     wait_until(lambda: platform.apps.read_namespaced_deployment_status("orders", "payments").status.available_replicas == 2)
 
 
@@ -139,7 +139,7 @@ def test_shifting_canary_weight_by_hand_fails_mi403(platform):
         route["route"][0]["weight"], route["route"][1]["weight"] = 50, 50
     platform.custom.replace_namespaced_custom_object(*ISTIO, "payments", "virtualservices", "checkout", vs)
     assert failing("verify", platform.spec_path) == {"MI403", "MI404"}
-    driver.up(platform.stack)
+    runs.up(platform.stack)
     assert failing("verify", platform.spec_path) == set()
 
 
@@ -157,7 +157,7 @@ def test_missing_passphrase_fails_mi002(platform, monkeypatch):
 
 
 def test_a_held_lock_fails_mi003_and_names_the_holder(platform):
-    locks = Path(driver.places(platform.spec).backend_url[len("file://"):]) / ".pulumi" / "locks" / "organization" / "meshinstall" / "dev"
+    locks = Path(environment.places(platform.spec).backend_url[len("file://"):]) / ".pulumi" / "locks" / "organization" / "meshinstall" / "dev"
     locks.mkdir(parents=True, exist_ok=True)
     lock = locks / "held.json"
     lock.write_text(json.dumps({"pid": 4242, "username": "alice", "hostname": "ci-7", "timestamp": "2026-11-26T04:00:00Z"}))
@@ -247,13 +247,13 @@ def test_mirror_without_a_chart_fails_mi010_and_up_stops_before_applying(platfor
             (mirror / archive.name).symlink_to(archive)
     monkeypatch.setenv("MESHINSTALL_CHARTS_MIRROR", str(mirror))
     assert failing("doctor", platform.spec_path) == {"MI010"}
-    before = driver.status(platform.stack)["lastUpdate"]
+    before = runs.status(platform.stack)["lastUpdate"]
     monkeypatch.chdir(platform.folder)
     assert main(["up", "dev", "--yes"]) == 4
     err = capsys.readouterr().err
     assert "× MI010 every chart is reachable" in err and "jaeger: jaeger-4.11.1.tgz is not in the mirror" in err
     assert "hint: add the missing archives to the mirror" in err and "nothing was applied" in err
-    assert driver.status(platform.stack)["lastUpdate"] == before
+    assert runs.status(platform.stack)["lastUpdate"] == before
 
 
 def test_everything_was_put_back(platform):

@@ -18,8 +18,9 @@ from integration_env import ISTIO, MONITORING, SECURITY, bring_up
 from kubernetes.client.rest import ApiException
 
 from meshinstall.cli.main import main
-from meshinstall.stacks import driver, unchanged
-from meshinstall.stacks.target import ClusterTarget
+from meshinstall.stacks.engine import environment, runs
+from meshinstall.stacks.state import recorded
+from meshinstall.stacks.cluster.target import ClusterTarget
 
 pytestmark = pytest.mark.integration
 
@@ -66,12 +67,12 @@ def test_the_state_keeps_the_objects_without_their_field_managers(platform):
 def test_the_state_holds_the_inputs_fingerprint_encrypted(platform):
     """The fingerprint by which the next `up` knows that nothing changed is a secret of the state: in plain text, an
     HMAC of inputs that are all known would let whoever reads the state test passphrase guesses at SHA-256 speed."""
-    env = driver.open_environment(platform.spec)
-    _, saved = env.backend.saved_state(driver.PROJECT, env.name)  # as stored (`stack export` shows secrets decrypted)
+    env = environment.open_environment(platform.spec)
+    _, saved = env.backend.saved_state(environment.PROJECT, env.name)  # as stored (`stack export` shows secrets decrypted)
     deployment = json.loads(saved)["checkpoint"]["latest"]
     outputs = next(r for r in deployment["resources"] if r["type"] == "pulumi:pulumi:Stack")["outputs"]
     assert set(outputs["inputs"]) == {"4dabf18193072939515e22adb298388d", "ciphertext"}
-    assert unchanged.recorded_inputs(driver.read_state(env), driver.passphrase()) == env.inputs
+    assert recorded.recorded_inputs(environment.read_state(env), environment.passphrase()) == env.inputs
     assert env.inputs.encode() not in saved
 
 
@@ -128,8 +129,8 @@ def test_istio_and_monitoring_resources_passed_the_real_crd_schemas(platform):
 
 
 def test_second_up_changes_nothing(platform):
-    driver.preview(platform.stack, expect_no_changes=True)
-    again = driver.up(platform.stack)
+    runs.preview(platform.stack, expect_no_changes=True)
+    again = runs.up(platform.stack)
     assert again.changed == 0 and again.changes["same"] > 50, again.changes  # the engine's summary, read from its events
     assert again.outputs["environment"] == "dev" and "inputs" not in again.outputs, "the outputs, read from the state"
 
@@ -209,7 +210,7 @@ def test_istiod_flipping_its_webhook_is_not_drift(platform):
     flip("Fail")  # what the real istiod does once it serves; nothing serves here, so it is put back after
     try:
         assert admission.read_validating_webhook_configuration(name).webhooks[0].failure_policy == "Fail"
-        driver.preview(platform.stack, expect_no_changes=True, refresh=True)
+        runs.preview(platform.stack, expect_no_changes=True, refresh=True)
     finally:
         flip("Ignore")
 
@@ -225,7 +226,7 @@ def test_spec_change_previews_exactly_those_changes_then_applies(platform):
 
     platform.edit_spec(change)
     events: list = []
-    planned = driver.preview(platform.stack, on_event=events.append)
+    planned = runs.preview(platform.stack, on_event=events.append)
     steps = {(e.resource_pre_event.metadata.op.value, e.resource_pre_event.metadata.urn.rsplit("::", 1)[-1])
              for e in events if e.resource_pre_event and e.resource_pre_event.metadata.op.value != "same"}
     updated = {name for op, name in steps if op == "update"}
@@ -236,7 +237,7 @@ def test_spec_change_previews_exactly_those_changes_then_applies(platform):
     assert {"storefront-search-stable", "storefront-search-svc", "storefront-search-alerts"} <= created, steps
     assert all(name.startswith("storefront-search") for name in created), steps
     assert (planned.changes.get("update"), planned.changes.get("replace"), planned.changes.get("create")) == (2, 1, len(created))
-    driver.up(platform.stack)
+    runs.up(platform.stack)
     assert platform.core.read_namespaced_resource_quota("team-quota", "payments").spec.hard["pods"] == "45"
     assert platform.apps.read_namespaced_deployment("search", "storefront").spec.replicas == 1
 
@@ -244,16 +245,16 @@ def test_spec_change_previews_exactly_those_changes_then_applies(platform):
 def test_drift_is_reported_and_restored(platform):
     platform.custom.delete_namespaced_custom_object(*ISTIO, "storefront", "virtualservices", "web")
     platform.core.patch_namespaced_resource_quota("team-quota", "storefront", {"spec": {"hard": {"pods": "3"}}})
-    refreshed = driver.refresh(platform.stack)
+    refreshed = runs.refresh(platform.stack)
     assert refreshed.changes.get("delete", 0) + refreshed.changes.get("update", 0) >= 2, refreshed.changes
-    driver.up(platform.stack)
+    runs.up(platform.stack)
     assert platform.istio(ISTIO, "storefront", "virtualservices", "web")["spec"]["hosts"][0] == "web.storefront.svc.cluster.local"
     assert platform.core.read_namespaced_resource_quota("team-quota", "storefront").spec.hard["pods"] == "30"
 
 
 def test_invalid_spec_stops_before_the_engine_and_changes_nothing(platform, capsys, monkeypatch):
     good = platform.spec_path.read_text()
-    before = driver.status(platform.stack)["lastUpdate"]
+    before = runs.status(platform.stack)["lastUpdate"]
     platform.spec_path.write_text(good.replace("nodes: 3", "nodes: 0"))
     monkeypatch.chdir(platform.folder)
     try:
@@ -262,7 +263,7 @@ def test_invalid_spec_stops_before_the_engine_and_changes_nothing(platform, caps
     finally:
         platform.spec_path.write_text(good)
     assert "$.cluster.nodes" in capsys.readouterr().err
-    assert driver.status(platform.stack)["lastUpdate"] == before
+    assert runs.status(platform.stack)["lastUpdate"] == before
 
 
 def test_destroy_leaves_nothing_and_stops_the_control_plane(platform):
@@ -282,7 +283,7 @@ def test_destroy_leaves_nothing_and_stops_the_control_plane(platform):
     crds = {c.metadata.name for c in client.ApiextensionsV1Api().list_custom_resource_definition().items}
     assert {"virtualservices.networking.istio.io", "prometheusrules.monitoring.coreos.com", "gateways.gateway.networking.k8s.io"} <= crds, "CRDs stay"
     # ... then the cluster: its processes stop and its files go.
-    driver.destroy(platform.stack)
+    runs.destroy(platform.stack)
     assert not plane.running() and not plane.root.exists()
     assert not [p for p in Path("/proc").glob("[0-9]*") if _runs_from(p, plane.root)]
 

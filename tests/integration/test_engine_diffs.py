@@ -1,4 +1,4 @@
-"""The engine as meshinstall runs it (stacks/driver.py `engine_env`): it asks whether recorded resources changed
+"""The engine as meshinstall runs it (stacks/engine/environment.py `engine_env`): it asks whether recorded resources changed
 concurrently, not one resource after the other."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import pytest
 from pulumi import automation as auto
 from pulumi.dynamic import Resource
 
-from meshinstall.stacks import engine
-from meshinstall.stacks.automation import Workspace
-from meshinstall.stacks.driver import Places, engine_env
+from meshinstall.stacks.engine import toolchain
+from meshinstall.stacks.engine.automation import Workspace
+from meshinstall.stacks.engine.environment import Places, engine_env
 
 pytestmark = pytest.mark.integration
 
@@ -61,7 +61,7 @@ def test_the_engine_diffs_recorded_resources_at_the_same_time(tmp_path: Path):
             Probe(name, log)
 
     workspace = Workspace(
-        saved=False, work_dir=str(place.work_dir), pulumi_home=str(place.pulumi_home), pulumi_command=engine.command(),
+        saved=False, work_dir=str(place.work_dir), pulumi_home=str(place.pulumi_home), pulumi_command=toolchain.command(),
         env_vars=engine_env(place, "passphrase"), secrets_provider="passphrase", program=program,
         project_settings=auto.ProjectSettings(name="diffs", runtime="python", backend=auto.ProjectBackend(place.backend_url)),
     )

@@ -18,8 +18,9 @@ from kubernetes import client, config
 
 from meshinstall.schemas.validate import load_spec
 from meshinstall.simulator import LocalClusterConfig, LocalControlPlane
-from meshinstall.stacks import engine, gateway_api
-from meshinstall.stacks.releases import gateway_api_source
+from meshinstall.stacks.engine import toolchain
+from meshinstall.stacks.program import gateway_api
+from meshinstall.stacks.program.releases import gateway_api_source
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +30,7 @@ class Cluster:
 
     def __init__(self, folder: Path, name: str) -> None:
         self.name = name
-        self.plane = LocalControlPlane(LocalClusterConfig(state_dir=str(folder / name), nodes=3, search_path=engine.search_path()))
+        self.plane = LocalControlPlane(LocalClusterConfig(state_dir=str(folder / name), nodes=3, search_path=toolchain.search_path()))
         self.plane.start()
         self.admin = yaml.safe_load(self.plane.config.kubeconfig_path.read_text())
         api = config.new_client_from_config(str(self.plane.config.kubeconfig_path))

@@ -17,14 +17,14 @@ import yaml
 from google.protobuf import struct_pb2
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from meshinstall.stacks import engine
+from meshinstall.stacks.engine import toolchain
 
 pytestmark = pytest.mark.integration
 
 
 def collections_while_serving(env: dict[str, str], calls: int = 3) -> int:
     """How many times the provider's Go collector ran while it served `calls` requests for its schema (5 MB each)."""
-    provider = engine.find("pulumi-resource-kubernetes")
+    provider = toolchain.find("pulumi-resource-kubernetes")
     assert provider, "the test needs the toolchain's provider (toolchain/install.sh)"
     started = time.monotonic()
     process = subprocess.Popen([str(provider)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -99,7 +99,7 @@ def test_under_server_side_apply_the_provider_leaves_the_openapi_document_to_the
     for the whole OpenAPI v2 document: the API server validates the apply itself, as for `kubectl apply
     --server-side`, and rebuilds that document after any CRD change (about 1 s here), which every engine run after
     one would otherwise wait for before its first object. The unpatched provider fetches and parses it at Configure."""
-    provider = engine.find("pulumi-resource-kubernetes")
+    provider = toolchain.find("pulumi-resource-kubernetes")
     process = subprocess.Popen([str(provider)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         port = process.stdout.readline().strip()

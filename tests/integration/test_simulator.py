@@ -17,7 +17,7 @@ import pytest
 from kubernetes import client, config, watch
 
 from meshinstall.simulator import LocalClusterConfig, LocalControlPlane
-from meshinstall.stacks import engine
+from meshinstall.stacks.engine import toolchain
 
 pytestmark = pytest.mark.integration
 
@@ -40,9 +40,9 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     for binary in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"):
-        assert engine.find(binary), f"the simulator needs {binary} (toolchain/install.sh)"
+        assert toolchain.find(binary), f"the simulator needs {binary} (toolchain/install.sh)"
     folder: Path = tmp_path_factory.mktemp("simulator")
-    config = LocalClusterConfig(state_dir=str(folder / "cluster"), nodes=2, search_path=engine.search_path())
+    config = LocalClusterConfig(state_dir=str(folder / "cluster"), nodes=2, search_path=toolchain.search_path())
     plane = LocalControlPlane(config)
     try:
         plane.start()

@@ -27,7 +27,8 @@ from conftest import ROOT, SECRETS
 
 from meshinstall.schemas.validate import load_spec
 from meshinstall.simulator import LocalClusterConfig, LocalControlPlane
-from meshinstall.stacks import driver, engine, recovery
+from meshinstall.stacks.engine import environment, toolchain
+from meshinstall.stacks.cluster import recovery
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +52,7 @@ def postgres() -> Iterator[dict[str, str]]:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Path]:
     """A simulated cluster started outside any environment, as a platform team's existing cluster: its kubeconfig."""
-    plane = LocalControlPlane(LocalClusterConfig(state_dir=str(tmp_path / "their-cluster"), nodes=3, search_path=engine.search_path()))
+    plane = LocalControlPlane(LocalClusterConfig(state_dir=str(tmp_path / "their-cluster"), nodes=3, search_path=toolchain.search_path()))
     try:
         plane.start()
         yield plane.config.kubeconfig_path
@@ -104,7 +105,7 @@ class Checkout:
         saved = dict(os.environ)
         os.environ.update(self.env)
         try:
-            return driver.state_backend(load_spec(self.spec))
+            return environment.state_backend(load_spec(self.spec))
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -201,14 +202,14 @@ def test_a_lock_a_killed_run_left_is_named_by_doctor_and_cleared_by_unlock(team)
     running = alice.start("up", "dev", "--yes")
     backend = alice.backend()
     deadline = time.monotonic() + 120
-    while not backend.engine_locks(driver.PROJECT, "dev"):
+    while not backend.engine_locks(environment.PROJECT, "dev"):
         assert running.process.poll() is None and time.monotonic() < deadline, "".join(running.lines)
         time.sleep(0.2)
     engine_processes = [pid for pid, _ in recovery.engine_processes(alice.folder / "environments" / ".meshinstall" / "pulumi-home")]
     for pid in [running.process.pid, *engine_processes]:
         os.kill(pid, signal.SIGKILL)
     running.finish()
-    assert backend.engine_locks(driver.PROJECT, "dev"), "a killed engine leaves its lock"
+    assert backend.engine_locks(environment.PROJECT, "dev"), "a killed engine leaves its lock"
 
     doctor = bob.run("doctor", "dev")
     assert doctor.returncode == 4, doctor.stdout
@@ -218,7 +219,7 @@ def test_a_lock_a_killed_run_left_is_named_by_doctor_and_cleared_by_unlock(team)
     assert asked.returncode == 8 and "nothing was cleared" in asked.stderr and "stale: the engine's lock by" in asked.stderr, asked.stderr
     cleared = bob.run("unlock", "dev", "--yes")
     assert cleared.returncode == 0 and "cleared 1 lock(s) of dev" in cleared.stdout, cleared.stdout + cleared.stderr
-    assert not backend.engine_locks(driver.PROJECT, "dev")
+    assert not backend.engine_locks(environment.PROJECT, "dev")
     assert "√ MI003" in bob.run("doctor", "dev").stdout
     # bob finishes what alice started
     converged = bob.run("up", "dev", "--yes")
@@ -232,7 +233,7 @@ def test_first_commands_at_the_same_moment_create_the_lock_table_once(postgres):
     people at the same moment must both get an answer about the lock, not that error."""
     import psycopg
 
-    from meshinstall.stacks.backend import LOCK_TABLE, PostgresBackend
+    from meshinstall.stacks.state.backend import LOCK_TABLE, PostgresBackend
 
     password = Path(postgres["password_file"]).read_text().strip()
     for _ in range(5):

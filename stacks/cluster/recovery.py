@@ -16,10 +16,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import EnvironmentLocked
-from ..simulator.local_control_plane import PROCESSES
+from ...errors import EnvironmentLocked
+from ...simulator.local_control_plane import PROCESSES
 from . import kube
-from .backend import Backend
+from ..state.backend import Backend
 
 if TYPE_CHECKING:
     from pulumi import automation as auto

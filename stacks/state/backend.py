@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import EnvironmentLocked, StateBackendUnreachable
+from ...errors import EnvironmentLocked, StateBackendUnreachable
 from .lock import Holder, environment_lock, holder_of, holder_record
 
 STALE_AFTER = 3600  # seconds: an engine lock this old on another host is taken as a dead run's

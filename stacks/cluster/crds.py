@@ -6,13 +6,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from ..components import ISTIO_BASE_RELEASE, managed_by_meshinstall
-from ..errors import ClusterUnreachable
+from ...components import ISTIO_BASE_RELEASE, managed_by_meshinstall
+from ...errors import ClusterUnreachable
+from . import kube
 from .target import ClusterTarget
 
 # API groups of the CRDs the platform brings: Istio's (base chart), prometheus-operator's (kube-prometheus-stack's
 # crds/ folder) and the Gateway API's (meshinstall).
 GROUPS = ("istio.io", "monitoring.coreos.com", "gateway.networking.k8s.io")
+CRD_API, CRD_PLURAL = "apiextensions.k8s.io/v1", "customresourcedefinitions"
 
 
 @dataclass(frozen=True)
@@ -23,24 +25,23 @@ class LeftCrds:
     unknown: tuple[str, ...]
 
 
-def _installed_by_meshinstall(meta: Any) -> bool:
+def _installed_by_meshinstall(meta: dict[str, Any]) -> bool:
     """Labelled by meshinstall (Gateway API) or owned by its `istio-base` Helm release (Istio)."""
-    return managed_by_meshinstall(meta.labels) or (meta.annotations or {}).get("meta.helm.sh/release-name") == ISTIO_BASE_RELEASE
+    return managed_by_meshinstall(meta.get("labels")) or (meta.get("annotations") or {}).get("meta.helm.sh/release-name") == ISTIO_BASE_RELEASE
 
 
-def _api(target: ClusterTarget) -> Any:
-    from kubernetes import client, config
-
-    return client.ApiextensionsV1Api(config.new_client_from_config(config_file=target.kubeconfig, context=target.context))
+def _api(target: ClusterTarget) -> kube.Client:
+    return kube.connect(target.kubeconfig, target.context)
 
 
 def left_behind(target: ClusterTarget) -> LeftCrds:
     """The platform's CRDs still in the cluster (prometheus-operator's carry no owner mark, so they are `unknown`)."""
     ours, unknown = [], []
-    for crd in _api(target).list_custom_resource_definition().items:
-        if not crd.spec.group.endswith(GROUPS):
+    for crd in kube.list_metadata(_api(target), CRD_API, CRD_PLURAL):
+        meta = crd["metadata"]
+        if not meta["name"].partition(".")[2].endswith(GROUPS):  # a CRD is named `<plural>.<group>`
             continue
-        (ours if _installed_by_meshinstall(crd.metadata) else unknown).append(crd.metadata.name)
+        (ours if _installed_by_meshinstall(meta) else unknown).append(meta["name"])
     return LeftCrds(tuple(sorted(ours)), tuple(sorted(unknown)))
 
 
@@ -48,7 +49,7 @@ def delete_ours(target: ClusterTarget) -> tuple[str, ...]:
     """Delete the CRDs meshinstall installed (every object of their kinds goes with them); their names."""
     api, left = _api(target), left_behind(target)
     for name in left.ours:
-        api.delete_custom_resource_definition(name)
+        kube.delete(api, CRD_API, CRD_PLURAL, name)
     return left.ours
 
 
@@ -62,11 +63,7 @@ def after_destroy(target: ClusterTarget, delete: bool) -> tuple[tuple[str, ...],
 @contextmanager
 def _asking(target: ClusterTarget) -> Iterator[None]:
     """Turn the Kubernetes client's failures (kubeconfig, connection, API) into one error that names the cluster."""
-    from kubernetes.client.rest import ApiException
-    from kubernetes.config import ConfigException
-    from urllib3.exceptions import HTTPError
-
     try:
         yield
-    except (ApiException, ConfigException, HTTPError, OSError) as err:
+    except kube.FAILURES as err:
         raise ClusterUnreachable(f"cannot list the CRDs of {target.kubeconfig} (context {target.context or 'current'}): {err}") from err

@@ -31,6 +31,7 @@ JSON = "application/json"
 # names, labels, annotations and managed fields, without the objects' bodies (a CRD's schema is megabytes)
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
 METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
+MERGE_PATCH = "application/merge-patch+json"
 CONNECT_TIMEOUT = 10.0  # seconds; a read waits as long as the caller's timeout (none by default)
 RETRIES = 1  # one more try on a refused or reset connection, as the client was configured for doctor's checks
 
@@ -188,9 +189,9 @@ def _client(server: str, tls: ssl.SSLContext | None, server_name: str | None, pr
 
 
 def request(api: Client, method: str, path: str, *, query: list[tuple[str, str]] | None = None, body: Any = None,
-            accept: str = JSON, timeout: float | None = None) -> dict[str, Any] | None:
+            accept: str = JSON, timeout: float | None = None, content_type: str = JSON) -> dict[str, Any] | None:
     """One call; its JSON answer, or None for a 404. Any other answer but a success raises ApiError."""
-    headers = {"Accept": accept} | ({"Content-Type": JSON} if body is not None else {})
+    headers = {"Accept": accept} | ({"Content-Type": content_type} if body is not None else {})
     status, reason, data = api.call(method, path, query or [], headers, None if body is None else json.dumps(body).encode(), timeout)
     if status == 404:
         return None
@@ -231,3 +232,11 @@ def list_metadata(api: Client, api_version: str, plural: str, selector: str = ""
 def delete(api: Client, api_version: str, plural: str, name: str, namespace: str | None = None) -> None:
     """Delete an object (gone already is fine)."""
     request(api, "DELETE", f"{path_of(api_version, plural, namespace)}/{name}")
+
+
+def patch(api: Client, api_version: str, plural: str, name: str, changes: dict[str, Any], namespace: str | None = None,
+          field_manager: str | None = None) -> dict[str, Any] | None:
+    """Merge `changes` into an object (a JSON merge patch), as `field_manager` when given; the object after it."""
+    query = [("fieldManager", field_manager)] if field_manager else None
+    return request(api, "PATCH", f"{path_of(api_version, plural, namespace)}/{name}", query=query, body=changes,
+                   content_type=MERGE_PATCH)

@@ -1,7 +1,7 @@
 """The Automation API as meshinstall runs it: the engine's process and the workspace of a stack.
 
 Only an engine run imports this module, and with it the Pulumi SDK (0.2 s): an `up` that finds nothing to do
-never does (stacks/unchanged.py).
+never does (stacks/engine/unchanged.py).
 """
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from ..components import ISTIO_NAMESPACE, ISTIOD_RELEASE
-from ..errors import UsageError
-from ..schemas.model import Spec
+from ...components import ISTIO_NAMESPACE, ISTIOD_RELEASE
+from ...errors import UsageError
+from ...schemas.model import Spec
 
 DEFAULT_REVISION = "default"
 # The stack output where an upgrade in progress records where it stands (the phase being carried out): the next

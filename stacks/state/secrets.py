@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-from ..errors import UsageError
-from ..schemas.model import SecretRef, Spec
+from ...errors import UsageError
+from ...schemas.model import SecretRef, Spec
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Finds the Pulumi engine and its plugins: on PATH, or in the toolchain cache `toolchain/install.sh` fills (without
-importing the Pulumi SDK: stacks/automation.py runs the engine)."""
+importing the Pulumi SDK: stacks/engine/automation.py runs the engine)."""
 
 from __future__ import annotations
 
@@ -10,31 +10,13 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import cache_dir
-from ..errors import ToolchainMissing
+from ... import search_path, toolchain_root
+from ...errors import ToolchainMissing
 
 if TYPE_CHECKING:
     from .automation import EngineCommand
 
-TOOLCHAIN_VARIABLE = "MESHINSTALL_TOOLCHAIN_DIR"
 REQUIRED = ("pulumi", "pulumi-language-python", "pulumi-resource-kubernetes")
-
-
-def cache_root() -> Path:
-    """Root of the toolchain cache (outside any repository)."""
-    return Path(os.environ.get(TOOLCHAIN_VARIABLE, cache_dir() / "toolchain"))
-
-
-def cached_bins() -> list[Path]:
-    """The cache's `current` toolchain (what `toolchain/install.sh` built last), if there is one."""
-    current = cache_root() / "current" / "bin"
-    return [current.resolve()] if current.is_dir() else []
-
-
-def search_path() -> str:
-    """PATH for the engine: the current PATH with the toolchain cache after it (plugins are found on PATH)."""
-    parts = os.environ.get("PATH", "").split(os.pathsep)
-    return os.pathsep.join([*parts, *(str(b) for b in cached_bins() if str(b) not in parts)])
 
 
 def find(tool: str) -> Path | None:
@@ -54,7 +36,7 @@ def command() -> EngineCommand:
     if absent:
         raise ToolchainMissing(
             f"not found: {', '.join(absent)}. Install Pulumi the usual way, or build the pinned toolchain offline "
-            f"with `toolchain/install.sh` (it fills {cache_root()})."
+            f"with `toolchain/install.sh` (it fills {toolchain_root()})."
         )
     from .automation import EngineCommand
 
@@ -70,7 +52,7 @@ def version(pulumi: Path) -> str:
     binary = pulumi.resolve()
     stat = binary.stat()
     key = f"{binary} {stat.st_size} {stat.st_mtime_ns}"
-    known = cache_root() / "engine-versions.json"
+    known = toolchain_root() / "engine-versions.json"
     try:
         versions = json.loads(known.read_text())
     except (OSError, ValueError):

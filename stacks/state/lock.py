@@ -1,4 +1,4 @@
-"""One writer per environment: the `flock` every changing command holds (stacks/backend.py says where), and who
+"""One writer per environment: the `flock` every changing command holds (stacks/state/backend.py says where), and who
 holds it. The kernel drops it when its holder ends, however it ends, so it is never stale. Held, it also proves that
 any lock the Pulumi engine left for this stack on this host belongs to a run that is gone.
 """
@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Iterator
 
-from ..errors import EnvironmentLocked
+from ...errors import EnvironmentLocked
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class Holder:
         """Whether the holder still runs: None when it is on another host and cannot be checked from here."""
         if self.host != socket.gethostname():
             return None
-        from ..simulator.local_control_plane import process_running  # not at the top: stacks/places.py loads this module before the key's derivation starts
+        from ...simulator.local_control_plane import process_running  # not at the top: stacks/state/places.py loads this module before the key's derivation starts
 
         return process_running(self.pid)
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import yaml
 
-from ..components import managed_by_meshinstall
-from ..errors import UsageError
-from ..schemas.model import Spec
-from . import kube
+from ...components import managed_by_meshinstall
+from ...errors import UsageError
+from ...schemas.model import Spec
+from ..cluster import kube
 from .releases import gateway_api_source
-from .target import ClusterTarget
+from ..cluster.target import ClusterTarget
 
 # A CRD that tells whether the Gateway API is installed, and by whom.
 PROBE_CRD = "gateways.gateway.networking.k8s.io"

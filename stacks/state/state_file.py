@@ -1,4 +1,4 @@
-"""The stack's state as the engine saved it (a file, or a PostgreSQL row: stacks/backend.py), read without the
+"""The stack's state as the engine saved it (a file, or a PostgreSQL row: stacks/state/backend.py), read without the
 engine: for the engine-free `up`, `repair` and `doctor`."""
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def open_secret(value: Any, salt_state: str, passphrase: str) -> Any:
 
 def derive_key(passphrase: str, salt_state: str) -> None:
     """Derive the key of the passphrase and a state's salt now, for the reads of its secrets that come later (a
-    command starts this in a thread of its own: stacks/places.py `derive_key_ahead`)."""
+    command starts this in a thread of its own: stacks/state/places.py `derive_key_ahead`)."""
     _key(passphrase, salt_state.split(":")[1])
 
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from ..errors import EngineFailed, EnvironmentLocked, Interrupted, MeshinstallError, UsageError
+from ...errors import EngineFailed, EnvironmentLocked, Interrupted, MeshinstallError, UsageError
 
 if TYPE_CHECKING:
     from pulumi import automation as auto

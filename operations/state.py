@@ -1,26 +1,40 @@
-"""What a team sharing a state backend needs beside `up`: the updates so far (`history`), a way out of a lock a
-dead run left (`unlock`), and moving an environment's state to another backend (`state migrate`)."""
+"""The read-only use cases and what a team sharing a state backend needs beside `up`: the outputs and last update
+(`status`), the updates so far (`history`), a way out of a lock a dead run left (`unlock`), and moving an
+environment's state to another backend (`state migrate`)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import EngineFailed, EnvironmentLocked, UsageError
 from ..schemas.model import SecretRef, Spec
 from ..schemas.rules import password_in
 from ..schemas.validate import schema
-from . import driver
-from .recovery import Confirm
+from ..stacks.engine import environment, runs
+from ..stacks.state.places import PROJECT, places, state_backend
+from . import upgrade
+from .view import View
 
 WHO = re.compile(r" by (\S+@\S+)$")
 
 
-def history(stack: Any, limit: int) -> list[dict[str, Any]]:
-    """Past updates, newest first: when, who (the message meshinstall records, `driver.who`), what kind, the
+def status(spec: Spec) -> dict[str, Any]:
+    """The environment's outputs (secrets masked), its last update, and a mesh upgrade in progress."""
+    stack = environment.open_stack(spec)
+    info = runs.status(stack)
+    upgrading = upgrade.progress(stack, spec)
+    if upgrading:
+        info["upgrade"] = upgrading
+    return info
+
+
+def history(spec: Spec, limit: int) -> list[dict[str, Any]]:
+    """Past updates, newest first: when, who (the message meshinstall records, `runs.who`), what kind, the
     result, and the resource changes."""
-    entries = driver.engine_call("history", lambda: stack.history(page_size=limit), stack.name) or []
+    stack = environment.open_stack(spec)
+    entries = environment.engine_call("history", lambda: stack.history(page_size=limit), stack.name) or []
     found = []
     for entry in entries[:limit]:
         who = WHO.search(entry.message or "")
@@ -33,26 +47,27 @@ def history(stack: Any, limit: int) -> list[dict[str, Any]]:
     return found
 
 
-def unlock(spec: Spec, confirm: Confirm, say: Callable[[str], None]) -> list[str]:
-    """Clear the engine's locks on the environment's stack after showing each; a live holder's lock is refused,
-    and so is the environment while a meshinstall command holds it (that lock ends with its holder)."""
-    backend = driver.state_backend(spec)
+def unlock(spec: Spec, view: View, yes: bool = False) -> list[str]:
+    """Clear the engine's locks on the environment's stack after showing each (asking, unless `yes`); a live
+    holder's lock is refused, and so is the environment while a meshinstall command holds it (that lock ends with
+    its holder)."""
+    backend = state_backend(spec)
     cleared = []
     with backend.lock(spec.name):
-        locks = backend.engine_locks(driver.PROJECT, spec.name)
+        locks = backend.engine_locks(PROJECT, spec.name)
         for lock in locks:
-            say(lock.describe())
+            view.notice(lock.describe())
             if lock.holder.alive():
                 raise EnvironmentLocked(f"{spec.name}: that run is still going on this host; wait for it to end (nothing was cleared)")
             question = "remove it?" if lock.stale else "it is not stale: the run that holds it may still be going; remove it anyway?"
-            if not confirm(question):
+            if not (yes or view.ask(question)):
                 raise EnvironmentLocked(f"{spec.name} stays locked: nothing was cleared (without a terminal to ask on, `--yes` clears it)")
             backend.remove(lock)
             cleared.append(lock.describe())
     return cleared
 
 
-def migrate(spec: Spec, to_url: str, password_env: str | None, say: Callable[[str], None]) -> dict[str, Any]:
+def migrate(spec: Spec, to_url: str, password_env: str | None, view: View) -> dict[str, Any]:
     """Copy the environment's state, secrets still encrypted, to the backend `to_url`, under both backends' locks;
     then check with a preview that the copy needs no change. The old state is left as it was."""
     backend = schema()["properties"]["state"]["properties"]["backend"]
@@ -64,20 +79,20 @@ def migrate(spec: Spec, to_url: str, password_env: str | None, say: Callable[[st
         raise UsageError("--to file:// needs an absolute path (file:///...)")
     password = SecretRef(from_env=password_env) if password_env else None
     target_spec = replace(spec, state=replace(spec.state, backend=to_url, password=password))
-    source, target = driver.state_backend(spec), driver.state_backend(target_spec)
-    if driver.places(spec).backend_url == driver.places(target_spec).backend_url:
+    source, target = state_backend(spec), state_backend(target_spec)
+    if places(spec).backend_url == places(target_spec).backend_url:
         raise UsageError(f"{spec.name} already keeps its state at {to_url}")
     with source.lock(spec.name), target.lock(spec.name):
-        old = driver.open_environment(spec)
-        deployment = driver.engine_call("export", old.stack.export_stack, spec.name)
+        old = environment.open_environment(spec)
+        deployment = environment.engine_call("export", old.stack.export_stack, spec.name)
         resources = len((deployment.deployment or {}).get("resources") or [])
-        new = driver.open_environment(target_spec)
-        there = len((driver.engine_call("export", new.stack.export_stack, spec.name).deployment or {}).get("resources") or [])
+        new = environment.open_environment(target_spec)
+        there = len((environment.engine_call("export", new.stack.export_stack, spec.name).deployment or {}).get("resources") or [])
         if there:
             raise UsageError(f"{to_url} already holds a state of {spec.name} with {there} resource(s); nothing was copied")
-        driver.engine_call("import", lambda: new.stack.import_stack(deployment), spec.name)
-        say(f"copied {resources} resource(s) of {spec.name} to {target.describe()}; checking it with a preview")
-        preview = driver.preview(new.stack)
+        environment.engine_call("import", lambda: new.stack.import_stack(deployment), spec.name)
+        view.notice(f"copied {resources} resource(s) of {spec.name} to {target.describe()}; checking it with a preview")
+        preview = runs.preview(new.stack)
         if preview.changed:
             raise EngineFailed(f"the copy of {spec.name} at {to_url} would change {preview.changed} resource(s): {dict(preview.changes)}; "
                                f"keep state.backend as it is and look at `meshinstall preview {spec.name}`")

@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from ..components import ADOPTED, INGRESS_NAMESPACE, ISTIO_NAMESPACE, MONITORING_NAMESPACE, managed_by_meshinstall
-from ..schemas.model import Spec
-from ..simulator import LocalClusterConfig, LocalControlPlane
-from . import engine, kube
+from ...components import ADOPTED, INGRESS_NAMESPACE, ISTIO_NAMESPACE, MONITORING_NAMESPACE, managed_by_meshinstall
+from ...schemas.model import Spec
+from ...errors import ClusterUnreachable
+from ...simulator import ControlPlaneError, LocalClusterConfig, LocalControlPlane
+from ... import search_path
+from . import kube
 
 if TYPE_CHECKING:
-    from ..components.cluster import ClusterArgs
+    from ...components.cluster import ClusterArgs
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class ClusterTarget:
                 memory=capacity.memory,
                 pods=capacity.pods,
                 kubernetes_version=cluster.kubernetes_version,
-                search_path=engine.search_path(),
+                search_path=search_path(),
             )
             return cls(spec.name, str(config.kubeconfig_path), None, config)
         configured = cluster.kubeconfig
@@ -70,7 +72,7 @@ class ClusterTarget:
 
     def cluster_args(self) -> ClusterArgs:
         """The `Cluster` component's arguments: start the simulator, or use the kubeconfig and context."""
-        from ..components.cluster import ClusterArgs
+        from ...components.cluster import ClusterArgs
 
         if self.simulator:
             return ClusterArgs(simulated=self.simulator)
@@ -80,3 +82,19 @@ class ClusterTarget:
 def spec_namespaces(spec: Spec) -> tuple[str, ...]:
     """Every namespace `up` of `spec` declares: the platform's and each team's."""
     return (ISTIO_NAMESPACE, INGRESS_NAMESPACE, MONITORING_NAMESPACE, *(ns for team in spec.paas.teams for ns in team.namespaces))
+
+
+def require_running(spec: Spec, command: str) -> None:
+    """A read-only command on a simulated cluster that was created and has stopped says so; it starts nothing."""
+    plane = ClusterTarget.of(spec).control_plane()
+    if plane and plane.created() and not plane.running():
+        raise ClusterUnreachable(f"the simulated cluster of {spec.name} is stopped, and `{command}` does not start it: `meshinstall up {spec.name}` restarts it")
+
+
+def restart_if_stopped(spec: Spec) -> bool:
+    """A simulated cluster created earlier whose processes died (reboot, crash) or run outdated flags restarts on its data."""
+    plane = ClusterTarget.of(spec).control_plane()
+    try:
+        return plane.ensure() if plane else False
+    except ControlPlaneError as err:
+        raise ClusterUnreachable(f"the simulated cluster of {spec.name} did not restart: {err}") from err

@@ -1,0 +1,72 @@
+"""The operations' view on a terminal: lines on stdout or stderr, questions through click, the engine's live
+display, outcomes as tables or (with `--json`) as JSON on stdout."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ContextManager, Iterator
+
+import click
+
+from . import render
+
+if TYPE_CHECKING:  # the command line loads neither the checks nor the engine's side before an operation does
+    from ..checks.runner import Report
+    from ..stacks.engine.events import EventHandler
+    from ..stacks.engine.runs import Outcome
+
+
+def ask(question: str) -> bool:
+    """Ask a yes/no question on a terminal; without one, the answer is no."""
+    return sys.stdin.isatty() and click.confirm(question, default=False)
+
+
+@dataclass(frozen=True)
+class TerminalView:
+    """operations.view.View for the command line; `as_json` keeps stdout for the JSON result."""
+
+    as_json: bool = False
+
+    def say(self, line: str) -> None:
+        if not self.as_json:
+            render.console().print(line, markup=False)
+
+    def step(self, line: str) -> None:
+        render.console(stderr=self.as_json).print(line, markup=False)
+
+    def notice(self, line: str) -> None:
+        render.console(stderr=True).print(line, markup=False)
+
+    def ask(self, question: str) -> bool:
+        return ask(question)
+
+    def confirm(self, question: str) -> None:
+        click.confirm(question, abort=True)
+
+    def prompt(self, text: str) -> str:
+        return str(click.prompt(text))
+
+    def engine(self) -> ContextManager[EventHandler | None]:
+        return nullcontext() if self.as_json else self._live()
+
+    @contextmanager
+    def _live(self) -> Iterator[EventHandler]:
+        with render.Progress(render.console()) as progress:
+            yield progress
+
+    def outcome(self, outcome: Outcome, engine_skipped: str = "") -> None:
+        if self.as_json:
+            extra = {"engineSkipped": engine_skipped} if engine_skipped else {}
+            click.echo(render.as_json({"operation": outcome.operation, "result": outcome.result, "changes": outcome.changes, "outputs": outcome.outputs, **extra}))
+            return
+        out = render.console()
+        if engine_skipped:
+            out.print(f"{engine_skipped}: the engine was not started", markup=False)
+        render.summary(out, f"{outcome.operation}: {outcome.changed} change(s)", outcome.changes)
+        if outcome.outputs:
+            render.outputs(out, outcome.outputs)
+
+    def checks(self, report: Report) -> None:
+        render.report(render.console(stderr=True), report)

@@ -1,0 +1,76 @@
+"""The operations layer: one typed function per use case, called by `cli/`, owning the order of its steps and
+returning what it did.
+
+- `apply`: preview, up, repair, refresh, destroy;
+- `upgrade`: a change of mesh.version (its plan, a canary upgrade's waves, an in-place upgrade's restarts);
+- `checks`: doctor and verify, and the checks as steps of a run;
+- `state`: status, history, unlock, state migrate;
+- `describe`: the read-only ones that open no state (rbac, the cluster's kubeconfig and status, versions);
+- `steps`: what the use cases share; `view`: what they show and ask through.
+
+A use case that opens an environment's state starts with `begin`: the spec is validated (exit 3 before any other
+work) and the passphrase's key derivation started (stacks/state/passphrase.py). The modules above are loaded on first
+use, after that, so their imports (0.3 s: the cluster client, the engine's side) run beside the derivation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from ..errors import SpecInvalid, SpecProblem, UsageError
+from ..schemas import environment_files, resolve_environment
+
+if TYPE_CHECKING:
+    from ..schemas.model import Spec
+    from . import apply, checks, describe, state, upgrade  # noqa: F401
+
+USE_CASES = ("apply", "checks", "describe", "state", "upgrade")
+
+
+def __getattr__(name: str) -> ModuleType:
+    """The use-case modules, loaded on first use."""
+    if name in USE_CASES:
+        return import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def load(env: str | Path) -> Spec:
+    """The validated spec of environment `env` (a name or a path); SpecInvalid lists every problem."""
+    from ..schemas.validate import load_spec  # with the first spec, not at the start of every command (`--version`)
+
+    return load_spec(resolve_environment(str(env)))
+
+
+def begin(env: str) -> Spec:
+    """The validated spec of a use case that opens the environment's state, with its key derivation started."""
+    from ..stacks.state.passphrase import derive_key_ahead  # light: the state's files, not the engine's side
+
+    spec = load(env)
+    derive_key_ahead(spec)
+    return spec
+
+
+@dataclass(frozen=True)
+class Validated:
+    """The environments that validated, and every problem of those that did not."""
+
+    valid: tuple[str, ...]
+    problems: tuple[SpecProblem, ...]
+
+
+def validate(files: tuple[Path, ...] = ()) -> Validated:
+    """Validate spec `files` (every environment in ./environments when none are given), all of them at once."""
+    targets = list(files) or environment_files()
+    if not targets:
+        raise UsageError("nothing to validate: give spec files, or run where an environments/ folder is")
+    valid, problems = [], []
+    for path in targets:
+        try:
+            valid.append(load(path).name)
+        except SpecInvalid as err:
+            problems.extend(err.problems)
+    return Validated(tuple(valid), tuple(problems))

@@ -1,0 +1,122 @@
+"""The steps that several use cases share, in the order a change runs them: the lock and what a dead run left, the
+doctor's checks, the simulated cluster restarted, the environment opened and recovered; then the engine's
+decide, say and report."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, Callable, Iterator
+
+from ..components import MANAGED_BY
+from ..errors import ClusterUnreachable, Interrupted
+from ..schemas.model import Spec
+from ..simulator.local_control_plane import stop_pids
+from ..stacks.cluster import kube, recovery
+from ..stacks.cluster.target import restart_if_stopped
+from ..stacks.engine import environment, runs, unchanged
+from ..stacks.engine.environment import Environment
+from ..stacks.program import releases
+from ..stacks.state.places import PROJECT, places, state_backend
+from . import checks
+from .view import View
+
+
+@contextmanager
+def changing(spec: Spec, view: View, refresh: bool = False, doctor: bool = False) -> Iterator[Environment]:
+    """For a use case that changes the environment: its lock, what a dead run left cleared (said), the doctor's
+    checks if asked (but MI012, whose stuck releases are cleared next), the simulated cluster restarted if it
+    stopped, then the opened environment with any interrupted operation recovered."""
+    with exclusive(spec, view):
+        if doctor:
+            checks.require(checks.run("doctor", spec.source, spec, skip=frozenset({"MI012"})), view)
+        if restart_if_stopped(spec):
+            view.notice(f"the simulated cluster of {spec.name} was stopped: restarted it on its data")
+        opened = environment.open_environment(spec, refresh)
+        for line in recover_state(opened, spec):
+            view.notice(line)
+        yield opened
+
+
+@contextmanager
+def exclusive(spec: Spec, view: View) -> Iterator[None]:
+    """Hold the environment's lock in its state backend (EnvironmentLocked names the holder) for a use case that
+    changes it. Under it, first clear what a dead run left outside the state: its engine processes and the engine's
+    lock."""
+    place, backend = places(spec), state_backend(spec)
+    with backend.lock(spec.name):
+        strays = recovery.stray_engine_processes(place.pulumi_home)
+        if strays:
+            view.notice(f"stopping {len(strays)} engine process(es) a dead run left: " + "; ".join(f"{pid} {cmd}" for pid, cmd in strays[:4]))
+            stop_pids([pid for pid, _ in strays])
+        for line in recovery.clear_stale_engine_locks(backend, PROJECT, spec.name, view.ask):
+            view.notice(line)
+        yield
+
+
+def recover_state(env: Environment, spec: Spec) -> list[str]:
+    """Under the lock, before the engine: operations a dead run left pending, and Helm releases it left stuck or
+    installed without the state knowing (stacks/cluster/recovery.py). One line for each thing cleared."""
+    said = []
+    state = environment.read_state(env)
+    if state.pending:
+        said += environment.engine_call("repair", lambda: recovery.clear_pending_operations(env.stack), spec.name)
+    if env.target.simulated and not env.target.control_plane().created():
+        return said
+    recorded_releases = state.helm_releases
+    try:
+        api = kube.connect(env.target.kubeconfig, env.target.context)
+        ours = {n["metadata"]["name"] for n in kube.list_metadata(api, "v1", "namespaces", ",".join(f"{k}={v}" for k, v in MANAGED_BY.items()))}
+        wanted = {(r.namespace, r.name): f"{r.namespace}/{r.name}" in recorded_releases
+                  for r in releases.releases(spec).all() if r.namespace in ours or f"{r.namespace}/{r.name}" in recorded_releases}
+        said += recovery.clear_stuck_helm_releases(api, wanted)
+    except kube.FAILURES as err:
+        raise ClusterUnreachable(f"the cluster of {spec.name} could not be read for Helm releases: {err}") from err
+    return said
+
+
+def run_engine(view: View, operation: Callable[..., runs.Outcome], stack: Any, **options: Any) -> runs.Outcome:
+    """One engine operation, its events handed to the view's display."""
+    with view.engine() as on_event:
+        return operation(stack, on_event=on_event, **options)
+
+
+def decide(env: Environment, view: View, refresh: bool, operation: str) -> unchanged.Decision | None:
+    """Whether the engine must run for `up` or `preview` (stacks/engine/unchanged.py): when not, the outcome is
+    reported with the reason, and None returned; else the reason is said and the decision returned."""
+    decision = unchanged.nothing_to_do(env, refresh)
+    if decision.done:
+        done = decision.done if operation == "up" else replace(decision.done, operation=operation, outputs={})
+        view.outcome(done, decision.why)
+        return None
+    view.say(f"running the engine: {decision.reason}")
+    return decision
+
+
+def converge(env: Environment, asked_as: str, view: View, yes: bool, refresh: bool) -> runs.Outcome | None:
+    """`up`'s engine part: nothing when nothing changed, else preview, ask and apply."""
+    decision = decide(env, view, refresh, "up")
+    if decision is None:
+        return None
+    if decision.read_at:  # the reading stands in for the engine's refresh: the update records it
+        env.read_cluster_at(decision.read_at)
+    refresh = decision.refreshes(refresh)
+    if not yes:
+        planned = run_engine(view, runs.preview, env.stack, refresh=refresh)
+        view.outcome(planned)
+        if planned.changed == 0:
+            return planned
+        view.confirm(f"Apply {planned.changed} change(s) to {asked_as}?")
+    applied = run_engine(view, runs.up, env.stack, refresh=refresh)
+    view.outcome(applied)
+    return applied
+
+
+@contextmanager
+def after_the_update(what: str, again: str) -> Iterator[None]:
+    """A Ctrl-C in what `up` does after the engine's update: that update is complete, and the message says so
+    (the command line would report it as an interrupt before anything was applied)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted after the update, which is applied and recorded; {what} did not finish ({again})") from None

@@ -1,0 +1,75 @@
+"""The fingerprint of everything the program reads: the first of the two questions that tell whether `up` has
+anything to do (stacks/engine/unchanged.py asks the second)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from ... import __version__
+from ...schemas.model import Spec
+from ..cluster.target import ClusterTarget
+from ..program.gateway_api import GatewayApiPlan
+from ..program.releases import chart_mirror, releases
+from ..program.upgrade import MeshLayout
+from ..state.secrets import ResolvedSecrets
+from . import toolchain
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def inputs_fingerprint(
+    spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, target: ClusterTarget, key: str, layout: MeshLayout | None = None,
+    record: Mapping[str, Any] | None = None, adopted: frozenset[str] = frozenset(),
+) -> str:
+    """HMAC (keyed by the state passphrase, so secret values cannot be guessed from it) of what the program reads."""
+    digest = hmac.new(key.encode(), digestmod=hashlib.sha256)
+    for part in (
+        __version__, _code(), spec.content_hash, repr(secrets), repr(gateway_api), repr(layout), json.dumps(record, sort_keys=True), repr(sorted(adopted)), repr(releases(spec, layout)),
+        chart_mirror(spec).describe(), *_chart_files(spec), *_engine_binaries(), *_cluster(target),
+    ):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def subpackages(root: Path = PACKAGE_ROOT) -> tuple[str, ...]:
+    """The folders under `root` that are meshinstall's subpackages (those with an `__init__.py`). In a checkout
+    installed in editable mode `root` is the repository, whose other folders (environments/ with its state, .git,
+    docs, tests) are not the package's code."""
+    return tuple(sorted(init.parent.name for init in root.glob("*/__init__.py")))
+
+
+SUBPACKAGES = subpackages()
+
+
+def _code(root: Path = PACKAGE_ROOT) -> str:
+    """meshinstall's own files (a changed component is a changed program)."""
+    digest = hashlib.sha256()
+    files = [*root.glob("*.py"), *(path for package in subpackages(root) for path in (root / package).rglob("*"))]
+    for path in sorted(files):
+        if path.suffix in (".py", ".json", ".yaml") and path.is_file():
+            digest.update(str(path.relative_to(root)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _chart_files(spec: Spec) -> list[str]:
+    mirror = chart_mirror(spec).path
+    if not mirror or not Path(mirror).is_dir():
+        return []
+    return [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sorted(Path(mirror).rglob("*.tgz"))]
+
+
+def _engine_binaries() -> list[str]:
+    return [str((toolchain.find(tool) or Path(tool)).resolve()) for tool in toolchain.REQUIRED]
+
+
+def _cluster(target: ClusterTarget) -> list[str]:
+    """Which cluster, and for an existing one its kubeconfig's content (a simulated cluster's is written by its
+    first `up`, after this fingerprint was taken, and stays the same over restarts)."""
+    path = Path(target.kubeconfig)
+    content = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and not target.simulated else ""
+    return [target.kubeconfig, target.context or "", content]
