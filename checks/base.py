@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -41,7 +41,16 @@ class Result:
                 "target": self.target, "message": self.message, "hint": self.hint}
 
 
+@dataclass(frozen=True)
+class Skip:
+    """A check's result when it is not run: why, and what it would have looked at (empty: the check's own target)."""
+
+    reason: str
+    target: str = ""
+
+
 NO_CONTAINERS = "simulated cluster has no containers"
+SPEC_INVALID = Skip("the spec is invalid (see MI001)", "spec")
 
 GROUPS = {"0": "pre-flight", "1": "control plane", "2": "sidecars and policy", "3": "monitoring", "4": "paas"}
 
@@ -162,18 +171,31 @@ class Context:
 
 
 class Check:
-    """A named check: subclasses set the id, title and severity, and implement `inspect`."""
+    """A named check: subclasses set the id, title and severity, declare their traits, and implement `inspect`."""
 
     id: ClassVar[str]
     title: ClassVar[str]
     phase: ClassVar[str]  # "doctor" (before an install) or "verify" (after it)
     severity: ClassVar[str] = "error"  # an "error" failure fails the run; a "warning" one only warns
-    needs_cluster: ClassVar[bool] = True
-    # Why the check needs running containers (a sidecar, a proxy, an operator): on a simulated cluster it is then
-    # skipped with that reason, never passed.
-    needs_containers: ClassVar[str] = ""
     # What the check looks at, for results made outside `inspect` (default: its title).
     looks_at: ClassVar[str] = ""
+    # Traits, acted on by `run` and the runner (checks/runner.py) rather than written out in each check:
+    needs_spec: ClassVar[bool] = True  # skipped (SPEC_INVALID) while the spec is invalid
+    needs_cluster: ClassVar[bool] = True  # reads the cluster: the runner runs these one after the other, in id order
+    # On a simulated cluster that `up` has not started (yet, or again) there is nothing to ask: skipped so, with
+    # `{spec...}` fields in the reason filled from the spec.
+    needs_running_cluster: ClassVar[Skip | None] = None
+    # Why the check needs running containers (a sidecar, a proxy, an operator): on a simulated cluster (or one of KWOK
+    # nodes) it is then skipped with that reason, never passed.
+    needs_containers: ClassVar[str] = ""
+    # A failure stops the checks that have not started yet: each is skipped so (the spec's, the cluster's).
+    fatal: ClassVar[Skip | None] = None
+    gates: ClassVar[tuple[str, ...]] = ()  # the other phases the check runs in, as their gate (MI005 in verify)
+
+    @classmethod
+    def runs_in(cls, phase: str) -> bool:
+        """Whether the check runs in `phase`: its own, or one it gates."""
+        return cls.phase == phase or phase in cls.gates
 
     @property
     def group(self) -> str:
@@ -193,14 +215,25 @@ class Check:
     def skipped(self, target: str, reason: str) -> Result:
         return self.result(Status.SKIPPED, target, reason)
 
-    def run(self, ctx: Context) -> Result:
-        """`inspect`, with the reasons a check cannot run turned into results instead of tracebacks."""
-        if ctx.spec is None and self.id != "MI001":
-            return self.skipped("spec", "the spec is invalid (see MI001)")
+    def skipped_for(self, why: Skip) -> Result:
+        """The check skipped for a trait the context lacks, or by a fatal check's failure."""
+        return self.skipped(why.target or self.target, why.reason)
+
+    def unmet(self, ctx: Context) -> Skip | None:
+        """Why the check cannot run in `ctx`, from its traits (the first one unmet); None when it can."""
+        if self.needs_spec and ctx.spec is None:
+            return SPEC_INVALID
+        if self.needs_running_cluster and ctx.cluster_not_running:
+            return replace(self.needs_running_cluster, reason=self.needs_running_cluster.reason.format(spec=ctx.spec))
         if self.needs_containers and ctx.containerless:
-            return self.skipped(self.target, f"{NO_CONTAINERS}: {self.needs_containers}")
+            return Skip(f"{NO_CONTAINERS}: {self.needs_containers}")
+        return None
+
+    def run(self, ctx: Context) -> Result:
+        """`inspect` unless a trait is unmet, with the reasons a check cannot run turned into results instead of tracebacks."""
         try:
-            return self.inspect(ctx)
+            why = self.unmet(ctx)
+            return self.skipped_for(why) if why else self.inspect(ctx)
         except Exception as err:  # noqa: BLE001 (a check reports, it never crashes the run)
             if isinstance(err, kube.ApiError):
                 return self.failed(self.target, f"the API server answered {err.status} {err.reason}", "check the cluster and the kubeconfig's rights (MI005, MI006)")

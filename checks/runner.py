@@ -12,7 +12,7 @@ from ..schemas.model import Spec
 # half-initialized (the Kubernetes client did, as an ImportError in MI005).
 from ..stacks.engine import environment  # noqa: F401
 from . import load_all
-from .base import Check, Context, Result, Status
+from .base import Check, Context, Result, Skip, Status
 
 
 @dataclass(frozen=True)
@@ -47,33 +47,42 @@ def context_for(spec_path: Path, host: str = "local://", spec: Spec | None = Non
 
 
 def run(phase: str, ctx: Context, only: set[str] | None = None) -> Report:
-    """Run every check of `phase` (doctor or verify); cluster checks are skipped once the cluster is unreachable.
+    """Run every check of `phase` (doctor or verify, and the checks that gate it) and act on their traits: a fatal
+    check's failure stops the checks that have not started (Check.fatal says how each is skipped).
 
-    The checks that do not read the cluster (doctor's spec, passphrase, state and engine checks) run in threads
-    beside the cluster's: each mostly waits (on a subprocess, the state backend, or the passphrase's key derivation,
-    which releases the interpreter), and one after the other they took most of a doctor run (bench/results.md,
-    stop 21)."""
+    The fatal checks that do not read the cluster (MI001: every other check stands on the spec) run first. Then
+    the other checks that do not read the cluster (doctor's passphrase, state and engine checks) run in threads
+    beside the cluster's, which run one after the other in id order: each mostly waits (on a subprocess, the state
+    backend, or the passphrase's key derivation, which releases the interpreter), and one after the other they
+    took most of a doctor run (bench/results.md, stop 21)."""
     ctx.phase = phase
-    chosen = {check_id: cls() for check_id, cls in load_all().items()
-              if (cls.phase == phase or (phase == "verify" and check_id == "MI005"))  # verify first makes sure there is a cluster to look at
-              and (not only or check_id in only)}
-    aside = [check for check in chosen.values() if not check.needs_cluster]
+    chosen = [cls() for check_id, cls in load_all().items() if cls.runs_in(phase) and (not only or check_id in only)]
+    first = [check for check in chosen if check.fatal and not check.needs_cluster]
+    done, stop = _in_order(first, ctx)
+    rest = [check for check in chosen if check not in first]
+    if stop:
+        done |= {check.id: check.skipped_for(stop) for check in rest}
+    else:
+        done |= _beside_the_cluster(rest, ctx)
+    name = ctx.spec.name if ctx.spec else ctx.spec_path.stem
+    return Report(phase, name, tuple(done[check.id] for check in chosen))
+
+
+def _beside_the_cluster(checks: list[Check], ctx: Context) -> dict[str, Result]:
+    """The checks that read the cluster in id order, those that do not in threads beside them."""
+    aside = [check for check in checks if not check.needs_cluster]
     with ThreadPoolExecutor(max_workers=max(len(aside), 1)) as pool:
         pending = {check.id: pool.submit(check.run, ctx) for check in aside}
-        done = _cluster_checks([check for check in chosen.values() if check.needs_cluster], ctx)
-        done |= {check_id: future.result() for check_id, future in pending.items()}
-    name = ctx.spec.name if ctx.spec else ctx.spec_path.stem
-    return Report(phase, name, tuple(done[check_id] for check_id in chosen))
+        done, _ = _in_order([check for check in checks if check.needs_cluster], ctx)
+        return done | {check_id: future.result() for check_id, future in pending.items()}
 
 
-def _cluster_checks(checks: list[Check], ctx: Context) -> dict[str, Result]:
-    """The checks that read the cluster, in id order; once MI005 finds it unreachable, the rest are skipped."""
+def _in_order(checks: list[Check], ctx: Context) -> tuple[dict[str, Result], Skip | None]:
+    """Run `checks` one after the other; once a fatal one fails, the rest are skipped as it says (returned too)."""
     results: dict[str, Result] = {}
-    unreachable = False
+    stop: Skip | None = None
     for check in checks:
-        if unreachable:
-            results[check.id] = check.skipped(check.target, "the cluster is unreachable (MI005)")
-            continue
-        results[check.id] = check.run(ctx)
-        unreachable = unreachable or (check.id == "MI005" and results[check.id].status is Status.FAILED)
-    return results
+        results[check.id] = check.skipped_for(stop) if stop else check.run(ctx)
+        if check.fatal and not stop and results[check.id].status is Status.FAILED:
+            stop = check.fatal
+    return results, stop

@@ -13,14 +13,17 @@ Answer = Callable[[str, Any], tuple[int, Any]]  # (method, body) -> (status, bod
 
 
 class Answers:
-    """A client that answers each path as its entry says (any other as `default` says), and keeps what was sent."""
+    """A client that answers each path as its entry says (any other as `default` says), and keeps what was sent. An
+    entry for the path with its query (`/api/v1/namespaces/shop/pods?labelSelector=app=web`) comes before the path's."""
 
     def __init__(self, answers: dict[str, Answer], default: Answer | None = None) -> None:
         self.answers, self.default, self.sent = answers, default, []
 
     def call(self, method: str, path: str, query: list, headers: dict, body: bytes | None, timeout: Any = None) -> tuple[int, str, bytes]:
         self.sent.append((method, path, dict(query), headers.get("Accept")))
-        status, answer = (self.answers.get(path) or self.default)(method, None if body is None else json.loads(body))
+        asked = f"{path}?{'&'.join(f'{k}={v}' for k, v in query)}" if query else path
+        answer_of = self.answers.get(asked) or self.answers.get(path) or self.default
+        status, answer = answer_of(method, None if body is None else json.loads(body))
         return status, {403: "Forbidden", 404: "Not Found"}.get(status, "OK"), json.dumps(answer).encode()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ...components import INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, ISTIO_NAMESPACE
 from ..base import Check, Context, Result, register
+from ..probes import available
 
 
 @register
@@ -20,14 +21,9 @@ class ControlPlaneReady(Check):
             wanted.append((INGRESS_NAMESPACE, INGRESS_GATEWAY_NAME, mesh.ingress_gateway.replicas))
         if mesh.egress_gateway.enabled:
             wanted.append((ISTIO_NAMESPACE, "istio-egressgateway", mesh.egress_gateway.replicas))
-        short = [f"{ns}/{name}: {available}/{replicas} available" for ns, name, replicas in wanted
-                 if (available := _available(ctx, ns, name)) < replicas]
+        short = [f"{ns}/{name}: {found}/{replicas} available" for ns, name, replicas in wanted
+                 if (found := available(ctx, ns, name)) < replicas]
         targets = ", ".join(f"deployment/{ns}/{name}" for ns, name, _ in wanted)
         if short:
             return self.failed(targets, "; ".join(short), "kubectl describe the Deployment (istio-system, istio-ingress); check events and node capacity")
         return self.passed(targets)
-
-
-def _available(ctx: Context, namespace: str, name: str) -> int:
-    deployment = ctx.deployment(namespace, name)
-    return (deployment.get("status") or {}).get("availableReplicas", 0) if deployment else 0

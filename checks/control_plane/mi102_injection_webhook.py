@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...components import ISTIO_NAMESPACE
 from ...components.manifests.sidecars import injection_labels
 from ..base import Check, Context, Result, register
+from ..probes import ready_endpoints
 
 
 @register
@@ -31,7 +32,7 @@ class InjectionWebhook(Check):
         if not services:
             return self.failed(target, "does not point at a Service", "reinstall istiod")
         for namespace, name in sorted(services):
-            if not _ready_endpoints(ctx, namespace, name):
+            if not ready_endpoints(ctx, namespace, name):
                 return self.failed(f"{target} -> service/{namespace}/{name}", "the Service has no ready endpoints", "istiod is not ready: see MI101")
         # webhooks whose objectSelector asks for a pod label inject only pods that opt in; the namespace-wide ones
         # (no objectSelector, or only opt-outs such as sidecar.istio.io/inject NotIn [false]) must select the teams
@@ -49,11 +50,6 @@ def _needs_pod_opt_in(selector) -> bool:
     if not selector:
         return False
     return bool(selector.get("matchLabels")) or any(e["operator"] in ("In", "Exists") for e in selector.get("matchExpressions") or [])
-
-
-def _ready_endpoints(ctx: Context, namespace: str, name: str) -> int:
-    slices = ctx.endpoint_slices(namespace, name)
-    return sum(1 for s in slices for e in (s.get("endpoints") or []) if (e.get("conditions") or {}).get("ready") is not False)
 
 
 def _namespace_labels(ctx: Context, name: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...components import MONITORING_NAMESPACE
 from ...components.manifests.monitoring import OPERATOR_NAME, PROMETHEUS_NAME
 from ..base import Check, Context, Result, register
+from ..probes import available
 
 
 @register
@@ -24,8 +25,7 @@ class MonitoringObjects(Check):
             missing.append("configmap with label grafana_dashboard=1")
         if ctx.custom_object("monitoring.coreos.com", MONITORING_NAMESPACE, "prometheuses", PROMETHEUS_NAME) is None:
             missing.append(f"prometheuses/{PROMETHEUS_NAME}")
-        operator = ctx.deployment(MONITORING_NAMESPACE, OPERATOR_NAME)
-        if operator is None or not (operator.get("status") or {}).get("availableReplicas"):
+        if not available(ctx, MONITORING_NAMESPACE, OPERATOR_NAME):
             missing.append(f"an available deployment/{OPERATOR_NAME}")
         target = f"namespace {MONITORING_NAMESPACE}"
         if missing:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from ..base import Check, Context, Result, register
-from ..control_plane.mi101_control_plane_ready import _available
-from ..control_plane.mi102_injection_webhook import _ready_endpoints
+from ..probes import available, ready_endpoints
 
 
 @register
@@ -22,9 +21,9 @@ class AppsAvailable(Check):
                 if app.traffic.canary:
                     versions.append((f"{app.name}-canary", app.traffic.canary.replicas))
                 for name, replicas in versions:
-                    if (available := _available(ctx, ns, name)) < replicas:
-                        problems.append(f"deployment/{ns}/{name} {available}/{replicas} available")
-                if app.replicas and not _ready_endpoints(ctx, ns, app.name):
+                    if (found := available(ctx, ns, name)) < replicas:
+                        problems.append(f"deployment/{ns}/{name} {found}/{replicas} available")
+                if app.replicas and not ready_endpoints(ctx, ns, app.name):
                     problems.append(f"service/{ns}/{app.name} has no ready endpoints")
         if problems:
             return self.failed("app Deployments and Services", "; ".join(problems), "kubectl describe the Deployment; check the quota (MI401) and events")

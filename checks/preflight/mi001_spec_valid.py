@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..base import Check, Context, Result, register
+from ..base import SPEC_INVALID, Check, Context, Result, register
 
 
 @register
@@ -11,6 +11,8 @@ class SpecValid(Check):
     title = "the spec validates"
     phase = "doctor"
     needs_cluster = False
+    needs_spec = False  # it reports why there is none
+    fatal = SPEC_INVALID  # every other check stands on the spec
 
     def inspect(self, ctx: Context) -> Result:
         if ctx.spec_problems:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...stacks.cluster import kube
-from ..base import Check, Context, Result, Status, register
+from ..base import Check, Context, Result, Skip, Status, register
 
 
 @register
@@ -11,6 +11,8 @@ class ClusterReachable(Check):
     id = "MI005"
     title = "the cluster is reachable"
     phase = "doctor"
+    gates = ("verify",)  # verify first makes sure there is a cluster to look at
+    fatal = Skip("the cluster is unreachable (MI005)")  # the cluster checks after it are skipped
 
     def inspect(self, ctx: Context) -> Result:
         path, context = ctx.kubeconfig

@@ -7,7 +7,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from ...stacks.cluster import kube
-from ..base import Check, Context, Result, register
+from ..base import Check, Context, Result, Skip, register
 
 
 @register
@@ -15,12 +15,11 @@ class ClusterRights(Check):
     id = "MI006"
     title = "the identity has the rights meshinstall needs"
     phase = "doctor"
+    needs_running_cluster = Skip("the simulated cluster is not running; `up` starts it (its admin token has every right)", "SelfSubjectAccessReview")
 
     def inspect(self, ctx: Context) -> Result:
         from ...stacks.program import rbac
 
-        if ctx.cluster_not_running:
-            return self.skipped("SelfSubjectAccessReview", "the simulated cluster is not running; `up` starts it (its admin token has every right)")
         wanted = [pair for rule in rbac.rules(ctx.spec) for pair in rule.pairs()]
 
         def allowed(pair: tuple[str, str, str]) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...stacks.cluster import kube
-from ..base import Check, Context, Result, register
+from ..base import Check, Context, Result, Skip, register
 
 
 @register
@@ -11,14 +11,13 @@ class KubernetesVersion(Check):
     id = "MI007"
     title = "the mesh version supports the cluster's Kubernetes"
     phase = "doctor"
+    needs_running_cluster = Skip("the simulated cluster will run Kubernetes {spec.cluster.kubernetes_version}", "/version")
 
     def inspect(self, ctx: Context) -> Result:
         from ...schemas.versions import release
 
         mesh = ctx.spec.mesh
         found = release(mesh.provider, mesh.version)
-        if ctx.cluster_not_running:
-            return self.skipped("/version", f"the simulated cluster will run Kubernetes {ctx.spec.cluster.kubernetes_version}")
         info = kube.get(ctx.api, "/version")
         minor = f"{info['major']}.{info['minor'].rstrip('+')}"
         if found is None or not found.supports(minor):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...components import ISTIO_BASE_RELEASE, ISTIOD_RELEASE
 from ...stacks.program.gateway_api import crd_owner
 from ...stacks.cluster import kube
-from ..base import Check, Context, Result, register
+from ..base import Check, Context, Result, Skip, register
 
 OUR_RELEASES = {ISTIOD_RELEASE, ISTIO_BASE_RELEASE}
 
@@ -15,10 +15,9 @@ class MeshOwnership(Check):
     id = "MI008"
     title = "no other mesh owns the webhooks and CRDs"
     phase = "doctor"
+    needs_running_cluster = Skip("the simulated cluster is not running; `up` starts it", "webhooks, CRDs")
 
     def inspect(self, ctx: Context) -> Result:
-        if ctx.cluster_not_running:
-            return self.skipped("webhooks, CRDs", "the simulated cluster is not running; `up` starts it")
         revisions = ctx.layout.revisions  # two during a canary upgrade
         ours, our_releases = {r.name for r in revisions}, OUR_RELEASES | {r.release for r in revisions}
         conflicts = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..base import Check, Context, Result, register
+from ..base import Check, Context, Result, Skip, register
 
 
 @register
@@ -10,13 +10,12 @@ class HelmReleasesSettled(Check):
     id = "MI012"
     title = "no Helm release is stuck pending or failed"
     phase = "doctor"
+    needs_running_cluster = Skip("the simulated cluster is not running; `up` starts it", "Helm releases")
 
     def inspect(self, ctx: Context) -> Result:
         from ...stacks.cluster.recovery import STUCK, helm_records
         from ...stacks.program.releases import releases
 
-        if ctx.cluster_not_running:
-            return self.skipped("Helm releases", "the simulated cluster is not running; `up` starts it")
         stuck = []
         for release in releases(ctx.spec).all():
             records = helm_records(ctx.api, release.namespace, release.name)
