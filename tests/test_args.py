@@ -12,7 +12,7 @@ from meshinstall.components.manifests.monitoring import AlertThresholds, AppTarg
 from meshinstall.components.manifests.paas import SharedGateway
 from meshinstall.components.manifests.team import Quota
 from meshinstall.schemas import model
-from meshinstall.stacks.program import args
+from meshinstall.stacks.program import args, chart_settings
 from meshinstall.stacks.program.releases import releases
 from meshinstall.stacks.program.upgrade import MeshLayout, Revision, steady
 
@@ -85,7 +85,7 @@ def test_the_shared_gateway_carries_the_tls_secret_and_is_none_without_a_gateway
 
 def test_istiod_settings_come_from_the_mesh_and_the_sidecars():
     spec = spec_of("prod")
-    assert args.istiod_settings(spec, "1-30-3") == IstiodSettings(
+    assert chart_settings.istiod_settings(spec, "1-30-3") == IstiodSettings(
         revision="1-30-3", profile="default", cpu="1", memory="4Gi", cni=True, outbound_traffic_policy="REGISTRY_ONLY", trace_sampling=1.0,
         proxy=ProxyResources("200m", "256Mi", "2", "1Gi"), hold_application_until_proxy_starts=True,
     )
@@ -116,6 +116,6 @@ def test_monitoring_without_alerts_has_no_thresholds():
 
 def test_grafana_reads_its_password_from_the_secret_only_when_the_spec_gives_one():
     spec = spec_of("prod")
-    assert args.prometheus_stack(spec.monitoring) == PrometheusStack("30d", "200Gi", True, True, "grafana-admin")
+    assert chart_settings.prometheus_stack(spec.monitoring) == PrometheusStack("30d", "200Gi", True, True, "grafana-admin")
     without = replace(spec.monitoring, grafana=model.Grafana(enabled=True, admin_password=None))
-    assert args.prometheus_stack(without).grafana_secret is None
+    assert chart_settings.prometheus_stack(without).grafana_secret is None

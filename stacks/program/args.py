@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Mapping
 
 from ...components.manifests.app import AppArgs, Canary, CircuitBreaker, Retries, Route, TrafficPolicy
-from ...components.manifests.control_plane import ControlPlaneArgs, IstiodSettings, ProxyResources
-from ...components.manifests.monitoring import GRAFANA_SECRET, AlertThresholds, AppTarget, MonitoringArgs, PrometheusStack
+from ...components.manifests.control_plane import ControlPlaneArgs
+from ...components.manifests.monitoring import AlertThresholds, AppTarget, MonitoringArgs
 from ...components.manifests.paas import PaasArgs, SharedGateway
 from ...components.manifests.sidecars import SidecarsArgs, injection_labels
 from ...components.manifests.team import Quota, TeamArgs
@@ -25,22 +25,6 @@ if TYPE_CHECKING:
 def control_plane_args(charts: Releases, after: tuple[pulumi.Resource, ...]) -> ControlPlaneArgs:
     """The control plane's releases; `after` is what istiod waits for besides `base` (the Gateway API CRDs)."""
     return ControlPlaneArgs(charts.base, charts.istiod, charts.cni, charts.ingress_gateway, charts.egress_gateway, after, charts.more_istiods)
-
-
-def istiod_settings(spec: model.Spec, revision: str) -> IstiodSettings:
-    """The settings of istiod at `revision` ("" for the default one): the mesh's and the sidecars' from the spec."""
-    mesh, sidecars, proxy = spec.mesh, spec.sidecars, spec.sidecars.proxy
-    return IstiodSettings(
-        revision=revision,
-        profile=mesh.profile,
-        cpu=mesh.resources.istiod.cpu,
-        memory=mesh.resources.istiod.memory,
-        cni=spec.cni_enabled,
-        outbound_traffic_policy=mesh.outbound_traffic_policy,
-        trace_sampling=mesh.tracing.sampling_percent,
-        proxy=ProxyResources(proxy.cpu, proxy.memory, proxy.cpu_limit, proxy.memory_limit),
-        hold_application_until_proxy_starts=sidecars.hold_application_until_proxy_starts,
-    )
 
 
 def sidecars_args(spec: model.Spec, after: tuple[pulumi.Resource, ...]) -> SidecarsArgs:
@@ -139,13 +123,6 @@ def app_target(team: model.Team, app: model.App) -> AppTarget:
 def alert_thresholds(alerts: model.Alerts) -> AlertThresholds:
     """The thresholds of every app's alerts."""
     return AlertThresholds(alerts.error_rate_percent, alerts.latency_p99_ms)
-
-
-def prometheus_stack(monitoring: model.Monitoring) -> PrometheusStack:
-    """kube-prometheus-stack's settings; Grafana's admin password comes from GRAFANA_SECRET when the spec gives one."""
-    grafana = monitoring.grafana
-    password_secret = GRAFANA_SECRET if grafana.enabled and grafana.admin_password else None
-    return PrometheusStack(monitoring.prometheus.retention, monitoring.prometheus.storage, grafana.enabled, monitoring.alerts.enabled, password_secret)
 
 
 def monitoring_args(

@@ -14,7 +14,7 @@ from ...components.charts import GATEWAY_API_FILE, GATEWAY_API_URL, ChartSource,
 from ...components.manifests.control_plane import base_values, cni_values, egress_values, gateway_values, istiod_values
 from ...components.manifests.monitoring import PROMETHEUS_STACK_RELEASE, jaeger_values, kiali_values, prometheus_stack_values
 from ...schemas.model import Spec
-from .args import istiod_settings, prometheus_stack
+from .chart_settings import istiod_settings, prometheus_stack
 from .upgrade import MeshLayout, Revision, steady
 
 # Overrides `charts.mirror`, so that a spec in Git never holds a path of one machine.

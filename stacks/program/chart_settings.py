@@ -1,0 +1,31 @@
+"""The settings of the charts meshinstall installs, from the spec: istiod's (the mesh's and the sidecars') and
+kube-prometheus-stack's; stacks/program/releases.py turns them into each chart's values."""
+
+from __future__ import annotations
+
+from ...components.manifests.control_plane import IstiodSettings, ProxyResources
+from ...components.manifests.monitoring import GRAFANA_SECRET, PrometheusStack
+from ...schemas import model
+
+
+def istiod_settings(spec: model.Spec, revision: str) -> IstiodSettings:
+    """The settings of istiod at `revision` ("" for the default one): the mesh's and the sidecars' from the spec."""
+    mesh, sidecars, proxy = spec.mesh, spec.sidecars, spec.sidecars.proxy
+    return IstiodSettings(
+        revision=revision,
+        profile=mesh.profile,
+        cpu=mesh.resources.istiod.cpu,
+        memory=mesh.resources.istiod.memory,
+        cni=spec.cni_enabled,
+        outbound_traffic_policy=mesh.outbound_traffic_policy,
+        trace_sampling=mesh.tracing.sampling_percent,
+        proxy=ProxyResources(proxy.cpu, proxy.memory, proxy.cpu_limit, proxy.memory_limit),
+        hold_application_until_proxy_starts=sidecars.hold_application_until_proxy_starts,
+    )
+
+
+def prometheus_stack(monitoring: model.Monitoring) -> PrometheusStack:
+    """kube-prometheus-stack's settings; Grafana's admin password comes from GRAFANA_SECRET when the spec gives one."""
+    grafana = monitoring.grafana
+    password_secret = GRAFANA_SECRET if grafana.enabled and grafana.admin_password else None
+    return PrometheusStack(monitoring.prometheus.retention, monitoring.prometheus.storage, grafana.enabled, monitoring.alerts.enabled, password_secret)
