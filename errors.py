@@ -35,21 +35,23 @@ class MeshinstallError(Exception):
     """Root of every error meant for a user; `cli/` maps each kind to an exit code."""
 
     exit_code = 1
-    meaning = 'an operation failed'
+    meaning = "an operation failed"
 
 
 class UsageError(MeshinstallError):
     """The command line or the environment around it is wrong (missing passphrase, unknown env)."""
 
     exit_code = 2
-    meaning = 'usage error (bad option, unknown environment, missing passphrase, missing or empty secret, wrong passphrase)'
+    meaning = (
+        "usage error (bad option, unknown environment, missing passphrase, missing or empty secret, wrong passphrase)"
+    )
 
 
 class SpecInvalid(MeshinstallError):
     """A spec (or one it extends) failed validation; carries every problem found."""
 
     exit_code = 3
-    meaning = 'the spec is invalid (nothing was applied)'
+    meaning = "the spec is invalid (nothing was applied)"
 
     def __init__(self, problems: list[SpecProblem]) -> None:
         self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column, p.path))
@@ -61,28 +63,28 @@ class VerificationFailed(MeshinstallError):
     """A doctor or verify check failed."""
 
     exit_code = 4
-    meaning = 'a verification check failed'
+    meaning = "a verification check failed"
 
 
 class EngineFailed(MeshinstallError):
     """The Pulumi engine reported a failed operation."""
 
     exit_code = 5
-    meaning = 'the Pulumi engine reported a failure'
+    meaning = "the Pulumi engine reported a failure"
 
 
 class ClusterUnreachable(MeshinstallError):
     """The Kubernetes cluster could not be reached or started."""
 
     exit_code = 6
-    meaning = 'the cluster could not be reached or started'
+    meaning = "the cluster could not be reached or started"
 
 
 class ToolchainMissing(MeshinstallError):
     """The Pulumi engine or a plugin it needs is not installed."""
 
     exit_code = 7
-    meaning = 'the Pulumi engine or a plugin is missing'
+    meaning = "the Pulumi engine or a plugin is missing"
 
 
 class EnvironmentLocked(MeshinstallError):
@@ -96,14 +98,14 @@ class StateBackendUnreachable(MeshinstallError):
     """The state backend (a PostgreSQL server, a folder) cannot be reached or written; nothing was changed."""
 
     exit_code = 9
-    meaning = 'the state backend cannot be reached or written (PostgreSQL down, wrong password, folder not writable); nothing was changed'
+    meaning = "the state backend cannot be reached or written (PostgreSQL down, wrong password, folder not writable); nothing was changed"
 
 
 class Interrupted(MeshinstallError):
     """The user interrupted the command (Ctrl-C); the message says what was changed and what is left."""
 
     exit_code = 130
-    meaning = 'interrupted (Ctrl-C or SIGTERM): the message says what was changed; run the command again to finish'
+    meaning = "interrupted (Ctrl-C or SIGTERM): the message says what was changed; run the command again to finish"
 
 
 def exit_codes() -> dict[int, str]:

@@ -18,7 +18,12 @@ from pathlib import Path
 from scale import header  # bench/ is on the path when this script runs
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "MESHINSTALL_PASSPHRASE": "bench", "GRAFANA_ADMIN_PASSWORD": "bench-grafana", "CHECKOUT_DB_PASSWORD": "bench-db"}
+ENV = {
+    **os.environ,
+    "MESHINSTALL_PASSPHRASE": "bench",
+    "GRAFANA_ADMIN_PASSWORD": "bench-grafana",
+    "CHECKOUT_DB_PASSWORD": "bench-db",
+}
 
 
 def timed(folder: Path, *args: str) -> float:
@@ -48,17 +53,19 @@ def main() -> None:
             again = timed(folder, "up", "dev", "--yes")
         finally:
             subprocess.run(["meshinstall", "destroy", "dev", "--yes"], cwd=folder, env=ENV, capture_output=True)
-    text = "\n".join([
-        header("bench/mesh_upgrade.py"),
-        "",
-        "| step | seconds |",
-        "|---|---|",
-        f"| `up dev` at Istio 1.29.6 (simulated cluster created) | {first:.1f} |",
-        f"| `preview dev` of the upgrade to 1.30.3 (the plan, nothing changed) | {preview:.1f} |",
-        f"| `up dev`: the canary upgrade, 5 phases (install beside, 2 waves restarted and gated, gateways, removal) | {upgrade:.1f} |",
-        f"| `up dev` after it (nothing to do) | {again:.1f} |",
-        "",
-    ])
+    text = "\n".join(
+        [
+            header("bench/mesh_upgrade.py"),
+            "",
+            "| step | seconds |",
+            "|---|---|",
+            f"| `up dev` at Istio 1.29.6 (simulated cluster created) | {first:.1f} |",
+            f"| `preview dev` of the upgrade to 1.30.3 (the plan, nothing changed) | {preview:.1f} |",
+            f"| `up dev`: the canary upgrade, 5 phases (install beside, 2 waves restarted and gated, gateways, removal) | {upgrade:.1f} |",
+            f"| `up dev` after it (nothing to do) | {again:.1f} |",
+            "",
+        ]
+    )
     print(text)
     if args.results:
         with open(args.results, "a") as out:

@@ -78,7 +78,9 @@ def spec(apps: int, with_apps: bool) -> dict[str, Any]:
             "nodeCapacity": {"cpu": "64", "memory": "256Gi", "pods": 250},
         },
         "mesh": {
-            "provider": "istio", "version": "1.30.3", "mtls": "strict",
+            "provider": "istio",
+            "version": "1.30.3",
+            "mtls": "strict",
             "ingressGateway": {"enabled": True, "replicas": 1, "serviceType": "LoadBalancer"},
             "resources": {"istiod": {"cpu": "200m", "memory": "512Mi"}},
         },
@@ -180,7 +182,9 @@ def timed(command: list[str], cwd: Path, log: Path, stdin: str | None = None) ->
     """Run `command`, fail loudly with its log's end if it fails; wall time and peak RSS."""
     start = time.perf_counter()
     with open(log, "w") as out:
-        child = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            command, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, text=True
+        )
         peak = PeakRss(child.pid)
         child.communicate(stdin)
     run = Run(time.perf_counter() - start, peak.driver >> 20, peak.engine >> 20, peak.pulumi >> 20, peak.provider >> 20)
@@ -211,24 +215,35 @@ class Bench:
     def kubeconfig(self) -> str:
         """Asked once: each `meshinstall cluster kubeconfig` is a command's start (0.2 s of a core), which inside
         kubectl's timings would flatter meshinstall."""
-        return subprocess.run([MESHINSTALL, "cluster", "kubeconfig", "scale"], cwd=self.work, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(
+            [MESHINSTALL, "cluster", "kubeconfig", "scale"], cwd=self.work, capture_output=True, text=True, check=True
+        ).stdout.strip()
 
     def get(self, kinds: str, selector: str) -> list[dict[str, Any]]:
         out = subprocess.run(
-            ["kubectl", "--kubeconfig", self.kubeconfig, "get", kinds, "-A", "-l", selector, "-o", "json"], capture_output=True, text=True, check=True
+            ["kubectl", "--kubeconfig", self.kubeconfig, "get", kinds, "-A", "-l", selector, "-o", "json"],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         return json.loads(out)["items"]
 
     def twins(self) -> tuple[str, list[dict[str, Any]]]:
         """The team objects (a YAML stream) and the app objects meshinstall made, copied into `k-<namespace>`."""
         teams = [f"team-{t:03d}" for t in range(max(1, -(-self.apps // TEAM_SIZE)))]
-        namespaces = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"k-{t}", "labels": {BENCH_LABEL: "true"}}} for t in teams]
+        namespaces = [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"k-{t}", "labels": {BENCH_LABEL: "true"}}}
+            for t in teams
+        ]
         team_objects = self.get("resourcequotas,limitranges,roles,rolebindings,networkpolicies", "meshinstall.dev/team")
         app_objects = self.get(APP_KINDS, "app,meshinstall.dev/team")
         return _stream(namespaces + [_twin(o) for o in team_objects]), [_twin(o) for o in app_objects]
 
     def wait_available(self) -> float:
-        return self.per_namespace(["wait", "--for=condition=Available", "deployments", "--all", "--timeout=1800s", "-n"], "kubectl wait --for=condition=Available")
+        return self.per_namespace(
+            ["wait", "--for=condition=Available", "deployments", "--all", "--timeout=1800s", "-n"],
+            "kubectl wait --for=condition=Available",
+        )
 
     def per_namespace(self, args: list[str], what: str) -> float:
         """`kubectl <args> <team>` for every twin namespace, 16 at once (a namespace or its file of app objects):
@@ -238,8 +253,14 @@ class Bench:
         targets = [str(self.work / f"{t}.yaml") if args[-1] == "-f" else t for t in teams]
         start = time.perf_counter()
         with ThreadPoolExecutor(16) as pool:
-            runs = list(pool.map(lambda target: subprocess.run(
-                ["kubectl", "--kubeconfig", self.kubeconfig, *args, target], capture_output=True, text=True), targets))
+            runs = list(
+                pool.map(
+                    lambda target: subprocess.run(
+                        ["kubectl", "--kubeconfig", self.kubeconfig, *args, target], capture_output=True, text=True
+                    ),
+                    targets,
+                )
+            )
         failed = [r.stderr for r in runs if r.returncode]
         if failed:
             sys.exit(f"kubectl {args[0]} failed: {failed[0]}")
@@ -270,14 +291,20 @@ class Bench:
             runs["no change"].append(self.meshinstall("up", "scale", "--yes"))
         preview = self.meshinstall("preview", "scale")
         self.remove(runs)
-        return {name: _median(done) for name, done in runs.items()} | {"validate": validate, "preview": preview, "destroy": self.meshinstall("destroy", "scale", "--yes")}
+        return {name: _median(done) for name, done in runs.items()} | {
+            "validate": validate,
+            "preview": preview,
+            "destroy": self.meshinstall("destroy", "scale", "--yes"),
+        }
 
     def write_twins(self) -> None:
         """The app objects meshinstall made, as kubectl's files (all, and one per namespace); the twin namespaces."""
         team_objects, app_objects = self.twins()
         (self.work / "apps.yaml").write_text(_stream(app_objects))
         for namespace in {o["metadata"]["namespace"] for o in app_objects}:
-            (self.work / f"{namespace}.yaml").write_text(_stream([o for o in app_objects if o["metadata"]["namespace"] == namespace]))
+            (self.work / f"{namespace}.yaml").write_text(
+                _stream([o for o in app_objects if o["metadata"]["namespace"] == namespace])
+            )
         self.kubectl("apply", "--server-side", "-f", "-", stdin=team_objects)
 
     def remove(self, runs: dict[str, list[Run]]) -> None:
@@ -297,9 +324,18 @@ def _twin(obj: dict[str, Any]) -> dict[str, Any]:
     """The same object in the twin namespace, without what the server filled in."""
     meta = obj["metadata"]
     labels = {**meta.get("labels", {}), BENCH_LABEL: "true"}
-    annotations = {k: v for k, v in meta.get("annotations", {}).items() if not k.startswith(("pulumi.com/", "deployment.kubernetes.io/"))}
+    annotations = {
+        k: v
+        for k, v in meta.get("annotations", {}).items()
+        if not k.startswith(("pulumi.com/", "deployment.kubernetes.io/"))
+    }
     twin = {k: v for k, v in obj.items() if k != "status"}
-    twin["metadata"] = {**{k: v for k, v in meta.items() if k not in SERVER_FIELDS}, "namespace": f"k-{meta['namespace']}", "labels": labels, "annotations": annotations}
+    twin["metadata"] = {
+        **{k: v for k, v in meta.items() if k not in SERVER_FIELDS},
+        "namespace": f"k-{meta['namespace']}",
+        "labels": labels,
+        "annotations": annotations,
+    }
     if obj["kind"] == "Service":
         twin["spec"] = {k: v for k, v in obj["spec"].items() if k not in ("clusterIP", "clusterIPs")}
     return twin
@@ -314,11 +350,31 @@ def table(apps: int, r: dict[str, Run]) -> str:
         return f"{r[a].seconds / r[b].seconds:.2f}×"
 
     rows = [
-        ("add the apps: `up`", r["add"].seconds, f"`apply --server-side` + `wait` {r['kubectl add'].seconds:.1f} s", ratio("add", "kubectl add")),
-        ("no change: `up --no-refresh --no-verify`", r["fast no change"].seconds, f"`apply --server-side` {r['kubectl no change'].seconds:.1f} s", ratio("fast no change", "kubectl no change")),
-        ("no change: `up` (doctor, refresh, verify)", r["no change"].seconds, f"`apply --server-side` {r['kubectl no change'].seconds:.1f} s", ratio("no change", "kubectl no change")),
+        (
+            "add the apps: `up`",
+            r["add"].seconds,
+            f"`apply --server-side` + `wait` {r['kubectl add'].seconds:.1f} s",
+            ratio("add", "kubectl add"),
+        ),
+        (
+            "no change: `up --no-refresh --no-verify`",
+            r["fast no change"].seconds,
+            f"`apply --server-side` {r['kubectl no change'].seconds:.1f} s",
+            ratio("fast no change", "kubectl no change"),
+        ),
+        (
+            "no change: `up` (doctor, refresh, verify)",
+            r["no change"].seconds,
+            f"`apply --server-side` {r['kubectl no change'].seconds:.1f} s",
+            ratio("no change", "kubectl no change"),
+        ),
         ("`preview`, no change", r["preview"].seconds, "", ""),
-        ("remove the apps: `up`", r["remove"].seconds, f"`delete --wait` {r['kubectl remove'].seconds:.1f} s", ratio("remove", "kubectl remove")),
+        (
+            "remove the apps: `up`",
+            r["remove"].seconds,
+            f"`delete --wait` {r['kubectl remove'].seconds:.1f} s",
+            ratio("remove", "kubectl remove"),
+        ),
         ("`destroy` (the whole environment)", r["destroy"].seconds, "", ""),
         ("`validate` of the spec", r["validate"].seconds, "", ""),
     ]
@@ -349,7 +405,9 @@ def _peak(runs: dict[str, Run], field: str) -> str:
 
 def header(script: str = "bench/scale.py") -> str:
     """The line above a results table: the script, the date, the commit and the machine."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     cores, memory = os.cpu_count(), psutil.virtual_memory().total >> 30
     return f"`{script}`, {date.today()}, commit {commit}, {platform.machine()} {cores} cores {memory} GiB, Python {platform.python_version()}"
 

@@ -1,6 +1,6 @@
 """Start-up time of the commands that must not import Pulumi: `meshinstall --version` and `validate`.
 
-    python bench/startup.py [runs]      # prints a Markdown table; results in bench/results.md
+python bench/startup.py [runs]      # prints a Markdown table; results in bench/results.md
 """
 
 from __future__ import annotations

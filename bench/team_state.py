@@ -46,23 +46,29 @@ def main() -> None:
     try:
         print("file backend:", flush=True)
         file_first, file_again = no_change_ups(work / "file", {"backend": "file://.meshinstall/state"}, args.runs)
-        url = subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "start"], env=server, capture_output=True, text=True, check=True).stdout.strip()
+        url = subprocess.run(
+            [str(ROOT / "scripts" / "postgres.sh"), "start"], env=server, capture_output=True, text=True, check=True
+        ).stdout.strip()
         print("PostgreSQL backend:", flush=True)
-        pg_first, pg_again = no_change_ups(work / "pg", {"backend": url, "password": {"fromFile": str(work / "postgres" / "password")}}, args.runs)
+        pg_first, pg_again = no_change_ups(
+            work / "pg", {"backend": url, "password": {"fromFile": str(work / "postgres" / "password")}}, args.runs
+        )
     finally:
         subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "stop"], env=server, check=False)
         shutil.rmtree(work, ignore_errors=True)
-    text = "\n".join([
-        header("bench/team_state.py"),
-        "",
-        "| backend | first `up dev` (s) | `up dev` with no changes, median of %d (s) |" % args.runs,
-        "|---|---|---|",
-        f"| file (`.meshinstall/state`) | {file_first:.1f} | {file_again:.1f} |",
-        f"| PostgreSQL 15 on this machine | {pg_first:.1f} | {pg_again:.1f} |",
-        "",
-        f"A no-change `up dev` on PostgreSQL takes **{pg_again / file_again:.2f}×** the time it takes on the file backend.",
-        "",
-    ])
+    text = "\n".join(
+        [
+            header("bench/team_state.py"),
+            "",
+            f"| backend | first `up dev` (s) | `up dev` with no changes, median of {args.runs} (s) |",
+            "|---|---|---|",
+            f"| file (`.meshinstall/state`) | {file_first:.1f} | {file_again:.1f} |",
+            f"| PostgreSQL 15 on this machine | {pg_first:.1f} | {pg_again:.1f} |",
+            "",
+            f"A no-change `up dev` on PostgreSQL takes **{pg_again / file_again:.2f}×** the time it takes on the file backend.",
+            "",
+        ]
+    )
     print(text)
     if args.results:
         with args.results.open("a", encoding="utf-8") as results:

@@ -37,8 +37,15 @@ class Result:
     hint: str = ""
 
     def to_dict(self) -> dict[str, str]:
-        return {"id": self.check_id, "title": self.title, "group": self.group, "status": self.status.value,
-                "target": self.target, "message": self.message, "hint": self.hint}
+        return {
+            "id": self.check_id,
+            "title": self.title,
+            "group": self.group,
+            "status": self.status.value,
+            "target": self.target,
+            "message": self.message,
+            "hint": self.hint,
+        }
 
 
 @dataclass(frozen=True)
@@ -75,10 +82,10 @@ class Context:
         if self.given_layout is not None:
             return self.given_layout
         from ..errors import MeshinstallError
-        from ..stacks.state import state_file
-        from ..stacks.state.recorded import recorded
         from ..stacks.program import upgrade
+        from ..stacks.state import state_file
         from ..stacks.state.places import PROJECT, state_backend
+        from ..stacks.state.recorded import recorded
 
         try:
             saved = state_backend(self.spec).saved_state(PROJECT, self.spec.name)
@@ -144,7 +151,9 @@ class Context:
         """An object by its API path (`/api/v1/namespaces/shop`), as JSON; None when it does not exist."""
         return kube.get(self.api, path)
 
-    def items(self, api_version: str, plural: str, namespace: str | None = None, selector: str = "") -> list[dict[str, Any]]:
+    def items(
+        self, api_version: str, plural: str, namespace: str | None = None, selector: str = ""
+    ) -> list[dict[str, Any]]:
         """Every object of a kind (with `selector`, those it selects), as JSON; [] when the kind is not served."""
         return kube.items(self.api, api_version, plural, selector=selector, namespace=namespace)
 
@@ -161,8 +170,11 @@ class Context:
 
     def endpoint_slices(self, namespace: str, service: str) -> list[dict[str, Any]]:
         """The EndpointSlices of a Service (the namespace's slices are listed once for the run)."""
-        return [s for s in self._named("discovery.k8s.io/v1", namespace, "endpointslices").values()
-                if (s["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == service]
+        return [
+            s
+            for s in self._named("discovery.k8s.io/v1", namespace, "endpointslices").values()
+            if (s["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == service
+        ]
 
     def custom_object(self, group: str, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
         """A v1 custom object (`networking.istio.io`, `monitoring.coreos.com`, ...), or None when it does not exist.
@@ -236,8 +248,14 @@ class Check:
             return self.skipped_for(why) if why else self.inspect(ctx)
         except Exception as err:  # noqa: BLE001 (a check reports, it never crashes the run)
             if isinstance(err, kube.ApiError):
-                return self.failed(self.target, f"the API server answered {err.status} {err.reason}", "check the cluster and the kubeconfig's rights (MI005, MI006)")
-            return self.failed(self.target, f"could not check: {type(err).__name__}: {err}", "run `meshinstall doctor` for the cause")
+                return self.failed(
+                    self.target,
+                    f"the API server answered {err.status} {err.reason}",
+                    "check the cluster and the kubeconfig's rights (MI005, MI006)",
+                )
+            return self.failed(
+                self.target, f"could not check: {type(err).__name__}: {err}", "run `meshinstall doctor` for the cause"
+            )
 
     @property
     def target(self) -> str:

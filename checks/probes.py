@@ -14,4 +14,6 @@ def available(ctx: Context, namespace: str, name: str) -> int:
 def ready_endpoints(ctx: Context, namespace: str, service: str) -> int:
     """The endpoints of a Service that are ready (or whose readiness is not known)."""
     slices = ctx.endpoint_slices(namespace, service)
-    return sum(1 for s in slices for e in (s.get("endpoints") or []) if (e.get("conditions") or {}).get("ready") is not False)
+    return sum(
+        1 for s in slices for e in (s.get("endpoints") or []) if (e.get("conditions") or {}).get("ready") is not False
+    )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import SpecInvalid
 from ..schemas.model import Spec
+
 # Imported before any check runs in a thread (`run`): a package that two threads import at once can reach one of them
 # half-initialized (the Kubernetes client did, as an ImportError in MI005).
 from ..stacks.engine import environment  # noqa: F401
@@ -31,8 +32,13 @@ class Report:
         return {s.value: sum(1 for r in self.results if r.status is s) for s in Status}
 
     def to_dict(self) -> dict[str, object]:
-        return {"phase": self.phase, "environment": self.environment, "ok": not self.failed,
-                "counts": self.counts(), "results": [r.to_dict() for r in self.results]}
+        return {
+            "phase": self.phase,
+            "environment": self.environment,
+            "ok": not self.failed,
+            "counts": self.counts(),
+            "results": [r.to_dict() for r in self.results],
+        }
 
 
 def context_for(spec_path: Path, host: str = "local://", spec: Spec | None = None) -> Context:

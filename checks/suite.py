@@ -39,4 +39,6 @@ def test_check(check_id: str, environment, host) -> None:
         pytest.skip(f"{check_id}: {result.message}")
     if result.status is Status.WARNING:
         warnings.warn(f"{check_id} {result.title}: {result.message}", stacklevel=1)
-    assert result.status is not Status.FAILED, f"{check_id} {result.title}: {result.target}: {result.message} (hint: {result.hint})"
+    assert result.status is not Status.FAILED, (
+        f"{check_id} {result.title}: {result.target}: {result.message} (hint: {result.hint})"
+    )

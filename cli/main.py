@@ -6,9 +6,9 @@ from __future__ import annotations
 import gc
 import signal
 import sys
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
 import click
 
@@ -20,7 +20,10 @@ from .view import TerminalView
 EXIT_CODES = exit_codes()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()))
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
+)
 @click.version_option(__version__, prog_name="meshinstall")
 def cli() -> None:
     """Declarative service-mesh platform installer: one validated YAML spec per environment."""
@@ -34,7 +37,9 @@ def validate(files: tuple[Path, ...], as_json: bool) -> None:
     done = operations.validate(files)
     valid, problems = done.valid, list(done.problems)
     if as_json:
-        click.echo(render.as_json({"valid": not problems, "environments": valid, "problems": [p.to_dict() for p in problems]}))
+        click.echo(
+            render.as_json({"valid": not problems, "environments": valid, "problems": [p.to_dict() for p in problems]})
+        )
         if problems:
             sys.exit(SpecInvalid.exit_code)
     elif problems:
@@ -64,10 +69,21 @@ def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool, all
 @engine_command
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
 @click.option("--no-verify", is_flag=True, help="Skip the post-install checks (meshinstall verify).")
-@click.option("--refresh/--no-refresh", default=True, show_default=True, help="Read the cluster first, so drift is shown and put back.")
+@click.option(
+    "--refresh/--no-refresh",
+    default=True,
+    show_default=True,
+    help="Read the cluster first, so drift is shown and put back.",
+)
 @click.option("--allow-downgrade", is_flag=True, help="Allow mesh.version to be older than the installed one.")
-@click.option("--no-rollback", is_flag=True, help="When a wave of a canary mesh upgrade fails its checks, stop there instead of rolling back.")
-def up(env: str, as_json: bool, yes: bool, no_verify: bool, refresh: bool, allow_downgrade: bool, no_rollback: bool) -> None:
+@click.option(
+    "--no-rollback",
+    is_flag=True,
+    help="When a wave of a canary mesh upgrade fails its checks, stop there instead of rolling back.",
+)
+def up(
+    env: str, as_json: bool, yes: bool, no_verify: bool, refresh: bool, allow_downgrade: bool, no_rollback: bool
+) -> None:
     """Create or update environment ENV: doctor, preview and ask, apply, verify.
 
     When the spec, its secrets, the charts and meshinstall are those of the last successful update and every object
@@ -119,7 +135,11 @@ def _checks(phase: str, env: str, as_json: bool) -> None:
 @engine_command
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for the environment name.")
 @click.option("--force", is_flag=True, help="Needed with --yes to destroy a production environment.")
-@click.option("--delete-crds", is_flag=True, help="Also delete the CRDs meshinstall installed, and with them every object of their kinds.")
+@click.option(
+    "--delete-crds",
+    is_flag=True,
+    help="Also delete the CRDs meshinstall installed, and with them every object of their kinds.",
+)
 def destroy(env: str, as_json: bool, yes: bool, force: bool, delete_crds: bool) -> None:
     """Remove everything meshinstall created for ENV; CRDs stay unless --delete-crds."""
     spec = operations.begin(env)
@@ -137,10 +157,14 @@ def _crds_after_destroy(done: operations.apply.Destroyed) -> None:
         out.print(f"deleted {len(done.crds_deleted)} CRDs meshinstall installed: {', '.join(done.crds_deleted)}")
     left = done.crds_left
     if left and left.ours:
-        out.print(f"left in place: {len(left.ours)} CRDs meshinstall installed ({', '.join(left.ours)}); `destroy --delete-crds` removes them")
+        out.print(
+            f"left in place: {len(left.ours)} CRDs meshinstall installed ({', '.join(left.ours)}); `destroy --delete-crds` removes them"
+        )
     if left and left.unknown:
-        out.print(f"left in place: {len(left.unknown)} CRDs of the platform's API groups without an owner mark ({', '.join(left.unknown)}); "
-                  "kube-prometheus-stack installs prometheus-operator's this way: delete them by hand if nothing else uses them")
+        out.print(
+            f"left in place: {len(left.unknown)} CRDs of the platform's API groups without an owner mark ({', '.join(left.unknown)}); "
+            "kube-prometheus-stack installs prometheus-operator's this way: delete them by hand if nothing else uses them"
+        )
 
 
 @cli.command()
@@ -161,10 +185,16 @@ def status(env: str, as_json: bool) -> None:
         return
     out = render.console()
     last, upgrading = info["lastUpdate"], info.get("upgrade")
-    out.print(f"environment {info['environment']}: " + (f"last {last['kind']} {last['result']} at {last['ended'] or last['started']}" if last else "never deployed"))
+    out.print(
+        f"environment {info['environment']}: "
+        + (f"last {last['kind']} {last['result']} at {last['ended'] or last['started']}" if last else "never deployed")
+    )
     if upgrading:
-        out.print(f"mesh upgrade in progress: {upgrading['from']} -> {upgrading['to']}, revisions {' and '.join(upgrading['revisions'])}; "
-                  f"done: {', '.join(upgrading['done']) or 'nothing yet'}; pending: {', '.join(upgrading['pending'])}; `meshinstall up {env}` resumes it", markup=False)
+        out.print(
+            f"mesh upgrade in progress: {upgrading['from']} -> {upgrading['to']}, revisions {' and '.join(upgrading['revisions'])}; "
+            f"done: {', '.join(upgrading['done']) or 'nothing yet'}; pending: {', '.join(upgrading['pending'])}; `meshinstall up {env}` resumes it",
+            markup=False,
+        )
     render.outputs(out, {k: v for k, v in info["outputs"].items() if k != "meshUpgrade"})
 
 
@@ -200,8 +230,14 @@ def rbac(env: str, as_json: bool) -> None:
     """Print the ClusterRole the identity running `up` needs for ENV, each rule with its reason (docs/rbac.md)."""
     spec = operations.load(env)
     if as_json:
-        click.echo(render.as_json([{"apiGroups": list(r.groups), "resources": list(r.resources), "verbs": list(r.verbs), "why": r.why}
-                                   for r in operations.describe.rights(spec)]))
+        click.echo(
+            render.as_json(
+                [
+                    {"apiGroups": list(r.groups), "resources": list(r.resources), "verbs": list(r.verbs), "why": r.why}
+                    for r in operations.describe.rights(spec)
+                ]
+            )
+        )
         return
     click.echo(operations.describe.cluster_role(spec), nl=False)
 
@@ -213,8 +249,16 @@ def state() -> None:
 
 @state.command("migrate")
 @click.argument("env")
-@click.option("--to", "to_url", required=True, help="The backend to copy the state to: postgres://USER@HOST:PORT/DB, file:///PATH or s3://...")
-@click.option("--password-env", help="Environment variable holding the new backend's password (else libpq's PGPASSWORD/PGPASSFILE).")
+@click.option(
+    "--to",
+    "to_url",
+    required=True,
+    help="The backend to copy the state to: postgres://USER@HOST:PORT/DB, file:///PATH or s3://...",
+)
+@click.option(
+    "--password-env",
+    help="Environment variable holding the new backend's password (else libpq's PGPASSWORD/PGPASSFILE).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def state_migrate(env: str, to_url: str, password_env: str | None, as_json: bool) -> None:
     """Copy ENV's state (its secrets still encrypted) to another backend and check it with a no-change preview."""
@@ -224,9 +268,11 @@ def state_migrate(env: str, to_url: str, password_env: str | None, as_json: bool
         click.echo(render.as_json(done))
         return
     password = f"\n  password: {{fromEnv: {password_env}}}" if password_env else ""
-    view.say(f"{env}: {done['resources']} resource(s) now also at {to_url}, and a preview there shows no change.\n"
-             f"Now set, in {spec.source}:\n  state:\n    backend: \"{to_url}\"{password}\n"
-             f"The state at {done['from']} is left as it was: delete it once everyone uses the new backend.")
+    view.say(
+        f"{env}: {done['resources']} resource(s) now also at {to_url}, and a preview there shows no change.\n"
+        f'Now set, in {spec.source}:\n  state:\n    backend: "{to_url}"{password}\n'
+        f"The state at {done['from']} is left as it was: delete it once everyone uses the new backend."
+    )
 
 
 @cli.group()
@@ -269,7 +315,9 @@ def init(directory: Path, force: bool) -> None:
 def versions() -> None:
     """List the mesh versions meshinstall can install and the Kubernetes versions each supports."""
     for release in operations.describe.versions():
-        click.echo(f"{release.provider} {release.version}: Kubernetes {release.kubernetes_min} to {release.kubernetes_max}")
+        click.echo(
+            f"{release.provider} {release.version}: Kubernetes {release.kubernetes_min} to {release.kubernetes_max}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         return problem.exit_code
     except click.exceptions.Abort as aborted:
         if isinstance(aborted.__context__, KeyboardInterrupt):
-            err.print("interrupted before the engine ran: nothing was applied (a cluster start left half done is finished by the next up)")
+            err.print(
+                "interrupted before the engine ran: nothing was applied (a cluster start left half done is finished by the next up)"
+            )
             return 130
         err.print("aborted; nothing was changed")
         return 1
@@ -301,7 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as done:
         return int(done.code or 0)
     finally:
-        if argv is None:  # the command line's own run: a Ctrl-C while Python exits changes nothing, so it prints nothing
+        if (
+            argv is None
+        ):  # the command line's own run: a Ctrl-C while Python exits changes nothing, so it prints nothing
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             gc.freeze()  # nothing left to collect on the way out
     return 0

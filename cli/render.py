@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -62,7 +63,7 @@ class Progress:
         self.rows: dict[str, tuple[str, str, str]] = {}
         self.live = Live(self._table(), console=out, refresh_per_second=4, transient=False) if out.is_terminal else None
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         if self.live:
             self.live.__enter__()
         return self
@@ -127,5 +128,7 @@ def history(out: Console, env: str, entries: list[dict[str, Any]]) -> None:
         started = datetime.fromisoformat(entry["started"])
         took = f"{(datetime.fromisoformat(entry['ended']) - started).total_seconds():.0f}s" if entry["ended"] else "-"
         changes = ", ".join(f"{op} {n}" for op, n in sorted(entry["changes"].items())) or "-"
-        table.add_row(f"{started:%Y-%m-%d %H:%M:%S}", took, entry["who"] or "?", entry["kind"], entry["result"], changes)
+        table.add_row(
+            f"{started:%Y-%m-%d %H:%M:%S}", took, entry["who"] or "?", entry["kind"], entry["result"], changes
+        )
     out.print(table)

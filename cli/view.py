@@ -4,9 +4,10 @@ display, outcomes as tables or (with `--json`) as JSON on stdout."""
 from __future__ import annotations
 
 import sys
-from contextlib import contextmanager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ContextManager, Iterator
+from typing import TYPE_CHECKING
 
 import click
 
@@ -48,7 +49,7 @@ class TerminalView:
     def prompt(self, text: str) -> str:
         return str(click.prompt(text))
 
-    def engine(self) -> ContextManager[EventHandler | None]:
+    def engine(self) -> AbstractContextManager[EventHandler | None]:
         return nullcontext() if self.as_json else self._live()
 
     @contextmanager
@@ -59,7 +60,17 @@ class TerminalView:
     def outcome(self, outcome: Outcome, engine_skipped: str = "") -> None:
         if self.as_json:
             extra = {"engineSkipped": engine_skipped} if engine_skipped else {}
-            click.echo(render.as_json({"operation": outcome.operation, "result": outcome.result, "changes": outcome.changes, "outputs": outcome.outputs, **extra}))
+            click.echo(
+                render.as_json(
+                    {
+                        "operation": outcome.operation,
+                        "result": outcome.result,
+                        "changes": outcome.changes,
+                        "outputs": outcome.outputs,
+                        **extra,
+                    }
+                )
+            )
             return
         out = render.console()
         if engine_skipped:

@@ -40,10 +40,18 @@ ADOPTED = "meshinstall.io/adopted"
 
 
 def metadata(
-    name: str, namespace: str | None = None, object_labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None
+    name: str,
+    namespace: str | None = None,
+    object_labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
 ) -> k8s.meta.v1.ObjectMetaArgs:
     """Metadata of an object meshinstall owns: its labels (default: the managed-by label), the ownership annotation
     and any others."""
     import pulumi_kubernetes as k8s
 
-    return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=object_labels or labels(), annotations={**OWNERSHIP, **(annotations or {})})
+    return k8s.meta.v1.ObjectMetaArgs(
+        name=name,
+        namespace=namespace,
+        labels=object_labels or labels(),
+        annotations={**OWNERSHIP, **(annotations or {})},
+    )

@@ -23,7 +23,10 @@ class AppDeployment(pulumi.ComponentResource):
             return metadata(object_name, ns, labels(app=args.name, **{TEAM_LABEL: args.team}, **extra))
 
         self.service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-sa", metadata=meta(args.name), automount_service_account_token=args.automount_service_account_token, opts=child
+            f"{name}-sa",
+            metadata=meta(args.name),
+            automount_service_account_token=args.automount_service_account_token,
+            opts=child,
         )
         after = [*args.after, self.service_account]
         if args.secret_env:
@@ -36,12 +39,22 @@ class AppDeployment(pulumi.ComponentResource):
             after.append(secret)
         deps = pulumi.ResourceOptions(parent=self, depends_on=after)
         self.deployments = [
-            k8s.apps.v1.Deployment(f"{name}-stable", metadata=meta(args.name, version="stable"), spec=deployment_spec(args, "stable", args.image, args.replicas), opts=deps)
+            k8s.apps.v1.Deployment(
+                f"{name}-stable",
+                metadata=meta(args.name, version="stable"),
+                spec=deployment_spec(args, "stable", args.image, args.replicas),
+                opts=deps,
+            )
         ]
         if args.traffic.canary:
             canary = args.traffic.canary
             self.deployments.append(
-                k8s.apps.v1.Deployment(f"{name}-canary", metadata=meta(f"{args.name}-canary", version="canary"), spec=deployment_spec(args, "canary", canary.image, canary.replicas), opts=deps)
+                k8s.apps.v1.Deployment(
+                    f"{name}-canary",
+                    metadata=meta(f"{args.name}-canary", version="canary"),
+                    spec=deployment_spec(args, "canary", canary.image, canary.replicas),
+                    opts=deps,
+                )
             )
         # Not awaited: the engine's Service awaiter holds a slot for 10 s after each change of the Endpoints ("to
         # settle"), so at 100 apps the Services filled the engine's window and held the Deployments back. The
@@ -51,12 +64,23 @@ class AppDeployment(pulumi.ComponentResource):
             metadata=metadata(args.name, ns, labels(app=args.name, **{TEAM_LABEL: args.team}), SKIP_AWAIT),
             spec={
                 "selector": {"app": args.name},
-                "ports": [{"name": f"{args.protocol}-{args.port}", "port": args.port, "targetPort": args.port, "appProtocol": args.protocol}],
+                "ports": [
+                    {
+                        "name": f"{args.protocol}-{args.port}",
+                        "port": args.port,
+                        "targetPort": args.port,
+                        "appProtocol": args.protocol,
+                    }
+                ],
             },
             opts=child,
         )
-        self.destination_rule = self._istio(name, "DestinationRule", "networking.istio.io/v1", meta(args.name), destination_rule_spec(args), child)
-        self.virtual_service = self._istio(name, "VirtualService", "networking.istio.io/v1", meta(args.name), virtual_service_spec(args), child)
+        self.destination_rule = self._istio(
+            name, "DestinationRule", "networking.istio.io/v1", meta(args.name), destination_rule_spec(args), child
+        )
+        self.virtual_service = self._istio(
+            name, "VirtualService", "networking.istio.io/v1", meta(args.name), virtual_service_spec(args), child
+        )
         policy = authorization_spec(args)
         if policy:
             self._istio(name, "AuthorizationPolicy", "security.istio.io/v1", meta(f"allow-{args.name}"), policy, child)
@@ -64,7 +88,12 @@ class AppDeployment(pulumi.ComponentResource):
 
     @staticmethod
     def _istio(
-        name: str, kind: str, api_version: str, metadata: k8s.meta.v1.ObjectMetaArgs, spec: dict[str, Any], opts: pulumi.ResourceOptions
+        name: str,
+        kind: str,
+        api_version: str,
+        metadata: k8s.meta.v1.ObjectMetaArgs,
+        spec: dict[str, Any],
+        opts: pulumi.ResourceOptions,
     ) -> k8s.apiextensions.CustomResource:
         return k8s.apiextensions.CustomResource(
             f"{name}-{kind.lower()}", api_version=api_version, kind=kind, metadata=metadata, spec=spec, opts=opts

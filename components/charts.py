@@ -31,7 +31,9 @@ PINNED = {
 # No chart installs the Gateway API CRDs: meshinstall does, from the mirror or the official release.
 GATEWAY_API_VERSION = "v1.6.1"
 GATEWAY_API_FILE = f"gateway-api-{GATEWAY_API_VERSION}-standard.crds.yaml"
-GATEWAY_API_URL = f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{GATEWAY_API_VERSION}/standard-install.yaml"
+GATEWAY_API_URL = (
+    f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{GATEWAY_API_VERSION}/standard-install.yaml"
+)
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,11 @@ def helm_release(release: HelmRelease, parent: pulumi.Resource, after: list[pulu
     return k8s.helm.v3.Release(
         release.name,
         k8s.helm.v3.ReleaseArgs(
-            name=release.name, namespace=release.namespace, values=release.values, timeout=600, **release.chart.release_args()
+            name=release.name,
+            namespace=release.namespace,
+            values=release.values,
+            timeout=600,
+            **release.chart.release_args(),
         ),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=after),
     )

@@ -10,7 +10,6 @@ import pulumi_kubernetes as k8s
 from ..simulator import LocalClusterConfig
 from .simulated_cluster import SimulatedCluster
 
-
 # The provider's API client: its default (50 requests a second, bursts of 120) throttled `up` at a few hundred
 # apps; kubectl sends its requests without such a limit in practice. The API server's own flow control still applies.
 CLIENT_QPS = 500.0

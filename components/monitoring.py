@@ -9,7 +9,18 @@ import pulumi_kubernetes as k8s
 
 from . import MESH_MEMBER_LABEL, MONITORING_NAMESPACE, labels, metadata
 from .charts import helm_release
-from .manifests.monitoring import GRAFANA_SECRET, GRAFANA_URL, JAEGER_URL, KIALI_URL, PROMETHEUS_URL, MonitoringArgs, alert_rules_spec, istiod_monitor_spec, mesh_dashboard, sidecar_monitor_spec
+from .manifests.monitoring import (
+    GRAFANA_SECRET,
+    GRAFANA_URL,
+    JAEGER_URL,
+    KIALI_URL,
+    PROMETHEUS_URL,
+    MonitoringArgs,
+    alert_rules_spec,
+    istiod_monitor_spec,
+    mesh_dashboard,
+    sidecar_monitor_spec,
+)
 
 
 class MonitoringStack(pulumi.ComponentResource):
@@ -19,16 +30,20 @@ class MonitoringStack(pulumi.ComponentResource):
         super().__init__("meshinstall:components:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         namespace = k8s.core.v1.Namespace(
-            MONITORING_NAMESPACE, metadata=metadata(MONITORING_NAMESPACE, None, labels(**{MESH_MEMBER_LABEL: "true"})), opts=child
+            MONITORING_NAMESPACE,
+            metadata=metadata(MONITORING_NAMESPACE, None, labels(**{MESH_MEMBER_LABEL: "true"})),
+            opts=child,
         )
         after: list[pulumi.Resource] = [namespace, *args.after]
         if args.grafana and args.grafana_password is not None:
-            after.append(k8s.core.v1.Secret(
-                GRAFANA_SECRET,
-                metadata=metadata(GRAFANA_SECRET, MONITORING_NAMESPACE),
-                string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(args.grafana_password)},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
-            ))
+            after.append(
+                k8s.core.v1.Secret(
+                    GRAFANA_SECRET,
+                    metadata=metadata(GRAFANA_SECRET, MONITORING_NAMESPACE),
+                    string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(args.grafana_password)},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+                )
+            )
         self.urls: dict[str, str] = {}
         if args.prometheus:
             stack = helm_release(args.prometheus, self, after)
@@ -52,8 +67,22 @@ class MonitoringStack(pulumi.ComponentResource):
             return metadata(name, namespace, labels(**extra))
 
         crd = "monitoring.coreos.com/v1"
-        k8s.apiextensions.CustomResource("istiod-monitor", api_version=crd, kind="ServiceMonitor", metadata=meta("istiod"), spec=istiod_monitor_spec(), opts=opts)
-        k8s.apiextensions.CustomResource("sidecar-monitor", api_version=crd, kind="PodMonitor", metadata=meta("envoy-sidecars"), spec=sidecar_monitor_spec(), opts=opts)
+        k8s.apiextensions.CustomResource(
+            "istiod-monitor",
+            api_version=crd,
+            kind="ServiceMonitor",
+            metadata=meta("istiod"),
+            spec=istiod_monitor_spec(),
+            opts=opts,
+        )
+        k8s.apiextensions.CustomResource(
+            "sidecar-monitor",
+            api_version=crd,
+            kind="PodMonitor",
+            metadata=meta("envoy-sidecars"),
+            spec=sidecar_monitor_spec(),
+            opts=opts,
+        )
         if args.grafana:
             k8s.core.v1.ConfigMap(
                 "mesh-dashboard",
@@ -71,5 +100,7 @@ class MonitoringStack(pulumi.ComponentResource):
                 kind="PrometheusRule",
                 metadata=meta(f"{target.name}-alerts", target.namespace, app=target.name),
                 spec=alert_rules_spec(target, args.alerts),
-                opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace] if namespace else [])),
+                opts=pulumi.ResourceOptions.merge(
+                    opts, pulumi.ResourceOptions(depends_on=[namespace] if namespace else [])
+                ),
             )

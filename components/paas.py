@@ -26,7 +26,9 @@ class PaasLayer(pulumi.ComponentResource):
         for app in args.apps:
             # an app waits for its team's namespaces too, which only exist here
             after = (*self.teams[app.team].namespaces.values(), *app.after)
-            self.apps.append(AppDeployment(f"{app.team}-{app.name}", replace(app, after=after), pulumi.ResourceOptions(parent=self)))
+            self.apps.append(
+                AppDeployment(f"{app.team}-{app.name}", replace(app, after=after), pulumi.ResourceOptions(parent=self))
+            )
         if args.gateway:
             k8s.apiextensions.CustomResource(
                 "shared-gateway",

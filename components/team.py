@@ -6,7 +6,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from . import TEAM_LABEL, labels, metadata
-from .manifests.team import DEVELOPER_RULES, TeamArgs, deny_all_authorization, limit_range_spec, namespace_labels, network_policies, quota_spec
+from .manifests.team import (
+    DEVELOPER_RULES,
+    TeamArgs,
+    deny_all_authorization,
+    limit_range_spec,
+    namespace_labels,
+    network_policies,
+    quota_spec,
+)
 
 
 class TeamSpace(pulumi.ComponentResource):
@@ -19,7 +27,9 @@ class TeamSpace(pulumi.ComponentResource):
         self.namespaces = {}
         for ns in args.namespaces:
             namespace = k8s.core.v1.Namespace(
-                f"{ns}-ns", metadata=metadata(ns, None, namespace_labels(args)), opts=pulumi.ResourceOptions(parent=self)
+                f"{ns}-ns",
+                metadata=metadata(ns, None, namespace_labels(args)),
+                opts=pulumi.ResourceOptions(parent=self),
             )
             self.namespaces[ns] = namespace
             self._namespace_objects(ns, args, pulumi.ResourceOptions(parent=self, depends_on=[namespace, *args.after]))
@@ -41,7 +51,12 @@ class TeamSpace(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[role])),
             )
         k8s.apiextensions.CustomResource(
-            f"{ns}-deny-all", api_version="security.istio.io/v1", kind="AuthorizationPolicy", metadata=meta("default-deny"), spec=deny_all_authorization(), opts=opts
+            f"{ns}-deny-all",
+            api_version="security.istio.io/v1",
+            kind="AuthorizationPolicy",
+            metadata=meta("default-deny"),
+            spec=deny_all_authorization(),
+            opts=opts,
         )
         for policy_name, spec in network_policies().items():
             k8s.networking.v1.NetworkPolicy(f"{ns}-{policy_name}", metadata=meta(policy_name), spec=spec, opts=opts)

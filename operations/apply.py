@@ -26,7 +26,9 @@ class UpOptions:
     rollback: bool = True
 
 
-def preview(spec: Spec, view: View, refresh: bool = False, expect_no_changes: bool = False, allow_downgrade: bool = False) -> runs.Outcome | None:
+def preview(
+    spec: Spec, view: View, refresh: bool = False, expect_no_changes: bool = False, allow_downgrade: bool = False
+) -> runs.Outcome | None:
     """What `up` would change (and the plan of a mesh upgrade, its first phase previewed); None when the engine had
     nothing to do. It starts nothing: a stopped simulated cluster is an error."""
     require_running(spec, "preview")
@@ -37,7 +39,9 @@ def preview(spec: Spec, view: View, refresh: bool = False, expect_no_changes: bo
     decision = decide(opened, view, refresh, "preview")
     if decision is None:
         return None
-    outcome = run_engine(view, runs.preview, opened.stack, refresh=decision.refreshes(refresh), expect_no_changes=expect_no_changes)
+    outcome = run_engine(
+        view, runs.preview, opened.stack, refresh=decision.refreshes(refresh), expect_no_changes=expect_no_changes
+    )
     view.outcome(outcome)
     return outcome
 

@@ -25,7 +25,9 @@ def verdict(report: runner.Report) -> VerificationFailed | None:
     if not report.failed:
         return None
     ids = ", ".join(r.check_id for r in report.failed)
-    return VerificationFailed(f"{report.phase} failed: {ids}" + (" (nothing was applied)" if report.phase == "doctor" else ""))
+    return VerificationFailed(
+        f"{report.phase} failed: {ids}" + (" (nothing was applied)" if report.phase == "doctor" else "")
+    )
 
 
 def require(report: runner.Report, view: View) -> None:

@@ -27,7 +27,9 @@ def kubeconfig(spec: Spec) -> str:
     """The kubeconfig path of the environment's cluster (a simulated one's once `up` started it)."""
     target = ClusterTarget.of(spec)
     if target.simulated and not Path(target.kubeconfig).is_file():
-        raise UsageError(f"{target.environment}'s simulated cluster does not exist yet: run `meshinstall up {target.environment}`")
+        raise UsageError(
+            f"{target.environment}'s simulated cluster does not exist yet: run `meshinstall up {target.environment}`"
+        )
     return target.kubeconfig
 
 
@@ -46,8 +48,16 @@ def simulated_cluster(spec: Spec) -> SimulatedCluster:
     target = ClusterTarget.of(spec)
     plane = target.control_plane()
     if plane is None:
-        raise UsageError(f"{target.environment} uses an existing cluster: see `kubectl --kubeconfig {target.kubeconfig} get nodes`")
-    state = "running" if plane.running() else "stopped (the next up or refresh restarts it)" if plane.created() else "not created"
+        raise UsageError(
+            f"{target.environment} uses an existing cluster: see `kubectl --kubeconfig {target.kubeconfig} get nodes`"
+        )
+    state = (
+        "running"
+        if plane.running()
+        else "stopped (the next up or refresh restarts it)"
+        if plane.created()
+        else "not created"
+    )
     return SimulatedCluster(target.environment, state, plane.root, plane.logs)
 
 

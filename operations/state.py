@@ -38,12 +38,17 @@ def history(spec: Spec, limit: int) -> list[dict[str, Any]]:
     found = []
     for entry in entries[:limit]:
         who = WHO.search(entry.message or "")
-        found.append({
-            "kind": entry.kind, "result": entry.result,
-            "started": entry.start_time.isoformat(), "ended": entry.end_time.isoformat() if entry.end_time else None,
-            "who": who.group(1) if who else "", "command": WHO.sub("", entry.message or ""),
-            "changes": {k: v for k, v in (entry.resource_changes or {}).items() if v},
-        })
+        found.append(
+            {
+                "kind": entry.kind,
+                "result": entry.result,
+                "started": entry.start_time.isoformat(),
+                "ended": entry.end_time.isoformat() if entry.end_time else None,
+                "who": who.group(1) if who else "",
+                "command": WHO.sub("", entry.message or ""),
+                "changes": {k: v for k, v in (entry.resource_changes or {}).items() if v},
+            }
+        )
     return found
 
 
@@ -58,10 +63,18 @@ def unlock(spec: Spec, view: View, yes: bool = False) -> list[str]:
         for lock in locks:
             view.notice(lock.describe())
             if lock.holder.alive():
-                raise EnvironmentLocked(f"{spec.name}: that run is still going on this host; wait for it to end (nothing was cleared)")
-            question = "remove it?" if lock.stale else "it is not stale: the run that holds it may still be going; remove it anyway?"
+                raise EnvironmentLocked(
+                    f"{spec.name}: that run is still going on this host; wait for it to end (nothing was cleared)"
+                )
+            question = (
+                "remove it?"
+                if lock.stale
+                else "it is not stale: the run that holds it may still be going; remove it anyway?"
+            )
             if not (yes or view.ask(question)):
-                raise EnvironmentLocked(f"{spec.name} stays locked: nothing was cleared (without a terminal to ask on, `--yes` clears it)")
+                raise EnvironmentLocked(
+                    f"{spec.name} stays locked: nothing was cleared (without a terminal to ask on, `--yes` clears it)"
+                )
             backend.remove(lock)
             cleared.append(lock.describe())
     return cleared
@@ -74,7 +87,9 @@ def migrate(spec: Spec, to_url: str, password_env: str | None, view: View) -> di
     if not re.match(backend["pattern"], to_url):
         raise UsageError(f"--to {to_url!r} is not a state backend URL: {backend['description']}")
     if password_in(to_url):
-        raise UsageError("--to holds a password; give it through --password-env VARIABLE (or libpq's PGPASSWORD/PGPASSFILE)")
+        raise UsageError(
+            "--to holds a password; give it through --password-env VARIABLE (or libpq's PGPASSWORD/PGPASSFILE)"
+        )
     if to_url.startswith("file://") and not to_url.startswith("file:///"):
         raise UsageError("--to file:// needs an absolute path (file:///...)")
     password = SecretRef(from_env=password_env) if password_env else None
@@ -87,13 +102,20 @@ def migrate(spec: Spec, to_url: str, password_env: str | None, view: View) -> di
         deployment = environment.engine_call("export", old.stack.export_stack, spec.name)
         resources = len((deployment.deployment or {}).get("resources") or [])
         new = environment.open_environment(target_spec)
-        there = len((environment.engine_call("export", new.stack.export_stack, spec.name).deployment or {}).get("resources") or [])
+        there = len(
+            (environment.engine_call("export", new.stack.export_stack, spec.name).deployment or {}).get("resources")
+            or []
+        )
         if there:
-            raise UsageError(f"{to_url} already holds a state of {spec.name} with {there} resource(s); nothing was copied")
+            raise UsageError(
+                f"{to_url} already holds a state of {spec.name} with {there} resource(s); nothing was copied"
+            )
         environment.engine_call("import", lambda: new.stack.import_stack(deployment), spec.name)
         view.notice(f"copied {resources} resource(s) of {spec.name} to {target.describe()}; checking it with a preview")
         preview = runs.preview(new.stack)
         if preview.changed:
-            raise EngineFailed(f"the copy of {spec.name} at {to_url} would change {preview.changed} resource(s): {dict(preview.changes)}; "
-                               f"keep state.backend as it is and look at `meshinstall preview {spec.name}`")
+            raise EngineFailed(
+                f"the copy of {spec.name} at {to_url} would change {preview.changed} resource(s): {dict(preview.changes)}; "
+                f"keep state.backend as it is and look at `meshinstall preview {spec.name}`"
+            )
     return {"environment": spec.name, "from": source.url, "to": target.url, "resources": resources, "previewChanges": 0}

@@ -4,9 +4,10 @@ decide, say and report."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from ..components import MANAGED_BY
 from ..errors import ClusterUnreachable, Interrupted
@@ -47,7 +48,10 @@ def exclusive(spec: Spec, view: View) -> Iterator[None]:
     with backend.lock(spec.name):
         strays = recovery.stray_engine_processes(place.pulumi_home)
         if strays:
-            view.notice(f"stopping {len(strays)} engine process(es) a dead run left: " + "; ".join(f"{pid} {cmd}" for pid, cmd in strays[:4]))
+            view.notice(
+                f"stopping {len(strays)} engine process(es) a dead run left: "
+                + "; ".join(f"{pid} {cmd}" for pid, cmd in strays[:4])
+            )
             stop_pids([pid for pid, _ in strays])
         for line in recovery.clear_stale_engine_locks(backend, PROJECT, spec.name, view.ask):
             view.notice(line)
@@ -66,9 +70,15 @@ def recover_state(env: Environment, spec: Spec) -> list[str]:
     recorded_releases = state.helm_releases
     try:
         api = kube.connect(env.target.kubeconfig, env.target.context)
-        ours = {n["metadata"]["name"] for n in kube.list_metadata(api, "v1", "namespaces", ",".join(f"{k}={v}" for k, v in MANAGED_BY.items()))}
-        wanted = {(r.namespace, r.name): f"{r.namespace}/{r.name}" in recorded_releases
-                  for r in releases.releases(spec).all() if r.namespace in ours or f"{r.namespace}/{r.name}" in recorded_releases}
+        ours = {
+            n["metadata"]["name"]
+            for n in kube.list_metadata(api, "v1", "namespaces", ",".join(f"{k}={v}" for k, v in MANAGED_BY.items()))
+        }
+        wanted = {
+            (r.namespace, r.name): f"{r.namespace}/{r.name}" in recorded_releases
+            for r in releases.releases(spec).all()
+            if r.namespace in ours or f"{r.namespace}/{r.name}" in recorded_releases
+        }
         said += recovery.clear_stuck_helm_releases(api, wanted)
     except kube.FAILURES as err:
         raise ClusterUnreachable(f"the cluster of {spec.name} could not be read for Helm releases: {err}") from err
@@ -119,4 +129,6 @@ def after_the_update(what: str, again: str) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted after the update, which is applied and recorded; {what} did not finish ({again})") from None
+        raise Interrupted(
+            f"interrupted after the update, which is applied and recorded; {what} did not finish ({again})"
+        ) from None

@@ -6,8 +6,9 @@ in-place upgrade's restarts after the update."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import VerificationFailed
 from ..schemas.model import Spec
@@ -60,9 +61,14 @@ def roll_out(env: Environment, spec: Spec, plan: UpgradePlan, view: View, rollba
 def restart_in_place(env: Environment, spec: Spec, plan: UpgradePlan, view: View) -> None:
     """After an in-place upgrade's update: restart the apps' Deployments so their pods get the new sidecar."""
     namespaces = tuple(ns for team in spec.paas.teams for ns in team.namespaces)
-    with after_the_update("the restart of the apps' Deployments for the new sidecar", "`kubectl rollout restart deployment -n NAMESPACE` restarts them"):
+    with after_the_update(
+        "the restart of the apps' Deployments for the new sidecar",
+        "`kubectl rollout restart deployment -n NAMESPACE` restarts them",
+    ):
         restarted = restarts.restart_deployments(env.target, namespaces)
-    view.step(f"in-place mesh upgrade: restarted {len(restarted)} Deployment(s) so their pods get the {plan.new_version} sidecar")
+    view.step(
+        f"in-place mesh upgrade: restarted {len(restarted)} Deployment(s) so their pods get the {plan.new_version} sidecar"
+    )
 
 
 def progress(stack: Any, spec: Spec) -> dict[str, Any] | None:
@@ -75,8 +81,13 @@ def progress(stack: Any, spec: Spec) -> dict[str, Any] | None:
     plan = upgrade.plan(target, installed, allow_downgrade=True)
     steps = upgrade.phases(plan, installed) if plan and plan.strategy == "canary" else ()
     at = upgrade.resume_at(state, at_work["to"])
-    return {"from": at_work["from"], "to": at_work["to"], "revisions": [at_work["oldRevision"], at_work["newRevision"]],
-            "done": [s.name for s in steps[:at]], "pending": [s.name for s in steps[at:]]}
+    return {
+        "from": at_work["from"],
+        "to": at_work["to"],
+        "revisions": [at_work["oldRevision"], at_work["newRevision"]],
+        "done": [s.name for s in steps[:at]],
+        "pending": [s.name for s in steps[at:]],
+    }
 
 
 @dataclass(frozen=True)
@@ -89,7 +100,9 @@ class Hooks:
     say: Callable[[str], None]
 
 
-def carry_out(env: Any, plan: UpgradePlan, installed: Installed, start: int, hooks: Hooks, rollback: bool = True) -> None:
+def carry_out(
+    env: Any, plan: UpgradePlan, installed: Installed, start: int, hooks: Hooks, rollback: bool = True
+) -> None:
     """Run the phases from `start` (0, or where an interrupted upgrade stopped). A wave whose gate fails stops the
     upgrade: rolled back (every moved wave back on the old revision, the new one removed), or left as it is."""
     steps = phases(plan, installed)
@@ -109,7 +122,16 @@ def carry_out(env: Any, plan: UpgradePlan, installed: Installed, start: int, hoo
                 time.sleep(plan.pause_seconds)
 
 
-def _stop(env: Any, plan: UpgradePlan, installed: Installed, steps: tuple[Phase, ...], index: int, failed: list[str], hooks: Hooks, rollback: bool) -> None:
+def _stop(
+    env: Any,
+    plan: UpgradePlan,
+    installed: Installed,
+    steps: tuple[Phase, ...],
+    index: int,
+    failed: list[str],
+    hooks: Hooks,
+    rollback: bool,
+) -> None:
     wave = steps[index].name
     if not rollback:
         raise VerificationFailed(
@@ -117,7 +139,7 @@ def _stop(env: Any, plan: UpgradePlan, installed: Installed, steps: tuple[Phase,
             f"to run this wave's gate again and go on, or set mesh.version back to {plan.old_version} (`up --allow-downgrade`) to roll back"
         )
     hooks.say(f"{wave}: {', '.join(failed)} failed; rolling every moved wave back to revision {plan.old_revision}")
-    moved = tuple(ns for step in steps[1:index + 1] for ns in step.restart)
+    moved = tuple(ns for step in steps[1 : index + 1] for ns in step.restart)
     env.lay_out(steps[0].layout, record(plan, installed, 0))
     hooks.up()
     restarts.restart_deployments(env.target, moved)
@@ -127,5 +149,7 @@ def _stop(env: Any, plan: UpgradePlan, installed: Installed, steps: tuple[Phase,
     hooks.up()
     still = hooks.gate(back, plan.gates)
     after = f"; after the rollback {', '.join(still)} still fail" if still else "; the rollback passed its checks"
-    raise VerificationFailed(f"upgrade to {plan.new_version} rolled back at {wave}: {', '.join(failed)} failed{after}. "
-                             f"The mesh runs {plan.old_version} (revision {plan.old_revision}) again")
+    raise VerificationFailed(
+        f"upgrade to {plan.new_version} rolled back at {wave}: {', '.join(failed)} failed{after}. "
+        f"The mesh runs {plan.old_version} (revision {plan.old_revision}) again"
+    )

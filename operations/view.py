@@ -3,7 +3,8 @@ renderings), so that no operation prints, prompts or imports the command line.""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ContextManager, Protocol
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..checks.runner import Report
@@ -33,7 +34,7 @@ class View(Protocol):
     def prompt(self, text: str) -> str:
         """A line the person types (the environment's name before `destroy`)."""
 
-    def engine(self) -> ContextManager[EventHandler | None]:
+    def engine(self) -> AbstractContextManager[EventHandler | None]:
         """Around an engine run: the handler of its events (a live display), or None."""
 
     def outcome(self, outcome: Outcome, engine_skipped: str = "") -> None:

@@ -22,7 +22,9 @@ def resolve_environment(name_or_path: str, root: Path | None = None) -> Path:
         if path.is_file():
             return path
     known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
-    listing = f" (known: {', '.join(known)})" if known else f" (no {ENVIRONMENTS_DIR}/ folder here; run `meshinstall init`)"
+    listing = (
+        f" (known: {', '.join(known)})" if known else f" (no {ENVIRONMENTS_DIR}/ folder here; run `meshinstall init`)"
+    )
     raise UsageError(f"no environment {name_or_path!r}: {folder / (name_or_path + '.yaml')} does not exist{listing}")
 
 

@@ -60,5 +60,7 @@ def quota_footprint(spec: Spec) -> Footprint:
     total = Footprint()
     for team in spec.paas.teams:
         count = len(team.namespaces)
-        total += Footprint(count * millicores(team.quota.cpu), count * bytes_of(team.quota.memory), count * team.quota.pods)
+        total += Footprint(
+            count * millicores(team.quota.cpu), count * bytes_of(team.quota.memory), count * team.quota.pods
+        )
     return total

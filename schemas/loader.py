@@ -120,7 +120,13 @@ class _Builder:
             self.problem(node, path, f"unsupported YAML tag {node.tag}", "remove the tag", replaces_value=True)
             return None
         if id(node) in self.active:
-            self.problem(node, path, "an alias refers to the mapping or list that contains it", "remove the recursive alias", replaces_value=True)
+            self.problem(
+                node,
+                path,
+                "an alias refers to the mapping or list that contains it",
+                "remove the recursive alias",
+                replaces_value=True,
+            )
             return None
         self.active.add(id(node))
         try:
@@ -146,7 +152,12 @@ class _Builder:
             key = key_node.value
             if key in seen:
                 first = seen[key].start_mark
-                self.problem(key_node, path + (key,), f"duplicate key {key!r} (first defined at line {first.line + 1})", "keep one of the two")
+                self.problem(
+                    key_node,
+                    path + (key,),
+                    f"duplicate key {key!r} (first defined at line {first.line + 1})",
+                    "keep one of the two",
+                )
                 continue
             seen[key] = key_node
             self.keys[path + (key,)] = self._at(key_node)
@@ -177,7 +188,9 @@ class _Builder:
 
     def scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
         text = node.value
-        if node.tag == STR_TAG and not node.style and not _explicit_tag(node):  # plain: None (Python parser) or "" (libyaml)
+        if (
+            node.tag == STR_TAG and not node.style and not _explicit_tag(node)
+        ):  # plain: None (Python parser) or "" (libyaml)
             return self.plain(node, path, text)
         if node.tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"):
             return text
@@ -190,7 +203,13 @@ class _Builder:
                 return int(text, 0) if not INT.match(text) else int(text)
             return float(text)
         except ValueError:
-            self.problem(node, path, f"{text!r} is not a valid {node.tag.rsplit(':', 1)[-1]}", "fix the value or drop the tag", replaces_value=True)
+            self.problem(
+                node,
+                path,
+                f"{text!r} is not a valid {node.tag.rsplit(':', 1)[-1]}",
+                "fix the value or drop the tag",
+                replaces_value=True,
+            )
             return text
 
     def plain(self, node: yaml.ScalarNode, path: Path_, text: str) -> Any:
@@ -214,7 +233,13 @@ class _Builder:
                 return float(text)
             return int(text, 16) if HEX.match(text) else int(text[2:], 8) if OCT.match(text) else int(text)
         if text.lower() in SPECIAL_FLOATS:
-            self.problem(node, path, f"{text} is not a finite number", "write a number, or quote it for a string", replaces_value=True)
+            self.problem(
+                node,
+                path,
+                f"{text} is not a finite number",
+                "write a number, or quote it for a string",
+                replaces_value=True,
+            )
             return SPECIAL_FLOATS[text.lower()]
         return text
 
@@ -230,7 +255,6 @@ class _TooLarge(Exception):
 
 class _Composer(yaml.SafeLoader):
     """Composes node trees only; every plain scalar resolves to str and is typed by `_Builder`."""
-
 
     def compose_scalar_node(self, anchor: str | None) -> yaml.ScalarNode:
         event = self.peek_event()
@@ -265,7 +289,9 @@ def parse_file(path: Path) -> Document:
         doc.problems.append(SpecProblem(name, 1, 1, "$", f"cannot read the file: {err.strerror}", "check the path"))
         return doc
     if len(raw) > MAX_BYTES:
-        doc.problems.append(SpecProblem(name, 1, 1, "$", f"file is {len(raw)} bytes", f"a spec is at most {MAX_BYTES} bytes"))
+        doc.problems.append(
+            SpecProblem(name, 1, 1, "$", f"file is {len(raw)} bytes", f"a spec is at most {MAX_BYTES} bytes")
+        )
         return doc
     try:
         text = raw.decode("utf-8")
@@ -296,12 +322,16 @@ def parse_text(text: str, name: str) -> Document:
         return doc
     nodes = [n for n in nodes if n is not None]
     if not nodes:
-        doc.problems.append(SpecProblem(name, 1, 1, "$", "the file is empty", "write a MeshSpec mapping (see `meshinstall init`)"))
+        doc.problems.append(
+            SpecProblem(name, 1, 1, "$", "the file is empty", "write a MeshSpec mapping (see `meshinstall init`)")
+        )
         return doc
     if len(nodes) > 1:
         mark = nodes[1].start_mark
         doc.problems.append(
-            SpecProblem(name, mark.line + 1, mark.column + 1, "$", "more than one YAML document", "keep one spec per file")
+            SpecProblem(
+                name, mark.line + 1, mark.column + 1, "$", "more than one YAML document", "keep one spec per file"
+            )
         )
         return doc
     builder = _Builder(name)
@@ -310,7 +340,14 @@ def parse_text(text: str, name: str) -> Document:
     except _TooLarge as err:
         mark = err.node.start_mark
         doc.problems.append(
-            SpecProblem(name, mark.line + 1, mark.column + 1, "$", f"more than {MAX_NODES} values after expanding aliases", "use fewer aliases")
+            SpecProblem(
+                name,
+                mark.line + 1,
+                mark.column + 1,
+                "$",
+                f"more than {MAX_NODES} values after expanding aliases",
+                "use fewer aliases",
+            )
         )
         return doc
     except RecursionError:
@@ -322,7 +359,14 @@ def parse_text(text: str, name: str) -> Document:
         kind = "a list" if isinstance(doc.data, list) else "a single value"
         start = nodes[0].start_mark
         doc.problems.append(
-            SpecProblem(name, start.line + 1, start.column + 1, "$", f"the spec must be a mapping, not {kind}", "start with `apiVersion: meshinstall/v1`")
+            SpecProblem(
+                name,
+                start.line + 1,
+                start.column + 1,
+                "$",
+                f"the spec must be a mapping, not {kind}",
+                "start with `apiVersion: meshinstall/v1`",
+            )
         )
         doc.data = None
     return doc
@@ -346,14 +390,18 @@ def _load(path: Path, chain: tuple[Path, ...]) -> Document:
         base_path = (path.parent / base_ref).resolve()
         found = base_path.is_file()
     except (OSError, ValueError) as err:
-        doc.problems.append(_at(where, "$.extends", f"not a usable file path ({err})", "write e.g. `extends: base.yaml`"))
+        doc.problems.append(
+            _at(where, "$.extends", f"not a usable file path ({err})", "write e.g. `extends: base.yaml`")
+        )
         return doc
     if base_path == path or base_path in chain:
         names = " -> ".join(display_name(p) for p in (*chain, path, base_path))
         doc.problems.append(_at(where, "$.extends", f"extends cycle: {names}", "remove one of the extends"))
         return doc
     if not found:
-        doc.problems.append(_at(where, "$.extends", f"base spec {base_ref!r} not found", "the path is relative to this file"))
+        doc.problems.append(
+            _at(where, "$.extends", f"base spec {base_ref!r} not found", "the path is relative to this file")
+        )
         return doc
     base = _load(base_path, (*chain, path))
     if not isinstance(base.data, dict):
@@ -393,7 +441,9 @@ def merge(base: Any, override: Any) -> Any:
     return override
 
 
-def merge_positions(base: dict[Path_, Any], base_data: Any, override: dict[Path_, Any], override_data: Any) -> dict[Path_, Any]:
+def merge_positions(
+    base: dict[Path_, Any], base_data: Any, override: dict[Path_, Any], override_data: Any
+) -> dict[Path_, Any]:
     """Per-path facts after `merge`: a value replaced by the override takes the override's."""
     kept = {p: pos for p, pos in base.items() if not _replaced(p, base_data, override_data)}
     kept.update(override)

@@ -8,9 +8,10 @@ import functools
 import re
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -380,13 +381,13 @@ class Spec:
         return path if path.is_absolute() else (self.base_dir / path)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def snake(name: str) -> str:
     """`nodeCapacity` -> `node_capacity`."""
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)  # evaluates every annotation: once per class, not once per app
 

@@ -5,19 +5,27 @@ from __future__ import annotations
 import fnmatch
 import re
 import urllib.parse
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from ..errors import SpecProblem
 from . import versions
+from .footprint import platform_footprint, quota_footprint
 from .loader import Document
 from .model import RESTRICTED_POD_SECURITY, App, Spec, Team
-from .footprint import platform_footprint, quota_footprint
 from .quantity import bytes_of, format_cpu, format_memory, millicores
 
 Rule = Callable[[Spec, Document], Iterable[SpecProblem]]
 RULES: list[Rule] = []
 
-PLATFORM_NAMESPACES = {"default", "kube-system", "kube-public", "kube-node-lease", "istio-system", "monitoring", "meshinstall-system"}
+PLATFORM_NAMESPACES = {
+    "default",
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "istio-system",
+    "monitoring",
+    "meshinstall-system",
+}
 SECRET_LOOKING = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)", re.IGNORECASE)
 
 
@@ -48,12 +56,20 @@ def unique_names(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
     seen: dict[str, int] = {}
     for i, team in enumerate(spec.paas.teams):
         if team.name in seen:
-            yield doc.problem(team_path(i) + ("name",), f"team {team.name!r} is already defined at $.paas.teams[{seen[team.name]}]", "give each team a unique name")
+            yield doc.problem(
+                team_path(i) + ("name",),
+                f"team {team.name!r} is already defined at $.paas.teams[{seen[team.name]}]",
+                "give each team a unique name",
+            )
         seen.setdefault(team.name, i)
         apps: dict[str, int] = {}
         for j, app in enumerate(team.apps):
             if app.name in apps:
-                yield doc.problem(app_path(i, j) + ("name",), f"app {app.name!r} is already defined in team {team.name!r}", "give each app of a team a unique name")
+                yield doc.problem(
+                    app_path(i, j) + ("name",),
+                    f"app {app.name!r} is already defined in team {team.name!r}",
+                    "give each app of a team a unique name",
+                )
             apps.setdefault(app.name, j)
 
 
@@ -63,11 +79,21 @@ def namespace_owners(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
     owners: dict[str, str] = {}
     for i, team in enumerate(spec.paas.teams):
         for k, namespace in enumerate(team.namespaces):
-            path = team_path(i) + ("namespaces", k) if "namespaces" in _raw(doc, team_path(i)) else team_path(i) + ("name",)
+            path = (
+                team_path(i) + ("namespaces", k)
+                if "namespaces" in _raw(doc, team_path(i))
+                else team_path(i) + ("name",)
+            )
             if namespace in PLATFORM_NAMESPACES:
-                yield doc.problem(path, f"namespace {namespace!r} is reserved for the platform", "choose another namespace name")
+                yield doc.problem(
+                    path, f"namespace {namespace!r} is reserved for the platform", "choose another namespace name"
+                )
             elif namespace in owners:
-                yield doc.problem(path, f"namespace {namespace!r} is already owned by team {owners[namespace]!r}", "a namespace belongs to exactly one team")
+                yield doc.problem(
+                    path,
+                    f"namespace {namespace!r} is already owned by team {owners[namespace]!r}",
+                    "a namespace belongs to exactly one team",
+                )
             owners.setdefault(namespace, team.name)
 
 
@@ -93,7 +119,11 @@ def references_resolve(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
                 )
         canary = app.traffic.canary
         if canary and canary.image == app.image:
-            yield doc.problem(app_path(i, j) + ("traffic", "canary", "image"), "the canary image is the stable image", "set the new version's image, or remove the canary")
+            yield doc.problem(
+                app_path(i, j) + ("traffic", "canary", "image"),
+                "the canary image is the stable image",
+                "set the new version's image, or remove the canary",
+            )
 
 
 @rule
@@ -107,14 +137,28 @@ def routes(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
         path = app_path(i, j) + ("route",)
         key = (app.route.host, app.route.path.rstrip("/") or "/")
         if key in taken:
-            yield doc.problem(path + ("host",), f"route {app.route.host}{app.route.path} is already used by {taken[key]}", "use another host or path")
+            yield doc.problem(
+                path + ("host",),
+                f"route {app.route.host}{app.route.path} is already used by {taken[key]}",
+                "use another host or path",
+            )
         taken.setdefault(key, f"{team.name}/{app.name}")
         if not spec.mesh.ingress_gateway.enabled:
-            yield doc.problem(path, "the app is routed but the ingress gateway is disabled", "set mesh.ingressGateway.enabled: true or remove the route")
+            yield doc.problem(
+                path,
+                "the app is routed but the ingress gateway is disabled",
+                "set mesh.ingressGateway.enabled: true or remove the route",
+            )
         elif not hosts:
-            yield doc.problem(path, "the app is routed but paas.gateway.hosts is not set", "add paas.gateway.hosts covering this host")
+            yield doc.problem(
+                path, "the app is routed but paas.gateway.hosts is not set", "add paas.gateway.hosts covering this host"
+            )
         elif not any(fnmatch.fnmatchcase(app.route.host, h) for h in hosts):
-            yield doc.problem(path + ("host",), f"{app.route.host!r} matches none of paas.gateway.hosts ({', '.join(hosts)})", "add a matching host to paas.gateway.hosts")
+            yield doc.problem(
+                path + ("host",),
+                f"{app.route.host!r} matches none of paas.gateway.hosts ({', '.join(hosts)})",
+                "add a matching host to paas.gateway.hosts",
+            )
 
 
 def app_usage(team: Team, spec: Spec) -> tuple[int, int, int]:
@@ -137,11 +181,23 @@ def quotas_hold_apps(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
         quota = team.quota
         path = team_path(i) + ("quota",)
         if cpu > millicores(quota.cpu):
-            yield doc.problem(path + ("cpu",), f"apps request {format_cpu(cpu)} CPU (sidecars and canaries included) but the quota is {quota.cpu}", f"raise quota.cpu to at least {format_cpu(cpu)} or lower replicas/requests")
+            yield doc.problem(
+                path + ("cpu",),
+                f"apps request {format_cpu(cpu)} CPU (sidecars and canaries included) but the quota is {quota.cpu}",
+                f"raise quota.cpu to at least {format_cpu(cpu)} or lower replicas/requests",
+            )
         if memory > bytes_of(quota.memory):
-            yield doc.problem(path + ("memory",), f"apps request {format_memory(memory)} memory (sidecars and canaries included) but the quota is {quota.memory}", f"raise quota.memory to at least {format_memory(memory)} or lower replicas/requests")
+            yield doc.problem(
+                path + ("memory",),
+                f"apps request {format_memory(memory)} memory (sidecars and canaries included) but the quota is {quota.memory}",
+                f"raise quota.memory to at least {format_memory(memory)} or lower replicas/requests",
+            )
         if pods > quota.pods:
-            yield doc.problem(path + ("pods",), f"apps run {pods} pods but the quota allows {quota.pods}", f"raise quota.pods to at least {pods}")
+            yield doc.problem(
+                path + ("pods",),
+                f"apps run {pods} pods but the quota allows {quota.pods}",
+                f"raise quota.pods to at least {pods}",
+            )
 
 
 @rule
@@ -173,7 +229,11 @@ def production_guards(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
     if spec.mesh.mtls != "strict":
         yield doc.problem(("mesh", "mtls"), "production environments need strict mTLS", "set mesh.mtls: strict")
     if "podSecurity" not in (doc.data.get("paas") or {}):
-        yield doc.problem(("metadata", "production"), "production environments must set paas.podSecurity explicitly", "add paas.podSecurity: restricted (or baseline)")
+        yield doc.problem(
+            ("metadata", "production"),
+            "production environments must set paas.podSecurity explicitly",
+            "add paas.podSecurity: restricted (or baseline)",
+        )
 
 
 @rule
@@ -181,7 +241,11 @@ def mesh_version_supported(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
     """The mesh version is installable and supports the cluster's Kubernetes version."""
     found = versions.release(spec.mesh.provider, spec.mesh.version)
     if not found:
-        yield doc.problem(("mesh", "version"), f"{spec.mesh.provider} {spec.mesh.version} is not a version meshinstall can install", "use one of: " + ", ".join(versions.supported_versions(spec.mesh.provider)))
+        yield doc.problem(
+            ("mesh", "version"),
+            f"{spec.mesh.provider} {spec.mesh.version} is not a version meshinstall can install",
+            "use one of: " + ", ".join(versions.supported_versions(spec.mesh.provider)),
+        )
         return
     if not found.supports(spec.cluster.kubernetes_version):
         yield doc.problem(
@@ -196,14 +260,26 @@ def upgrade_waves(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
     """Each wave names teams of the spec, each team once; an in-place upgrade has no waves."""
     upgrade, teams = spec.mesh.upgrade, {t.name for t in spec.paas.teams}
     if upgrade.strategy == "in-place" and upgrade.waves:
-        yield doc.problem(("mesh", "upgrade", "waves"), "an in-place upgrade moves every namespace at once and has no waves", "remove mesh.upgrade.waves, or use strategy: canary")
+        yield doc.problem(
+            ("mesh", "upgrade", "waves"),
+            "an in-place upgrade moves every namespace at once and has no waves",
+            "remove mesh.upgrade.waves, or use strategy: canary",
+        )
     seen: set[str] = set()
     for i, wave in enumerate(upgrade.waves):
         for j, name in enumerate(wave):
             if name not in teams:
-                yield doc.problem(("mesh", "upgrade", "waves", i, j), f"team {name!r} is not a team of this spec", "name teams of paas.teams: " + ", ".join(sorted(teams)))
+                yield doc.problem(
+                    ("mesh", "upgrade", "waves", i, j),
+                    f"team {name!r} is not a team of this spec",
+                    "name teams of paas.teams: " + ", ".join(sorted(teams)),
+                )
             elif name in seen:
-                yield doc.problem(("mesh", "upgrade", "waves", i, j), f"team {name!r} is already in an earlier wave", "name each team in one wave only")
+                yield doc.problem(
+                    ("mesh", "upgrade", "waves", i, j),
+                    f"team {name!r} is already in an earlier wave",
+                    "name each team in one wave only",
+                )
             seen.add(name)
 
 
@@ -225,9 +301,17 @@ def monitoring_dependencies(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
     if monitoring.prometheus.enabled:
         return
     if monitoring.kiali.enabled:
-        yield doc.problem(("monitoring", "kiali", "enabled"), "Kiali needs Prometheus", "enable monitoring.prometheus or disable Kiali")
+        yield doc.problem(
+            ("monitoring", "kiali", "enabled"),
+            "Kiali needs Prometheus",
+            "enable monitoring.prometheus or disable Kiali",
+        )
     if monitoring.alerts.enabled:
-        yield doc.problem(("monitoring", "alerts", "enabled"), "alerts need Prometheus", "enable monitoring.prometheus or disable alerts")
+        yield doc.problem(
+            ("monitoring", "alerts", "enabled"),
+            "alerts need Prometheus",
+            "enable monitoring.prometheus or disable alerts",
+        )
 
 
 @rule
@@ -237,7 +321,11 @@ def no_plaintext_secrets(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
         for name in app.env:
             path = app_path(i, j) + ("env", name)
             if SECRET_LOOKING.search(name):
-                yield doc.problem(path, f"{name} looks like a secret but is given in plaintext", f"move it to secretEnv as {name}: {{fromEnv: VARIABLE}}")
+                yield doc.problem(
+                    path,
+                    f"{name} looks like a secret but is given in plaintext",
+                    f"move it to secretEnv as {name}: {{fromEnv: VARIABLE}}",
+                )
             elif name in app.secret_env:
                 yield doc.problem(path, f"{name} is set in both env and secretEnv", "keep one")
 
@@ -246,10 +334,17 @@ def no_plaintext_secrets(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
 def state_credentials(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
     """The state backend's URL holds no password (the spec is in Git); `password` goes with PostgreSQL only."""
     if password_in(spec.state.backend):
-        yield doc.problem(("state", "backend"), "the backend URL holds a password, which everyone who reads the spec can read",
-                          "remove it from the URL and set state.password: {fromEnv: VARIABLE}, or use libpq's PGPASSWORD or PGPASSFILE")
+        yield doc.problem(
+            ("state", "backend"),
+            "the backend URL holds a password, which everyone who reads the spec can read",
+            "remove it from the URL and set state.password: {fromEnv: VARIABLE}, or use libpq's PGPASSWORD or PGPASSFILE",
+        )
     if spec.state.password and not spec.state.postgres:
-        yield doc.problem(("state", "password"), "only a postgres:// backend takes a password", "remove state.password, or use a postgres:// backend")
+        yield doc.problem(
+            ("state", "password"),
+            "only a postgres:// backend takes a password",
+            "remove state.password, or use a postgres:// backend",
+        )
 
 
 def password_in(url: str) -> bool:

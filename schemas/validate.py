@@ -6,10 +6,11 @@ import copy
 import difflib
 import hashlib
 import json
+from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__, cache_dir
 from ..errors import SpecInvalid, SpecProblem
@@ -51,7 +52,9 @@ def _validator() -> Draft202012Validator:
     from jsonschema import Draft202012Validator, validators
 
     # YAML integers only: JSON Schema would take 8080.0 as an integer, and the model would keep a float.
-    checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+    checker = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
+    )
     return validators.extend(Draft202012Validator, type_checker=checker)(schema())
 
 
@@ -163,28 +166,55 @@ def _explain(error: ValidationError, source: str | None) -> tuple[str, str]:
     if "fromEnv" in sub.get("properties", {}):
         if isinstance(value, dict):
             return "a secret reference names exactly one source", "write {fromEnv: VARIABLE} or {fromFile: path}"
-        return "a secret must be a reference, not a plaintext value", "use {fromEnv: VARIABLE} or {fromFile: path}; plaintext secrets are not allowed"
+        return (
+            "a secret must be a reference, not a plaintext value",
+            "use {fromEnv: VARIABLE} or {fromFile: path}; plaintext secrets are not allowed",
+        )
     if rule == "type":
         expected = error.validator_value
-        hint = f'quote it ("{source or value}")' if expected == "string" and isinstance(value, (int, float, bool)) else f"write {_article(expected)}"
-        given = f"{_article(_type_name(value))} ({shown})" if not isinstance(value, (dict, list)) and value is not None else _article(_type_name(value))
+        hint = (
+            f'quote it ("{source or value}")'
+            if expected == "string" and isinstance(value, (int, float, bool))
+            else f"write {_article(expected)}"
+        )
+        given = (
+            f"{_article(_type_name(value))} ({shown})"
+            if not isinstance(value, (dict, list)) and value is not None
+            else _article(_type_name(value))
+        )
         return f"expected {_article(expected)}, got {given}", hint
     if rule == "enum":
         options = [str(o) for o in error.validator_value]
         close = difflib.get_close_matches(str(value), options, n=1)
-        return f"{shown} is not allowed", (f"did you mean {close[0]!r}? " if close else "") + f"use one of: {', '.join(options)}"
+        return f"{shown} is not allowed", (
+            f"did you mean {close[0]!r}? " if close else ""
+        ) + f"use one of: {', '.join(options)}"
     if rule == "const":
         return f"{shown} is not supported", f"write {error.validator_value!r}"
     if rule == "pattern":
-        return f"{shown} is not valid", _pattern_hint(sub) or sub.get("description") or f"must match {error.validator_value}"
+        return f"{shown} is not valid", _pattern_hint(sub) or sub.get(
+            "description"
+        ) or f"must match {error.validator_value}"
     if rule in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return error.message.replace("'", ""), _range(sub)
     return error.message, (sub.get("description") or "see docs/spec-reference.md")
 
 
 def _range(sub: dict[str, Any]) -> str:
-    low = f">= {sub['minimum']}" if "minimum" in sub else f"> {sub['exclusiveMinimum']}" if "exclusiveMinimum" in sub else ""
-    high = f"<= {sub['maximum']}" if "maximum" in sub else f"< {sub['exclusiveMaximum']}" if "exclusiveMaximum" in sub else ""
+    low = (
+        f">= {sub['minimum']}"
+        if "minimum" in sub
+        else f"> {sub['exclusiveMinimum']}"
+        if "exclusiveMinimum" in sub
+        else ""
+    )
+    high = (
+        f"<= {sub['maximum']}"
+        if "maximum" in sub
+        else f"< {sub['exclusiveMaximum']}"
+        if "exclusiveMaximum" in sub
+        else ""
+    )
     return "allowed: " + " and ".join(part for part in (low, high) if part)
 
 

@@ -30,7 +30,11 @@ import yaml
 # shared production API server; on a private one they were the bottleneck (120 Deployments took 36 s to become
 # available). kwokctl's --disable-qps-limits lifts them the same way; KWOK's own client is unthrottled already.
 UNTHROTTLED_CLIENT = ("--kube-api-qps=5000", "--kube-api-burst=10000")
-CONTROLLER_CONCURRENCY = ("--concurrent-deployment-syncs=20", "--concurrent-replicaset-syncs=20", "--concurrent-namespace-syncs=20")
+CONTROLLER_CONCURRENCY = (
+    "--concurrent-deployment-syncs=20",
+    "--concurrent-replicaset-syncs=20",
+    "--concurrent-namespace-syncs=20",
+)
 PROCESSES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 SERVICE_CIDR = "10.96.0.0/16"
 # Webhook servers would be simulated pods the API server cannot call (istiod's injection webhook fails closed), so
@@ -171,7 +175,12 @@ class LocalControlPlane:
         for name in sorted(wanted):
             body = self._node(name)
             if name in existing:
-                self._api("PATCH", f"/api/v1/nodes/{name}/status", {"status": body["status"]}, content_type="application/merge-patch+json")
+                self._api(
+                    "PATCH",
+                    f"/api/v1/nodes/{name}/status",
+                    {"status": body["status"]},
+                    content_type="application/merge-patch+json",
+                )
             else:
                 self._api("POST", "/api/v1/nodes", body)
         for name in sorted(existing - wanted):
@@ -184,10 +193,23 @@ class LocalControlPlane:
             "kind": "Node",
             "metadata": {
                 "name": name,
-                "labels": {"type": "kwok", "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"},
+                "labels": {
+                    "type": "kwok",
+                    "kubernetes.io/hostname": name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                },
                 "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
             },
-            "status": {"capacity": capacity, "allocatable": capacity, "nodeInfo": {"kubeletVersion": f"v{self.config.kubernetes_version}.0-kwok", "architecture": "amd64", "operatingSystem": "linux"}},
+            "status": {
+                "capacity": capacity,
+                "allocatable": capacity,
+                "nodeInfo": {
+                    "kubeletVersion": f"v{self.config.kubernetes_version}.0-kwok",
+                    "architecture": "amd64",
+                    "operatingSystem": "linux",
+                },
+            },
         }
 
     # --- processes ----------------------------------------------------------------------------------------------
@@ -204,30 +226,72 @@ class LocalControlPlane:
         pki, kubeconfig = self.pki, str(self.kubeconfig_path)
         etcd_url = f"http://127.0.0.1:{ports.etcd_client}"
         peer_url = f"http://127.0.0.1:{ports.etcd_peer}"
-        served = ["--bind-address=127.0.0.1", f"--authentication-kubeconfig={kubeconfig}", f"--authorization-kubeconfig={kubeconfig}", *UNTHROTTLED_CLIENT]
+        served = [
+            "--bind-address=127.0.0.1",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            *UNTHROTTLED_CLIENT,
+        ]
         commands = {
             "etcd": [
-                "etcd", "--name=default", f"--data-dir={self.root / 'etcd'}", f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
-                f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}", f"--initial-cluster=default={peer_url}",
+                "etcd",
+                "--name=default",
+                f"--data-dir={self.root / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=default={peer_url}",
             ],
             "kube-apiserver": [
-                "kube-apiserver", f"--etcd-servers={etcd_url}", "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={ports.apiserver}",
-                f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}", f"--client-ca-file={pki / 'ca.crt'}",
-                f"--token-auth-file={pki / 'tokens.csv'}", f"--service-account-key-file={pki / 'sa.pub'}", f"--service-account-signing-key-file={pki / 'sa.key'}",
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local", f"--service-cluster-ip-range={SERVICE_CIDR}",
-                "--authorization-mode=RBAC", "--allow-privileged=true", f"--cert-dir={pki}", "--endpoint-reconciler-type=none",
+                "kube-apiserver",
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={ports.apiserver}",
+                f"--tls-cert-file={pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={pki / 'apiserver.key'}",
+                f"--client-ca-file={pki / 'ca.crt'}",
+                f"--token-auth-file={pki / 'tokens.csv'}",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--authorization-mode=RBAC",
+                "--allow-privileged=true",
+                f"--cert-dir={pki}",
+                "--endpoint-reconciler-type=none",
                 f"--disable-admission-plugins={','.join(DISABLED_ADMISSION_PLUGINS)}",
             ],
             "kube-controller-manager": [
-                "kube-controller-manager", f"--kubeconfig={kubeconfig}", "--leader-elect=false", f"--secure-port={ports.controller_manager}", *served,
-                f"--service-account-private-key-file={pki / 'sa.key'}", f"--root-ca-file={pki / 'ca.crt'}", f"--service-cluster-ip-range={SERVICE_CIDR}",
-                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-route,-service", *CONTROLLER_CONCURRENCY,
+                "kube-controller-manager",
+                f"--kubeconfig={kubeconfig}",
+                "--leader-elect=false",
+                f"--secure-port={ports.controller_manager}",
+                *served,
+                f"--service-account-private-key-file={pki / 'sa.key'}",
+                f"--root-ca-file={pki / 'ca.crt'}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-route,-service",
+                *CONTROLLER_CONCURRENCY,
             ],
-            "kube-scheduler": ["kube-scheduler", f"--kubeconfig={kubeconfig}", "--leader-elect=false", f"--secure-port={ports.scheduler}", *served],
+            "kube-scheduler": [
+                "kube-scheduler",
+                f"--kubeconfig={kubeconfig}",
+                "--leader-elect=false",
+                f"--secure-port={ports.scheduler}",
+                *served,
+            ],
             "kwok": [
-                "kwok", f"--kubeconfig={kubeconfig}", f"--config={self.root / 'kwok.yaml'}", "--manage-all-nodes=false",
-                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "--node-lease-duration-seconds=40",
-                f"--server-address=127.0.0.1:{ports.kwok}", "--cidr=10.0.0.1/16", "--node-ip=10.0.0.1",
+                "kwok",
+                f"--kubeconfig={kubeconfig}",
+                f"--config={self.root / 'kwok.yaml'}",
+                "--manage-all-nodes=false",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                "--node-lease-duration-seconds=40",
+                f"--server-address=127.0.0.1:{ports.kwok}",
+                "--cidr=10.0.0.1/16",
+                "--node-ip=10.0.0.1",
             ],
         }
         return commands[name]
@@ -235,7 +299,9 @@ class LocalControlPlane:
     def _spawn(self, name: str, command: list[str]) -> None:
         binary = shutil.which(command[0], path=self.config.search_path or os.environ.get("PATH"))
         if not binary:
-            raise ControlPlaneError(f"{command[0]} not found on PATH or in the toolchain; build it with toolchain/install.sh")
+            raise ControlPlaneError(
+                f"{command[0]} not found on PATH or in the toolchain; build it with toolchain/install.sh"
+            )
         # The engine's memory limit (stacks/engine/environment.py) is the engine's: the cluster, started from inside the engine
         # (it is a resource of the program), runs with Go's defaults. At 1000 apps the API server holds 2.5 GB, and
         # under the engine's 512 MiB it spent a core collecting (bench/results.md, stop 20).
@@ -244,7 +310,12 @@ class LocalControlPlane:
             env["HOME"] = str(self.root)
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 (the child keeps it)
         process = subprocess.Popen(
-            [binary, *command[1:]], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env
+            [binary, *command[1:]],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=env,
         )
         log.close()
         (self.root / f"{name}.pid").write_text(str(process.pid))
@@ -266,21 +337,33 @@ class LocalControlPlane:
                 words = [w.decode(errors="replace") for w in (entry / "cmdline").read_bytes().split(b"\0")[:-1]]
             except OSError:
                 continue
-            if words and os.path.basename(words[0]) == name and any(marker in w for w in words[1:]) and process_running(int(entry.name)):
+            if (
+                words
+                and os.path.basename(words[0]) == name
+                and any(marker in w for w in words[1:])
+                and process_running(int(entry.name))
+            ):
                 found.append(int(entry.name))
         return found
 
     def _check_port(self, name: str, ports: Ports) -> None:
         """The port a process is about to listen on must be free: another program on it is named, not stopped."""
-        port = {"etcd": ports.etcd_client, "kube-apiserver": ports.apiserver, "kube-controller-manager": ports.controller_manager,
-                "kube-scheduler": ports.scheduler, "kwok": ports.kwok}[name]
+        port = {
+            "etcd": ports.etcd_client,
+            "kube-apiserver": ports.apiserver,
+            "kube-controller-manager": ports.controller_manager,
+            "kube-scheduler": ports.scheduler,
+            "kwok": ports.kwok,
+        }[name]
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
-                raise ControlPlaneError(f"port {port} of {name} is taken by a program that is not this cluster's (`ss -ltnp 'sport = :{port}'` names it); "
-                                        f"stop it, or remove the cluster with `meshinstall destroy`") from None
+                raise ControlPlaneError(
+                    f"port {port} of {name} is taken by a program that is not this cluster's (`ss -ltnp 'sport = :{port}'` names it); "
+                    f"stop it, or remove the cluster with `meshinstall destroy`"
+                ) from None
 
     def _pid(self, name: str) -> int | None:
         path = self.root / f"{name}.pid"
@@ -329,12 +412,57 @@ class LocalControlPlane:
         """CA, a serving certificate for 127.0.0.1, the service-account key pair and the admin token."""
         if (self.pki / "tokens.csv").is_file():
             return
+
         def openssl(*args: str) -> None:
             subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=self.pki)
-        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "3650", "-subj", "/CN=meshinstall-local-ca")
-        (self.pki / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\n")
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "apiserver.key", "-out", "apiserver.csr", "-subj", "/CN=kube-apiserver")
-        openssl("x509", "-req", "-in", "apiserver.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "apiserver.crt", "-days", "3650", "-extfile", "san.cnf")
+
+        openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=meshinstall-local-ca",
+        )
+        (self.pki / "san.cnf").write_text(
+            "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.96.0.1\n"
+        )
+        openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "apiserver.key",
+            "-out",
+            "apiserver.csr",
+            "-subj",
+            "/CN=kube-apiserver",
+        )
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            "apiserver.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "apiserver.crt",
+            "-days",
+            "3650",
+            "-extfile",
+            "san.cnf",
+        )
         openssl("genrsa", "-out", "sa.key", "2048")
         openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub")
         token = secrets.token_hex(24)
@@ -351,7 +479,12 @@ class LocalControlPlane:
         config = {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "meshinstall", "cluster": {"server": f"https://127.0.0.1:{ports.apiserver}", "certificate-authority-data": ca}}],
+            "clusters": [
+                {
+                    "name": "meshinstall",
+                    "cluster": {"server": f"https://127.0.0.1:{ports.apiserver}", "certificate-authority-data": ca},
+                }
+            ],
             "users": [{"name": "admin", "user": {"token": self._token()}}],
             "contexts": [{"name": "meshinstall", "context": {"cluster": "meshinstall", "user": "admin"}}],
             "current-context": "meshinstall",
@@ -359,10 +492,17 @@ class LocalControlPlane:
         self.kubeconfig_path.write_text(yaml.safe_dump(config))
         self.kubeconfig_path.chmod(0o600)
 
-    def _api(self, method: str, path: str, body: Any = None, raw: bool = False, content_type: str = "application/json") -> Any:
+    def _api(
+        self, method: str, path: str, body: Any = None, raw: bool = False, content_type: str = "application/json"
+    ) -> Any:
         url = f"https://127.0.0.1:{self._ports().apiserver}{path}"
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(url, data=data, method=method, headers={"Authorization": f"Bearer {self._token()}", "Content-Type": content_type})
+        request = urllib.request.Request(
+            url,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self._token()}", "Content-Type": content_type},
+        )
         context = ssl.create_default_context(cafile=str(self.pki / "ca.crt"))
         try:
             with urllib.request.urlopen(request, context=context, timeout=10) as response:

@@ -7,9 +7,10 @@ import json
 import shutil
 import subprocess
 import tarfile
-from functools import lru_cache
+from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -32,7 +33,7 @@ def _values_of(archive: tarfile.TarFile, prefix: str) -> dict[str, Any]:
     values = yaml.safe_load(member.read()) or {} if member else {}
     values = {**values.pop("_internal_defaults_do_not_set", {}), **values}
     for name in archive.getnames():
-        rest = name[len(prefix):] if name.startswith(prefix) else ""
+        rest = name[len(prefix) :] if name.startswith(prefix) else ""
         if rest.startswith("charts/") and rest.count("/") == 1 and rest.endswith(".tgz"):
             nested = tarfile.open(fileobj=io.BytesIO(archive.extractfile(name).read()))
             sub = nested.getnames()[0].split("/")[0]
@@ -46,11 +47,13 @@ def _values_of(archive: tarfile.TarFile, prefix: str) -> dict[str, Any]:
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in over.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        merged[key] = (
+            _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
     return merged
 
 
-@lru_cache(maxsize=None)
+@cache
 def chart_defaults(archive_path: Path) -> dict[str, Any]:
     """Default values of a chart archive, with its vendored subcharts."""
     with tarfile.open(archive_path) as archive:
@@ -63,7 +66,9 @@ def unknown_keys(chart: str, values: dict[str, Any], defaults: dict[str, Any]) -
     return sorted(_unknown(values, defaults, (), OPEN_MAPS.get(chart, set())))
 
 
-def _unknown(values: dict[str, Any], defaults: Any, path: tuple[str, ...], open_maps: set[tuple[str, ...]]) -> Iterator[str]:
+def _unknown(
+    values: dict[str, Any], defaults: Any, path: tuple[str, ...], open_maps: set[tuple[str, ...]]
+) -> Iterator[str]:
     if path in open_maps or defaults is None or defaults == {}:
         return
     for key, value in values.items():
@@ -77,13 +82,26 @@ def _unknown(values: dict[str, Any], defaults: Any, path: tuple[str, ...], open_
 def helm() -> str:
     """The toolchain's helm."""
     found = shutil.which("helm")
-    assert found, "the render tests need helm from the toolchain (toolchain/install.sh; scripts/test.sh puts it on PATH): mark them needs_helm"
+    assert found, (
+        "the render tests need helm from the toolchain (toolchain/install.sh; scripts/test.sh puts it on PATH): mark them needs_helm"
+    )
     return found
 
 
-@lru_cache(maxsize=None)
+@cache
 def _render(name: str, archive: str, namespace: str, values_json: str) -> tuple[dict[str, Any], ...]:
-    command = [helm(), "template", name, archive, "--namespace", namespace, "--kube-version", KUBE_VERSION, "--values", "-"]
+    command = [
+        helm(),
+        "template",
+        name,
+        archive,
+        "--namespace",
+        namespace,
+        "--kube-version",
+        KUBE_VERSION,
+        "--values",
+        "-",
+    ]
     done = subprocess.run(command, input=values_json, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise RenderError(done.stderr.strip())

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from meshinstall.checks.base import Context
 from meshinstall.schemas.validate import load_spec
@@ -19,7 +20,9 @@ class Answers:
     def __init__(self, answers: dict[str, Answer], default: Answer | None = None) -> None:
         self.answers, self.default, self.sent = answers, default, []
 
-    def call(self, method: str, path: str, query: list, headers: dict, body: bytes | None, timeout: Any = None) -> tuple[int, str, bytes]:
+    def call(
+        self, method: str, path: str, query: list, headers: dict, body: bytes | None, timeout: Any = None
+    ) -> tuple[int, str, bytes]:
         self.sent.append((method, path, dict(query), headers.get("Accept")))
         asked = f"{path}?{'&'.join(f'{k}={v}' for k, v in query)}" if query else path
         answer_of = self.answers.get(asked) or self.answers.get(path) or self.default

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
@@ -34,7 +35,9 @@ class Recorder(pulumi.runtime.Mocks):
         if args.typ == "kubernetes:helm.sh/v3:Release":
             state["status"] = {"status": "deployed", "name": args.inputs.get("name")}
         if args.typ == "pulumi-python:dynamic:Resource":  # what the simulated cluster's provider returns
-            state.update(kubeconfig="apiVersion: v1\nkind: Config\n", kubeconfig_path=f"{args.inputs['state_dir']}/kubeconfig")
+            state.update(
+                kubeconfig="apiVersion: v1\nkind: Config\n", kubeconfig_path=f"{args.inputs['state_dir']}/kubeconfig"
+            )
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -55,7 +58,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             through_inputs = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
             dependencies = sorted(set(request.dependencies) | through_inputs)
             self.recorder.resources[response.urn] = Registered(
-                response.urn, request.type, request.name, inputs, request.parent, dependencies, request.provider,
+                response.urn,
+                request.type,
+                request.name,
+                inputs,
+                request.parent,
+                dependencies,
+                request.provider,
                 len(request.stackTrace.frames),
             )
         return response
@@ -64,7 +73,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 def run(program: Callable[[], Any], stack: str = "test") -> dict[str, Registered]:
     """Run `program` under mocks and return every registered resource by URN."""
     recorder = Recorder()
-    pulumi.runtime.set_mocks(recorder, project="meshinstall", stack=stack, preview=False, monitor=RecordingMonitor(recorder))
+    pulumi.runtime.set_mocks(
+        recorder, project="meshinstall", stack=stack, preview=False, monitor=RecordingMonitor(recorder)
+    )
 
     @pulumi.runtime.test
     def body() -> None:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from conftest import ROOT, SECRETS
 from mocks import Registered, run
 
 from meshinstall.schemas.validate import load_spec
+from meshinstall.stacks.cluster.target import ClusterTarget
 from meshinstall.stacks.program import gateway_api, program
 from meshinstall.stacks.state import secrets
-from meshinstall.stacks.cluster.target import ClusterTarget
 
 
-@lru_cache(maxsize=None)
+@cache
 def resources(env: str) -> tuple[Registered, ...]:
     """Every resource the program registers for environments/<env>.yaml."""
     spec = load_spec(ROOT / "environments" / f"{env}.yaml")

@@ -31,14 +31,28 @@ def test_an_app_is_handed_its_workload_route_callers_and_traffic_policy():
     namespaces = args.app_namespaces(spec.paas)
     got = args.app_args(app(spec, "payments", "checkout"), payments, namespaces, {"DB_PASSWORD": "pw"})
     assert got == AppArgs(
-        name="checkout", team="payments", namespace="payments", image="registry.example.com/payments/checkout:1.4.2", replicas=2,
-        port=8080, protocol="http", cpu="250m", memory="256Mi", automount_service_account_token=False, env={"LOG_LEVEL": "info"},
-        secret_env=("DB_PASSWORD",), route=Route("checkout.apps.example.com", "/"), allow_from=("orders", "storefront/web"),
+        name="checkout",
+        team="payments",
+        namespace="payments",
+        image="registry.example.com/payments/checkout:1.4.2",
+        replicas=2,
+        port=8080,
+        protocol="http",
+        cpu="250m",
+        memory="256Mi",
+        automount_service_account_token=False,
+        env={"LOG_LEVEL": "info"},
+        secret_env=("DB_PASSWORD",),
+        route=Route("checkout.apps.example.com", "/"),
+        allow_from=("orders", "storefront/web"),
         traffic=TrafficPolicy(
-            "5s", Retries(3, "5xx,reset,connect-failure,retriable-4xx", "2s"), CircuitBreaker(5, "30s", 50),
+            "5s",
+            Retries(3, "5xx,reset,connect-failure,retriable-4xx", "2s"),
+            CircuitBreaker(5, "30s", 50),
             Canary("registry.example.com/payments/checkout:1.5.0", 1, 10),
         ),
-        secret_values={"DB_PASSWORD": "pw"}, team_namespaces={"payments": "payments", "storefront": "storefront"},
+        secret_values={"DB_PASSWORD": "pw"},
+        team_namespaces={"payments": "payments", "storefront": "storefront"},
     )
 
 
@@ -72,7 +86,12 @@ def test_paas_holds_every_team_then_every_app_in_team_order_with_its_secret_env(
     spec = spec_of("dev")
     got = args.paas_args(spec, steady(spec, None), {("payments", "checkout"): {"DB_PASSWORD": "pw"}}, ())
     assert [t.name for t in got.teams] == ["payments", "storefront"]
-    assert [(a.team, a.name) for a in got.apps] == [("payments", "checkout"), ("payments", "orders"), ("storefront", "web"), ("storefront", "catalog")]
+    assert [(a.team, a.name) for a in got.apps] == [
+        ("payments", "checkout"),
+        ("payments", "orders"),
+        ("storefront", "web"),
+        ("storefront", "catalog"),
+    ]
     assert got.apps[0].secret_values == {"DB_PASSWORD": "pw"} and got.apps[1].secret_values == {}
     assert got.gateway == SharedGateway(("*.apps.example.com",), None)
 
@@ -80,29 +99,44 @@ def test_paas_holds_every_team_then_every_app_in_team_order_with_its_secret_env(
 def test_the_shared_gateway_carries_the_tls_secret_and_is_none_without_a_gateway():
     spec = spec_of("prod")
     assert args.shared_gateway(spec.paas.gateway) == SharedGateway(("*.apps.example.com",), "apps-tls")
-    assert args.paas_args(replace(spec, paas=replace(spec.paas, gateway=None)), steady(spec, None), {}, ()).gateway is None
+    assert (
+        args.paas_args(replace(spec, paas=replace(spec.paas, gateway=None)), steady(spec, None), {}, ()).gateway is None
+    )
 
 
 def test_istiod_settings_come_from_the_mesh_and_the_sidecars():
     spec = spec_of("prod")
     assert chart_settings.istiod_settings(spec, "1-30-3") == IstiodSettings(
-        revision="1-30-3", profile="default", cpu="1", memory="4Gi", cni=True, outbound_traffic_policy="REGISTRY_ONLY", trace_sampling=1.0,
-        proxy=ProxyResources("200m", "256Mi", "2", "1Gi"), hold_application_until_proxy_starts=True,
+        revision="1-30-3",
+        profile="default",
+        cpu="1",
+        memory="4Gi",
+        cni=True,
+        outbound_traffic_policy="REGISTRY_ONLY",
+        trace_sampling=1.0,
+        proxy=ProxyResources("200m", "256Mi", "2", "1Gi"),
+        hold_application_until_proxy_starts=True,
     )
 
 
 def test_sidecars_span_every_team_namespace():
     spec = spec_of("prod")
     got = args.sidecars_args(spec, ())
-    assert (got.mtls, got.outbound_traffic_policy, got.mesh_namespaces) == ("strict", "REGISTRY_ONLY", ("payments", "storefront"))
+    assert (got.mtls, got.outbound_traffic_policy, got.mesh_namespaces) == (
+        "strict",
+        "REGISTRY_ONLY",
+        ("payments", "storefront"),
+    )
 
 
 def test_monitoring_watches_every_app_at_the_spec_s_thresholds():
     spec = spec_of("prod")
     got = args.monitoring_args(spec, releases(spec), "pw", (), {})
     assert got.apps == (
-        AppTarget("payments", "payments", "checkout"), AppTarget("payments", "payments", "orders"),
-        AppTarget("storefront", "storefront", "web"), AppTarget("storefront", "storefront", "catalog"),
+        AppTarget("payments", "payments", "checkout"),
+        AppTarget("payments", "payments", "orders"),
+        AppTarget("storefront", "storefront", "web"),
+        AppTarget("storefront", "storefront", "catalog"),
     )
     assert got.alerts == AlertThresholds(2, 500)
     assert got.grafana is True and got.grafana_password == "pw"
@@ -116,6 +150,8 @@ def test_monitoring_without_alerts_has_no_thresholds():
 
 def test_grafana_reads_its_password_from_the_secret_only_when_the_spec_gives_one():
     spec = spec_of("prod")
-    assert chart_settings.prometheus_stack(spec.monitoring) == PrometheusStack("30d", "200Gi", True, True, "grafana-admin")
+    assert chart_settings.prometheus_stack(spec.monitoring) == PrometheusStack(
+        "30d", "200Gi", True, True, "grafana-admin"
+    )
     without = replace(spec.monitoring, grafana=model.Grafana(enabled=True, admin_password=None))
     assert chart_settings.prometheus_stack(without).grafana_secret is None

@@ -36,14 +36,19 @@ def test_every_release_renders_and_sets_only_keys_the_chart_knows(env, name):
     chosen = release(env, name)
     assert render(chosen), f"{name} rendered nothing"
     defaults = chart_defaults(chosen.chart.local_path())
-    assert unknown_keys(chosen.chart.name, chosen.values, defaults) == [], f"{env}/{name}: values the chart does not know"
+    assert unknown_keys(chosen.chart.name, chosen.values, defaults) == [], (
+        f"{env}/{name}: values the chart does not know"
+    )
 
 
 @pytest.mark.needs_helm
 def test_a_misspelled_value_is_caught():
     istiod = release("dev", "istiod")
     typo = {**istiod.values, "replicaCont": 2, "global": {**istiod.values["global"], "istioNamspace": "x"}}
-    assert unknown_keys("istiod", typo, chart_defaults(istiod.chart.local_path())) == ["global.istioNamspace", "replicaCont"]
+    assert unknown_keys("istiod", typo, chart_defaults(istiod.chart.local_path())) == [
+        "global.istioNamspace",
+        "replicaCont",
+    ]
     gateway = release("dev", "istio-ingressgateway")
     with pytest.raises(RenderError, match="replicaCont"):  # the gateway chart's values.schema.json refuses it too
         render(dataclasses.replace(gateway, values={**gateway.values, "replicaCont": 2}))
@@ -52,7 +57,9 @@ def test_a_misspelled_value_is_caught():
 def test_old_value_layout_would_be_caught():
     """istiod's values were once nested under `pilot`; the chart now reads them at the top and ignores `pilot`."""
     istiod = release("prod", "istiod")
-    assert unknown_keys("istiod", {"pilot": {"replicaCount": 1}}, chart_defaults(istiod.chart.local_path())) == ["pilot"]
+    assert unknown_keys("istiod", {"pilot": {"replicaCount": 1}}, chart_defaults(istiod.chart.local_path())) == [
+        "pilot"
+    ]
 
 
 def _matches(selector: dict, labels: dict[str, str]) -> bool:
@@ -74,11 +81,15 @@ def _matches(selector: dict, labels: dict[str, str]) -> bool:
 def test_the_rendered_injector_selects_every_team_namespace(env):
     webhooks = objects(render(release(env, "istiod")), "MutatingWebhookConfiguration")
     selectors = [hook["namespaceSelector"] for config in webhooks for hook in config["webhooks"]]
-    team_namespaces = [r for r in of_type(env, "core/v1:Namespace") if "meshinstall.dev/team" in r.inputs["metadata"]["labels"]]
+    team_namespaces = [
+        r for r in of_type(env, "core/v1:Namespace") if "meshinstall.dev/team" in r.inputs["metadata"]["labels"]
+    ]
     assert team_namespaces
     for namespace in team_namespaces:
         labels = namespace.inputs["metadata"]["labels"]
-        assert any(_matches(s, labels) for s in selectors), f"{namespace.urn}: no injection webhook selects labels {labels}"
+        assert any(_matches(s, labels) for s in selectors), (
+            f"{namespace.urn}: no injection webhook selects labels {labels}"
+        )
 
 
 @pytest.mark.needs_helm
@@ -110,7 +121,11 @@ def test_pod_security_brings_the_cni_agent_and_istiod_uses_it(env):
     assert spec.paas.pod_security in ("baseline", "restricted")
     daemonsets = objects(render(release(env, "istio-cni")), "DaemonSet")
     assert [d["metadata"]["name"] for d in daemonsets] == ["istio-cni-node"]
-    injector = next(c for c in objects(render(release(env, "istiod")), "ConfigMap") if c["metadata"]["name"].startswith("istio-sidecar-injector"))
+    injector = next(
+        c
+        for c in objects(render(release(env, "istiod")), "ConfigMap")
+        if c["metadata"]["name"].startswith("istio-sidecar-injector")
+    )
     assert json.loads(injector["data"]["values"])["pilot"]["cni"]["enabled"] is True
 
 
@@ -120,7 +135,11 @@ def test_without_pod_security_there_is_no_cni_agent_and_injection_adds_istio_ini
     spec_file.write_text((ROOT / "tests" / "fixtures" / "valid" / "cni-off-privileged.yaml").read_text())
     chosen = releases(load_spec(spec_file))
     assert chosen.cni is None
-    injector = next(c for c in objects(render(chosen.istiod), "ConfigMap") if c["metadata"]["name"].startswith("istio-sidecar-injector"))
+    injector = next(
+        c
+        for c in objects(render(chosen.istiod), "ConfigMap")
+        if c["metadata"]["name"].startswith("istio-sidecar-injector")
+    )
     assert json.loads(injector["data"]["values"])["pilot"]["cni"]["enabled"] is False
     assert "NET_ADMIN" in injector["data"]["config"]
 
@@ -145,11 +164,15 @@ def _rendered_footprint(env: str, nodes: int):
             if doc["kind"] not in ("Deployment", "DaemonSet", "StatefulSet"):
                 continue
             count = nodes if doc["kind"] == "DaemonSet" else doc["spec"].get("replicas", 1)
-            requests = [c.get("resources", {}).get("requests") or {} for c in doc["spec"]["template"]["spec"]["containers"]]
+            requests = [
+                c.get("resources", {}).get("requests") or {} for c in doc["spec"]["template"]["spec"]["containers"]
+            ]
             cpu = sum(millicores(str(r.get("cpu", "0"))) for r in requests)
             memory = sum(bytes_of(str(r.get("memory", "0"))) for r in requests)
             total += Footprint(count * cpu, count * memory, count)
-        if chosen.name == "kube-prometheus-stack":  # the operator makes them from the Prometheus and Alertmanager resources
+        if (
+            chosen.name == "kube-prometheus-stack"
+        ):  # the operator makes them from the Prometheus and Alertmanager resources
             total += Footprint(0, 0, 1 + int(spec.monitoring.alerts.enabled))
     return total
 

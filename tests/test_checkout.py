@@ -25,8 +25,10 @@ def test_the_imported_meshinstall_is_this_checkouts():
 
 def test_the_meshinstall_command_on_path_is_this_checkouts():
     if Path(os.environ.get("VIRTUAL_ENV") or "/nonexistent").resolve() != VENV.resolve():
-        pytest.skip(f"run through scripts/test.sh, or with {VENV} activated (. .venv/bin/activate), "
-                    f"to check the `meshinstall` on PATH ({shutil.which('meshinstall') or 'none'})")
+        pytest.skip(
+            f"run through scripts/test.sh, or with {VENV} activated (. .venv/bin/activate), "
+            f"to check the `meshinstall` on PATH ({shutil.which('meshinstall') or 'none'})"
+        )
     assert Path(sys.prefix).resolve() == VENV.resolve(), "the tests run in another Python than the checkout's .venv"
     command = shutil.which("meshinstall")
     assert command is not None, "no `meshinstall` on PATH: scripts/setup.sh installs it into .venv/bin"
@@ -34,5 +36,7 @@ def test_the_meshinstall_command_on_path_is_this_checkouts():
     # Its interpreter (named in its first lines by pip) is the .venv's, whose meshinstall is this checkout's code
     head = Path(command).read_text().splitlines()[:3]
     assert any(str(VENV / "bin" / "python") in line for line in head), head
-    where = subprocess.run([str(VENV / "bin" / "python"), "-c", WHERE], capture_output=True, text=True, check=True, cwd="/")
+    where = subprocess.run(
+        [str(VENV / "bin" / "python"), "-c", WHERE], capture_output=True, text=True, check=True, cwd="/"
+    )
     assert Path(where.stdout.strip()).resolve().parent == ROOT

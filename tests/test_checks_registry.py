@@ -37,10 +37,31 @@ def test_checks_run_as_a_pytest_suite_on_testinfra_hosts(tmp_path, environments)
     import sys
 
     broken = tmp_path / "broken.yaml"
-    broken.write_text((environments / "dev.yaml").read_text().replace("nodes: 3", "nodes: 0").replace("extends: base.yaml", f"extends: {environments / 'base.yaml'}"))
+    broken.write_text(
+        (environments / "dev.yaml")
+        .read_text()
+        .replace("nodes: 3", "nodes: 0")
+        .replace("extends: base.yaml", f"extends: {environments / 'base.yaml'}")
+    )
     env = {**os.environ, "MESHINSTALL_ENV": str(broken), "MESHINSTALL_PHASE": "doctor"}
-    run = subprocess.run([sys.executable, "-m", "pytest", "--pyargs", "meshinstall.checks.suite", "--hosts=local://", "-q", "-rs", "-p", "no:cacheprovider"],
-                         capture_output=True, text=True, env=env, cwd=tmp_path)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--pyargs",
+            "meshinstall.checks.suite",
+            "--hosts=local://",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     assert run.returncode == 1, run.stdout
     assert "FAILED" in run.stdout and "test_check[local-MI001]" in run.stdout
     assert "1 failed" in run.stdout and "skipped" in run.stdout

@@ -127,7 +127,9 @@ def test_version_and_validate_do_not_import_pulumi(environments):
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("0 False")
-    version = subprocess.run([sys.executable, "-m", "meshinstall.cli.main", "--version"], capture_output=True, text=True)
+    version = subprocess.run(
+        [sys.executable, "-m", "meshinstall.cli.main", "--version"], capture_output=True, text=True
+    )
     assert version.stdout.strip() == "meshinstall, version 0.1.0"
 
 

@@ -19,8 +19,9 @@ def release(env: str, name: str):
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_without_a_mirror_charts_come_from_the_official_repositories_at_the_pins(env, monkeypatch):
-    from meshinstall.stacks.program.releases import releases
     from program_runs import spec_of
+
+    from meshinstall.stacks.program.releases import releases
 
     monkeypatch.delenv("MESHINSTALL_CHARTS_MIRROR")
     chosen = {r.name: r.chart for r in releases(spec_of(env)).all()}
@@ -40,7 +41,9 @@ def test_the_mirror_variable_overrides_the_spec_and_every_chart_comes_from_it():
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_base_then_cni_then_istiod_then_gateway(env):
-    base, cni, istiod, gateway = (release(env, n) for n in ("istio-base", "istio-cni", "istiod", "istio-ingressgateway"))
+    base, cni, istiod, gateway = (
+        release(env, n) for n in ("istio-base", "istio-cni", "istiod", "istio-ingressgateway")
+    )
     assert base.urn in cni.dependencies, cni.urn
     assert {base.urn, cni.urn} <= set(istiod.dependencies), istiod.urn
     assert istiod.urn in gateway.dependencies, gateway.urn
@@ -53,7 +56,10 @@ def test_istiod_values_follow_the_prod_spec():
     assert values["resources"]["requests"] == {"cpu": "1", "memory": "4Gi"}
     assert values["cni"] == {"enabled": True}
     assert values["meshConfig"]["outboundTrafficPolicy"] == {"mode": "REGISTRY_ONLY"}
-    assert values["global"]["proxy"]["resources"] == {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"cpu": "2", "memory": "1Gi"}}
+    assert values["global"]["proxy"]["resources"] == {
+        "requests": {"cpu": "200m", "memory": "256Mi"},
+        "limits": {"cpu": "2", "memory": "1Gi"},
+    }
     assert values["meshConfig"]["defaultConfig"]["holdApplicationUntilProxyStarts"] is True
     assert values["traceSampling"] == 1.0
     assert "profile" not in values  # `default` is the chart's built-in defaults
@@ -138,8 +144,14 @@ def test_rbac_is_namespaced_and_has_no_wildcards():
         for field in ("apiGroups", "resources", "verbs"):
             assert "*" not in rule[field], rule
     binding = named("prod", "RoleBinding", "payments-rolebinding")
-    assert binding.inputs["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "payments-devs"}]
-    assert binding.inputs["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "team-developer"}
+    assert binding.inputs["subjects"] == [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "payments-devs"}
+    ]
+    assert binding.inputs["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "team-developer",
+    }
 
 
 def test_every_team_namespace_denies_by_default():
@@ -150,7 +162,9 @@ def test_every_team_namespace_denies_by_default():
         netpol = named("dev", "NetworkPolicy", f"{team}-default-deny")
         assert netpol.inputs["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
         mesh = named("dev", "NetworkPolicy", f"{team}-allow-mesh")
-        assert mesh.inputs["spec"]["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {"meshinstall.dev/mesh": "true"}}}]}]
+        assert mesh.inputs["spec"]["ingress"] == [
+            {"from": [{"namespaceSelector": {"matchLabels": {"meshinstall.dev/mesh": "true"}}}]}
+        ]
 
 
 def test_allow_policy_admits_exactly_the_callers_and_the_gateway():
@@ -174,7 +188,10 @@ def test_stable_and_canary_deployments():
     assert canary.inputs["spec"]["replicas"] == 1
     pod = stable.inputs["spec"]["template"]["spec"]
     assert pod["containers"][0]["image"] == "registry.example.com/payments/checkout:1.4.2"
-    assert canary.inputs["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example.com/payments/checkout:1.5.0"
+    assert (
+        canary.inputs["spec"]["template"]["spec"]["containers"][0]["image"]
+        == "registry.example.com/payments/checkout:1.5.0"
+    )
     assert pod["serviceAccountName"] == "checkout" and pod["automountServiceAccountToken"] is False
     env = {e["name"]: e for e in pod["containers"][0]["env"]}
     assert env["LOG_LEVEL"]["value"] == "info"
@@ -239,7 +256,12 @@ def test_shared_gateway_serves_the_hosts_with_tls_in_prod():
 
 def test_alerts_per_app_at_the_spec_thresholds():
     rules = of_type("prod", "PrometheusRule")
-    assert sorted(r.inputs["metadata"]["name"] for r in rules) == ["catalog-alerts", "checkout-alerts", "orders-alerts", "web-alerts"]
+    assert sorted(r.inputs["metadata"]["name"] for r in rules) == [
+        "catalog-alerts",
+        "checkout-alerts",
+        "orders-alerts",
+        "web-alerts",
+    ]
     checkout = named("prod", "PrometheusRule", "payments-checkout-alerts").inputs
     assert checkout["metadata"]["namespace"] == "payments"
     error, latency = checkout["spec"]["groups"][0]["rules"]
@@ -249,7 +271,9 @@ def test_alerts_per_app_at_the_spec_thresholds():
     rule = named("prod", "PrometheusRule", "payments-checkout-alerts")
     assert stack in rule.dependencies
     namespaces = {urn for urn in rule.dependencies if "core/v1:Namespace" in urn}
-    assert namespaces == {urn_of("prod", "core/v1:Namespace", "payments-ns")}, "an app's rule waits for its own namespace, not every team's"
+    assert namespaces == {urn_of("prod", "core/v1:Namespace", "payments-ns")}, (
+        "an app's rule waits for its own namespace, not every team's"
+    )
 
 
 def test_control_plane_and_sidecars_are_scraped():
@@ -263,7 +287,12 @@ def test_dashboard_has_a_panel_per_app():
     dashboard = named("dev", "core/v1:ConfigMap", "mesh-dashboard").inputs
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
     panels = json.loads(dashboard["data"]["meshinstall-apps.json"])["panels"]
-    assert [p["title"] for p in panels] == ["payments/checkout", "payments/orders", "storefront/web", "storefront/catalog"]
+    assert [p["title"] for p in panels] == [
+        "payments/checkout",
+        "payments/orders",
+        "storefront/web",
+        "storefront/catalog",
+    ]
 
 
 def test_prometheus_retention_and_grafana_password_by_secret_reference():
@@ -274,10 +303,12 @@ def test_prometheus_retention_and_grafana_password_by_secret_reference():
 
 
 def test_kiali_and_jaeger_are_installed_when_enabled():
-    assert release("dev", "kiali").inputs["values"]["external_services"]["prometheus"]["url"].startswith("http://kube-prometheus-stack-prometheus.monitoring")
+    assert (
+        release("dev", "kiali")
+        .inputs["values"]["external_services"]["prometheus"]["url"]
+        .startswith("http://kube-prometheus-stack-prometheus.monitoring")
+    )
     assert release("dev", "jaeger").inputs["namespace"] == "monitoring"
-
-
 
 
 # --- cluster ---------------------------------------------------------------------------------------------------
@@ -302,14 +333,23 @@ def test_existing_cluster_uses_the_kubeconfig_context():
 def test_disabled_parts_need_no_chart():
     from dataclasses import replace
 
+    from program_runs import spec_of
+
     from meshinstall.schemas.model import Toggle, Tracing
     from meshinstall.stacks.program.releases import releases
-    from program_runs import spec_of
 
     spec = spec_of("dev")
     lean = replace(spec, monitoring=replace(spec.monitoring, kiali=Toggle(False), tracing=Tracing(enabled=False)))
     assert [r.chart.name for r in releases(lean).all()] == ["base", "cni", "istiod", "gateway", "kube-prometheus-stack"]
-    assert [r.chart.name for r in releases(spec).all()] == ["base", "cni", "istiod", "gateway", "kube-prometheus-stack", "jaeger", "kiali-server"]
+    assert [r.chart.name for r in releases(spec).all()] == [
+        "base",
+        "cni",
+        "istiod",
+        "gateway",
+        "kube-prometheus-stack",
+        "jaeger",
+        "kiali-server",
+    ]
 
 
 def test_gateway_api_crds_are_installed_from_the_mirror_and_kept_on_destroy():

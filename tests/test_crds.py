@@ -10,8 +10,8 @@ from conftest import ROOT
 from meshinstall.errors import UsageError
 from meshinstall.schemas.validate import load_spec
 from meshinstall.stacks.cluster import crds
-from meshinstall.stacks.program import gateway_api
 from meshinstall.stacks.cluster.target import ClusterTarget
+from meshinstall.stacks.program import gateway_api
 
 
 def crd(name: str, labels: dict | None = None, annotations: dict | None = None) -> dict:
@@ -58,9 +58,16 @@ def test_destroy_reports_ours_and_unowned_platform_crds_and_ignores_other_groups
 
 def test_delete_crds_removes_only_what_meshinstall_installed(monkeypatch):
     api = served(monkeypatch, FakeApi(CLUSTER))
-    assert crds.delete_ours(ClusterTarget("prod", "kubeconfig")) == ("gateways.gateway.networking.k8s.io", "virtualservices.networking.istio.io")
+    assert crds.delete_ours(ClusterTarget("prod", "kubeconfig")) == (
+        "gateways.gateway.networking.k8s.io",
+        "virtualservices.networking.istio.io",
+    )
     assert sorted(api.deleted) == ["gateways.gateway.networking.k8s.io", "virtualservices.networking.istio.io"]
-    assert {i["metadata"]["name"] for i in api.items} == {"sidecars.networking.istio.io", "prometheusrules.monitoring.coreos.com", "certificates.cert-manager.io"}
+    assert {i["metadata"]["name"] for i in api.items} == {
+        "sidecars.networking.istio.io",
+        "prometheusrules.monitoring.coreos.com",
+        "certificates.cert-manager.io",
+    }
 
 
 def test_unreadable_gateway_api_crds_are_a_usage_error_naming_the_way_out(monkeypatch):

@@ -47,7 +47,13 @@ def test_other_commands_and_a_json_preview_keep_their_output(engine):
 
 
 def test_the_engine_runs_under_a_memory_limit_unless_the_user_set_their_own(tmp_path, monkeypatch):
-    from meshinstall.stacks.engine.environment import ENGINE_MEMORY_LIMIT, PROVIDER_LIMIT_FROM_APPS, PROVIDER_MEMORY_LIMIT_MIB, Places, engine_env
+    from meshinstall.stacks.engine.environment import (
+        ENGINE_MEMORY_LIMIT,
+        PROVIDER_LIMIT_FROM_APPS,
+        PROVIDER_MEMORY_LIMIT_MIB,
+        Places,
+        engine_env,
+    )
 
     place = Places(tmp_path, tmp_path / "work", tmp_path / "home", f"file://{tmp_path}")
     monkeypatch.delenv("GOMEMLIMIT", raising=False)
@@ -76,7 +82,6 @@ def test_the_engines_version_is_asked_once_per_binary(tmp_path, monkeypatch):
     assert calls.read_text().count("x") == 1
     pulumi.write_text(f"#!/bin/sh\necho x >> {calls}\necho v3.280.0\n")  # an upgrade in place
     assert found.version(pulumi) == "v3.280.0" and calls.read_text().count("x") == 2
-
 
 
 # The engine's stand-in: started, it waits for an interrupt and ends on it. It unblocks SIGINT, which it inherits
@@ -120,7 +125,12 @@ def test_an_interrupt_that_reaches_another_thread_still_cancels_the_engine(tmp_p
     fake.parent.mkdir()
     fake.write_text(INTERRUPTIBLE_PULUMI)
     fake.chmod(0o755)
-    meshinstall = subprocess.Popen([sys.executable, "-c", INTERRUPTED_RUN, str(tmp_path)], stdout=subprocess.PIPE, text=True, env={**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"})
+    meshinstall = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_RUN, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"},
+    )
     deadline = time.monotonic() + 30
     while not (fake.parent / "started").exists() and time.monotonic() < deadline:
         time.sleep(0.05)

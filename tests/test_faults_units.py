@@ -22,12 +22,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from meshinstall.cli.main import EXIT_CODES
 from meshinstall.errors import EngineFailed, EnvironmentLocked, Interrupted, UsageError
 from meshinstall.simulator import LocalClusterConfig, LocalControlPlane
-from meshinstall.stacks.engine import runs
 from meshinstall.stacks.cluster import recovery
+from meshinstall.stacks.engine import runs
+from meshinstall.stacks.engine.events import Interrupts, Journal, failure
 from meshinstall.stacks.state import state_file
 from meshinstall.stacks.state.backend import FileBackend
 from meshinstall.stacks.state.lock import environment_lock, holder_of
-from meshinstall.stacks.engine.events import Interrupts, Journal, failure
 
 HOLD = """
 import sys, time
@@ -40,7 +40,9 @@ with environment_lock(Path(sys.argv[1]), "dev"):
 
 
 def test_a_second_command_is_refused_and_told_who_holds_the_lock_until_the_holder_dies(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path), "up", "dev"], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(tmp_path), "up", "dev"], stdout=subprocess.PIPE, text=True
+    )
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(EnvironmentLocked) as refused:
         with environment_lock(tmp_path, "dev"):
@@ -58,11 +60,31 @@ def test_an_engine_lock_of_a_dead_process_on_this_host_is_cleared_and_one_of_a_l
     locks = tmp_path / ".pulumi" / "locks" / "organization" / "meshinstall" / "dev"
     locks.mkdir(parents=True)
     dead = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True).stdout.strip()
-    (locks / "a.json").write_text(json.dumps({"pid": int(dead), "username": "ci", "hostname": os.uname().nodename, "timestamp": "2026-11-26T04:00:00.123456789Z"}))
+    (locks / "a.json").write_text(
+        json.dumps(
+            {
+                "pid": int(dead),
+                "username": "ci",
+                "hostname": os.uname().nodename,
+                "timestamp": "2026-11-26T04:00:00.123456789Z",
+            }
+        )
+    )
     said = recovery.clear_stale_engine_locks(FileBackend(tmp_path), "meshinstall", "dev", confirm=lambda _: False)
-    assert said == [f"removed the engine's lock left by ci@{os.uname().nodename} (pid {dead}, since 2026-11-26 04:00:00 UTC, dead)"]
+    assert said == [
+        f"removed the engine's lock left by ci@{os.uname().nodename} (pid {dead}, since 2026-11-26 04:00:00 UTC, dead)"
+    ]
     assert not FileBackend(tmp_path).engine_locks("meshinstall", "dev")
-    (locks / "b.json").write_text(json.dumps({"pid": os.getpid(), "username": "ci", "hostname": os.uname().nodename, "timestamp": "2026-11-26T04:00:00.123456789Z"}))
+    (locks / "b.json").write_text(
+        json.dumps(
+            {
+                "pid": os.getpid(),
+                "username": "ci",
+                "hostname": os.uname().nodename,
+                "timestamp": "2026-11-26T04:00:00.123456789Z",
+            }
+        )
+    )
     with pytest.raises(EnvironmentLocked, match="running"):
         recovery.clear_stale_engine_locks(FileBackend(tmp_path), "meshinstall", "dev", confirm=lambda _: True)
     assert (locks / "b.json").exists()
@@ -71,10 +93,16 @@ def test_an_engine_lock_of_a_dead_process_on_this_host_is_cleared_and_one_of_a_l
 def test_an_engine_lock_from_another_host_is_removed_only_when_the_user_says_so(tmp_path):
     locks = tmp_path / ".pulumi" / "locks" / "organization" / "meshinstall" / "dev"
     locks.mkdir(parents=True)
-    (locks / "c.json").write_text(json.dumps({"pid": 7, "username": "bob", "hostname": "elsewhere", "timestamp": "2026-11-26T04:00:00.123456789Z"}))
+    (locks / "c.json").write_text(
+        json.dumps(
+            {"pid": 7, "username": "bob", "hostname": "elsewhere", "timestamp": "2026-11-26T04:00:00.123456789Z"}
+        )
+    )
     questions = []
     with pytest.raises(EnvironmentLocked, match="bob@elsewhere"):
-        recovery.clear_stale_engine_locks(FileBackend(tmp_path), "meshinstall", "dev", confirm=lambda q: questions.append(q) or False)
+        recovery.clear_stale_engine_locks(
+            FileBackend(tmp_path), "meshinstall", "dev", confirm=lambda q: questions.append(q) or False
+        )
     assert "on another host, not checked" in questions[0]
     assert recovery.clear_stale_engine_locks(FileBackend(tmp_path), "meshinstall", "dev", confirm=lambda _: True)
     assert not FileBackend(tmp_path).engine_locks("meshinstall", "dev")
@@ -142,9 +170,16 @@ def test_the_salt_for_the_head_start_is_read_from_the_states_first_bytes():
     parsing the rest (a state of 37 MB at 1000 apps), and in the parsed state when it is elsewhere."""
     salt_state = _salt_state("first")
     provider = {"type": "passphrase", "state": {"salt": salt_state}}
-    head = json.dumps({"version": 3, "checkpoint": {"latest": {"manifest": {}, "secrets_providers": provider}}}, separators=(",", ":"))
-    assert state_file.salt_in("dev.json", head[:head.index(salt_state) + len(salt_state) + 1].encode()) == salt_state  # no JSON past it
-    elsewhere = {"version": 3, "checkpoint": {"latest": {"resources": [{"outputs": {"salt": "v1:x"}}], "secrets_providers": provider}}}
+    head = json.dumps(
+        {"version": 3, "checkpoint": {"latest": {"manifest": {}, "secrets_providers": provider}}}, separators=(",", ":")
+    )
+    assert (
+        state_file.salt_in("dev.json", head[: head.index(salt_state) + len(salt_state) + 1].encode()) == salt_state
+    )  # no JSON past it
+    elsewhere = {
+        "version": 3,
+        "checkpoint": {"latest": {"resources": [{"outputs": {"salt": "v1:x"}}], "secrets_providers": provider}},
+    }
     assert state_file.salt_in("dev.json", json.dumps(elsewhere).encode()) == salt_state
 
 
@@ -153,7 +188,10 @@ def test_a_state_file_cut_short_is_unreadable_and_names_its_backup(tmp_path):
     file.write_text(json.dumps({"version": 3, "checkpoint": {"latest": {"resources": []}}})[:30])
     with pytest.raises(state_file.StateUnreadable, match="dev.json.bak"):
         state_file.latest(str(file), file.read_bytes())
-    assert FileBackend(tmp_path).saved_state("meshinstall", "absent") == (str(tmp_path / ".pulumi" / "stacks" / "meshinstall" / "absent.json"), None)
+    assert FileBackend(tmp_path).saved_state("meshinstall", "absent") == (
+        str(tmp_path / ".pulumi" / "stacks" / "meshinstall" / "absent.json"),
+        None,
+    )
     assert state_file.latest("absent", None) is None
 
 
@@ -164,10 +202,13 @@ def _error(text: str) -> Exception:
     return create_command_error(CommandResult(stdout="", stderr=text, code=1))
 
 
-@pytest.mark.parametrize(("stderr", "kind", "words"), [
-    ("error: constructing secrets manager: incorrect passphrase", UsageError, "the passphrase does not decrypt"),
-    ("error: could not deserialize deployment: unexpected end of JSON input", EngineFailed, ".json.bak"),
-])
+@pytest.mark.parametrize(
+    ("stderr", "kind", "words"),
+    [
+        ("error: constructing secrets manager: incorrect passphrase", UsageError, "the passphrase does not decrypt"),
+        ("error: could not deserialize deployment: unexpected end of JSON input", EngineFailed, ".json.bak"),
+    ],
+)
 def test_known_engine_failures_become_one_line_causes_with_a_hint(stderr, kind, words):
     err = failure("up", "dev", _error(stderr), Journal(), Interrupts())
     assert isinstance(err, kind) and words in str(err)
@@ -177,12 +218,29 @@ def test_known_engine_failures_become_one_line_causes_with_a_hint(stderr, kind, 
 def test_a_failed_run_names_its_failed_resources_and_their_errors_not_the_tail_of_its_output():
     journal = Journal()
     urn = "urn:pulumi:dev::meshinstall::meshinstall:components:ControlPlane$kubernetes:helm.sh/v3:Release::istio-ingressgateway"
-    journal(SimpleNamespace(res_outputs_event=None, res_op_failed_event=None, summary_event=None,
-                            diagnostic_event=SimpleNamespace(severity="error", urn=urn, message="cannot re-use a name that is still in use\n")))
-    journal(SimpleNamespace(res_outputs_event=None, res_op_failed_event=None, summary_event=None,
-                            diagnostic_event=SimpleNamespace(severity="warning", urn=urn, message="a plugin warning")))
+    journal(
+        SimpleNamespace(
+            res_outputs_event=None,
+            res_op_failed_event=None,
+            summary_event=None,
+            diagnostic_event=SimpleNamespace(
+                severity="error", urn=urn, message="cannot re-use a name that is still in use\n"
+            ),
+        )
+    )
+    journal(
+        SimpleNamespace(
+            res_outputs_event=None,
+            res_op_failed_event=None,
+            summary_event=None,
+            diagnostic_event=SimpleNamespace(severity="warning", urn=urn, message="a plugin warning"),
+        )
+    )
     err = failure("up", "dev", _error("warning: lots of noise\nOutputs:\n  x: 1"), journal, Interrupts())
-    assert str(err) == "up failed after 0 change(s):\n  kubernetes:helm.sh/v3:Release istio-ingressgateway: cannot re-use a name that is still in use"
+    assert (
+        str(err)
+        == "up failed after 0 change(s):\n  kubernetes:helm.sh/v3:Release istio-ingressgateway: cannot re-use a name that is still in use"
+    )
 
 
 def test_an_interrupt_says_how_many_changes_were_made_and_a_second_what_is_left():
@@ -201,7 +259,9 @@ def own_interrupt_handlers():
         signal.signal(sig, handler)
 
 
-def test_an_interrupt_as_the_engine_finishes_says_the_update_is_complete_and_a_later_one_raises_nothing(own_interrupt_handlers):
+def test_an_interrupt_as_the_engine_finishes_says_the_update_is_complete_and_a_later_one_raises_nothing(
+    own_interrupt_handlers,
+):
     """The engine had ended when the Ctrl-C came: the changes stand, meshinstall stops there, and a second Ctrl-C on
     its way out is not a KeyboardInterrupt (CI saw one printed as a traceback from a garbage collector's callback)."""
     ended = SimpleNamespace(interrupt=lambda: False)  # the engine process has exited: there is nothing to cancel
@@ -220,7 +280,9 @@ def test_an_interrupt_as_the_engine_finishes_says_the_update_is_complete_and_a_l
 
 
 def test_an_operation_without_an_interrupt_leaves_ctrl_c_as_it_was(own_interrupt_handlers):
-    stack = SimpleNamespace(name="dev", workspace=SimpleNamespace(pulumi_command=SimpleNamespace(interrupt=lambda: False)))
+    stack = SimpleNamespace(
+        name="dev", workspace=SimpleNamespace(pulumi_command=SimpleNamespace(interrupt=lambda: False))
+    )
     before = signal.getsignal(signal.SIGINT)
     runs._operation(stack, "up", lambda journal: None, None)
     assert signal.getsignal(signal.SIGINT) is before
@@ -257,26 +319,50 @@ class _Helm:
     def __init__(self, records: dict[str, list[tuple[int, str]]]) -> None:
         self.records, self.deleted = records, []
 
-    def call(self, method: str, path: str, query: list, headers: dict, body: object, timeout: object = None) -> tuple[int, str, bytes]:
+    def call(
+        self, method: str, path: str, query: list, headers: dict, body: object, timeout: object = None
+    ) -> tuple[int, str, bytes]:
         if method == "DELETE":
             self.deleted.append(path.rsplit("/", 1)[1])
             return 200, "OK", b"{}"
         selector = dict(query)["labelSelector"]
         assert path.endswith("/secrets") and "owner=helm" in selector
         name = re.search(r"name=([^,]+)", selector).group(1)
-        items = [{"metadata": {"name": f"sh.helm.release.v1.{name}.v{v}", "labels": {"status": s, "version": str(v)}}}
-                 for v, s in self.records.get(name, [])]
+        items = [
+            {"metadata": {"name": f"sh.helm.release.v1.{name}.v{v}", "labels": {"status": s, "version": str(v)}}}
+            for v, s in self.records.get(name, [])
+        ]
         return 200, "OK", json.dumps({"items": items}).encode()
 
 
 def test_helm_records_of_unfinished_operations_and_unknown_releases_are_cleared_and_the_rest_kept():
-    api = _Helm({"istiod": [(1, "deployed"), (2, "pending-upgrade")], "istio-base": [(1, "deployed")],
-                  "istio-ingressgateway": [(1, "deployed")], "kiali": [(1, "failed")]})
-    said = recovery.clear_stuck_helm_releases(api, {
-        ("istio-system", "istiod"): True, ("istio-system", "istio-base"): True,
-        ("istio-ingress", "istio-ingressgateway"): False, ("istio-system", "kiali"): True})
-    assert api.deleted == ["sh.helm.release.v1.istiod.v2", "sh.helm.release.v1.istio-ingressgateway.v1", "sh.helm.release.v1.kiali.v1"]
-    assert [line.split(" was ")[0] for line in said] == ["Helm release istio-system/istiod", "Helm release istio-ingress/istio-ingressgateway", "Helm release istio-system/kiali"]
+    api = _Helm(
+        {
+            "istiod": [(1, "deployed"), (2, "pending-upgrade")],
+            "istio-base": [(1, "deployed")],
+            "istio-ingressgateway": [(1, "deployed")],
+            "kiali": [(1, "failed")],
+        }
+    )
+    said = recovery.clear_stuck_helm_releases(
+        api,
+        {
+            ("istio-system", "istiod"): True,
+            ("istio-system", "istio-base"): True,
+            ("istio-ingress", "istio-ingressgateway"): False,
+            ("istio-system", "kiali"): True,
+        },
+    )
+    assert api.deleted == [
+        "sh.helm.release.v1.istiod.v2",
+        "sh.helm.release.v1.istio-ingressgateway.v1",
+        "sh.helm.release.v1.kiali.v1",
+    ]
+    assert [line.split(" was ")[0] for line in said] == [
+        "Helm release istio-system/istiod",
+        "Helm release istio-ingress/istio-ingressgateway",
+        "Helm release istio-system/kiali",
+    ]
 
 
 def test_the_readme_lists_every_exit_code_with_its_meaning():

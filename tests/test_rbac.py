@@ -34,7 +34,9 @@ def created(env: str) -> set[tuple[str, str]]:
     for release in releases(spec_of(env)).all():
         for obj in render(release):
             if obj and (obj.get("metadata", {}).get("annotations") or {}).get("helm.sh/hook") != "test":
-                found.add((obj["apiVersion"].rsplit("/", 1)[0] if "/" in obj["apiVersion"] else "", plural(obj["kind"])))
+                found.add(
+                    (obj["apiVersion"].rsplit("/", 1)[0] if "/" in obj["apiVersion"] else "", plural(obj["kind"]))
+                )
     return found
 
 
@@ -44,7 +46,12 @@ def test_the_rules_let_the_installer_create_update_and_delete_every_kind_it_inst
     granted = {pair for rule in rbac.rules(spec_of(env)) for pair in rule.pairs()}
     kinds = created(env)
     assert ("", "namespaces") in kinds and ("apiextensions.k8s.io", "customresourcedefinitions") in kinds
-    missing = sorted(f"{verb} {resource}.{group}" for group, resource in kinds for verb in rbac.MANAGE if (group, resource, verb) not in granted)
+    missing = sorted(
+        f"{verb} {resource}.{group}"
+        for group, resource in kinds
+        for verb in rbac.MANAGE
+        if (group, resource, verb) not in granted
+    )
     assert not missing, missing
 
 
@@ -53,7 +60,9 @@ def test_rules_a_spec_does_not_need_are_left_out(tmp_path):
 
     data = yaml.safe_load((ROOT / "environments" / "dev.yaml").read_text())
     data["extends"] = str(ROOT / "environments" / "base.yaml")
-    data["monitoring"] = {piece: {"enabled": False} for piece in ("prometheus", "grafana", "kiali", "tracing", "alerts")}
+    data["monitoring"] = {
+        piece: {"enabled": False} for piece in ("prometheus", "grafana", "kiali", "tracing", "alerts")
+    }
     bare = tmp_path / "bare.yaml"
     bare.write_text(yaml.safe_dump(data))
     without = {r.why for r in rbac.rules(load_spec(bare))}
@@ -67,9 +76,13 @@ def test_the_printed_cluster_role_is_the_rules_with_their_reasons(capsys):
     role = yaml.safe_load(printed)
     assert role["kind"] == "ClusterRole" and role["metadata"]["name"] == rbac.ROLE_NAME
     rules = rbac.rules(spec_of("dev"))
-    assert role["rules"] == [{"apiGroups": list(r.groups), "resources": list(r.resources), "verbs": list(r.verbs)} for r in rules]
+    assert role["rules"] == [
+        {"apiGroups": list(r.groups), "resources": list(r.resources), "verbs": list(r.verbs)} for r in rules
+    ]
     assert all(f"# {r.why}" in printed for r in rules)
 
 
 def test_the_rbac_page_is_generated_from_the_rules():
-    assert (ROOT / "docs" / "rbac.md").read_text() == rbac.markdown(), "regenerate: python -m meshinstall.stacks.program.rbac > docs/rbac.md"
+    assert (ROOT / "docs" / "rbac.md").read_text() == rbac.markdown(), (
+        "regenerate: python -m meshinstall.stacks.program.rbac > docs/rbac.md"
+    )

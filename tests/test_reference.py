@@ -14,5 +14,11 @@ def test_spec_reference_is_up_to_date():
 
 def test_reference_lists_every_key_of_the_issue_contract():
     page = markdown()
-    for key in ("paas.teams[].apps[].traffic.canary.weight", "mesh.ingressGateway.serviceType", "monitoring.alerts.latencyP99Ms", "state.backend", "charts.mirror"):
+    for key in (
+        "paas.teams[].apps[].traffic.canary.weight",
+        "mesh.ingressGateway.serviceType",
+        "monitoring.alerts.latencyP99Ms",
+        "state.backend",
+        "charts.mirror",
+    ):
         assert f"| {key} |" in page, key

@@ -144,7 +144,9 @@ def test_valid_fixtures_validate_through_the_cli(capsys: pytest.CaptureFixture[s
 # --- environments -----------------------------------------------------------------------------------------
 
 
-def test_every_environment_validates_through_the_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_environment_validates_through_the_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(ROOT)
     assert main(["validate"]) == 0
     out = capsys.readouterr().out
@@ -195,7 +197,10 @@ def test_minimal_spec_gets_defaults() -> None:
 
 
 def test_team_and_app_defaults(tmp_path: Path) -> None:
-    path = write(tmp_path, MINIMAL + """\
+    path = write(
+        tmp_path,
+        MINIMAL
+        + """\
 paas:
   teams:
     - name: alpha
@@ -207,7 +212,8 @@ paas:
             retries: {attempts: 2}
             circuitBreaker: {consecutiveErrors: 3}
             canary: {image: registry.example.com/alpha/api:1.1.0, weight: 10}
-""")
+""",
+    )
     team = load_spec(path).paas.teams[0]
     assert team.namespaces == ("alpha",)
     assert team.app_namespace == "alpha"
@@ -318,7 +324,9 @@ def test_validate_json_reports_every_problem(capsys: pytest.CaptureFixture[str])
         assert set(problem) == {"file", "line", "column", "path", "message", "hint"}
         assert isinstance(problem["line"], int) and isinstance(problem["column"], int)
         assert problem["path"].startswith("$") and problem["message"] and problem["hint"]
-    got = collections.Counter((Path(p["file"]).resolve(), p["line"], p["column"], p["path"]) for p in result["problems"])
+    got = collections.Counter(
+        (Path(p["file"]).resolve(), p["line"], p["column"], p["path"]) for p in result["problems"]
+    )
     assert got == expected(bad[0]) + expected(bad[1])
 
 
@@ -327,13 +335,17 @@ def test_validate_json_on_valid_specs(capsys: pytest.CaptureFixture[str]) -> Non
     assert json.loads(capsys.readouterr().out) == {"valid": True, "environments": ["minimal"], "problems": []}
 
 
-def test_validate_prints_one_line_per_problem(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_prints_one_line_per_problem(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(ROOT)
     fixture = FIXTURES / "invalid" / "port-out-of-range.yaml"
     assert main(["validate", str(fixture.relative_to(ROOT))]) == 3
     captured = capsys.readouterr()  # problems may go to stdout or stderr: accept either
     lines = [line for line in (captured.out + captured.err).splitlines() if line.strip()]
-    shape = re.compile(r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<path>\$\S*): (?P<message>.+) \((?P<hint>.+)\)$")
+    shape = re.compile(
+        r"^(?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<path>\$\S*): (?P<message>.+) \((?P<hint>.+)\)$"
+    )
     matches = [m for m in map(shape.match, lines) if m]
     assert len(matches) == 2, lines
     assert all(m["file"] == "tests/fixtures/invalid/port-out-of-range.yaml" for m in matches)
@@ -406,7 +418,10 @@ def test_hostile_input_is_a_spec_problem_not_a_crash(case: str, tmp_path: Path) 
 
 
 def test_integer_fields_are_integers(tmp_path: Path) -> None:
-    path = write(tmp_path, MINIMAL + """\
+    path = write(
+        tmp_path,
+        MINIMAL
+        + """\
 paas:
   teams:
     - name: alpha
@@ -415,7 +430,8 @@ paas:
           image: registry.example.com/alpha/api:1.0.0
           port: 8080.0
           replicas: 1e0
-""")
+""",
+    )
     try:
         app = load_spec(path).paas.teams[0].apps[0]
     except SpecInvalid as err:
@@ -438,7 +454,11 @@ def test_secret_reference_with_two_sources_message() -> None:
 
 
 def test_type_error_messages_read_well() -> None:
-    messages = [p.message for f in ("wrong-types.yaml", "null-sections.yaml", "bad-durations.yaml") for p in problems_of(FIXTURES / "invalid" / f)]
+    messages = [
+        p.message
+        for f in ("wrong-types.yaml", "null-sections.yaml", "bad-durations.yaml")
+        for p in problems_of(FIXTURES / "invalid" / f)
+    ]
     assert messages
     for message in messages:
         assert " a integer" not in message and "null is a null" not in message and "list is a list" not in message
@@ -448,12 +468,16 @@ def test_type_error_messages_read_well() -> None:
 def test_no_spec_in_the_repository_holds_a_path_of_one_machine(env: Path) -> None:
     data = loader.load(env).data or {}
     kubeconfig = (data.get("cluster") or {}).get("kubeconfig")
-    assert kubeconfig is None or not (kubeconfig.startswith(("/", "~"))), f"{env.name}: cluster.kubeconfig {kubeconfig} (relative to the spec, or $KUBECONFIG)"
+    assert kubeconfig is None or not (kubeconfig.startswith(("/", "~"))), (
+        f"{env.name}: cluster.kubeconfig {kubeconfig} (relative to the spec, or $KUBECONFIG)"
+    )
     backend = (data.get("state") or {}).get("backend", "")
     assert not backend.startswith("file:///"), f"{env.name}: state.backend {backend}"
 
 
-def test_a_spec_accepted_once_is_not_validated_again_but_an_edit_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_spec_accepted_once_is_not_validated_again_but_an_edit_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The schema's verdict on a document is remembered in the user's cache (a command then starts without
     importing jsonschema); an edit that breaks the spec is still reported at its line, as the first time."""
     import subprocess
@@ -463,11 +487,16 @@ def test_a_spec_accepted_once_is_not_validated_again_but_an_edit_is(tmp_path: Pa
     spec = tmp_path / "dev.yaml"
     spec.write_text(VALID[0].read_text())
     load = f"import sys; from meshinstall.schemas.validate import load_spec; load_spec(__import__('pathlib').Path({str(spec)!r})); print('jsonschema' in sys.modules)"
-    runs = [subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, check=True).stdout.strip() for _ in range(2)]
+    runs = [
+        subprocess.run([sys.executable, "-c", load], capture_output=True, text=True, check=True).stdout.strip()
+        for _ in range(2)
+    ]
     assert runs == ["True", "False"], runs  # validated the first time only
 
     text = spec.read_text()
-    spec.write_text(text.replace("metadata:\n  name:", "metadata:\n  name: 7\n  nom:", 1))  # a number, then an unknown key
+    spec.write_text(
+        text.replace("metadata:\n  name:", "metadata:\n  name: 7\n  nom:", 1)
+    )  # a number, then an unknown key
     with pytest.raises(SpecInvalid) as raised:
         load_spec(spec)
     assert {(p.path, p.line) for p in raised.value.problems} == {("$.metadata.name", 5), ("$.metadata.nom", 6)}

@@ -84,7 +84,9 @@ def test_a_failed_output_fails_the_program():
 def test_applied_to_the_pinned_sdk_only(monkeypatch):
     monkeypatch.setattr(pulumi.log, "debug", sdk.SDK_DEBUG)
     monkeypatch.setattr(stack, "wait_for_rpcs", SDK_WAIT)
-    assert version("pulumi") == sdk.FIXED_RELEASE, "the SDK moved: read its wait_for_rpcs and redo or drop stacks/engine/sdk.py"
+    assert version("pulumi") == sdk.FIXED_RELEASE, (
+        "the SDK moved: read its wait_for_rpcs and redo or drop stacks/engine/sdk.py"
+    )
     assert sdk.apply() and stack.wait_for_rpcs is sdk.wait_for_rpcs
     monkeypatch.setattr(sdk, "FIXED_RELEASE", "0.0.0")
     monkeypatch.setattr(stack, "wait_for_rpcs", SDK_WAIT)
@@ -113,14 +115,17 @@ def test_the_program_sends_the_engine_no_debug_messages_and_every_other_one(monk
     pulumi.log.debug("registering resource: ty=kubernetes:apps/v1:Deployment")
     pulumi.log.info("Gateway API CRDs: left alone")
     pulumi.log.warn("a warning")
-    assert engine.sent == [(engine_pb2.DEBUG, "before"), (engine_pb2.INFO, "Gateway API CRDs: left alone"), (engine_pb2.WARNING, "a warning")]
+    assert engine.sent == [
+        (engine_pb2.DEBUG, "before"),
+        (engine_pb2.INFO, "Gateway API CRDs: left alone"),
+        (engine_pb2.WARNING, "a warning"),
+    ]
 
 
 def test_the_program_sends_no_stack_with_its_resources(monkeypatch):
     """The engine keeps the stack sent with each registration in the state (2.4 kB of a Deployment's 9.8 kB)."""
-    from pulumi.runtime import resource
-
     from mocks import run
+    from pulumi.runtime import resource
 
     class Thing(pulumi.ComponentResource):  # as meshinstall's components are declared
         def __init__(self, name: str) -> None:
@@ -153,6 +158,12 @@ def test_the_program_s_kubernetes_modules_are_all_loaded_ahead():
     program does not load them in its own thread, ahead of every resource. Running the example environments' programs
     after that head start loads no other module of the SDK (in a fresh Python: this one has loaded others)."""
     tests = Path(__file__).parent
-    done = subprocess.run([sys.executable, "-c", LOADED_AFTER], capture_output=True, text=True, cwd=tests, env={**os.environ, "PYTHONPATH": str(tests)})
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED_AFTER],
+        capture_output=True,
+        text=True,
+        cwd=tests,
+        env={**os.environ, "PYTHONPATH": str(tests)},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == [], f"add them to K8S_IMPORTS: {done.stdout}"

@@ -46,4 +46,3 @@ def test_cluster_commands_answer_from_the_target(isolated, capsys):
     assert capsys.readouterr().out.startswith("dev: not created\n")
     assert main(["cluster", "status", "staging"]) == 2
     assert "staging uses an existing cluster" in capsys.readouterr().err
-

@@ -10,9 +10,8 @@ from datetime import datetime, timezone
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from meshinstall.stacks.state import state_file
 from meshinstall.stacks.engine import fingerprint, unchanged
-from meshinstall.stacks.state import recorded
+from meshinstall.stacks.state import recorded, state_file
 
 LAST_UPDATE = datetime(2026, 11, 26, 10, 0, 0, tzinfo=timezone.utc)
 
@@ -39,7 +38,9 @@ def test_meshinstalls_own_writes_and_the_clusters_are_not_touches():
 
 def test_someone_elses_write_after_the_last_update_is_a_touch():
     assert unchanged._foreign_entries(item(entry("kubectl-label", "2026-11-26T10:05:00Z")), LAST_UPDATE)
-    assert unchanged._foreign_entries(item(entry("kubectl-edit", "2026-11-26T10:00:00Z")), LAST_UPDATE) == ["kubectl-edit"]
+    assert unchanged._foreign_entries(item(entry("kubectl-edit", "2026-11-26T10:00:00Z")), LAST_UPDATE) == [
+        "kubectl-edit"
+    ]
 
 
 def test_a_write_the_last_update_already_saw_is_not_a_touch():
@@ -52,15 +53,27 @@ def test_a_scale_without_a_time_counts():
 
 STATE = {
     "resources": [
-        {"type": "pulumi:pulumi:Stack", "custom": False, "outputs": {
-            "inputs": "abc", "refreshedCluster": True, "environment": "dev",
-            "urls": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "x"}}},
+        {
+            "type": "pulumi:pulumi:Stack",
+            "custom": False,
+            "outputs": {
+                "inputs": "abc",
+                "refreshedCluster": True,
+                "environment": "dev",
+                "urls": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "x"},
+            },
+        },
         {"type": "pulumi:providers:kubernetes", "custom": True, "id": "p"},
         {"type": "kubernetes:core/v1:Service", "custom": True, "id": "storefront/web"},
         {"type": "kubernetes:apps/v1:Deployment", "custom": True, "id": "storefront/web"},
         {"type": "kubernetes:networking.istio.io/v1:VirtualService", "custom": True, "id": "storefront/web"},
         {"type": "kubernetes:core/v1:Namespace", "custom": True, "id": "storefront"},
-        {"type": "kubernetes:helm.sh/v3:Release", "custom": True, "id": "istio-system/istiod", "outputs": {"status": {"revision": 3}}},
+        {
+            "type": "kubernetes:helm.sh/v3:Release",
+            "custom": True,
+            "id": "istio-system/istiod",
+            "outputs": {"status": {"revision": 3}},
+        },
         {"type": "meshinstall:components:App", "custom": False},
     ],
 }
@@ -83,7 +96,10 @@ def test_an_update_that_read_the_cluster_instead_of_refreshing_is_checked_from_t
     """A write between meshinstall's reading and the update's start was seen by neither: the next `up` must look
     back to the reading, not to the update's start."""
     read_at = datetime(2026, 11, 26, 9, 59, 50, tzinfo=timezone.utc)
-    stack = {**STATE["resources"][0], "outputs": {**STATE["resources"][0]["outputs"], "clusterReadAt": read_at.isoformat()}}
+    stack = {
+        **STATE["resources"][0],
+        "outputs": {**STATE["resources"][0]["outputs"], "clusterReadAt": read_at.isoformat()},
+    }
     state = recorded.recorded({"resources": [stack, *STATE["resources"][1:]]})
     assert state.read_at == read_at and "clusterReadAt" not in state.outputs
     since = state.read_since(LAST_UPDATE)
@@ -98,16 +114,18 @@ def test_interrupted_operations_in_the_state_are_noticed():
 
 def test_the_fingerprint_follows_secrets_and_the_passphrase(environments):
     from meshinstall.schemas.validate import load_spec
+    from meshinstall.stacks.cluster.target import ClusterTarget
     from meshinstall.stacks.program.gateway_api import GatewayApiPlan
     from meshinstall.stacks.state.secrets import ResolvedSecrets
-    from meshinstall.stacks.cluster.target import ClusterTarget
 
     dev_spec = load_spec(environments / "dev.yaml")
     target = ClusterTarget.of(dev_spec)
     one = fingerprint.inputs_fingerprint(dev_spec, ResolvedSecrets("pw-1"), GatewayApiPlan(), target, "key")
     assert one == fingerprint.inputs_fingerprint(dev_spec, ResolvedSecrets("pw-1"), GatewayApiPlan(), target, "key")
     assert one != fingerprint.inputs_fingerprint(dev_spec, ResolvedSecrets("pw-2"), GatewayApiPlan(), target, "key")
-    assert one != fingerprint.inputs_fingerprint(dev_spec, ResolvedSecrets("pw-1"), GatewayApiPlan(), target, "other key")
+    assert one != fingerprint.inputs_fingerprint(
+        dev_spec, ResolvedSecrets("pw-1"), GatewayApiPlan(), target, "other key"
+    )
     assert "pw-1" not in one
 
 
@@ -132,8 +150,9 @@ def test_the_code_fingerprint_reads_the_package_not_the_checkout_around_it(tmp_p
 
 
 def test_the_subpackages_fingerprinted_are_those_pyproject_maps():
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
     mapped = {name.split(".")[1] for name in pyproject["tool"]["setuptools"]["package-dir"] if "." in name}
@@ -147,9 +166,11 @@ def test_the_last_update_is_the_newest_history_entry_of_the_folder_backend(tmp_p
 
     folder = tmp_path / ".pulumi" / "history" / "meshinstall" / "dev"
     folder.mkdir(parents=True)
-    entries = {1795754849000000000: {"kind": "update", "result": "succeeded", "startTime": 1795754849},
-               1795754990000000000: {"kind": "refresh", "result": "failed", "startTime": 1795754990},
-               999999999000000000: {"kind": "update", "result": "succeeded", "startTime": 999999999}}  # 2001: one digit less
+    entries = {
+        1795754849000000000: {"kind": "update", "result": "succeeded", "startTime": 1795754849},
+        1795754990000000000: {"kind": "refresh", "result": "failed", "startTime": 1795754990},
+        999999999000000000: {"kind": "update", "result": "succeeded", "startTime": 999999999},
+    }  # 2001: one digit less
     for nanos, entry in entries.items():
         (folder / f"dev-{nanos}.history.json").write_text(json.dumps(entry))
         (folder / f"dev-{nanos}.checkpoint.json").write_text("{}")
@@ -165,9 +186,13 @@ def test_a_history_entry_cut_short_sends_up_to_the_engine_instead_of_a_traceback
     folder = tmp_path / ".pulumi" / "history" / "meshinstall" / "dev"
     folder.mkdir(parents=True)
     (folder / "dev-1795754849000000000.history.json").write_text('{"kind": "update", "result": "succ')
-    stack = SimpleNamespace(name="dev", workspace=SimpleNamespace(env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path}"}))
+    stack = SimpleNamespace(
+        name="dev", workspace=SimpleNamespace(env_vars={"PULUMI_BACKEND_URL": f"file://{tmp_path}"})
+    )
     assert environment.last_update(stack) is None
-    (folder / "dev-1795754849000000000.history.json").write_text('{"kind": "update", "result": "succeeded", "startTime": 1795754849}')
+    (folder / "dev-1795754849000000000.history.json").write_text(
+        '{"kind": "update", "result": "succeeded", "startTime": 1795754849}'
+    )
     assert environment.last_update(stack).start_time == datetime.fromtimestamp(1795754849, timezone.utc)
 
 
@@ -180,14 +205,19 @@ def _sealed(passphrase: str, value: str) -> tuple[str, dict]:
         nonce = os.urandom(12)
         return f"v1:{base64.b64encode(nonce).decode()}:{base64.b64encode(AESGCM(key).encrypt(nonce, plain, None)).decode()}"
 
-    secret = {state_file.SECRET_SIGNATURE: "1b47061264138c4ac30d75fd1eb44270", "ciphertext": seal(json.dumps(value).encode())}
+    secret = {
+        state_file.SECRET_SIGNATURE: "1b47061264138c4ac30d75fd1eb44270",
+        "ciphertext": seal(json.dumps(value).encode()),
+    }
     return f"v1:{base64.b64encode(salt).decode()}:{seal(b'pulumi')}", secret
 
 
 def test_the_recorded_fingerprint_is_a_secret_that_only_the_passphrase_opens():
     salt_state, secret = _sealed("right", "abc")
     stack = {**STATE["resources"][0], "outputs": {**STATE["resources"][0]["outputs"], "inputs": secret}}
-    state = recorded.recorded({"resources": [stack], "secrets_providers": {"type": "passphrase", "state": {"salt": salt_state}}})
+    state = recorded.recorded(
+        {"resources": [stack], "secrets_providers": {"type": "passphrase", "state": {"salt": salt_state}}}
+    )
     assert recorded.recorded_inputs(state, "right") == "abc"
     assert recorded.recorded_inputs(state, "wrong") is None  # then the engine runs, as for a changed spec
     assert "inputs" not in state.outputs

@@ -25,6 +25,7 @@ def at(version: str, **upgrade):
         data["mesh"]["version"] = version
         if upgrade:
             data["mesh"]["upgrade"] = upgrade
+
     return change
 
 
@@ -50,7 +51,10 @@ def test_named_waves_come_first_and_the_other_teams_follow_in_waves_of_the_given
     def change(data: dict) -> None:
         at("1.30.3", waves=[["storefront"]], teamsPerWave=2)(data)
         base = yaml.safe_load((isolated / "environments" / "base.yaml").read_text())
-        data.setdefault("paas", {})["teams"] = base["paas"]["teams"] + [{"name": "search", "quota": {"cpu": "1", "memory": "1Gi", "pods": 5}}]
+        data.setdefault("paas", {})["teams"] = base["paas"]["teams"] + [
+            {"name": "search", "quota": {"cpu": "1", "memory": "1Gi", "pods": 5}}
+        ]
+
     upgrade = plan(spec_with(isolated, change), Installed("1.29.6", "1-29-6"))
     assert [w.teams for w in upgrade.waves] == [("storefront",), ("payments", "search")]
     assert upgrade.old_revision == "1-29-6"
@@ -98,9 +102,17 @@ def test_the_installed_version_and_revision_come_from_the_istiod_release_in_the_
     def state_with(release: str, version: str, revision: str = "") -> environment.Environment:
         folder = tmp_path / release / ".pulumi" / "stacks" / "meshinstall"
         folder.mkdir(parents=True)
-        resources = [{"type": "kubernetes:helm.sh/v3:Release", "id": f"istio-system/{release}", "outputs": {"version": version, "values": {"revision": revision}, "status": {"revision": 1}}}]
+        resources = [
+            {
+                "type": "kubernetes:helm.sh/v3:Release",
+                "id": f"istio-system/{release}",
+                "outputs": {"version": version, "values": {"revision": revision}, "status": {"revision": 1}},
+            }
+        ]
         (folder / "dev.json").write_text(json.dumps({"version": 3, "checkpoint": {"latest": {"resources": resources}}}))
-        return environment.Environment("dev", FileBackend(tmp_path / release), select=None, target=None, program_inputs={}, fingerprint=None)
+        return environment.Environment(
+            "dev", FileBackend(tmp_path / release), select=None, target=None, program_inputs={}, fingerprint=None
+        )
 
     spec = spec_with(isolated, at("1.30.3"))
     first = upgrades.plan_for(state_with("istiod", "1.29.6"), spec)
@@ -117,22 +129,32 @@ def test_mid_upgrade_two_istiod_revisions_run_side_by_side_and_each_team_gets_it
     from conftest import SECRETS
     from mocks import run
 
-    from meshinstall.stacks.program import gateway_api, program
-    from meshinstall.stacks.state import secrets
     from meshinstall.stacks.cluster.target import ClusterTarget
+    from meshinstall.stacks.program import gateway_api, program
     from meshinstall.stacks.program.upgrade import MeshLayout, Revision
+    from meshinstall.stacks.state import secrets
 
     spec = spec_with(isolated, at("1.30.3"))
     old, new = Revision("default", "1.29.6"), Revision("1-30-3", "1.30.3", "istiod-1-30-3")
     layout = MeshLayout((old, new), old, "1.30.3", {"payments": "1-30-3"})
     crds = gateway_api.plan(spec, ClusterTarget.of(spec))
-    registered = run(lambda: program.build(spec, secrets.resolve(spec, SECRETS), crds, None, layout), stack="dev").values()
+    registered = run(
+        lambda: program.build(spec, secrets.resolve(spec, SECRETS), crds, None, layout), stack="dev"
+    ).values()
     releases = {r.name: r for r in registered if r.type.endswith("helm.sh/v3:Release")}
-    assert releases["istiod"].inputs["chart"].endswith("istiod-1.29.6.tgz") and releases["istiod"].inputs["values"]["revision"] == ""
+    assert (
+        releases["istiod"].inputs["chart"].endswith("istiod-1.29.6.tgz")
+        and releases["istiod"].inputs["values"]["revision"] == ""
+    )
     assert releases["istiod-1-30-3"].inputs["chart"].endswith("istiod-1.30.3.tgz")
     assert releases["istiod-1-30-3"].inputs["values"]["revision"] == "1-30-3"
-    assert releases["istio-base"].inputs["chart"].endswith("base-1.30.3.tgz") and releases["istio-base"].inputs["values"]["defaultRevision"] == "default"
-    assert releases["istio-ingressgateway"].inputs["chart"].endswith("gateway-1.29.6.tgz"), "the gateways move after the last wave"
+    assert (
+        releases["istio-base"].inputs["chart"].endswith("base-1.30.3.tgz")
+        and releases["istio-base"].inputs["values"]["defaultRevision"] == "default"
+    )
+    assert releases["istio-ingressgateway"].inputs["chart"].endswith("gateway-1.29.6.tgz"), (
+        "the gateways move after the last wave"
+    )
     assert {releases["istiod"].urn, releases["istiod-1-30-3"].urn} <= set(releases["istio-ingressgateway"].dependencies)
     labels = {r.name: r.inputs["metadata"]["labels"] for r in registered if r.type.endswith("core/v1:Namespace")}
     assert labels["payments-ns"]["istio.io/rev"] == "1-30-3" and "istio-injection" not in labels["payments-ns"]
@@ -144,15 +166,29 @@ def test_the_phases_install_beside_move_each_wave_then_the_gateways_then_remove_
 
     upgrade = plan(spec_with(isolated, at("1.30.3")), Installed("1.29.6"))
     steps = phases(upgrade, Installed("1.29.6"))
-    assert [s.name for s in steps] == ["install revision 1-30-3", "wave 1: payments", "wave 2: storefront", "gateways", "remove revision default"]
+    assert [s.name for s in steps] == [
+        "install revision 1-30-3",
+        "wave 1: payments",
+        "wave 2: storefront",
+        "gateways",
+        "remove revision default",
+    ]
     first, wave1, wave2, gateways, last = steps
-    assert [r.release for r in first.layout.revisions] == ["istiod", "istiod-1-30-3"] and first.layout.gateway.name == "default"
-    assert (wave1.layout.team_revision("payments").name, wave1.layout.team_revision("storefront").name) == ("1-30-3", "default")
+    assert [r.release for r in first.layout.revisions] == [
+        "istiod",
+        "istiod-1-30-3",
+    ] and first.layout.gateway.name == "default"
+    assert (wave1.layout.team_revision("payments").name, wave1.layout.team_revision("storefront").name) == (
+        "1-30-3",
+        "default",
+    )
     assert wave1.restart == ("payments",) and wave1.gate == GATE_CHECKS and not gateways.gate
     assert first.gate == ("MI101", "MI102"), "the new revision is checked before any namespace moves"
     assert wave2.layout.team_revision("storefront").name == "1-30-3"
     assert gateways.layout.gateway.version == "1.30.3"
-    assert [r.name for r in last.layout.revisions] == ["1-30-3"] and last.layout.team_revision("payments").release == "istiod-1-30-3"
+    assert [r.name for r in last.layout.revisions] == ["1-30-3"] and last.layout.team_revision(
+        "payments"
+    ).release == "istiod-1-30-3"
 
 
 def test_a_spec_that_names_its_revision_names_the_new_one_for_a_canary_upgrade(isolated):
@@ -160,7 +196,9 @@ def test_a_spec_that_names_its_revision_names_the_new_one_for_a_canary_upgrade(i
         def change(data: dict) -> None:
             at("1.30.3")(data)
             data["mesh"]["revision"] = revision
+
         return change
+
     with pytest.raises(UsageError, match="is the installed revision"):
         plan(spec_with(isolated, named("stable")), Installed("1.29.6", "stable"))
     assert plan(spec_with(isolated, named("blue")), Installed("1.29.6", "stable")).new_revision == "blue"
@@ -184,7 +222,9 @@ def _rollout_of(isolated, monkeypatch, failing_at: str | None):
     from meshinstall.stacks.program.upgrade import phases
 
     restarted: list[tuple[str, ...]] = []
-    monkeypatch.setattr(restarts, "restart_deployments", lambda _target, namespaces: restarted.append(tuple(namespaces)))
+    monkeypatch.setattr(
+        restarts, "restart_deployments", lambda _target, namespaces: restarted.append(tuple(namespaces))
+    )
     installed = Installed("1.29.6")
     upgrade = plan(spec_with(isolated, at("1.30.3")), installed)
     env, ups, said = _Env(), [], []
@@ -212,7 +252,9 @@ def test_a_failing_gate_rolls_every_moved_wave_back_and_removes_the_new_revision
         rollout.carry_out(env, upgrade, installed, 0, hooks)
     back, last = ups[-2][0], ups[-1][0]
     assert back == steps[0].layout, "first every team back on the old revision, both revisions running"
-    assert [r.name for r in last.revisions] == ["default"] and last.gateway.version == "1.29.6", "then the new revision removed"
+    assert [r.name for r in last.revisions] == ["default"] and last.gateway.version == "1.29.6", (
+        "then the new revision removed"
+    )
     assert restarted[-1] == ("payments", "storefront")
 
 
@@ -220,7 +262,9 @@ def test_without_rollback_a_failing_gate_stops_where_it_is_and_says_how_to_go_on
     from meshinstall.errors import VerificationFailed
 
     rollout, upgrade, installed, env, ups, restarted, hooks, steps = _rollout_of(isolated, monkeypatch, "payments")
-    with pytest.raises(VerificationFailed, match="upgrade stopped at wave 1: payments: MI402 failed. Nothing was rolled back"):
+    with pytest.raises(
+        VerificationFailed, match="upgrade stopped at wave 1: payments: MI402 failed. Nothing was rolled back"
+    ):
         rollout.carry_out(env, upgrade, installed, 0, hooks, rollback=False)
     assert [layout for layout, _ in ups] == [steps[0].layout, steps[1].layout]
 

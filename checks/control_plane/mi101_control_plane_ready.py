@@ -21,9 +21,16 @@ class ControlPlaneReady(Check):
             wanted.append((INGRESS_NAMESPACE, INGRESS_GATEWAY_NAME, mesh.ingress_gateway.replicas))
         if mesh.egress_gateway.enabled:
             wanted.append((ISTIO_NAMESPACE, "istio-egressgateway", mesh.egress_gateway.replicas))
-        short = [f"{ns}/{name}: {found}/{replicas} available" for ns, name, replicas in wanted
-                 if (found := available(ctx, ns, name)) < replicas]
+        short = [
+            f"{ns}/{name}: {found}/{replicas} available"
+            for ns, name, replicas in wanted
+            if (found := available(ctx, ns, name)) < replicas
+        ]
         targets = ", ".join(f"deployment/{ns}/{name}" for ns, name, _ in wanted)
         if short:
-            return self.failed(targets, "; ".join(short), "kubectl describe the Deployment (istio-system, istio-ingress); check events and node capacity")
+            return self.failed(
+                targets,
+                "; ".join(short),
+                "kubectl describe the Deployment (istio-system, istio-ingress); check events and node capacity",
+            )
         return self.passed(targets)

@@ -19,9 +19,14 @@ class MonitoringObjects(Check):
         if not monitoring.prometheus.enabled:
             return self.skipped("monitoring", "monitoring.prometheus is disabled")
         wanted = [("servicemonitors", "istiod"), ("podmonitors", "envoy-sidecars")]
-        missing = [f"{plural}/{name}" for plural, name in wanted
-                   if ctx.custom_object("monitoring.coreos.com", MONITORING_NAMESPACE, plural, name) is None]
-        if monitoring.grafana.enabled and not ctx.items("v1", "configmaps", MONITORING_NAMESPACE, "grafana_dashboard=1"):
+        missing = [
+            f"{plural}/{name}"
+            for plural, name in wanted
+            if ctx.custom_object("monitoring.coreos.com", MONITORING_NAMESPACE, plural, name) is None
+        ]
+        if monitoring.grafana.enabled and not ctx.items(
+            "v1", "configmaps", MONITORING_NAMESPACE, "grafana_dashboard=1"
+        ):
             missing.append("configmap with label grafana_dashboard=1")
         if ctx.custom_object("monitoring.coreos.com", MONITORING_NAMESPACE, "prometheuses", PROMETHEUS_NAME) is None:
             missing.append(f"prometheuses/{PROMETHEUS_NAME}")
@@ -29,5 +34,9 @@ class MonitoringObjects(Check):
             missing.append(f"an available deployment/{OPERATOR_NAME}")
         target = f"namespace {MONITORING_NAMESPACE}"
         if missing:
-            return self.failed(target, "missing: " + ", ".join(missing), "run `meshinstall up`; check the kube-prometheus-stack release")
+            return self.failed(
+                target,
+                "missing: " + ", ".join(missing),
+                "run `meshinstall up`; check the kube-prometheus-stack release",
+            )
         return self.passed(target)

@@ -20,12 +20,19 @@ class AppAlerts(Check):
         wrong, thresholds = [], alert_thresholds(monitoring.alerts)
         for team in ctx.spec.paas.teams:
             for app in team.apps:
-                wanted = {r["alert"]: r["expr"] for r in alert_rules_spec(app_target(team, app), thresholds)["groups"][0]["rules"]}
-                live = ctx.custom_object("monitoring.coreos.com", team.app_namespace, "prometheusrules", f"{app.name}-alerts")
+                wanted = {
+                    r["alert"]: r["expr"]
+                    for r in alert_rules_spec(app_target(team, app), thresholds)["groups"][0]["rules"]
+                }
+                live = ctx.custom_object(
+                    "monitoring.coreos.com", team.app_namespace, "prometheusrules", f"{app.name}-alerts"
+                )
                 if live is None:
                     wrong.append(f"{team.name}/{app.name} (missing)")
                     continue
-                found = {r.get("alert"): r.get("expr") for g in live["spec"].get("groups", []) for r in g.get("rules", [])}
+                found = {
+                    r.get("alert"): r.get("expr") for g in live["spec"].get("groups", []) for r in g.get("rules", [])
+                }
                 if found != wanted:
                     wrong.append(f"{team.name}/{app.name} (rules differ from the spec's thresholds)")
         if wrong:

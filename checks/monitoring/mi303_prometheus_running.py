@@ -19,6 +19,14 @@ class PrometheusRunning(Check):
             return self.skipped("monitoring", "monitoring.prometheus is disabled")
         target = self.looks_at
         pods = ctx.items("v1", "pods", MONITORING_NAMESPACE, "app.kubernetes.io/name=prometheus")
-        if not any(c["type"] == "Ready" and c["status"] == "True" for pod in pods for c in (pod.get("status") or {}).get("conditions") or []):
-            return self.failed(target, "no Prometheus pod is Ready", "look at the operator's logs: kubectl -n monitoring logs deploy/kube-prometheus-stack-operator")
+        if not any(
+            c["type"] == "Ready" and c["status"] == "True"
+            for pod in pods
+            for c in (pod.get("status") or {}).get("conditions") or []
+        ):
+            return self.failed(
+                target,
+                "no Prometheus pod is Ready",
+                "look at the operator's logs: kubectl -n monitoring logs deploy/kube-prometheus-stack-operator",
+            )
         return self.passed(target)

@@ -31,7 +31,10 @@ def _namespace_problems(ctx: Context, team, ns: str) -> list[str]:
         problems.append("resourcequota team-quota missing")
     elif _amounts(hard := quotas["team-quota"]["spec"].get("hard") or {}) != _amounts(wanted):
         live = ", ".join(f"{k}={v}" for k, v in sorted(hard.items()))
-        problems.append(f"resourcequota team-quota is {live}, the spec says " + ", ".join(f"{k}={v}" for k, v in sorted(wanted.items())))
+        problems.append(
+            f"resourcequota team-quota is {live}, the spec says "
+            + ", ".join(f"{k}={v}" for k, v in sorted(wanted.items()))
+        )
     if "team-defaults" not in {r["metadata"]["name"] for r in ctx.items("v1", "limitranges", ns)}:
         problems.append("limitrange team-defaults missing")
     bindings = {b["metadata"]["name"]: b for b in ctx.items("rbac.authorization.k8s.io/v1", "rolebindings", ns)}
@@ -39,7 +42,9 @@ def _namespace_problems(ctx: Context, team, ns: str) -> list[str]:
         binding = bindings.get("team-developer")
         subjects = sorted(s["name"] for s in (binding.get("subjects") or [])) if binding else []
         if subjects != sorted(team.groups):
-            problems.append(f"rolebinding team-developer binds {subjects or 'nothing'}, the spec says {sorted(team.groups)}")
+            problems.append(
+                f"rolebinding team-developer binds {subjects or 'nothing'}, the spec says {sorted(team.groups)}"
+            )
     policies = {p["metadata"]["name"] for p in ctx.items("security.istio.io/v1", "authorizationpolicies", ns)}
     if "default-deny" not in policies:
         problems.append("authorizationpolicy default-deny missing")

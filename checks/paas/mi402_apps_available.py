@@ -26,5 +26,9 @@ class AppsAvailable(Check):
                 if app.replicas and not ready_endpoints(ctx, ns, app.name):
                     problems.append(f"service/{ns}/{app.name} has no ready endpoints")
         if problems:
-            return self.failed("app Deployments and Services", "; ".join(problems), "kubectl describe the Deployment; check the quota (MI401) and events")
+            return self.failed(
+                "app Deployments and Services",
+                "; ".join(problems),
+                "kubectl describe the Deployment; check the quota (MI401) and events",
+            )
         return self.passed("app Deployments and Services")

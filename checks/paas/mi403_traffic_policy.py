@@ -19,7 +19,10 @@ class TrafficPolicy(Check):
         for team in ctx.spec.paas.teams:
             for app in team.apps:
                 args = app_args(app, team, namespaces)
-                for plural, wanted in (("virtualservices", virtual_service_spec(args)), ("destinationrules", destination_rule_spec(args))):
+                for plural, wanted in (
+                    ("virtualservices", virtual_service_spec(args)),
+                    ("destinationrules", destination_rule_spec(args)),
+                ):
                     found = ctx.custom_object("networking.istio.io", team.app_namespace, plural, app.name)
                     if found is None:
                         wrong.append(f"{plural}/{team.app_namespace}/{app.name} missing")
@@ -29,5 +32,9 @@ class TrafficPolicy(Check):
                         fields = sorted(k for k in set(live) | set(wanted) if live.get(k) != wanted.get(k))
                         wrong.append(f"{plural}/{team.app_namespace}/{app.name} differs in {', '.join(fields)}")
         if wrong:
-            return self.failed("virtualservices, destinationrules", "; ".join(wrong), "run `meshinstall up` to restore the spec's traffic policy")
+            return self.failed(
+                "virtualservices, destinationrules",
+                "; ".join(wrong),
+                "run `meshinstall up` to restore the spec's traffic policy",
+            )
         return self.passed("virtualservices, destinationrules")

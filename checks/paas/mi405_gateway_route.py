@@ -28,9 +28,15 @@ class GatewayRoute(Check):
         address = ingress[0].get("ip") or ingress[0].get("hostname")
         failing = []
         for team, app in routed:
-            probe = ctx.host.run(f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 -H 'Host: {app.route.host}' http://{address}{app.route.path}")
+            probe = ctx.host.run(
+                f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 -H 'Host: {app.route.host}' http://{address}{app.route.path}"
+            )
             if not probe.succeeded or probe.stdout.strip() in ("000", "404", "502", "503"):
                 failing.append(f"{team.name}/{app.name} ({probe.stdout.strip() or 'no answer'})")
         if failing:
-            return self.failed(target, "no answer from " + ", ".join(failing), "check the Gateway hosts, the VirtualService and the app's pods")
+            return self.failed(
+                target,
+                "no answer from " + ", ".join(failing),
+                "check the Gateway hosts, the VirtualService and the app's pods",
+            )
         return self.passed(target, f"{len(routed)} route(s) via {address}")

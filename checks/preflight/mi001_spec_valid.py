@@ -17,5 +17,9 @@ class SpecValid(Check):
     def inspect(self, ctx: Context) -> Result:
         if ctx.spec_problems:
             first = ctx.spec_problems[0]
-            return self.failed(str(ctx.spec_path), f"{len(ctx.spec_problems)} problem(s), first: {first}", "run `meshinstall validate` and fix every problem")
+            return self.failed(
+                str(ctx.spec_path),
+                f"{len(ctx.spec_problems)} problem(s), first: {first}",
+                "run `meshinstall validate` and fix every problem",
+            )
         return self.passed(str(ctx.spec_path))

@@ -21,9 +21,15 @@ class Passphrase(Check):
         from ...stacks.state.secrets import resolve
 
         if not os.environ.get(VARIABLE):
-            return self.failed(f"${VARIABLE}", "not set", f"export {VARIABLE}=... (it encrypts the environment's secrets in the state)")
+            return self.failed(
+                f"${VARIABLE}", "not set", f"export {VARIABLE}=... (it encrypts the environment's secrets in the state)"
+            )
         try:
             resolve(ctx.spec)
         except UsageError as err:
-            return self.failed("secrets", str(err).replace(":\n  ", ": ", 1).replace("\n  ", "; "), "set each one to its value (an empty secret is refused)")
+            return self.failed(
+                "secrets",
+                str(err).replace(":\n  ", ": ", 1).replace("\n  ", "; "),
+                "set each one to its value (an empty secret is refused)",
+            )
         return self.passed(f"${VARIABLE}", "and every secret the spec references")

@@ -27,7 +27,11 @@ class StateBackend(Check):
             holder = backend.holder(name)
             locks = backend.engine_locks(PROJECT, name)
         except (StateBackendUnreachable, UsageError) as err:
-            return self.failed(url, str(err), "start the server or fix state.backend, and its password (state.password, or PGPASSWORD/PGPASSFILE)")
+            return self.failed(
+                url,
+                str(err),
+                "start the server or fix state.backend, and its password (state.password, or PGPASSWORD/PGPASSFILE)",
+            )
         if holder and holder.pid != os.getpid():
             return self.failed(where, f"{name} is being changed by {holder}", "wait for that command to end")
         for lock in locks:
@@ -36,7 +40,10 @@ class StateBackend(Check):
         if locks:
             lock = locks[0]
             here = lock.holder.alive() is False
-            hint = (f"its holder is dead: `meshinstall up {name}` (or `repair`) removes the lock and finishes what it left" if here
-                    else f"if that run is gone, `meshinstall unlock {name}` shows the lock and clears it")
+            hint = (
+                f"its holder is dead: `meshinstall up {name}` (or `repair`) removes the lock and finishes what it left"
+                if here
+                else f"if that run is gone, `meshinstall unlock {name}` shows the lock and clears it"
+            )
             return self.failed(where, f"stack {name} is locked: {lock.describe()}", hint)
         return self.passed(where, "not locked")

@@ -23,12 +23,22 @@ class Engine(Check):
         wanted = [*toolchain.REQUIRED, "pulumi-resource-pulumi-python"] if ctx.simulated else list(toolchain.REQUIRED)
         absent = [tool for tool in wanted if not ctx.host.run(f"PATH={path!r} command -v {tool}").succeeded]
         if absent:
-            return self.failed("PATH", f"missing: {', '.join(absent)}", "install Pulumi, or run toolchain/install.sh to build the pinned toolchain")
-        if ctx.host.backend.NAME == "local":  # the version of this machine's binary is remembered (stacks/engine/toolchain.py)
+            return self.failed(
+                "PATH",
+                f"missing: {', '.join(absent)}",
+                "install Pulumi, or run toolchain/install.sh to build the pinned toolchain",
+            )
+        if (
+            ctx.host.backend.NAME == "local"
+        ):  # the version of this machine's binary is remembered (stacks/engine/toolchain.py)
             version = toolchain.version(toolchain.find("pulumi"))
         else:
             version = ctx.host.run(f"PATH={path!r} pulumi version").stdout.strip()
         found = tuple(int(x) for x in re.findall(r"\d+", version)[:3])
         if found < MINIMUM_CLI:
-            return self.failed("pulumi version", f"{version} is older than {'.'.join(map(str, MINIMUM_CLI))}", "upgrade the Pulumi CLI (toolchain/install.sh builds a matching one)")
+            return self.failed(
+                "pulumi version",
+                f"{version} is older than {'.'.join(map(str, MINIMUM_CLI))}",
+                "upgrade the Pulumi CLI (toolchain/install.sh builds a matching one)",
+            )
         return self.passed("pulumi version", version)

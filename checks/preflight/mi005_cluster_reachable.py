@@ -22,12 +22,22 @@ class ClusterReachable(Check):
             if not plane.created():
                 if before_install:
                     return self.skipped(path, "the simulated cluster does not exist yet; `up` creates it")
-                return self.failed(path, "the simulated cluster does not exist", f"run `meshinstall up {ctx.spec.name}`")
+                return self.failed(
+                    path, "the simulated cluster does not exist", f"run `meshinstall up {ctx.spec.name}`"
+                )
             if ctx.cluster_not_running:
                 status = Status.WARNING if before_install else Status.FAILED
-                return self.result(status, path, "the simulated cluster is stopped", "the next `up` or `refresh` restarts it")
+                return self.result(
+                    status, path, "the simulated cluster is stopped", "the next `up` or `refresh` restarts it"
+                )
         try:
             version = kube.get(ctx.api, "/version")
         except Exception as err:  # noqa: BLE001 (any way of not answering is this check's failure)
-            return self.failed(path, f"no answer: {type(err).__name__}: {str(err)[:200]}", "check the kubeconfig, the context and the network path to the API server")
-        return self.passed(f"{path}" + (f" (context {context})" if context else ""), f"Kubernetes {version['gitVersion']}")
+            return self.failed(
+                path,
+                f"no answer: {type(err).__name__}: {str(err)[:200]}",
+                "check the kubeconfig, the context and the network path to the API server",
+            )
+        return self.passed(
+            f"{path}" + (f" (context {context})" if context else ""), f"Kubernetes {version['gitVersion']}"
+        )

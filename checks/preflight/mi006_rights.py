@@ -15,7 +15,10 @@ class ClusterRights(Check):
     id = "MI006"
     title = "the identity has the rights meshinstall needs"
     phase = "doctor"
-    needs_running_cluster = Skip("the simulated cluster is not running; `up` starts it (its admin token has every right)", "SelfSubjectAccessReview")
+    needs_running_cluster = Skip(
+        "the simulated cluster is not running; `up` starts it (its admin token has every right)",
+        "SelfSubjectAccessReview",
+    )
 
     def inspect(self, ctx: Context) -> Result:
         from ...stacks.program import rbac
@@ -24,17 +27,32 @@ class ClusterRights(Check):
 
         def allowed(pair: tuple[str, str, str]) -> bool:
             group, resource, verb = pair
-            review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                      "spec": {"resourceAttributes": {"group": group, "resource": resource, "verb": verb}}}
-            answer = kube.request(ctx.api, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review)
+            review = {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {"group": group, "resource": resource, "verb": verb}},
+            }
+            answer = kube.request(
+                ctx.api, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review
+            )
             return bool((answer or {}).get("status", {}).get("allowed"))
 
         if allowed(("*", "*", "*")):
-            return self.passed("SelfSubjectAccessReview", f"all {len(wanted)} rights of `meshinstall rbac {ctx.spec.name}`: the identity may do anything")
+            return self.passed(
+                "SelfSubjectAccessReview",
+                f"all {len(wanted)} rights of `meshinstall rbac {ctx.spec.name}`: the identity may do anything",
+            )
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = list(pool.map(allowed, wanted))
-        denied = [f"{verb} {resource}{'.' + group if group else ''}" for (group, resource, verb), ok in zip(wanted, answers) if not ok]
+        denied = [
+            f"{verb} {resource}{'.' + group if group else ''}"
+            for (group, resource, verb), ok in zip(wanted, answers, strict=True)
+            if not ok
+        ]
         if denied:
-            return self.failed("SelfSubjectAccessReview", f"not allowed ({len(denied)} of {len(wanted)}): " + ", ".join(denied),
-                               f"grant the ClusterRole `meshinstall rbac {ctx.spec.name}` prints (docs/rbac.md says why each rule is there), or use a context that has it")
+            return self.failed(
+                "SelfSubjectAccessReview",
+                f"not allowed ({len(denied)} of {len(wanted)}): " + ", ".join(denied),
+                f"grant the ClusterRole `meshinstall rbac {ctx.spec.name}` prints (docs/rbac.md says why each rule is there), or use a context that has it",
+            )
         return self.passed("SelfSubjectAccessReview", f"all {len(wanted)} rights of `meshinstall rbac {ctx.spec.name}`")

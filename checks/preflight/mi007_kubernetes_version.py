@@ -11,7 +11,9 @@ class KubernetesVersion(Check):
     id = "MI007"
     title = "the mesh version supports the cluster's Kubernetes"
     phase = "doctor"
-    needs_running_cluster = Skip("the simulated cluster will run Kubernetes {spec.cluster.kubernetes_version}", "/version")
+    needs_running_cluster = Skip(
+        "the simulated cluster will run Kubernetes {spec.cluster.kubernetes_version}", "/version"
+    )
 
     def inspect(self, ctx: Context) -> Result:
         from ...schemas.versions import release
@@ -22,5 +24,9 @@ class KubernetesVersion(Check):
         minor = f"{info['major']}.{info['minor'].rstrip('+')}"
         if found is None or not found.supports(minor):
             supported = f"{found.kubernetes_min} to {found.kubernetes_max}" if found else "none"
-            return self.failed("/version", f"{mesh.provider} {mesh.version} does not support Kubernetes {minor} (supported: {supported})", "pick a mesh version for this cluster (`meshinstall versions`)")
+            return self.failed(
+                "/version",
+                f"{mesh.provider} {mesh.version} does not support Kubernetes {minor} (supported: {supported})",
+                "pick a mesh version for this cluster (`meshinstall versions`)",
+            )
         return self.passed("/version", f"Kubernetes {minor} with {mesh.provider} {mesh.version}")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ...components import ISTIO_BASE_RELEASE, ISTIOD_RELEASE
-from ...stacks.program.gateway_api import crd_owner
 from ...stacks.cluster import kube
+from ...stacks.program.gateway_api import crd_owner
 from ..base import Check, Context, Result, Skip, register
 
 OUR_RELEASES = {ISTIOD_RELEASE, ISTIO_BASE_RELEASE}
@@ -27,9 +27,13 @@ class MeshOwnership(Check):
             if "linkerd" in name or "kuma" in name:
                 conflicts.append(f"webhook {name} (another mesh)")
             elif labels.get("app") == "sidecar-injector" and release not in our_releases:
-                conflicts.append(f"webhook {name} (Istio revision {labels.get('istio.io/rev', '?')}, not installed by meshinstall)")
+                conflicts.append(
+                    f"webhook {name} (Istio revision {labels.get('istio.io/rev', '?')}, not installed by meshinstall)"
+                )
             elif labels.get("app") == "sidecar-injector" and labels.get("istio.io/rev", "default") not in ours:
-                conflicts.append(f"webhook {name} (Istio revision {labels.get('istio.io/rev')}, meshinstall runs {', '.join(sorted(ours))})")
+                conflicts.append(
+                    f"webhook {name} (Istio revision {labels.get('istio.io/rev')}, meshinstall runs {', '.join(sorted(ours))})"
+                )
         gateway_api = []
         # names, labels and annotations only: the CRDs' bodies (their schemas, megabytes) took most of a second
         for item in kube.list_metadata(ctx.api, "apiextensions.k8s.io/v1", "customresourcedefinitions"):
@@ -40,9 +44,13 @@ class MeshOwnership(Check):
             if meta["name"].endswith("gateway.networking.k8s.io"):
                 gateway_api.append(crd_owner(meta.get("labels"), meta.get("annotations")))
         if conflicts:
-            return self.failed("mutatingwebhookconfigurations, customresourcedefinitions", "; ".join(conflicts),
-                               "remove the other installation, or set mesh.revision to install side by side")
+            return self.failed(
+                "mutatingwebhookconfigurations, customresourcedefinitions",
+                "; ".join(conflicts),
+                "remove the other installation, or set mesh.revision to install side by side",
+            )
         owners = ", ".join(sorted(set(gateway_api)))
-        note = f"{len(gateway_api)} Gateway API CRDs present, owned by: {owners}" if gateway_api else "no Gateway API CRDs"
+        note = (
+            f"{len(gateway_api)} Gateway API CRDs present, owned by: {owners}" if gateway_api else "no Gateway API CRDs"
+        )
         return self.passed("mutatingwebhookconfigurations, customresourcedefinitions", note)
-

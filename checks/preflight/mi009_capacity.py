@@ -29,6 +29,12 @@ class Capacity(Check):
             target = f"{count} nodes' allocatable"
         need = platform_footprint(spec, count) + quota_footprint(spec)
         if need.cpu > have_cpu or need.memory > have_memory:
-            return self.failed(target, f"needs {format_cpu(need.cpu)} CPU and {format_memory(need.memory)}, has {format_cpu(have_cpu)} and {format_memory(have_memory)}",
-                               "add nodes or lower team quotas and control-plane requests")
-        return self.passed(target, f"needs {format_cpu(need.cpu)} CPU / {format_memory(need.memory)} of {format_cpu(have_cpu)} / {format_memory(have_memory)}")
+            return self.failed(
+                target,
+                f"needs {format_cpu(need.cpu)} CPU and {format_memory(need.memory)}, has {format_cpu(have_cpu)} and {format_memory(have_memory)}",
+                "add nodes or lower team quotas and control-plane requests",
+            )
+        return self.passed(
+            target,
+            f"needs {format_cpu(need.cpu)} CPU / {format_memory(need.memory)} of {format_cpu(have_cpu)} / {format_memory(have_memory)}",
+        )

@@ -21,10 +21,18 @@ class ChartsReachable(Check):
         if mirror.path is not None:
             problems = mirror_problems(ctx.spec)
         else:
-            problems = [f"{s.name} {s.version}: {s.repository} does not answer" for s in sources if not _repository_answers(s.repository)]
+            problems = [
+                f"{s.name} {s.version}: {s.repository} does not answer"
+                for s in sources
+                if not _repository_answers(s.repository)
+            ]
         target = mirror.describe()
         if problems:
-            hint = "add the missing archives to the mirror" if mirror.path else f"set charts.mirror or ${MIRROR_VARIABLE} to a local mirror for air-gapped installs"
+            hint = (
+                "add the missing archives to the mirror"
+                if mirror.path
+                else f"set charts.mirror or ${MIRROR_VARIABLE} to a local mirror for air-gapped installs"
+            )
             return self.failed(target, "; ".join(problems), hint)
         return self.passed(target, ", ".join(f"{s.name} {s.version}" for s in sources))
 

@@ -29,15 +29,29 @@ class StateOpens(Check):
         try:
             deployment = state_file.latest(where, data)
         except state_file.StateUnreadable as err:
-            back = f"`cp {where}.bak {where}` puts" if where.startswith("/") else f"putting the engine's copy ({where}.bak) back puts"
-            return self.failed(where, str(err), f"{back} the previous state back; then `meshinstall up {ctx.spec.name}` converges")
+            back = (
+                f"`cp {where}.bak {where}` puts"
+                if where.startswith("/")
+                else f"putting the engine's copy ({where}.bak) back puts"
+            )
+            return self.failed(
+                where, str(err), f"{back} the previous state back; then `meshinstall up {ctx.spec.name}` converges"
+            )
         if deployment is None:
             return self.skipped(where, "no state yet: the first `up` creates it")
         phrase = os.environ.get("MESHINSTALL_PASSPHRASE")
         if phrase and state_file.passphrase_opens(deployment, phrase) is False:
-            return self.failed(where, "MESHINSTALL_PASSPHRASE does not open this state's secrets", "set the passphrase the environment was created with")
+            return self.failed(
+                where,
+                "MESHINSTALL_PASSPHRASE does not open this state's secrets",
+                "set the passphrase the environment was created with",
+            )
         pending = deployment.get("pending_operations") or []
         if pending:
-            return self.result(Status.WARNING, where, f"{len(pending)} operation(s) of an interrupted run are pending",
-                               f"`meshinstall up {ctx.spec.name}` (or `repair`) clears them and converges")
+            return self.result(
+                Status.WARNING,
+                where,
+                f"{len(pending)} operation(s) of an interrupted run are pending",
+                f"`meshinstall up {ctx.spec.name}` (or `repair`) clears them and converges",
+            )
         return self.passed(where, f"{len(deployment.get('resources', []))} resources")

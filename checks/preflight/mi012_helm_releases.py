@@ -23,5 +23,9 @@ class HelmReleasesSettled(Check):
             if status in STUCK:
                 stuck.append(f"{release.namespace}/{release.name} is {status}")
         if stuck:
-            return self.failed("Helm releases", "; ".join(stuck), f"`meshinstall up {ctx.spec.name}` (or `repair`) clears their records and installs them again")
+            return self.failed(
+                "Helm releases",
+                "; ".join(stuck),
+                f"`meshinstall up {ctx.spec.name}` (or `repair`) clears their records and installs them again",
+            )
         return self.passed("Helm releases", "none pending or failed")

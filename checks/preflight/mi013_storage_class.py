@@ -6,7 +6,10 @@ from __future__ import annotations
 from ...stacks.cluster import kube
 from ..base import Check, Context, Result, register
 
-DEFAULT_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class")
+DEFAULT_ANNOTATIONS = (
+    "storageclass.kubernetes.io/is-default-class",
+    "storageclass.beta.kubernetes.io/is-default-class",
+)
 
 
 @register
@@ -25,9 +28,16 @@ class DefaultStorageClass(Check):
         if ctx.simulated:
             return self.skipped("StorageClass", "a simulated cluster runs no Prometheus to claim a volume")
         classes = [c["metadata"] for c in kube.list_metadata(ctx.api, "storage.k8s.io/v1", "storageclasses")]
-        default = [c["name"] for c in classes if any((c.get("annotations") or {}).get(a) == "true" for a in DEFAULT_ANNOTATIONS)]
+        default = [
+            c["name"]
+            for c in classes
+            if any((c.get("annotations") or {}).get(a) == "true" for a in DEFAULT_ANNOTATIONS)
+        ]
         if not default:
             names = ", ".join(c["name"] for c in classes) or "none"
-            return self.failed("StorageClass", f"no default StorageClass (classes: {names}): Prometheus's {storage} claim would stay Pending",
-                               "mark one StorageClass as the default (annotation storageclass.kubernetes.io/is-default-class: \"true\")")
+            return self.failed(
+                "StorageClass",
+                f"no default StorageClass (classes: {names}): Prometheus's {storage} claim would stay Pending",
+                'mark one StorageClass as the default (annotation storageclass.kubernetes.io/is-default-class: "true")',
+            )
         return self.passed("StorageClass", f"{default[0]} is the default; Prometheus claims {storage}")

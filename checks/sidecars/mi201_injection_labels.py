@@ -13,7 +13,11 @@ class InjectionLabels(Check):
     phase = "verify"
 
     def inspect(self, ctx: Context) -> Result:
-        wanted_of = {ns: injection_labels(ctx.layout.team_revision(team.name).value or None) for team in ctx.spec.paas.teams for ns in team.namespaces}
+        wanted_of = {
+            ns: injection_labels(ctx.layout.team_revision(team.name).value or None)
+            for team in ctx.spec.paas.teams
+            for ns in team.namespaces
+        }
         namespaces = list(wanted_of)
         wrong = []
         for ns in namespaces:
@@ -25,7 +29,9 @@ class InjectionLabels(Check):
             labels = namespace["metadata"].get("labels") or {}
             if any(labels.get(k) != v for k, v in wanted.items()):
                 wrong.append(ns)
-        target = "namespace labels " + ", ".join(sorted({f"{k}={v}" for labels in wanted_of.values() for k, v in labels.items()}))
+        target = "namespace labels " + ", ".join(
+            sorted({f"{k}={v}" for labels in wanted_of.values() for k, v in labels.items()})
+        )
         if wrong:
             return self.failed(target, "not on: " + ", ".join(wrong), "run `meshinstall up` to restore the labels")
         return self.passed(target, f"{len(namespaces)} namespace(s)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..base import Check, Context, Result, register
 
+
 @register
 class SidecarsInjected(Check):
     id = "MI203"
@@ -18,9 +19,16 @@ class SidecarsInjected(Check):
         for team in ctx.spec.paas.teams:
             for app in team.apps:
                 for pod in ctx.items("v1", "pods", team.app_namespace, f"app={app.name}"):
-                    names = {c["name"] for c in (pod["spec"].get("containers") or []) + (pod["spec"].get("initContainers") or [])}
+                    names = {
+                        c["name"]
+                        for c in (pod["spec"].get("containers") or []) + (pod["spec"].get("initContainers") or [])
+                    }
                     if "istio-proxy" not in names:
                         missing.append(f"{team.app_namespace}/{pod['metadata']['name']}")
         if missing:
-            return self.failed(target, "no sidecar in " + ", ".join(missing[:5]), "restart the pods (kubectl rollout restart) after checking MI102")
+            return self.failed(
+                target,
+                "no sidecar in " + ", ".join(missing[:5]),
+                "restart the pods (kubectl rollout restart) after checking MI102",
+            )
         return self.passed(target)

@@ -25,7 +25,10 @@ class ProxiesReady(Check):
                 if not pods:
                     failing.append(f"{team.name}/{app.name} (no pod)")
                     continue
-                spec = f"kubectl://{pods[0]['metadata']['name']}?container=istio-proxy&namespace={team.app_namespace}&kubeconfig={path}" + (f"&context={context}" if context else "")
+                spec = (
+                    f"kubectl://{pods[0]['metadata']['name']}?container=istio-proxy&namespace={team.app_namespace}&kubeconfig={path}"
+                    + (f"&context={context}" if context else "")
+                )
                 if not testinfra.get_host(spec).run("curl -sf http://127.0.0.1:15021/healthz/ready").succeeded:
                     failing.append(f"{team.name}/{app.name}")
         if failing:

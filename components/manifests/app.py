@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .. import INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, SHARED_GATEWAY, TEAM_LABEL, labels
 
@@ -158,9 +159,16 @@ def http_route(app: AppArgs) -> dict[str, Any]:
     """Weighted destinations with the app's timeout and retries."""
     host = service_host(app.name, app.namespace)
     canary = app.traffic.canary
-    destinations = [{"destination": {"host": host, "subset": "stable", "port": {"number": app.port}}, "weight": 100 - (canary.weight if canary else 0)}]
+    destinations = [
+        {
+            "destination": {"host": host, "subset": "stable", "port": {"number": app.port}},
+            "weight": 100 - (canary.weight if canary else 0),
+        }
+    ]
     if canary:
-        destinations.append({"destination": {"host": host, "subset": "canary", "port": {"number": app.port}}, "weight": canary.weight})
+        destinations.append(
+            {"destination": {"host": host, "subset": "canary", "port": {"number": app.port}}, "weight": canary.weight}
+        )
     route: dict[str, Any] = {"route": destinations}
     if app.traffic.timeout:
         route["timeout"] = app.traffic.timeout
@@ -182,7 +190,11 @@ def virtual_service_spec(app: AppArgs) -> dict[str, Any]:
     gateway = f"{INGRESS_NAMESPACE}/{SHARED_GATEWAY}"
     spec["hosts"].append(app.route.host)
     spec["gateways"].append(gateway)
-    ingress_route = {**http_route(app), "name": "ingress", "match": [{"gateways": [gateway], "uri": {"prefix": app.route.path}}]}
+    ingress_route = {
+        **http_route(app),
+        "name": "ingress",
+        "match": [{"gateways": [gateway], "uri": {"prefix": app.route.path}}],
+    }
     spec["http"] = [ingress_route, mesh_route]
     return spec
 

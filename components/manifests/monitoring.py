@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .. import ISTIO_NAMESPACE, MONITORING_NAMESPACE
 from ..charts import HelmRelease
@@ -71,9 +72,16 @@ class MonitoringArgs:
 
 def prometheus_stack_values(stack: PrometheusStack) -> dict[str, Any]:
     """kube-prometheus-stack values: retention and storage, Grafana on/off, select every rule and monitor."""
-    grafana: dict[str, Any] = {"enabled": stack.grafana, "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}}}
+    grafana: dict[str, Any] = {
+        "enabled": stack.grafana,
+        "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "searchNamespace": "ALL"}},
+    }
     if stack.grafana_secret:
-        grafana["admin"] = {"existingSecret": stack.grafana_secret, "userKey": "admin-user", "passwordKey": "admin-password"}
+        grafana["admin"] = {
+            "existingSecret": stack.grafana_secret,
+            "userKey": "admin-user",
+            "passwordKey": "admin-password",
+        }
     return {
         "prometheus": {
             "prometheusSpec": {
@@ -81,7 +89,14 @@ def prometheus_stack_values(stack: PrometheusStack) -> dict[str, Any]:
                 "serviceMonitorSelectorNilUsesHelmValues": False,
                 "podMonitorSelectorNilUsesHelmValues": False,
                 "ruleSelectorNilUsesHelmValues": False,
-                "storageSpec": {"volumeClaimTemplate": {"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": stack.storage}}}}},
+                "storageSpec": {
+                    "volumeClaimTemplate": {
+                        "spec": {
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": stack.storage}},
+                        }
+                    }
+                },
             }
         },
         "grafana": grafana,
@@ -142,10 +157,24 @@ def alert_rules_spec(target: AppTarget, alerts: AlertThresholds) -> dict[str, An
             {
                 "name": f"meshinstall-{target.name}",
                 "rules": [
-                    {"alert": "MeshAppHighErrorRate", "expr": error_rate, "for": "5m", "labels": {**common, "severity": "critical"},
-                     "annotations": {"summary": f"{target.team}/{target.name}: more than {alerts.error_rate_percent:g}% of requests fail"}},
-                    {"alert": "MeshAppHighLatencyP99", "expr": latency, "for": "5m", "labels": {**common, "severity": "warning"},
-                     "annotations": {"summary": f"{target.team}/{target.name}: p99 latency above {alerts.latency_p99_ms} ms"}},
+                    {
+                        "alert": "MeshAppHighErrorRate",
+                        "expr": error_rate,
+                        "for": "5m",
+                        "labels": {**common, "severity": "critical"},
+                        "annotations": {
+                            "summary": f"{target.team}/{target.name}: more than {alerts.error_rate_percent:g}% of requests fail"
+                        },
+                    },
+                    {
+                        "alert": "MeshAppHighLatencyP99",
+                        "expr": latency,
+                        "for": "5m",
+                        "labels": {**common, "severity": "warning"},
+                        "annotations": {
+                            "summary": f"{target.team}/{target.name}: p99 latency above {alerts.latency_p99_ms} ms"
+                        },
+                    },
                 ],
             }
         ]
@@ -157,15 +186,29 @@ def mesh_dashboard(apps: tuple[AppTarget, ...]) -> dict[str, Any]:
     panels = []
     for i, target in enumerate(apps):
         sel = _selector(target)
-        panels.append({
-            "id": i + 1,
-            "type": "timeseries",
-            "title": f"{target.team}/{target.name}",
-            "gridPos": {"x": (i % 2) * 12, "y": (i // 2) * 8, "w": 12, "h": 8},
-            "targets": [
-                {"refId": "A", "legendFormat": "requests/s", "expr": f"sum(rate(istio_requests_total{{{sel}}}[1m]))"},
-                {"refId": "B", "legendFormat": "5xx/s", "expr": f'sum(rate(istio_requests_total{{{sel},response_code=~"5.."}}[1m]))'},
-                {"refId": "C", "legendFormat": "p99 ms", "expr": f"histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{{{sel}}}[1m])) by (le))"},
-            ],
-        })
+        panels.append(
+            {
+                "id": i + 1,
+                "type": "timeseries",
+                "title": f"{target.team}/{target.name}",
+                "gridPos": {"x": (i % 2) * 12, "y": (i // 2) * 8, "w": 12, "h": 8},
+                "targets": [
+                    {
+                        "refId": "A",
+                        "legendFormat": "requests/s",
+                        "expr": f"sum(rate(istio_requests_total{{{sel}}}[1m]))",
+                    },
+                    {
+                        "refId": "B",
+                        "legendFormat": "5xx/s",
+                        "expr": f'sum(rate(istio_requests_total{{{sel},response_code=~"5.."}}[1m]))',
+                    },
+                    {
+                        "refId": "C",
+                        "legendFormat": "p99 ms",
+                        "expr": f"histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{{{sel}}}[1m])) by (le))",
+                    },
+                ],
+            }
+        )
     return {"title": "meshinstall: mesh apps", "uid": "meshinstall-apps", "schemaVersion": 39, "panels": panels}

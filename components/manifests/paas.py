@@ -38,8 +38,19 @@ def gateway_spec(gateway: SharedGateway) -> dict[str, Any]:
         return {
             "selector": selector,
             "servers": [
-                {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": hosts, "tls": {"httpsRedirect": True}},
-                {"port": {"number": 443, "name": "https", "protocol": "HTTPS"}, "hosts": hosts, "tls": {"mode": "SIMPLE", "credentialName": gateway.tls_secret}},
+                {
+                    "port": {"number": 80, "name": "http", "protocol": "HTTP"},
+                    "hosts": hosts,
+                    "tls": {"httpsRedirect": True},
+                },
+                {
+                    "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+                    "hosts": hosts,
+                    "tls": {"mode": "SIMPLE", "credentialName": gateway.tls_secret},
+                },
             ],
         }
-    return {"selector": selector, "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": hosts}]}
+    return {
+        "selector": selector,
+        "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": hosts}],
+    }

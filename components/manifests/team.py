@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .. import MESH_MEMBER_LABEL, TEAM_LABEL, labels
 
@@ -13,13 +14,25 @@ if TYPE_CHECKING:
 
 # Namespaced rights of a team's developers: explicit resources and verbs, never wildcards.
 DEVELOPER_RULES: list[dict[str, Any]] = [
-    {"apiGroups": [""], "resources": ["pods", "pods/log", "services", "endpoints", "configmaps", "events", "serviceaccounts"], "verbs": ["get", "list", "watch"]},
+    {
+        "apiGroups": [""],
+        "resources": ["pods", "pods/log", "services", "endpoints", "configmaps", "events", "serviceaccounts"],
+        "verbs": ["get", "list", "watch"],
+    },
     {"apiGroups": [""], "resources": ["pods/portforward"], "verbs": ["create"]},
     {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "update", "patch", "delete"]},
     {"apiGroups": ["apps"], "resources": ["deployments", "replicasets"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["apps"], "resources": ["deployments/scale"], "verbs": ["get", "update", "patch"]},
-    {"apiGroups": ["networking.istio.io"], "resources": ["virtualservices", "destinationrules"], "verbs": ["get", "list", "watch"]},
-    {"apiGroups": ["security.istio.io"], "resources": ["authorizationpolicies", "peerauthentications"], "verbs": ["get", "list", "watch"]},
+    {
+        "apiGroups": ["networking.istio.io"],
+        "resources": ["virtualservices", "destinationrules"],
+        "verbs": ["get", "list", "watch"],
+    },
+    {
+        "apiGroups": ["security.istio.io"],
+        "resources": ["authorizationpolicies", "peerauthentications"],
+        "verbs": ["get", "list", "watch"],
+    },
 ]
 
 

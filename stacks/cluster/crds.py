@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from ...components import ISTIO_BASE_RELEASE, managed_by_meshinstall
 from ...errors import ClusterUnreachable
@@ -27,7 +28,10 @@ class LeftCrds:
 
 def _installed_by_meshinstall(meta: dict[str, Any]) -> bool:
     """Labelled by meshinstall (Gateway API) or owned by its `istio-base` Helm release (Istio)."""
-    return managed_by_meshinstall(meta.get("labels")) or (meta.get("annotations") or {}).get("meta.helm.sh/release-name") == ISTIO_BASE_RELEASE
+    return (
+        managed_by_meshinstall(meta.get("labels"))
+        or (meta.get("annotations") or {}).get("meta.helm.sh/release-name") == ISTIO_BASE_RELEASE
+    )
 
 
 def _api(target: ClusterTarget) -> kube.Client:
@@ -66,4 +70,6 @@ def _asking(target: ClusterTarget) -> Iterator[None]:
     try:
         yield
     except kube.FAILURES as err:
-        raise ClusterUnreachable(f"cannot list the CRDs of {target.kubeconfig} (context {target.context or 'current'}): {err}") from err
+        raise ClusterUnreachable(
+            f"cannot list the CRDs of {target.kubeconfig} (context {target.context or 'current'}): {err}"
+        ) from err

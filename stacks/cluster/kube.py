@@ -19,10 +19,10 @@ import json
 import os
 import ssl
 import tempfile
-from urllib.parse import urlencode
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import urllib3
 import yaml
@@ -64,13 +64,27 @@ class Client:
     pool: urllib3.PoolManager
     authorization: str | None = None
 
-    def call(self, method: str, path: str, query: list[tuple[str, str]], headers: dict[str, str], body: bytes | None,
-             timeout: float | None) -> tuple[int, str, bytes]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        headers: dict[str, str],
+        body: bytes | None,
+        timeout: float | None,
+    ) -> tuple[int, str, bytes]:
         """One HTTP exchange: status, reason, body."""
         auth = {"Authorization": self.authorization} if self.authorization else {}
         url = self.server + path + (f"?{urlencode(query)}" if query else "")
-        response = self.pool.request(method, url, body=body, headers=headers | auth, retries=RETRIES, preload_content=True,
-                                     timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=timeout))
+        response = self.pool.request(
+            method,
+            url,
+            body=body,
+            headers=headers | auth,
+            retries=RETRIES,
+            preload_content=True,
+            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=timeout),
+        )
         return response.status, response.reason or "", response.data
 
 
@@ -111,7 +125,13 @@ def _from(config: dict[str, Any], kubeconfig: str, context: str | None) -> Clien
         raise ConfigError(f"the cluster of context {name} in {kubeconfig} has no server")
     base = Path(kubeconfig).parent
     tls = _tls(cluster, user, base) if cluster["server"].startswith("https") else None
-    return _client(cluster["server"].rstrip("/"), tls, cluster.get("tls-server-name"), cluster.get("proxy-url"), _authorization(user, base))
+    return _client(
+        cluster["server"].rstrip("/"),
+        tls,
+        cluster.get("tls-server-name"),
+        cluster.get("proxy-url"),
+        _authorization(user, base),
+    )
 
 
 def _entry(config: dict[str, Any], kind: str, name: Any, kubeconfig: str, what: str) -> dict[str, Any]:
@@ -132,7 +152,9 @@ def _data(entry: dict[str, Any], key: str, base: Path) -> bytes | None:
 
 def _tls(cluster: dict[str, Any], user: dict[str, Any], base: Path) -> ssl.SSLContext:
     """The TLS context: the cluster's CA (or the system's), and the user's client certificate."""
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the server and its name; loading the system's CAs takes 20 ms
+    tls = ssl.SSLContext(
+        ssl.PROTOCOL_TLS_CLIENT
+    )  # verifies the server and its name; loading the system's CAs takes 20 ms
     if cluster.get("insecure-skip-tls-verify"):
         tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # asked for: kubectl does not warn either
@@ -146,7 +168,7 @@ def _tls(cluster: dict[str, Any], user: dict[str, Any], base: Path) -> ssl.SSLCo
     if certificate and key:
         with tempfile.TemporaryDirectory() as folder:  # the ssl module loads a key pair from files only
             files = Path(folder) / "cert", Path(folder) / "key"
-            for file, content in zip(files, (certificate, key)):
+            for file, content in zip(files, (certificate, key), strict=True):
                 file.write_bytes(content)
             tls.load_cert_chain(*files)
     return tls
@@ -176,11 +198,18 @@ def _by_the_client(kubeconfig: str, context: str | None) -> Client:
         tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
     if configuration.cert_file and configuration.key_file:
         tls.load_cert_chain(configuration.cert_file, configuration.key_file)
-    return _client(configuration.host, tls, configuration.tls_server_name, configuration.proxy,
-                   configuration.get_api_key_with_prefix("BearerToken"))
+    return _client(
+        configuration.host,
+        tls,
+        configuration.tls_server_name,
+        configuration.proxy,
+        configuration.get_api_key_with_prefix("BearerToken"),
+    )
 
 
-def _client(server: str, tls: ssl.SSLContext | None, server_name: str | None, proxy: str | None, authorization: str | None) -> Client:
+def _client(
+    server: str, tls: ssl.SSLContext | None, server_name: str | None, proxy: str | None, authorization: str | None
+) -> Client:
     options: dict[str, Any] = {"ssl_context": tls} if tls else {}
     if server_name:
         options["server_hostname"] = server_name
@@ -188,11 +217,22 @@ def _client(server: str, tls: ssl.SSLContext | None, server_name: str | None, pr
     return Client(server, pool, authorization)
 
 
-def request(api: Client, method: str, path: str, *, query: list[tuple[str, str]] | None = None, body: Any = None,
-            accept: str = JSON, timeout: float | None = None, content_type: str = JSON) -> dict[str, Any] | None:
+def request(
+    api: Client,
+    method: str,
+    path: str,
+    *,
+    query: list[tuple[str, str]] | None = None,
+    body: Any = None,
+    accept: str = JSON,
+    timeout: float | None = None,
+    content_type: str = JSON,
+) -> dict[str, Any] | None:
     """One call; its JSON answer, or None for a 404. Any other answer but a success raises ApiError."""
     headers = {"Accept": accept} | ({"Content-Type": content_type} if body is not None else {})
-    status, reason, data = api.call(method, path, query or [], headers, None if body is None else json.dumps(body).encode(), timeout)
+    status, reason, data = api.call(
+        method, path, query or [], headers, None if body is None else json.dumps(body).encode(), timeout
+    )
     if status == 404:
         return None
     if not 200 <= status < 300:
@@ -216,15 +256,23 @@ def path_of(api_version: str, plural: str, namespace: str | None = None) -> str:
     return f"{prefix}/namespaces/{namespace}/{plural}" if namespace else f"{prefix}/{plural}"
 
 
-def items(api: Client, api_version: str, plural: str, selector: str = "", namespace: str | None = None,
-          accept: str = JSON) -> list[dict[str, Any]]:
+def items(
+    api: Client, api_version: str, plural: str, selector: str = "", namespace: str | None = None, accept: str = JSON
+) -> list[dict[str, Any]]:
     """Every object of a kind (with `selector`, those it selects); [] when the kind is not served."""
-    found = request(api, "GET", path_of(api_version, plural, namespace), query=[("labelSelector", selector)] if selector else None,
-                    accept=accept)
+    found = request(
+        api,
+        "GET",
+        path_of(api_version, plural, namespace),
+        query=[("labelSelector", selector)] if selector else None,
+        accept=accept,
+    )
     return (found or {}).get("items") or []  # an empty PartialObjectMetadataList comes back with "items": null
 
 
-def list_metadata(api: Client, api_version: str, plural: str, selector: str = "", namespace: str | None = None) -> list[dict[str, Any]]:
+def list_metadata(
+    api: Client, api_version: str, plural: str, selector: str = "", namespace: str | None = None
+) -> list[dict[str, Any]]:
     """Names, labels, annotations and managed fields of every object of a kind, without their bodies (one request)."""
     return items(api, api_version, plural, selector, namespace, METADATA_LIST)
 
@@ -234,9 +282,22 @@ def delete(api: Client, api_version: str, plural: str, name: str, namespace: str
     request(api, "DELETE", f"{path_of(api_version, plural, namespace)}/{name}")
 
 
-def patch(api: Client, api_version: str, plural: str, name: str, changes: dict[str, Any], namespace: str | None = None,
-          field_manager: str | None = None) -> dict[str, Any] | None:
+def patch(
+    api: Client,
+    api_version: str,
+    plural: str,
+    name: str,
+    changes: dict[str, Any],
+    namespace: str | None = None,
+    field_manager: str | None = None,
+) -> dict[str, Any] | None:
     """Merge `changes` into an object (a JSON merge patch), as `field_manager` when given; the object after it."""
     query = [("fieldManager", field_manager)] if field_manager else None
-    return request(api, "PATCH", f"{path_of(api_version, plural, namespace)}/{name}", query=query, body=changes,
-                   content_type=MERGE_PATCH)
+    return request(
+        api,
+        "PATCH",
+        f"{path_of(api_version, plural, namespace)}/{name}",
+        query=query,
+        body=changes,
+        content_type=MERGE_PATCH,
+    )

@@ -13,13 +13,14 @@ Each finding is a line for the user. Objects a dead run created are not deleted:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ...errors import EnvironmentLocked
 from ...simulator.local_control_plane import PROCESSES
-from . import kube
 from ..state.backend import Backend
+from . import kube
 
 if TYPE_CHECKING:
     from pulumi import automation as auto
@@ -79,9 +80,15 @@ def clear_stale_engine_locks(backend: Backend, project: str, stack: str, confirm
     for lock in backend.engine_locks(project, stack):
         alive = lock.holder.alive()
         if alive:
-            raise EnvironmentLocked(f"{stack} is being changed by the engine of {lock.holder} (its lock: {lock.key}); wait for it to end")
-        if alive is None and not confirm(f"the engine's lock on {stack} is held by {lock.holder}, {lock.age_seconds / 60:.0f} minutes old; remove it?"):
-            raise EnvironmentLocked(f"{stack} is locked by {lock.holder} (its lock: {lock.key}); if that run is gone, `meshinstall unlock {stack}` clears it; nothing was changed")
+            raise EnvironmentLocked(
+                f"{stack} is being changed by the engine of {lock.holder} (its lock: {lock.key}); wait for it to end"
+            )
+        if alive is None and not confirm(
+            f"the engine's lock on {stack} is held by {lock.holder}, {lock.age_seconds / 60:.0f} minutes old; remove it?"
+        ):
+            raise EnvironmentLocked(
+                f"{stack} is locked by {lock.holder} (its lock: {lock.key}); if that run is gone, `meshinstall unlock {stack}` clears it; nothing was changed"
+            )
         backend.remove(lock)
         said.append(f"removed the engine's lock left by {lock.holder}")
     return said
@@ -95,8 +102,13 @@ def clear_pending_operations(stack: auto.Stack) -> list[str]:
         return []
     state.deployment["pending_operations"] = []
     stack.import_stack(state)
-    return [f"cleared {len(pending)} operation(s) an interrupted run left pending: " + ", ".join(
-        f"{p.get('type', '?')} {p.get('resource', {}).get('urn', '?').rsplit('::', 1)[-1]}" for p in pending[:5]) + ("…" if len(pending) > 5 else "")]
+    return [
+        f"cleared {len(pending)} operation(s) an interrupted run left pending: "
+        + ", ".join(
+            f"{p.get('type', '?')} {p.get('resource', {}).get('urn', '?').rsplit('::', 1)[-1]}" for p in pending[:5]
+        )
+        + ("…" if len(pending) > 5 else "")
+    ]
 
 
 def helm_records(api: Any, namespace: str, name: str) -> list[tuple[str, str]]:
@@ -119,6 +131,12 @@ def clear_stuck_helm_releases(api: Any, wanted: dict[tuple[str, str], bool]) -> 
             continue
         for record, _ in doomed:
             kube.delete(api, "v1", "secrets", record, namespace)
-        why = "installed by a run the state does not record" if not in_state else "left " + ", ".join(sorted({status for _, status in doomed}))
-        said.append(f"Helm release {namespace}/{name} was {why}: cleared its record{'s' if len(doomed) > 1 else ''}; the next up installs or upgrades it again over its objects")
+        why = (
+            "installed by a run the state does not record"
+            if not in_state
+            else "left " + ", ".join(sorted({status for _, status in doomed}))
+        )
+        said.append(
+            f"Helm release {namespace}/{name} was {why}: cleared its record{'s' if len(doomed) > 1 else ''}; the next up installs or upgrades it again over its objects"
+        )
     return said

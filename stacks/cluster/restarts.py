@@ -37,11 +37,17 @@ def restart_deployments(target: ClusterTarget, namespaces: tuple[str, ...]) -> l
     deadline = time.time() + AVAILABLE_TIMEOUT
     waiting = list(restarted)
     while waiting and time.time() < deadline:
-        waiting = [(ns, name) for ns, name in waiting if not rolled_out(kube.get(api, f"{kube.path_of('apps/v1', 'deployments', ns)}/{name}"))]
+        waiting = [
+            (ns, name)
+            for ns, name in waiting
+            if not rolled_out(kube.get(api, f"{kube.path_of('apps/v1', 'deployments', ns)}/{name}"))
+        ]
         if waiting:
             time.sleep(0.5)
     if waiting:
-        raise EngineFailed(f"not rolled out after {AVAILABLE_TIMEOUT}s: " + ", ".join(f"{ns}/{name}" for ns, name in waiting))
+        raise EngineFailed(
+            f"not rolled out after {AVAILABLE_TIMEOUT}s: " + ", ".join(f"{ns}/{name}" for ns, name in waiting)
+        )
     return [f"{ns}/{name}" for ns, name in restarted]
 
 
@@ -51,5 +57,9 @@ def rolled_out(deployment: dict[str, Any] | None) -> bool:
         return False
     spec, status = deployment["spec"], deployment.get("status") or {}
     replicas = spec["replicas"] if spec.get("replicas") is not None else 1
-    return ((status.get("observedGeneration") or 0) >= deployment["metadata"]["generation"] and (status.get("updatedReplicas") or 0) == replicas
-            and (status.get("availableReplicas") or 0) == replicas and (status.get("replicas") or 0) == replicas)
+    return (
+        (status.get("observedGeneration") or 0) >= deployment["metadata"]["generation"]
+        and (status.get("updatedReplicas") or 0) == replicas
+        and (status.get("availableReplicas") or 0) == replicas
+        and (status.get("replicas") or 0) == replicas
+    )

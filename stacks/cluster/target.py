@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
-from ...components import ADOPTED, INGRESS_NAMESPACE, ISTIO_NAMESPACE, MONITORING_NAMESPACE, managed_by_meshinstall
-from ...schemas.model import Spec
-from ...errors import ClusterUnreachable
-from ...simulator import ControlPlaneError, LocalClusterConfig, LocalControlPlane
 from ... import search_path
+from ...components import ADOPTED, INGRESS_NAMESPACE, ISTIO_NAMESPACE, MONITORING_NAMESPACE, managed_by_meshinstall
+from ...errors import ClusterUnreachable
+from ...schemas.model import Spec
+from ...simulator import ControlPlaneError, LocalClusterConfig, LocalControlPlane
 from . import kube
 
 if TYPE_CHECKING:
@@ -64,11 +65,18 @@ class ClusterTarget:
         if self.simulated or not Path(self.kubeconfig).is_file():
             return frozenset()
         try:
-            present = [n["metadata"] for n in kube.list_metadata(kube.connect(self.kubeconfig, self.context), "v1", "namespaces")]
+            present = [
+                n["metadata"]
+                for n in kube.list_metadata(kube.connect(self.kubeconfig, self.context), "v1", "namespaces")
+            ]
         except Exception:  # noqa: BLE001 (unreachable: doctor's MI005 and the engine say why)
             return frozenset()
-        return frozenset(n["name"] for n in present if n["name"] in set(wanted) and (
-            not managed_by_meshinstall(n.get("labels")) or ADOPTED in (n.get("annotations") or {})))
+        return frozenset(
+            n["name"]
+            for n in present
+            if n["name"] in set(wanted)
+            and (not managed_by_meshinstall(n.get("labels")) or ADOPTED in (n.get("annotations") or {}))
+        )
 
     def cluster_args(self) -> ClusterArgs:
         """The `Cluster` component's arguments: start the simulator, or use the kubeconfig and context."""
@@ -81,14 +89,21 @@ class ClusterTarget:
 
 def spec_namespaces(spec: Spec) -> tuple[str, ...]:
     """Every namespace `up` of `spec` declares: the platform's and each team's."""
-    return (ISTIO_NAMESPACE, INGRESS_NAMESPACE, MONITORING_NAMESPACE, *(ns for team in spec.paas.teams for ns in team.namespaces))
+    return (
+        ISTIO_NAMESPACE,
+        INGRESS_NAMESPACE,
+        MONITORING_NAMESPACE,
+        *(ns for team in spec.paas.teams for ns in team.namespaces),
+    )
 
 
 def require_running(spec: Spec, command: str) -> None:
     """A read-only command on a simulated cluster that was created and has stopped says so; it starts nothing."""
     plane = ClusterTarget.of(spec).control_plane()
     if plane and plane.created() and not plane.running():
-        raise ClusterUnreachable(f"the simulated cluster of {spec.name} is stopped, and `{command}` does not start it: `meshinstall up {spec.name}` restarts it")
+        raise ClusterUnreachable(
+            f"the simulated cluster of {spec.name} is stopped, and `{command}` does not start it: `meshinstall up {spec.name}` restarts it"
+        )
 
 
 def restart_if_stopped(spec: Spec) -> bool:

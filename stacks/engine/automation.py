@@ -11,7 +11,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult, OnOutput
@@ -75,9 +76,17 @@ class EngineCommand(auto.PulumiCommand):
         args = [*flags, *rest]
         env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
         env["PATH"] = os.pathsep.join([os.path.dirname(self.command), env.get("PATH", "")])
-        with tempfile.TemporaryFile("w+", encoding="utf-8") as out, tempfile.TemporaryFile("w+", encoding="utf-8") as err:
+        with (
+            tempfile.TemporaryFile("w+", encoding="utf-8") as out,
+            tempfile.TemporaryFile("w+", encoding="utf-8") as err,
+        ):
             self.running = subprocess.Popen(
-                [*_cancel_when_parent_dies(), self.command, *args], stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
+                [*_cancel_when_parent_dies(), self.command, *args],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                cwd=cwd,
+                env=env,
                 start_new_session=True,
             )
             try:

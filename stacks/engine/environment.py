@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from ...errors import UsageError
 from ...schemas.model import Spec
@@ -24,7 +25,9 @@ from ..state.secrets import resolve, state_password
 from . import fingerprint, toolchain
 from .events import Interrupts, Journal, failure
 
-if TYPE_CHECKING:  # the Pulumi SDK is imported when the engine runs (stacks/engine/automation.py), never on the way there
+if (
+    TYPE_CHECKING
+):  # the Pulumi SDK is imported when the engine runs (stacks/engine/automation.py), never on the way there
     from pulumi import automation as auto
 
 # The toolchain's engine (toolchain/pulumi/patches) saves the state at most this often during an operation, and at
@@ -51,24 +54,31 @@ def engine_env(place: Places, secret: str, backend_password: str | None = None, 
     libpq), the passphrase and the memory limits of the engine and, for an environment of `apps` apps from
     PROVIDER_LIMIT_FROM_APPS, of the Kubernetes provider."""
     limits = {"GOMEMLIMIT": ENGINE_MEMORY_LIMIT} | (
-        {"MESHINSTALL_PROVIDER_MEMORY_LIMIT_MIB": str(PROVIDER_MEMORY_LIMIT_MIB)} if apps >= PROVIDER_LIMIT_FROM_APPS else {})
-    return ({"PGPASSWORD": backend_password} if backend_password else {}) | {
-        "PULUMI_HOME": str(place.pulumi_home),
-        "PULUMI_BACKEND_URL": place.backend_url,
-        "PULUMI_CONFIG_PASSPHRASE": secret,
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_SKIP_CONFIRMATIONS": "true",
-        "MESHINSTALL_CHECKPOINT_INTERVAL_MS": str(CHECKPOINT_INTERVAL_MS),
-        # Whether each resource the state records changed is asked `PARALLEL` at once, as steps. By default the
-        # engine asks one after the other, in the loop that also takes the program's registrations: the Gateway API
-        # CRDs' server-side dry runs alone held it 0.7-1.3 s, and the apps behind them (bench/results.md, stop 26).
-        "PULUMI_PARALLEL_DIFF": "true",
-        "PATH": toolchain.search_path(),
-        # The engine's Python plugins (the simulated cluster's dynamic provider) run this Python, with meshinstall
-        # in it, whether or not the project environment (.venv) is on PATH.
-        "PULUMI_PYTHON_CMD": sys.executable,
-    } | ({"GOMEMLIMIT": os.environ["GOMEMLIMIT"]} if "GOMEMLIMIT" in os.environ else limits)
+        {"MESHINSTALL_PROVIDER_MEMORY_LIMIT_MIB": str(PROVIDER_MEMORY_LIMIT_MIB)}
+        if apps >= PROVIDER_LIMIT_FROM_APPS
+        else {}
+    )
+    return (
+        ({"PGPASSWORD": backend_password} if backend_password else {})
+        | {
+            "PULUMI_HOME": str(place.pulumi_home),
+            "PULUMI_BACKEND_URL": place.backend_url,
+            "PULUMI_CONFIG_PASSPHRASE": secret,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_SKIP_CONFIRMATIONS": "true",
+            "MESHINSTALL_CHECKPOINT_INTERVAL_MS": str(CHECKPOINT_INTERVAL_MS),
+            # Whether each resource the state records changed is asked `PARALLEL` at once, as steps. By default the
+            # engine asks one after the other, in the loop that also takes the program's registrations: the Gateway API
+            # CRDs' server-side dry runs alone held it 0.7-1.3 s, and the apps behind them (bench/results.md, stop 26).
+            "PULUMI_PARALLEL_DIFF": "true",
+            "PATH": toolchain.search_path(),
+            # The engine's Python plugins (the simulated cluster's dynamic provider) run this Python, with meshinstall
+            # in it, whether or not the project environment (.venv) is on PATH.
+            "PULUMI_PYTHON_CMD": sys.executable,
+        }
+        | ({"GOMEMLIMIT": os.environ["GOMEMLIMIT"]} if "GOMEMLIMIT" in os.environ else limits)
+    )
 
 
 @dataclass(frozen=True)
@@ -123,7 +133,10 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
     secrets = resolve(spec)
     missing = releases.mirror_problems(spec)
     if missing:
-        raise UsageError(f"the chart mirror {releases.chart_mirror(spec).describe()} lacks what {spec.name} installs:\n  " + "\n  ".join(missing))
+        raise UsageError(
+            f"the chart mirror {releases.chart_mirror(spec).describe()} lacks what {spec.name} installs:\n  "
+            + "\n  ".join(missing)
+        )
     place = places(spec)
     target = ClusterTarget.of(spec)
     crds = gateway_api.plan(spec, target)
@@ -131,7 +144,7 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
     for folder in (place.work_dir, place.pulumi_home):
         folder.mkdir(parents=True, exist_ok=True)
     if place.backend_url.startswith("file://"):
-        Path(place.backend_url[len("file://"):]).mkdir(parents=True, exist_ok=True)
+        Path(place.backend_url[len("file://") :]).mkdir(parents=True, exist_ok=True)
     backend = state_backend(spec)
     saved = backend.saved_state(PROJECT, spec.name)  # None: a backend the engine alone reads (S3)
     cell: dict[str, Any] = {}  # what the program below declares when the engine runs it
@@ -151,19 +164,39 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
                 work_dir=str(place.work_dir),
                 pulumi_home=str(place.pulumi_home),
                 pulumi_command=toolchain.command(),
-                env_vars=engine_env(place, secret, state_password(spec), sum(len(team.apps) for team in spec.paas.teams)),
+                env_vars=engine_env(
+                    place, secret, state_password(spec), sum(len(team.apps) for team in spec.paas.teams)
+                ),
                 secrets_provider="passphrase",
-                program=lambda: program.build(spec, secrets, crds, program.Recording(cell["inputs"], refresh, cell.get("read_at")), cell["layout"], cell["record"], adopted),
-                project_settings=auto.ProjectSettings(name=PROJECT, runtime="python", main=os.getcwd(), backend=auto.ProjectBackend(place.backend_url)),
+                program=lambda: program.build(
+                    spec,
+                    secrets,
+                    crds,
+                    program.Recording(cell["inputs"], refresh, cell.get("read_at")),
+                    cell["layout"],
+                    cell["record"],
+                    adopted,
+                ),
+                project_settings=auto.ProjectSettings(
+                    name=PROJECT, runtime="python", main=os.getcwd(), backend=auto.ProjectBackend(place.backend_url)
+                ),
             )
             return auto.Stack.create_or_select(spec.name, workspace)
         except auto.errors.CommandError as err:
             raise failure(f"opening the stack at {place.backend_url}", spec.name, err, Journal(), Interrupts()) from err
 
     own = backend if saved is not None else None
-    env = Environment(spec.name, own, select, target, cell,
-                      lambda layout, record: fingerprint.inputs_fingerprint(spec, secrets, crds, target, secret, layout, record, adopted),
-                      lambda state: recorded_inputs(state, secret))
+    env = Environment(
+        spec.name,
+        own,
+        select,
+        target,
+        cell,
+        lambda layout, record: fingerprint.inputs_fingerprint(
+            spec, secrets, crds, target, secret, layout, record, adopted
+        ),
+        lambda state: recorded_inputs(state, secret),
+    )
     state = read_state(env)
     env.lay_out(upgrade.layout_from(spec, state), upgrade.in_progress(state))
     return env
@@ -200,11 +233,17 @@ def last_update(source: auto.Stack | Environment) -> LastUpdate | None:
         if not entry or not isinstance(entry.get("startTime"), int):
             return None
         end = entry.get("endTime")
-        return LastUpdate(entry.get("kind", ""), entry.get("result", ""), datetime.fromtimestamp(entry["startTime"], timezone.utc),
-                          datetime.fromtimestamp(end, timezone.utc) if isinstance(end, int) else None)
+        return LastUpdate(
+            entry.get("kind", ""),
+            entry.get("result", ""),
+            datetime.fromtimestamp(entry["startTime"], timezone.utc),
+            datetime.fromtimestamp(end, timezone.utc) if isinstance(end, int) else None,
+        )
     stack = engine_stack()
     history = engine_call("history", lambda: stack.history(page_size=1), stack.name)
-    return LastUpdate(history[0].kind, history[0].result, history[0].start_time, history[0].end_time) if history else None
+    return (
+        LastUpdate(history[0].kind, history[0].result, history[0].start_time, history[0].end_time) if history else None
+    )
 
 
 def read_state(source: auto.Stack | Environment) -> Recorded:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ...errors import EngineFailed, EnvironmentLocked, Interrupted, MeshinstallError, UsageError
 
@@ -23,15 +24,31 @@ EventHandler = Callable[["auto.EngineEvent"], None]
 CHANGING = ("create", "update", "replace", "delete", "create-replacement", "delete-replaced", "import")
 # Causes recognised in the engine's stderr: (text, the error to raise, its message, its hint)
 KNOWN_CAUSES: tuple[tuple[str, type[MeshinstallError], str, str], ...] = (
-    ("incorrect passphrase", UsageError, "the passphrase does not decrypt this environment's state",
-     "set MESHINSTALL_PASSPHRASE to the passphrase the environment was created with"),
+    (
+        "incorrect passphrase",
+        UsageError,
+        "the passphrase does not decrypt this environment's state",
+        "set MESHINSTALL_PASSPHRASE to the passphrase the environment was created with",
+    ),
     ("passphrase must be set", UsageError, "no passphrase for the state", "export MESHINSTALL_PASSPHRASE=..."),
-    ("could not deserialize deployment", EngineFailed, "the state file is unreadable (damaged or cut short)",
-     "the backend keeps the previous state beside it as <stack>.json.bak: see `meshinstall repair {env}`"),
-    ("unexpected end of JSON input", EngineFailed, "the state file is unreadable (cut short)",
-     "the backend keeps the previous state beside it as <stack>.json.bak: see `meshinstall repair {env}`"),
-    ("the stack is currently locked", EnvironmentLocked, "the engine's lock on the stack is held",
-     "if the run that holds it died, `meshinstall repair {env}` clears it"),
+    (
+        "could not deserialize deployment",
+        EngineFailed,
+        "the state file is unreadable (damaged or cut short)",
+        "the backend keeps the previous state beside it as <stack>.json.bak: see `meshinstall repair {env}`",
+    ),
+    (
+        "unexpected end of JSON input",
+        EngineFailed,
+        "the state file is unreadable (cut short)",
+        "the backend keeps the previous state beside it as <stack>.json.bak: see `meshinstall repair {env}`",
+    ),
+    (
+        "the stack is currently locked",
+        EnvironmentLocked,
+        "the engine's lock on the stack is held",
+        "if the run that holds it died, `meshinstall repair {env}` clears it",
+    ),
 )
 
 
@@ -42,7 +59,9 @@ class Journal:
     show: EventHandler | None = None
     changed: int = 0
     failed: dict[str, list[str]] = field(default_factory=dict)
-    summary: dict[str, int] = field(default_factory=dict)  # resources per operation (create, same, ...), from the last event
+    summary: dict[str, int] = field(
+        default_factory=dict
+    )  # resources per operation (create, same, ...), from the last event
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, event: auto.EngineEvent) -> None:
@@ -50,7 +69,9 @@ class Journal:
         with self._lock:
             if event.summary_event:
                 self.summary = dict(event.summary_event.resource_changes or {})
-            if done and done.metadata.op.value in CHANGING and done.metadata.provider:  # a custom resource, not a component
+            if (
+                done and done.metadata.op.value in CHANGING and done.metadata.provider
+            ):  # a custom resource, not a component
                 self.changed += 1
             if failed:
                 self.failed.setdefault(failed.metadata.urn, [])
@@ -60,15 +81,24 @@ class Journal:
             try:
                 self.show(event)
             except (Exception, SystemExit):  # noqa: BLE001 (a display that fails must not stop the engine's events: rich
-                self.show = None                # raises SystemExit when stdout is a closed pipe, as in `up | head`)
+                self.show = None  # raises SystemExit when stdout is a closed pipe, as in `up | head`)
 
     def causes(self) -> list[str]:
         """`type name: error` for each failed resource (the stack's own errors last)."""
         lines = []
-        for urn, messages in sorted(self.failed.items(), key=lambda item: item[0].endswith("pulumi:pulumi:Stack::") or not item[0]):
+        for urn, messages in sorted(
+            self.failed.items(), key=lambda item: item[0].endswith("pulumi:pulumi:Stack::") or not item[0]
+        ):
             parts = urn.split("::")
             name = f"{parts[-2].split('$')[-1]} {parts[-1]}" if len(parts) >= 2 else "the engine"
-            text = " / ".join(dict.fromkeys(m.splitlines()[0] if len(m.splitlines()) == 1 else " ".join(m.split()) for m in messages)) or "failed"
+            text = (
+                " / ".join(
+                    dict.fromkeys(
+                        m.splitlines()[0] if len(m.splitlines()) == 1 else " ".join(m.split()) for m in messages
+                    )
+                )
+                or "failed"
+            )
             lines.append(f"{name}: {text}")
         return lines
 
@@ -91,7 +121,9 @@ def cancel_on_interrupt(command: Any, say: Callable[[str], None] | None = None) 
         if not command.interrupt():  # the engine had ended: the caller stops as soon as the block ends
             return
         if seen.count == 1:
-            say("interrupted: the engine finishes what is in flight, saves the state and stops (interrupt again to stop it at once)")
+            say(
+                "interrupted: the engine finishes what is in flight, saves the state and stops (interrupt again to stop it at once)"
+            )
         else:
             say("stopping the engine at once")
 
@@ -115,10 +147,14 @@ def finished_anyway(operation: str, env: str, journal: Journal) -> Interrupted:
     )
 
 
-def failure(operation: str, env: str, err: auto.errors.CommandError, journal: Journal, interrupts: Interrupts) -> MeshinstallError:
+def failure(
+    operation: str, env: str, err: auto.errors.CommandError, journal: Journal, interrupts: Interrupts
+) -> MeshinstallError:
     """The error a failed engine run becomes: interrupted, a known cause with its hint, or the failed resources."""
     if interrupts.count == 1:
-        return Interrupted(f"interrupted after {journal.changed} change(s), which the state records; run `meshinstall {operation} {env}` again to finish")
+        return Interrupted(
+            f"interrupted after {journal.changed} change(s), which the state records; run `meshinstall {operation} {env}` again to finish"
+        )
     if interrupts.count > 1:
         return Interrupted(
             f"stopped at once after {journal.changed} change(s): what was in flight is left pending in the state, and the engine's "

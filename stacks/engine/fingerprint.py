@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ... import __version__
 from ...schemas.model import Spec
@@ -22,14 +23,31 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def inputs_fingerprint(
-    spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, target: ClusterTarget, key: str, layout: MeshLayout | None = None,
-    record: Mapping[str, Any] | None = None, adopted: frozenset[str] = frozenset(),
+    spec: Spec,
+    secrets: ResolvedSecrets,
+    gateway_api: GatewayApiPlan,
+    target: ClusterTarget,
+    key: str,
+    layout: MeshLayout | None = None,
+    record: Mapping[str, Any] | None = None,
+    adopted: frozenset[str] = frozenset(),
 ) -> str:
     """HMAC (keyed by the state passphrase, so secret values cannot be guessed from it) of what the program reads."""
     digest = hmac.new(key.encode(), digestmod=hashlib.sha256)
     for part in (
-        __version__, _code(), spec.content_hash, repr(secrets), repr(gateway_api), repr(layout), json.dumps(record, sort_keys=True), repr(sorted(adopted)), repr(releases(spec, layout)),
-        chart_mirror(spec).describe(), *_chart_files(spec), *_engine_binaries(), *_cluster(target),
+        __version__,
+        _code(),
+        spec.content_hash,
+        repr(secrets),
+        repr(gateway_api),
+        repr(layout),
+        json.dumps(record, sort_keys=True),
+        repr(sorted(adopted)),
+        repr(releases(spec, layout)),
+        chart_mirror(spec).describe(),
+        *_chart_files(spec),
+        *_engine_binaries(),
+        *_cluster(target),
     ):
         digest.update(part.encode())
         digest.update(b"\0")

@@ -4,10 +4,11 @@ the engine to cancel, a failure names its resources and their errors, and each r
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..state.lock import holder_record
 from ..state.recorded import RECORDING_OUTPUTS
@@ -48,7 +49,9 @@ def who() -> str:
     return f"{me['command']} by {me['user']}@{me['host']}"
 
 
-def _operation(stack: auto.Stack, operation: str, run: Callable[[EventHandler], Any], on_event: EventHandler | None) -> Journal:
+def _operation(
+    stack: auto.Stack, operation: str, run: Callable[[EventHandler], Any], on_event: EventHandler | None
+) -> Journal:
     """Run an engine operation: a Ctrl-C asks the engine to cancel, and a failure names its resources and their errors
     (stacks/engine/events.py). Its journal holds the changes, from the engine's summary event."""
     from pulumi import automation as auto
@@ -92,28 +95,51 @@ def _no_read_back(stack: auto.Stack, operation: str) -> Iterator[None]:
         del stack.outputs, stack.info
 
 
-def preview(stack: auto.Stack, on_event: EventHandler | None = None, expect_no_changes: bool = False, refresh: bool = False) -> Outcome:
+def preview(
+    stack: auto.Stack, on_event: EventHandler | None = None, expect_no_changes: bool = False, refresh: bool = False
+) -> Outcome:
     """What `up` would change."""
-    journal = _operation(stack, "preview", lambda events: stack.preview(
-        on_event=events, parallel=PARALLEL, expect_no_changes=expect_no_changes, refresh=refresh, color="never"), on_event)
+    journal = _operation(
+        stack,
+        "preview",
+        lambda events: stack.preview(
+            on_event=events, parallel=PARALLEL, expect_no_changes=expect_no_changes, refresh=refresh, color="never"
+        ),
+        on_event,
+    )
     return Outcome("preview", journal.summary)
 
 
 def up(stack: auto.Stack, on_event: EventHandler | None = None, refresh: bool = True) -> Outcome:
     """Apply the spec; like `terraform apply`, it first refreshes, so hand-made changes (drift) are put back."""
-    journal = _operation(stack, "up", lambda events: stack.up(on_event=events, parallel=PARALLEL, refresh=refresh, color="never", message=who()), on_event)
+    journal = _operation(
+        stack,
+        "up",
+        lambda events: stack.up(on_event=events, parallel=PARALLEL, refresh=refresh, color="never", message=who()),
+        on_event,
+    )
     return Outcome("up", journal.summary, read_state(stack).outputs)
 
 
 def refresh(stack: auto.Stack, on_event: EventHandler | None = None) -> Outcome:
     """Read the cluster back into the state; reports drift."""
-    journal = _operation(stack, "refresh", lambda events: stack.refresh(on_event=events, parallel=PARALLEL, color="never", message=who()), on_event)
+    journal = _operation(
+        stack,
+        "refresh",
+        lambda events: stack.refresh(on_event=events, parallel=PARALLEL, color="never", message=who()),
+        on_event,
+    )
     return Outcome("refresh", journal.summary)
 
 
 def destroy(stack: auto.Stack, on_event: EventHandler | None = None) -> Outcome:
     """Remove everything the stack created."""
-    journal = _operation(stack, "destroy", lambda events: stack.destroy(on_event=events, parallel=PARALLEL, color="never", message=who()), on_event)
+    journal = _operation(
+        stack,
+        "destroy",
+        lambda events: stack.destroy(on_event=events, parallel=PARALLEL, color="never", message=who()),
+        on_event,
+    )
     return Outcome("destroy", journal.summary)
 
 
@@ -124,8 +150,13 @@ def status(stack: auto.Stack) -> dict[str, Any]:
     return {
         "environment": stack.name,
         "outputs": _plain(engine_call("status", stack.outputs, stack.name)),
-        "lastUpdate": None if last is None else {
-            "kind": last.kind, "result": last.result, "started": last.start_time.isoformat(), "ended": last.end_time.isoformat() if last.end_time else None,
+        "lastUpdate": None
+        if last is None
+        else {
+            "kind": last.kind,
+            "result": last.result,
+            "started": last.start_time.isoformat(),
+            "ended": last.end_time.isoformat() if last.end_time else None,
             "changes": dict(last.resource_changes or {}),
         },
     }

@@ -70,4 +70,3 @@ def version(pulumi: Path) -> str:
         except OSError:
             pass  # a cache that cannot be written: asked again next time
     return versions[key]
-

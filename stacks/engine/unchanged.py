@@ -19,9 +19,10 @@ So `up` first asks two cheap questions, and starts the engine only when either a
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..cluster import kube
 from ..cluster.restarts import RESTART_MANAGER
@@ -69,7 +70,11 @@ def nothing_to_do(env: Environment, refresh: bool) -> Decision:
     state = read_state(env)
     if state.pending:
         return Decision(None, "the state records operations that were interrupted")
-    inputs_changed = None if env.recorded_inputs(state) == env.inputs else "the spec, a secret, the charts, the cluster or meshinstall changed since the last update"
+    inputs_changed = (
+        None
+        if env.recorded_inputs(state) == env.inputs
+        else "the spec, a secret, the charts, the cluster or meshinstall changed since the last update"
+    )
     if refresh and not state.refreshed:
         return Decision(None, inputs_changed or "the last update did not read the cluster (--no-refresh)")
     read_at = None
@@ -80,16 +85,23 @@ def nothing_to_do(env: Environment, refresh: bool) -> Decision:
         except (RuntimeError, *kube.FAILURES) as err:
             return Decision(None, inputs_changed or f"the cluster could not be read ({err})")
         if changed:
-            return Decision(None, f"{len(changed)} object(s) touched in the cluster since the last update, first {changed[0]}")
+            return Decision(
+                None, f"{len(changed)} object(s) touched in the cluster since the last update, first {changed[0]}"
+            )
     if inputs_changed:
         return Decision(None, inputs_changed, read_at)
-    return Decision(Outcome("up", {"same": state.resources}, state.outputs), f"nothing changed since the last update ({last.end_time or last.start_time:%Y-%m-%d %H:%M})")
+    return Decision(
+        Outcome("up", {"same": state.resources}, state.outputs),
+        f"nothing changed since the last update ({last.end_time or last.start_time:%Y-%m-%d %H:%M})",
+    )
 
 
 def changed_objects(target: ClusterTarget, state: Recorded, since: datetime) -> list[str]:
     """Objects of the state that are gone, or that someone else touched after the last update started (that update
     refreshed, so what others did before it has been seen, as the engine sees it); [] when all are as left."""
-    since = state.read_since(since if since.tzinfo else since.replace(tzinfo=timezone.utc))  # the engine's history times are UTC
+    since = state.read_since(
+        since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+    )  # the engine's history times are UTC
     api = kube.connect(target.kubeconfig, target.context)
     plurals = _plurals(api, {api_version for api_version, _ in state.objects})
     changed: list[str] = []
@@ -104,7 +116,9 @@ def changed_objects(target: ClusterTarget, state: Recorded, since: datetime) -> 
             if writers:
                 changed.append(f"{kind} {i} (by {', '.join(writers)})" if i in live else f"{kind} {i} (deleted)")
     live_helm = _deployed_helm_revisions(api)
-    changed += [f"Helm release {r}" for r, revision in sorted(state.helm_releases.items()) if live_helm.get(r) != revision]
+    changed += [
+        f"Helm release {r}" for r, revision in sorted(state.helm_releases.items()) if live_helm.get(r) != revision
+    ]
     return changed
 
 
@@ -116,7 +130,9 @@ def _foreign_entries(item: Mapping[str, Any], since: datetime) -> list[str]:
         if entry.get("subresource") == "status" or manager in NOT_DRIFT or manager.startswith(OUR_MANAGER_PREFIX):
             continue
         stamp = entry.get("time")  # absent on a `scale` write: when is unknown, so it counts
-        if stamp is None or datetime.fromisoformat(stamp.replace("Z", "+00:00")) >= since - timedelta(seconds=1):  # whole seconds
+        if stamp is None or datetime.fromisoformat(stamp.replace("Z", "+00:00")) >= since - timedelta(
+            seconds=1
+        ):  # whole seconds
             found.append(manager)
     return found
 
@@ -129,7 +145,9 @@ def _id(item: Mapping[str, Any]) -> str:
 def _plurals(api: Any, api_versions: Iterable[str]) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
     for api_version in api_versions:
-        served = kube.get(api, kube.group_path(api_version)) or {}  # a group no longer served: its objects count as changed
+        served = (
+            kube.get(api, kube.group_path(api_version)) or {}
+        )  # a group no longer served: its objects count as changed
         for resource in served.get("resources", []):
             if "/" not in resource["name"]:
                 found[(api_version, resource["kind"])] = resource["name"]

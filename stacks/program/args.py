@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ...components.manifests.app import AppArgs, Canary, CircuitBreaker, Retries, Route, TrafficPolicy
 from ...components.manifests.control_plane import ControlPlaneArgs
@@ -24,7 +25,15 @@ if TYPE_CHECKING:
 
 def control_plane_args(charts: Releases, after: tuple[pulumi.Resource, ...]) -> ControlPlaneArgs:
     """The control plane's releases; `after` is what istiod waits for besides `base` (the Gateway API CRDs)."""
-    return ControlPlaneArgs(charts.base, charts.istiod, charts.cni, charts.ingress_gateway, charts.egress_gateway, after, charts.more_istiods)
+    return ControlPlaneArgs(
+        charts.base,
+        charts.istiod,
+        charts.cni,
+        charts.ingress_gateway,
+        charts.egress_gateway,
+        after,
+        charts.more_istiods,
+    )
 
 
 def sidecars_args(spec: model.Spec, after: tuple[pulumi.Resource, ...]) -> SidecarsArgs:
@@ -41,13 +50,22 @@ def quota(spec_quota: model.Quota) -> Quota:
     return Quota(spec_quota.cpu, spec_quota.memory, spec_quota.pods)
 
 
-def team_args(team: model.Team, spec: model.Spec, layout: MeshLayout, after: tuple[pulumi.Resource, ...] = ()) -> TeamArgs:
+def team_args(
+    team: model.Team, spec: model.Spec, layout: MeshLayout, after: tuple[pulumi.Resource, ...] = ()
+) -> TeamArgs:
     """A team's space: its namespaces inject the sidecars of the revision `layout` gives the team, and a container
     that states no requests gets the proxy's."""
     proxy = spec.sidecars.proxy
     labels = injection_labels(layout.team_revision(team.name).value or None)
     return TeamArgs(
-        team.name, team.namespaces, team.groups, quota(team.quota), spec.paas.pod_security, labels, {"cpu": proxy.cpu, "memory": proxy.memory}, after
+        team.name,
+        team.namespaces,
+        team.groups,
+        quota(team.quota),
+        spec.paas.pod_security,
+        labels,
+        {"cpu": proxy.cpu, "memory": proxy.memory},
+        after,
     )
 
 
@@ -57,7 +75,9 @@ def traffic_policy(traffic: model.TrafficPolicy) -> TrafficPolicy:
     return TrafficPolicy(
         timeout=traffic.timeout,
         retries=Retries(retries.attempts, retries.retry_on, retries.per_try_timeout) if retries else None,
-        circuit_breaker=CircuitBreaker(breaker.consecutive_errors, breaker.ejection_time, breaker.max_ejection_percent) if breaker else None,
+        circuit_breaker=CircuitBreaker(breaker.consecutive_errors, breaker.ejection_time, breaker.max_ejection_percent)
+        if breaker
+        else None,
         canary=Canary(canary.image, canary.replicas, canary.weight) if canary else None,
     )
 
@@ -68,7 +88,10 @@ def app_namespaces(paas: model.Paas) -> dict[str, str]:
 
 
 def app_args(
-    app: model.App, team: model.Team, team_namespaces: Mapping[str, str], secret_values: Mapping[str, pulumi.Input[str]] | None = None,
+    app: model.App,
+    team: model.Team,
+    team_namespaces: Mapping[str, str],
+    secret_values: Mapping[str, pulumi.Input[str]] | None = None,
     after: tuple[pulumi.Resource, ...] = (),
 ) -> AppArgs:
     """One app of `team`, in the team's app namespace; `team_namespaces` resolves its callers (`app_namespaces`)."""
@@ -100,13 +123,18 @@ def shared_gateway(gateway: model.PaasGateway) -> SharedGateway:
 
 
 def paas_args(
-    spec: model.Spec, layout: MeshLayout, app_env: Mapping[tuple[str, str], Mapping[str, pulumi.Input[str]]], after: tuple[pulumi.Resource, ...]
+    spec: model.Spec,
+    layout: MeshLayout,
+    app_env: Mapping[tuple[str, str], Mapping[str, pulumi.Input[str]]],
+    after: tuple[pulumi.Resource, ...],
 ) -> PaasArgs:
     """Every team and app of the spec (`app_env`: each app's secret env by (team, app)); all wait for `after`."""
     paas = spec.paas
     namespaces = app_namespaces(paas)
     apps = tuple(
-        app_args(app, team, namespaces, app_env.get((team.name, app.name), {}), after) for team in paas.teams for app in team.apps
+        app_args(app, team, namespaces, app_env.get((team.name, app.name), {}), after)
+        for team in paas.teams
+        for app in team.apps
     )
     teams = tuple(team_args(team, spec, layout, after) for team in paas.teams)
     return PaasArgs(teams, apps, shared_gateway(paas.gateway) if paas.gateway else None, after)
@@ -126,7 +154,10 @@ def alert_thresholds(alerts: model.Alerts) -> AlertThresholds:
 
 
 def monitoring_args(
-    spec: model.Spec, charts: Releases, grafana_password: pulumi.Input[str] | None, after: tuple[pulumi.Resource, ...],
+    spec: model.Spec,
+    charts: Releases,
+    grafana_password: pulumi.Input[str] | None,
+    after: tuple[pulumi.Resource, ...],
     namespaces: Mapping[str, pulumi.Resource],
 ) -> MonitoringArgs:
     """Every app of the spec watched, with its alerts when the spec turns them on; `namespaces` are the teams' by name."""

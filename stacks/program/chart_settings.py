@@ -28,4 +28,10 @@ def prometheus_stack(monitoring: model.Monitoring) -> PrometheusStack:
     """kube-prometheus-stack's settings; Grafana's admin password comes from GRAFANA_SECRET when the spec gives one."""
     grafana = monitoring.grafana
     password_secret = GRAFANA_SECRET if grafana.enabled and grafana.admin_password else None
-    return PrometheusStack(monitoring.prometheus.retention, monitoring.prometheus.storage, grafana.enabled, monitoring.alerts.enabled, password_secret)
+    return PrometheusStack(
+        monitoring.prometheus.retention,
+        monitoring.prometheus.storage,
+        grafana.enabled,
+        monitoring.alerts.enabled,
+        password_secret,
+    )

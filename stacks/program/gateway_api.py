@@ -14,8 +14,8 @@ from ...components import managed_by_meshinstall
 from ...errors import UsageError
 from ...schemas.model import Spec
 from ..cluster import kube
-from .releases import gateway_api_source
 from ..cluster.target import ClusterTarget
+from .releases import gateway_api_source
 
 # A CRD that tells whether the Gateway API is installed, and by whom.
 PROBE_CRD = "gateways.gateway.networking.k8s.io"
@@ -33,8 +33,14 @@ class GatewayApiPlan:
     def crds(self) -> tuple[dict[str, Any], ...]:
         """The release's CustomResourceDefinitions, parsed only when the program declares them (0.15 s of an `up`
         with nothing to do, which only fingerprints the text)."""
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: the file is 600 kB, 3 s with the Python parser
-        return tuple(doc for doc in yaml.load_all(self.release, Loader=loader) if doc and doc.get("kind") == "CustomResourceDefinition")
+        loader = getattr(
+            yaml, "CSafeLoader", yaml.SafeLoader
+        )  # libyaml: the file is 600 kB, 3 s with the Python parser
+        return tuple(
+            doc
+            for doc in yaml.load_all(self.release, Loader=loader)
+            if doc and doc.get("kind") == "CustomResourceDefinition"
+        )
 
 
 def plan(spec: Spec, target: ClusterTarget) -> GatewayApiPlan:
@@ -57,7 +63,9 @@ def release_text(source: str) -> str:
         else:
             text = Path(source).read_text(encoding="utf-8")
     except OSError as err:
-        raise UsageError(f"cannot read the Gateway API CRDs from {source}: {err}; set mesh.gatewayApi.install: false to skip them") from err
+        raise UsageError(
+            f"cannot read the Gateway API CRDs from {source}: {err}; set mesh.gatewayApi.install: false to skip them"
+        ) from err
     return text
 
 
@@ -66,13 +74,20 @@ def foreign_owner(kubeconfig: str, context: str | None) -> str | None:
     if not Path(kubeconfig).expanduser().is_file():
         return None
     try:
-        crd = kube.get(kube.connect(kubeconfig, context), f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{PROBE_CRD}", kube.METADATA, timeout=10)
+        crd = kube.get(
+            kube.connect(kubeconfig, context),
+            f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{PROBE_CRD}",
+            kube.METADATA,
+            timeout=10,
+        )
     except Exception:  # noqa: BLE001 (unreachable, not allowed: meshinstall then declares them as usual)
         return None
     if crd is None:
         return None
     meta = crd["metadata"]
-    return None if managed_by_meshinstall(meta.get("labels")) else crd_owner(meta.get("labels"), meta.get("annotations"))
+    return (
+        None if managed_by_meshinstall(meta.get("labels")) else crd_owner(meta.get("labels"), meta.get("annotations"))
+    )
 
 
 def crd_owner(labels: dict[str, str] | None, annotations: dict[str, str] | None) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 import importlib
 import threading
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -19,21 +19,33 @@ from ...components.monitoring import MonitoringStack
 from ...components.paas import PaasLayer
 from ...components.sidecars import Sidecars
 from ...schemas.model import Spec
+from ..cluster.target import ClusterTarget
+from ..state.recorded import INPUTS_OUTPUT, READ_AT_OUTPUT, REFRESHED_OUTPUT
+from ..state.secrets import ResolvedSecrets
 from .args import control_plane_args, monitoring_args, paas_args, sidecars_args
 from .gateway_api import GatewayApiPlan
 from .releases import chart_mirror, releases
-from ..state.secrets import ResolvedSecrets
-from ..cluster.target import ClusterTarget
-from ..state.recorded import INPUTS_OUTPUT, READ_AT_OUTPUT, REFRESHED_OUTPUT
 from .upgrade import RECORD_OUTPUT, MeshLayout, steady
-
 
 # What the program loads of the Kubernetes SDK ("module" or "module:Class" under pulumi_kubernetes; tests/test_sdk.py
 # keeps the list whole). It loads on first use, in the program's own thread, where it held every resource back
 # (0.5 s, most of it core.v1's input types); `import_ahead` loads it while the engine starts.
 K8S_IMPORTS = (
-    "meta.v1", "core.v1", "apps.v1", "apps.v1beta1", "apps.v1beta2", "rbac.v1", "rbac.v1alpha1", "rbac.v1beta1", "networking.v1",
-    "networking.v1alpha1", "networking.v1beta1", "helm.v3", "helm.v4", "apiextensions", "apiextensions.v1:CustomResourceDefinition",
+    "meta.v1",
+    "core.v1",
+    "apps.v1",
+    "apps.v1beta1",
+    "apps.v1beta2",
+    "rbac.v1",
+    "rbac.v1alpha1",
+    "rbac.v1beta1",
+    "networking.v1",
+    "networking.v1alpha1",
+    "networking.v1beta1",
+    "helm.v3",
+    "helm.v4",
+    "apiextensions",
+    "apiextensions.v1:CustomResourceDefinition",
 )
 
 
@@ -69,8 +81,13 @@ def import_ahead() -> threading.Thread:
 
 
 def build(
-    spec: Spec, secrets: ResolvedSecrets, gateway_api: GatewayApiPlan, recording: Recording | None = None, layout: MeshLayout | None = None,
-    upgrading: dict | None = None, adopted: frozenset[str] = frozenset(),
+    spec: Spec,
+    secrets: ResolvedSecrets,
+    gateway_api: GatewayApiPlan,
+    recording: Recording | None = None,
+    layout: MeshLayout | None = None,
+    upgrading: dict | None = None,
+    adopted: frozenset[str] = frozenset(),
 ) -> None:
     """Declare the whole platform for `spec` (with its secrets and Gateway API plan, read before the engine started);
     `recording` (the fingerprint of all of these, and whether this operation read the cluster first) is exported, so
@@ -86,7 +103,9 @@ def build(
     target = ClusterTarget.of(spec)
     k8s_cluster = Cluster("cluster", target.cluster_args())
     on_cluster = pulumi.ResourceOptions(providers={"kubernetes": k8s_cluster.provider})
-    control_plane = ControlPlane("control-plane", control_plane_args(charts, _gateway_api(gateway_api, on_cluster)), on_cluster)
+    control_plane = ControlPlane(
+        "control-plane", control_plane_args(charts, _gateway_api(gateway_api, on_cluster)), on_cluster
+    )
     after = tuple(control_plane.ready)
     Sidecars("sidecars", sidecars_args(spec, after), on_cluster)
     paas = PaasLayer("paas", paas_args(spec, layout, secrets.app_env, after), on_cluster)
@@ -118,11 +137,20 @@ def _gateway_api(plan: GatewayApiPlan, opts: pulumi.ResourceOptions) -> tuple[pu
     return (GatewayApi("gateway-api", GatewayApiArgs(plan.crds), opts),)
 
 
-def _adopt(args: pulumi.ResourceTransformationArgs, adopted: frozenset[str]) -> pulumi.ResourceTransformationResult | None:
+def _adopt(
+    args: pulumi.ResourceTransformationArgs, adopted: frozenset[str]
+) -> pulumi.ResourceTransformationResult | None:
     """A namespace someone else created (stacks/cluster/target.py `adopted_namespaces`) is annotated as adopted and kept by
     `destroy`: meshinstall manages its labels, never its existence."""
     meta = args.props.get("metadata")
     if args.type_ != "kubernetes:core/v1:Namespace" or meta is None or meta.name not in adopted:
         return None
-    props = {**args.props, "metadata": k8s.meta.v1.ObjectMetaArgs(name=meta.name, labels=meta.labels, annotations={**(meta.annotations or {}), ADOPTED: "true"})}
-    return pulumi.ResourceTransformationResult(props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(retain_on_delete=True)))
+    props = {
+        **args.props,
+        "metadata": k8s.meta.v1.ObjectMetaArgs(
+            name=meta.name, labels=meta.labels, annotations={**(meta.annotations or {}), ADOPTED: "true"}
+        ),
+    }
+    return pulumi.ResourceTransformationResult(
+        props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(retain_on_delete=True))
+    )

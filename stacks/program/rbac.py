@@ -9,8 +9,8 @@ asks the API server about each of them, and docs/rbac.md is generated from this 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import yaml
 
@@ -55,38 +55,105 @@ CONDITIONS: dict[str, Callable[[Spec], bool]] = {
 
 RULES = (
     Rule(("",), ("namespaces",), MANAGE, "the platform's namespaces (istio-system, monitoring) and each team's"),
-    Rule(("apiextensions.k8s.io",), ("customresourcedefinitions",), MANAGE,
-         "Istio's CRDs (istio-base chart), the Gateway API CRDs, prometheus-operator's CRDs; read to find who owns them"),
-    Rule(("admissionregistration.k8s.io",), ("mutatingwebhookconfigurations", "validatingwebhookconfigurations"), MANAGE,
-         "istiod's sidecar injector and config validation, the operator's admission webhooks; read to find another mesh's (MI008)"),
-    Rule(("rbac.authorization.k8s.io",), ("clusterroles", "clusterrolebindings", "roles", "rolebindings"), MANAGE,
-         "the charts' own roles and bindings (istiod, gateways, CNI, operator, Kiali) and each team's access RoleBinding"),
-    Rule(("rbac.authorization.k8s.io",), ("clusterroles", "roles"), ("escalate", "bind"),
-         "the charts' roles grant rights this identity does not hold itself: Kubernetes refuses to create them without "
-         "`escalate`, and to bind them without `bind`"),
-    Rule(("",), ("configmaps", "secrets", "services", "serviceaccounts"), MANAGE,
-         "the charts' and the apps' objects; Helm keeps each release's record in a Secret of its namespace (MI012 reads them)"),
-    Rule(("apps",), ("deployments",), MANAGE, "istiod, the gateways, Kiali, Jaeger and the apps; restarted in a mesh upgrade"),
-    Rule(("apps",), ("daemonsets",), MANAGE, "the istio-cni node agent; Prometheus's node-exporter", "cni or monitoring"),
+    Rule(
+        ("apiextensions.k8s.io",),
+        ("customresourcedefinitions",),
+        MANAGE,
+        "Istio's CRDs (istio-base chart), the Gateway API CRDs, prometheus-operator's CRDs; read to find who owns them",
+    ),
+    Rule(
+        ("admissionregistration.k8s.io",),
+        ("mutatingwebhookconfigurations", "validatingwebhookconfigurations"),
+        MANAGE,
+        "istiod's sidecar injector and config validation, the operator's admission webhooks; read to find another mesh's (MI008)",
+    ),
+    Rule(
+        ("rbac.authorization.k8s.io",),
+        ("clusterroles", "clusterrolebindings", "roles", "rolebindings"),
+        MANAGE,
+        "the charts' own roles and bindings (istiod, gateways, CNI, operator, Kiali) and each team's access RoleBinding",
+    ),
+    Rule(
+        ("rbac.authorization.k8s.io",),
+        ("clusterroles", "roles"),
+        ("escalate", "bind"),
+        "the charts' roles grant rights this identity does not hold itself: Kubernetes refuses to create them without "
+        "`escalate`, and to bind them without `bind`",
+    ),
+    Rule(
+        ("",),
+        ("configmaps", "secrets", "services", "serviceaccounts"),
+        MANAGE,
+        "the charts' and the apps' objects; Helm keeps each release's record in a Secret of its namespace (MI012 reads them)",
+    ),
+    Rule(
+        ("apps",),
+        ("deployments",),
+        MANAGE,
+        "istiod, the gateways, Kiali, Jaeger and the apps; restarted in a mesh upgrade",
+    ),
+    Rule(
+        ("apps",), ("daemonsets",), MANAGE, "the istio-cni node agent; Prometheus's node-exporter", "cni or monitoring"
+    ),
     Rule(("apps",), ("replicasets",), READ, "waiting for Deployments to become available"),
     Rule(("apps",), ("deployments/status",), ("get",), "a mesh upgrade: the restarted Deployments have rolled out"),
-    Rule(("",), ("pods", "endpoints", "events", "persistentvolumeclaims"), READ,
-         "waiting for workloads and Services to become ready (the engine watches their Pods, Endpoints, claims and events); verify's checks"),
+    Rule(
+        ("",),
+        ("pods", "endpoints", "events", "persistentvolumeclaims"),
+        READ,
+        "waiting for workloads and Services to become ready (the engine watches their Pods, Endpoints, claims and events); verify's checks",
+    ),
     Rule(("discovery.k8s.io",), ("endpointslices",), READ, "verify: the apps are behind their Services (MI405)"),
-    Rule(("",), ("pods/exec",), ("create",), "verify: asks one istio-proxy of each app, inside its pod, whether it is ready (MI204; "
-         "skipped where no container runs)", "teams"),
+    Rule(
+        ("",),
+        ("pods/exec",),
+        ("create",),
+        "verify: asks one istio-proxy of each app, inside its pod, whether it is ready (MI204; "
+        "skipped where no container runs)",
+        "teams",
+    ),
     Rule(("autoscaling",), ("horizontalpodautoscalers",), MANAGE, "istiod's autoscaler"),
     Rule(("batch",), ("jobs",), MANAGE, "kube-prometheus-stack's admission-webhook hook Jobs", "monitoring"),
     Rule(("",), ("resourcequotas", "limitranges"), MANAGE, "each team's quota and default container limits", "teams"),
     Rule(("networking.k8s.io",), ("networkpolicies",), MANAGE, "each team's default-deny policy; Kiali's"),
-    Rule(("networking.istio.io",), ("gateways", "virtualservices", "destinationrules", "sidecars"), MANAGE,
-         "the shared ingress Gateway, each app's routes and traffic policy, each team's Sidecar scope"),
-    Rule(("security.istio.io",), ("peerauthentications", "authorizationpolicies"), MANAGE, "the mesh's mTLS mode and each team's allowFrom"),
-    Rule(("monitoring.coreos.com",), ("prometheuses", "alertmanagers", "servicemonitors", "podmonitors", "prometheusrules"), MANAGE,
-         "kube-prometheus-stack's Prometheus and Alertmanager, the mesh's scrape configs and each app's alerts", "monitoring"),
-    Rule(("",), ("nodes",), ("get", "list"), "doctor: node capacity against quotas (MI009); whether the nodes run containers"),
-    Rule(("storage.k8s.io",), ("storageclasses",), ("get", "list"), "doctor: a default StorageClass for Prometheus's volume", "monitoring"),
-    Rule(("authorization.k8s.io",), ("selfsubjectaccessreviews",), ("create",), "doctor: MI006 asks the API server about each of these rights"),
+    Rule(
+        ("networking.istio.io",),
+        ("gateways", "virtualservices", "destinationrules", "sidecars"),
+        MANAGE,
+        "the shared ingress Gateway, each app's routes and traffic policy, each team's Sidecar scope",
+    ),
+    Rule(
+        ("security.istio.io",),
+        ("peerauthentications", "authorizationpolicies"),
+        MANAGE,
+        "the mesh's mTLS mode and each team's allowFrom",
+    ),
+    Rule(
+        ("monitoring.coreos.com",),
+        ("prometheuses", "alertmanagers", "servicemonitors", "podmonitors", "prometheusrules"),
+        MANAGE,
+        "kube-prometheus-stack's Prometheus and Alertmanager, the mesh's scrape configs and each app's alerts",
+        "monitoring",
+    ),
+    Rule(
+        ("",),
+        ("nodes",),
+        ("get", "list"),
+        "doctor: node capacity against quotas (MI009); whether the nodes run containers",
+    ),
+    Rule(
+        ("storage.k8s.io",),
+        ("storageclasses",),
+        ("get", "list"),
+        "doctor: a default StorageClass for Prometheus's volume",
+        "monitoring",
+    ),
+    Rule(
+        ("authorization.k8s.io",),
+        ("selfsubjectaccessreviews",),
+        ("create",),
+        "doctor: MI006 asks the API server about each of these rights",
+    ),
 )
 
 
@@ -115,8 +182,12 @@ def cluster_role(spec: Spec) -> str:
     ]
     for rule in rules(spec):
         lines.append(f"  # {rule.why}")
-        body = yaml.safe_dump([{"apiGroups": list(rule.groups), "resources": list(rule.resources), "verbs": list(rule.verbs)}],
-                              default_flow_style=None, width=200, sort_keys=False)
+        body = yaml.safe_dump(
+            [{"apiGroups": list(rule.groups), "resources": list(rule.resources), "verbs": list(rule.verbs)}],
+            default_flow_style=None,
+            width=200,
+            sort_keys=False,
+        )
         lines += ["  " + line for line in body.rstrip().splitlines()]
     return "\n".join(lines) + "\n"
 
@@ -125,26 +196,30 @@ def markdown() -> str:
     """docs/rbac.md: every rule, when it is needed, and why."""
     rows = ["| API group | resources | verbs | needed | why |", "|---|---|---|---|---|"]
     for rule in RULES:
-        rows.append(f"| `{', '.join(g or 'core' for g in rule.groups)}` | {', '.join(rule.resources)} | {', '.join(rule.verbs)} | {rule.when} | {rule.why} |")
-    return "\n".join([
-        "# The rights meshinstall needs",
-        "",
-        "<!-- generated by `python -m meshinstall.stacks.program.rbac > docs/rbac.md`; tests/test_rbac.py keeps it current -->",
-        "",
-        "The identity that runs `meshinstall up`, `verify` and `destroy` on an `existing` cluster needs these rights, all",
-        "cluster-wide: meshinstall creates the namespaces it installs into, so Roles could not be bound in them beforehand.",
-        "`meshinstall rbac ENV` prints them as a ClusterRole for that environment's spec (rules whose condition the spec",
-        "does not meet are left out), and `meshinstall doctor ENV` (MI006) asks the API server about each one before",
-        "anything is applied, naming every verb and resource that is missing.",
-        "",
-        "`escalate` and `bind` on roles are needed because the charts bring ClusterRoles (istiod's, the operator's) that",
-        "grant rights the installer does not hold itself. Whoever holds them can grant any right: treat the identity as",
-        "trusted with RBAC. What meshinstall never needs: `portforward`, node changes, or anything on objects of kinds it",
-        "does not install.",
-        "",
-        *rows,
-        "",
-    ])
+        rows.append(
+            f"| `{', '.join(g or 'core' for g in rule.groups)}` | {', '.join(rule.resources)} | {', '.join(rule.verbs)} | {rule.when} | {rule.why} |"
+        )
+    return "\n".join(
+        [
+            "# The rights meshinstall needs",
+            "",
+            "<!-- generated by `python -m meshinstall.stacks.program.rbac > docs/rbac.md`; tests/test_rbac.py keeps it current -->",
+            "",
+            "The identity that runs `meshinstall up`, `verify` and `destroy` on an `existing` cluster needs these rights, all",
+            "cluster-wide: meshinstall creates the namespaces it installs into, so Roles could not be bound in them beforehand.",
+            "`meshinstall rbac ENV` prints them as a ClusterRole for that environment's spec (rules whose condition the spec",
+            "does not meet are left out), and `meshinstall doctor ENV` (MI006) asks the API server about each one before",
+            "anything is applied, naming every verb and resource that is missing.",
+            "",
+            "`escalate` and `bind` on roles are needed because the charts bring ClusterRoles (istiod's, the operator's) that",
+            "grant rights the installer does not hold itself. Whoever holds them can grant any right: treat the identity as",
+            "trusted with RBAC. What meshinstall never needs: `portforward`, node changes, or anything on objects of kinds it",
+            "does not install.",
+            "",
+            *rows,
+            "",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -9,10 +9,21 @@ from pathlib import Path
 
 import yaml
 
-from ...components import INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, ISTIO_BASE_RELEASE, ISTIO_NAMESPACE, MONITORING_NAMESPACE
+from ...components import (
+    INGRESS_GATEWAY_NAME,
+    INGRESS_NAMESPACE,
+    ISTIO_BASE_RELEASE,
+    ISTIO_NAMESPACE,
+    MONITORING_NAMESPACE,
+)
 from ...components.charts import GATEWAY_API_FILE, GATEWAY_API_URL, ChartSource, HelmRelease, chart
 from ...components.manifests.control_plane import base_values, cni_values, egress_values, gateway_values, istiod_values
-from ...components.manifests.monitoring import PROMETHEUS_STACK_RELEASE, jaeger_values, kiali_values, prometheus_stack_values
+from ...components.manifests.monitoring import (
+    PROMETHEUS_STACK_RELEASE,
+    jaeger_values,
+    kiali_values,
+    prometheus_stack_values,
+)
 from ...schemas.model import Spec
 from .chart_settings import istiod_settings, prometheus_stack
 from .upgrade import MeshLayout, Revision, steady
@@ -55,11 +66,23 @@ class Releases:
     prometheus: HelmRelease | None
     kiali: HelmRelease | None
     jaeger: HelmRelease | None
-    more_istiods: tuple[HelmRelease, ...] = ()  # the other revisions during a canary upgrade (stacks/program/upgrade.py)
+    more_istiods: tuple[
+        HelmRelease, ...
+    ] = ()  # the other revisions during a canary upgrade (stacks/program/upgrade.py)
 
     def all(self) -> tuple[HelmRelease, ...]:
         """Every release the spec installs, in install order."""
-        ordered = (self.base, self.cni, self.istiod, *self.more_istiods, self.ingress_gateway, self.egress_gateway, self.prometheus, self.jaeger, self.kiali)
+        ordered = (
+            self.base,
+            self.cni,
+            self.istiod,
+            *self.more_istiods,
+            self.ingress_gateway,
+            self.egress_gateway,
+            self.prometheus,
+            self.jaeger,
+            self.kiali,
+        )
         return tuple(release for release in ordered if release is not None)
 
 
@@ -82,16 +105,46 @@ def releases(spec: Spec, layout: MeshLayout | None = None) -> Releases:
     return Releases(
         base=istio("base", ISTIO_BASE_RELEASE, ISTIO_NAMESPACE, base_values(default.name), layout.base_version),
         istiod=istiod(default),
-        cni=istio("cni", "istio-cni", ISTIO_NAMESPACE, cni_values(default.value), layout.base_version) if spec.cni_enabled else None,
-        ingress_gateway=istio("gateway", INGRESS_GATEWAY_NAME, INGRESS_NAMESPACE, gateway_values(gateway.value, ingress.replicas, ingress.service_type), gateway.version)
-        if ingress.enabled else None,
-        egress_gateway=istio("gateway", "istio-egressgateway", ISTIO_NAMESPACE, egress_values(gateway.value, egress.replicas), gateway.version)
-        if egress.enabled else None,
-        prometheus=HelmRelease(PROMETHEUS_STACK_RELEASE, chart("kube-prometheus-stack", mirror), MONITORING_NAMESPACE,
-                               prometheus_stack_values(prometheus_stack(monitoring))) if monitoring.prometheus.enabled else None,
-        kiali=HelmRelease("kiali", chart("kiali-server", mirror), ISTIO_NAMESPACE, kiali_values(monitoring.grafana.enabled, monitoring.tracing.enabled))
-        if monitoring.kiali.enabled else None,
-        jaeger=HelmRelease("jaeger", chart("jaeger", mirror), MONITORING_NAMESPACE, jaeger_values()) if monitoring.tracing.enabled else None,
+        cni=istio("cni", "istio-cni", ISTIO_NAMESPACE, cni_values(default.value), layout.base_version)
+        if spec.cni_enabled
+        else None,
+        ingress_gateway=istio(
+            "gateway",
+            INGRESS_GATEWAY_NAME,
+            INGRESS_NAMESPACE,
+            gateway_values(gateway.value, ingress.replicas, ingress.service_type),
+            gateway.version,
+        )
+        if ingress.enabled
+        else None,
+        egress_gateway=istio(
+            "gateway",
+            "istio-egressgateway",
+            ISTIO_NAMESPACE,
+            egress_values(gateway.value, egress.replicas),
+            gateway.version,
+        )
+        if egress.enabled
+        else None,
+        prometheus=HelmRelease(
+            PROMETHEUS_STACK_RELEASE,
+            chart("kube-prometheus-stack", mirror),
+            MONITORING_NAMESPACE,
+            prometheus_stack_values(prometheus_stack(monitoring)),
+        )
+        if monitoring.prometheus.enabled
+        else None,
+        kiali=HelmRelease(
+            "kiali",
+            chart("kiali-server", mirror),
+            ISTIO_NAMESPACE,
+            kiali_values(monitoring.grafana.enabled, monitoring.tracing.enabled),
+        )
+        if monitoring.kiali.enabled
+        else None,
+        jaeger=HelmRelease("jaeger", chart("jaeger", mirror), MONITORING_NAMESPACE, jaeger_values())
+        if monitoring.tracing.enabled
+        else None,
         more_istiods=tuple(istiod(revision) for revision in layout.revisions[1:]),
     )
 

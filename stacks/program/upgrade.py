@@ -8,8 +8,9 @@ one revision and is not gated. Pure functions of the spec and of what the state 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ...components import ISTIO_NAMESPACE, ISTIOD_RELEASE
 from ...errors import UsageError
@@ -102,15 +103,23 @@ class UpgradePlan:
         """The plan as a person reads it in `preview`."""
         head = f"mesh upgrade {self.old_version} -> {self.new_version}, {self.strategy}"
         if self.strategy == "in-place":
-            return [f"{head}: revision {self.old_revision} upgraded in place, every workload restarted at once; not gated by checks "
-                    "(strategy: canary gates each wave)"]
-        lines = [f"{head}: revision {self.new_revision} installed beside {self.old_revision}, then {len(self.waves)} wave(s):"]
+            return [
+                f"{head}: revision {self.old_revision} upgraded in place, every workload restarted at once; not gated by checks "
+                "(strategy: canary gates each wave)"
+            ]
+        lines = [
+            f"{head}: revision {self.new_revision} installed beside {self.old_revision}, then {len(self.waves)} wave(s):"
+        ]
         for i, wave in enumerate(self.waves, 1):
-            lines.append(f"  wave {i}: {', '.join(wave.teams)} (namespaces {', '.join(wave.namespaces)}); gate: {', '.join(self.gates)}"
-                         + (f"; then {self.pause_seconds}s pause" if self.pause_seconds and i < len(self.waves) else ""))
+            lines.append(
+                f"  wave {i}: {', '.join(wave.teams)} (namespaces {', '.join(wave.namespaces)}); gate: {', '.join(self.gates)}"
+                + (f"; then {self.pause_seconds}s pause" if self.pause_seconds and i < len(self.waves) else "")
+            )
         if self.gateways:
             lines.append(f"  then the gateways upgraded in place to {self.new_version}: {', '.join(self.gateways)}")
-        lines.append(f"  then revision {self.old_revision} removed; a failing wave rolls back every wave to {self.old_revision} (unless --no-rollback)")
+        lines.append(
+            f"  then revision {self.old_revision} removed; a failing wave rolls back every wave to {self.old_revision} (unless --no-rollback)"
+        )
         return lines
 
 
@@ -127,16 +136,29 @@ def plan(spec: Spec, installed: Installed | None, allow_downgrade: bool = False)
         return None
     old, target = _numbers(installed.version), _numbers(new)
     if target < old and not allow_downgrade:
-        raise UsageError(f"mesh.version {new} is older than the installed {installed.version}: a downgrade needs --allow-downgrade")
+        raise UsageError(
+            f"mesh.version {new} is older than the installed {installed.version}: a downgrade needs --allow-downgrade"
+        )
     if target[0] != old[0] or abs(target[1] - old[1]) > MAX_MINOR_STEP:
-        raise UsageError(f"mesh.version {installed.version} -> {new} skips more than {MAX_MINOR_STEP} minor versions, which Istio does not support: "
-                         f"upgrade through an intermediate version (`meshinstall versions` lists them)")
+        raise UsageError(
+            f"mesh.version {installed.version} -> {new} skips more than {MAX_MINOR_STEP} minor versions, which Istio does not support: "
+            f"upgrade through an intermediate version (`meshinstall versions` lists them)"
+        )
     upgrade = spec.mesh.upgrade
     new_revision = spec.mesh.revision or revision_of(new)
     if upgrade.strategy == "canary" and new_revision == installed.revision:
-        raise UsageError(f"mesh.revision {new_revision!r} is the installed revision: a canary upgrade installs the new version as a new revision "
-                         f"beside it; name it (mesh.revision: {revision_of(new)}) or remove mesh.revision to name revisions after versions")
-    gateways = tuple(name for name, on in (("istio-ingressgateway", spec.mesh.ingress_gateway.enabled), ("istio-egressgateway", spec.mesh.egress_gateway.enabled)) if on)
+        raise UsageError(
+            f"mesh.revision {new_revision!r} is the installed revision: a canary upgrade installs the new version as a new revision "
+            f"beside it; name it (mesh.revision: {revision_of(new)}) or remove mesh.revision to name revisions after versions"
+        )
+    gateways = tuple(
+        name
+        for name, on in (
+            ("istio-ingressgateway", spec.mesh.ingress_gateway.enabled),
+            ("istio-egressgateway", spec.mesh.egress_gateway.enabled),
+        )
+        if on
+    )
     return UpgradePlan(
         strategy=upgrade.strategy,
         old_version=installed.version,
@@ -156,7 +178,7 @@ def waves(spec: Spec) -> tuple[Wave, ...]:
     named = [tuple(wave) for wave in upgrade.waves]
     rest = [t.name for t in spec.paas.teams if not any(t.name in wave for wave in named)]
     step = upgrade.teams_per_wave
-    ordered = named + [tuple(rest[i:i + step]) for i in range(0, len(rest), step)]
+    ordered = named + [tuple(rest[i : i + step]) for i in range(0, len(rest), step)]
     return tuple(Wave(wave, tuple(ns for name in wave for ns in teams[name].namespaces)) for wave in ordered)
 
 
@@ -181,11 +203,20 @@ def phases(plan: UpgradePlan, installed: Installed) -> tuple[Phase, ...]:
     is going back to an earlier phase's layout."""
     old = Revision(plan.old_revision, plan.old_version, installed.release)
     new = Revision(plan.new_revision, plan.new_version, f"{ISTIOD_RELEASE}-{plan.new_revision}")
-    steps = [Phase(f"install revision {new.name}", MeshLayout((old, new), old, plan.new_version), gate=CONTROL_PLANE_CHECKS)]
+    steps = [
+        Phase(f"install revision {new.name}", MeshLayout((old, new), old, plan.new_version), gate=CONTROL_PLANE_CHECKS)
+    ]
     moved: dict[str, str] = {}
     for i, wave in enumerate(plan.waves, 1):
         moved.update({team: new.name for team in wave.teams})
-        steps.append(Phase(f"wave {i}: {', '.join(wave.teams)}", MeshLayout((old, new), old, plan.new_version, dict(moved)), wave.namespaces, plan.gates))
+        steps.append(
+            Phase(
+                f"wave {i}: {', '.join(wave.teams)}",
+                MeshLayout((old, new), old, plan.new_version, dict(moved)),
+                wave.namespaces,
+                plan.gates,
+            )
+        )
     steps.append(Phase("gateways", MeshLayout((old, new), new, plan.new_version, dict(moved))))
     steps.append(Phase(f"remove revision {old.name}", MeshLayout((new,), new, plan.new_version)))
     return tuple(steps)
@@ -193,8 +224,14 @@ def phases(plan: UpgradePlan, installed: Installed) -> tuple[Phase, ...]:
 
 def record(plan: UpgradePlan, installed: Installed, phase: int) -> dict[str, Any]:
     """What the stack records while phase `phase` of `plan` is carried out."""
-    return {"from": plan.old_version, "to": plan.new_version, "oldRevision": plan.old_revision, "oldRelease": installed.release,
-            "newRevision": plan.new_revision, "phase": phase}
+    return {
+        "from": plan.old_version,
+        "to": plan.new_version,
+        "oldRevision": plan.old_revision,
+        "oldRelease": installed.release,
+        "newRevision": plan.new_revision,
+        "phase": phase,
+    }
 
 
 def installed_from(state: Any) -> Installed | None:
@@ -206,7 +243,11 @@ def installed_from(state: Any) -> Installed | None:
     found = None
     for release, (version, revision) in state.charts.items():
         namespace, _, name = release.partition("/")
-        if namespace == ISTIO_NAMESPACE and (name == ISTIOD_RELEASE or name.startswith(f"{ISTIOD_RELEASE}-")) and version:
+        if (
+            namespace == ISTIO_NAMESPACE
+            and (name == ISTIOD_RELEASE or name.startswith(f"{ISTIOD_RELEASE}-"))
+            and version
+        ):
             found = Installed(version, revision or DEFAULT_REVISION, name)
     return found
 

@@ -21,11 +21,12 @@ import json
 import os
 import time
 import urllib.parse
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ...errors import EnvironmentLocked, StateBackendUnreachable
 from .lock import Holder, environment_lock, holder_of, holder_record
@@ -65,7 +66,11 @@ def engine_lock(key: str, text: str, written: datetime | None = None) -> EngineL
         info = json.loads(text)
         stamp = _time(str(info.get("timestamp", ""))) or written
         since = stamp.strftime("%Y-%m-%d %H:%M:%S UTC") if stamp else "?"
-        return EngineLock(key, Holder(int(info.get("pid", 0)), str(info.get("hostname", "?")), since, user=str(info.get("username", ""))), stamp)
+        return EngineLock(
+            key,
+            Holder(int(info.get("pid", 0)), str(info.get("hostname", "?")), since, user=str(info.get("username", ""))),
+            stamp,
+        )
     except (ValueError, TypeError, AttributeError):
         return EngineLock(key, Holder(0, "?", "?"), written)
 
@@ -127,7 +132,9 @@ class FileBackend(Backend):
         found = []
         for path in sorted((self.folder / ".pulumi" / "locks").glob(f"*/{project}/{stack}/*.json")):
             try:
-                found.append(engine_lock(str(path), path.read_text(), datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)))
+                found.append(
+                    engine_lock(str(path), path.read_text(), datetime.fromtimestamp(path.stat().st_mtime, timezone.utc))
+                )
             except OSError:
                 continue
         return found
@@ -137,7 +144,9 @@ class FileBackend(Backend):
 
     def last_update(self, project: str, stack: str) -> dict[str, Any] | None:
         entries = (self.folder / ".pulumi" / "history" / project / stack).glob(f"{stack}-*.history.json")
-        newest = max(entries, key=lambda path: int(path.name[len(stack) + 1:].split(".")[0]), default=None)  # named by the time in ns
+        newest = max(
+            entries, key=lambda path: int(path.name[len(stack) + 1 :].split(".")[0]), default=None
+        )  # named by the time in ns
         return json.loads(newest.read_bytes()) if newest else None
 
     def saved_state(self, project: str, stack: str) -> tuple[str, bytes | None] | None:
@@ -150,7 +159,9 @@ class FileBackend(Backend):
     def describe(self) -> str:
         existing = next((p for p in (self.folder, *self.folder.parents) if p.exists()), None)
         if existing is None or not os.access(existing, os.W_OK):
-            raise StateBackendUnreachable(f"{existing or self.folder} is not writable: fix the folder's permissions or state.backend")
+            raise StateBackendUnreachable(
+                f"{existing or self.folder} is not writable: fix the folder's permissions or state.backend"
+            )
         return f"folder {self.folder}"
 
 
@@ -174,7 +185,9 @@ class PostgresBackend(Backend):
         query = urllib.parse.parse_qs(parts.query)
         self.table = query.pop("table", [ENGINE_TABLE])[0]
         # libpq's URI: the engine's `table` parameter is the engine's own
-        self.conninfo = urllib.parse.urlunsplit(parts._replace(scheme="postgresql", query=urllib.parse.urlencode(query, doseq=True)))
+        self.conninfo = urllib.parse.urlunsplit(
+            parts._replace(scheme="postgresql", query=urllib.parse.urlencode(query, doseq=True))
+        )
         self.where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path}"
 
     @contextmanager
@@ -184,15 +197,27 @@ class PostgresBackend(Backend):
         import psycopg
 
         try:
-            with psycopg.connect(self.conninfo, password=self.password, autocommit=True, connect_timeout=10,
-                                 application_name="meshinstall", keepalives_idle=30, keepalives_interval=10, keepalives_count=3) as db:
+            with psycopg.connect(
+                self.conninfo,
+                password=self.password,
+                autocommit=True,
+                connect_timeout=10,
+                application_name="meshinstall",
+                keepalives_idle=30,
+                keepalives_interval=10,
+                keepalives_count=3,
+            ) as db:
                 yield db
         except psycopg.Error as err:
-            raise StateBackendUnreachable(f"the state backend PostgreSQL at {self.where} cannot be used: {_first_line(err)}") from err
+            raise StateBackendUnreachable(
+                f"the state backend PostgreSQL at {self.where} cannot be used: {_first_line(err)}"
+            ) from err
 
     def _key(self, environment: str) -> int:
         """The advisory lock's key: one per table and environment."""
-        return int.from_bytes(hashlib.sha256(f"meshinstall/{self.table}/{environment}".encode()).digest()[:8], "big", signed=True)
+        return int.from_bytes(
+            hashlib.sha256(f"meshinstall/{self.table}/{environment}".encode()).digest()[:8], "big", signed=True
+        )
 
     @contextmanager
     def lock(self, environment: str) -> Iterator[None]:
@@ -201,14 +226,22 @@ class PostgresBackend(Backend):
             key = self._key(environment)
             if not db.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
                 holder = self._wait_for_holder(db, environment, key)
-                raise EnvironmentLocked(f"{environment} is busy: another meshinstall command holds its lock in {self.where}"
-                                        f"{f' ({holder})' if holder else ''}; wait for it to end")
-            db.execute(f"INSERT INTO {LOCK_TABLE} VALUES (%s, %s, pg_backend_pid()) ON CONFLICT (environment) DO UPDATE "
-                       "SET holder = EXCLUDED.holder, backend_pid = EXCLUDED.backend_pid", (environment, json.dumps(holder_record())))
+                raise EnvironmentLocked(
+                    f"{environment} is busy: another meshinstall command holds its lock in {self.where}"
+                    f"{f' ({holder})' if holder else ''}; wait for it to end"
+                )
+            db.execute(
+                f"INSERT INTO {LOCK_TABLE} VALUES (%s, %s, pg_backend_pid()) ON CONFLICT (environment) DO UPDATE "
+                "SET holder = EXCLUDED.holder, backend_pid = EXCLUDED.backend_pid",
+                (environment, json.dumps(holder_record())),
+            )
             try:
                 yield
             finally:
-                db.execute(f"DELETE FROM {LOCK_TABLE} WHERE environment = %s AND backend_pid = pg_backend_pid()", (environment,))
+                db.execute(
+                    f"DELETE FROM {LOCK_TABLE} WHERE environment = %s AND backend_pid = pg_backend_pid()",
+                    (environment,),
+                )
                 db.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
     @staticmethod
@@ -219,15 +252,22 @@ class PostgresBackend(Backend):
             return
         with db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            db.execute(f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (environment TEXT PRIMARY KEY, holder JSON NOT NULL, backend_pid INT NOT NULL)")
+            db.execute(
+                f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (environment TEXT PRIMARY KEY, holder JSON NOT NULL, backend_pid INT NOT NULL)"
+            )
 
     def _holder_now(self, db: Any, environment: str, key: int) -> tuple[bool, Holder | None]:
         """Whether the lock is held, and its holder once the holder has written its row."""
-        owner = db.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
-                           "AND classid = %s AND objid = %s", (_high(key), _low(key))).fetchone()
+        owner = db.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+            "AND classid = %s AND objid = %s",
+            (_high(key), _low(key)),
+        ).fetchone()
         if owner is None:
             return False, None
-        row = db.execute(f"SELECT holder FROM {LOCK_TABLE} WHERE environment = %s AND backend_pid = %s", (environment, owner[0])).fetchone()
+        row = db.execute(
+            f"SELECT holder FROM {LOCK_TABLE} WHERE environment = %s AND backend_pid = %s", (environment, owner[0])
+        ).fetchone()
         return True, (Holder.of(row[0]) if row else None)
 
     def _wait_for_holder(self, db: Any, environment: str, key: int) -> Holder | None:
@@ -249,8 +289,10 @@ class PostgresBackend(Backend):
         with self.connect() as db:
             if db.execute("SELECT to_regclass(%s)", (self.table,)).fetchone()[0] is None:
                 return []
-            rows = db.execute(f"SELECT key, data->>'data', updated_at FROM {self.table} WHERE key LIKE %s ORDER BY key",
-                              (f"%.pulumi/locks/%/{project}/{stack}/%.json",)).fetchall()  # keys start with the database's name
+            rows = db.execute(
+                f"SELECT key, data->>'data', updated_at FROM {self.table} WHERE key LIKE %s ORDER BY key",
+                (f"%.pulumi/locks/%/{project}/{stack}/%.json",),
+            ).fetchall()  # keys start with the database's name
         return [engine_lock(key, _decoded(data), written) for key, data, written in rows]  # rows hold {"data": base64}
 
     def remove(self, lock: EngineLock) -> None:
@@ -261,17 +303,21 @@ class PostgresBackend(Backend):
         with self.connect() as db:
             if db.execute("SELECT to_regclass(%s)", (self.table,)).fetchone()[0] is None:
                 return None
-            row = db.execute(f"SELECT data->>'data' FROM {self.table} WHERE key LIKE %s"
-                             " ORDER BY length(key) DESC, key DESC LIMIT 1",  # the newest: keys end with the time in ns
-                             (f"%.pulumi/history/{project}/{stack}/{stack}-%.history.json",)).fetchone()
+            row = db.execute(
+                f"SELECT data->>'data' FROM {self.table} WHERE key LIKE %s"
+                " ORDER BY length(key) DESC, key DESC LIMIT 1",  # the newest: keys end with the time in ns
+                (f"%.pulumi/history/{project}/{stack}/{stack}-%.history.json",),
+            ).fetchone()
         return json.loads(base64.b64decode(row[0] or "")) if row else None
 
     def saved_state(self, project: str, stack: str) -> tuple[str, bytes | None] | None:
         with self.connect() as db:
             if db.execute("SELECT to_regclass(%s)", (self.table,)).fetchone()[0] is None:
                 return f"{self.where} table {self.table}", None
-            row = db.execute(f"SELECT key, data->>'data' FROM {self.table} WHERE key LIKE %s",
-                             (f"%.pulumi/stacks/{project}/{stack}.json",)).fetchone()
+            row = db.execute(
+                f"SELECT key, data->>'data' FROM {self.table} WHERE key LIKE %s",
+                (f"%.pulumi/stacks/{project}/{stack}.json",),
+            ).fetchone()
         if row is None:
             return f"{self.where} table {self.table}", None
         return f"{self.where} table {self.table} key {row[0]}", base64.b64decode(row[1] or "")
@@ -285,7 +331,7 @@ class PostgresBackend(Backend):
 def readable(url: str, password: str | None) -> Backend | None:
     """The backend at `url` when meshinstall reads it itself (a folder, PostgreSQL), else None."""
     if url.startswith("file://"):
-        return FileBackend(Path(url[len("file://"):]))
+        return FileBackend(Path(url[len("file://") :]))
     if url.startswith(("postgres://", "postgresql://")):
         return PostgresBackend(url, password)
     return None

@@ -12,11 +12,12 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from ...errors import EnvironmentLocked
 
@@ -36,7 +37,13 @@ class Holder:
         """The holder a lock record names (`holder_record`'s shape, or its JSON text); None when it is not one."""
         try:
             info = json.loads(info) if isinstance(info, str) else info
-            return cls(int(info["pid"]), str(info["host"]), str(info["since"]), str(info.get("command", "")), str(info.get("user", "")))  # type: ignore[index, union-attr]
+            return cls(
+                int(info["pid"]),
+                str(info["host"]),
+                str(info["since"]),
+                str(info.get("command", "")),
+                str(info.get("user", "")),
+            )  # type: ignore[index, union-attr]
         except (ValueError, TypeError, KeyError):
             return None
 
@@ -44,7 +51,9 @@ class Holder:
         """Whether the holder still runs: None when it is on another host and cannot be checked from here."""
         if self.host != socket.gethostname():
             return None
-        from ...simulator.local_control_plane import process_running  # not at the top: stacks/state/places.py loads this module before the key's derivation starts
+        from ...simulator.local_control_plane import (
+            process_running,
+        )  # not at the top: stacks/state/places.py loads this module before the key's derivation starts
 
         return process_running(self.pid)
 
@@ -65,7 +74,9 @@ def environment_lock(root: Path, environment: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _wait_for_holder(handle)
-            raise EnvironmentLocked(f"{environment} is busy: another meshinstall command holds its lock{f' ({holder})' if holder else ''}; wait for it to end") from None
+            raise EnvironmentLocked(
+                f"{environment} is busy: another meshinstall command holds its lock{f' ({holder})' if holder else ''}; wait for it to end"
+            ) from None
         _write(handle)
         try:
             yield
@@ -91,7 +102,13 @@ def holder_of(root: Path, environment: str) -> Holder | None:
 def holder_record() -> dict[str, object]:
     """Who this process is, as a lock records it: pid, host, user, since, command."""
     since = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return {"pid": os.getpid(), "host": socket.gethostname(), "user": getpass.getuser(), "since": since, "command": " ".join(["meshinstall", *sys.argv[1:]])}
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "user": getpass.getuser(),
+        "since": since,
+        "command": " ".join(["meshinstall", *sys.argv[1:]]),
+    }
 
 
 def _write(handle: IO[str]) -> None:

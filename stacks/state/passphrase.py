@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Mapping
+from collections.abc import Mapping
 
 from ...errors import UsageError
 from ...schemas.model import Spec
@@ -19,7 +19,9 @@ def passphrase(environ: Mapping[str, str] | None = None) -> str:
     """The state encryption passphrase, from MESHINSTALL_PASSPHRASE."""
     value = (os.environ if environ is None else environ).get(PASSPHRASE_VARIABLE)
     if not value:
-        raise UsageError(f"{PASSPHRASE_VARIABLE} is not set: it encrypts this environment's secrets in the state (export {PASSPHRASE_VARIABLE}=...)")
+        raise UsageError(
+            f"{PASSPHRASE_VARIABLE} is not set: it encrypts this environment's secrets in the state (export {PASSPHRASE_VARIABLE}=...)"
+        )
     return value
 
 

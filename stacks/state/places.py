@@ -27,7 +27,7 @@ def places(spec: Spec) -> Places:
     root = spec.base_dir / ".meshinstall"
     backend = spec.state.backend
     if backend.startswith("file://"):
-        path = spec.resolve_path(backend[len("file://"):])
+        path = spec.resolve_path(backend[len("file://") :])
         backend = f"file://{path}"
     return Places(root, root / "work" / spec.name, root / "pulumi-home", backend)
 
@@ -35,4 +35,6 @@ def places(spec: Spec) -> Places:
 def state_backend(spec: Spec) -> Backend:
     """The environment's state backend, as meshinstall reads and locks it beside the engine (stacks/state/backend.py)."""
     place = places(spec)
-    return readable(place.backend_url, state_password(spec)) or LocalLockBackend(place.backend_url, place.root / "locks")
+    return readable(place.backend_url, state_password(spec)) or LocalLockBackend(
+        place.backend_url, place.root / "locks"
+    )

@@ -5,9 +5,10 @@ fingerprint, whether it read the cluster first)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from . import state_file
 
@@ -29,7 +30,9 @@ class Recorded:
     pending: bool
     resources: int
     outputs: Mapping[str, Any]  # the stack's outputs, secret ones as "[secret]"
-    charts: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # Helm release "namespace/name" -> (chart version, its `revision` value)
+    charts: Mapping[str, tuple[str, str]] = field(
+        default_factory=dict
+    )  # Helm release "namespace/name" -> (chart version, its `revision` value)
     read_at: datetime | None = None  # when meshinstall read the cluster for the last update, which did not refresh
     secrets_salt: str | None = None  # the passphrase provider's, with which `recorded_inputs` opens the fingerprint
 
@@ -48,11 +51,19 @@ def recorded(deployment: Mapping[str, Any]) -> Recorded:
     for resource in deployment.get("resources", []):
         kind, outputs = resource.get("type", ""), resource.get("outputs", {})
         if kind == "pulumi:pulumi:Stack":
-            inputs = outputs.get(INPUTS_OUTPUT)  # a secret, opened by `recorded_inputs`; plain from meshinstall before stop 22
-            stack_outputs = {k: "[secret]" if isinstance(v, dict) and state_file.SECRET_SIGNATURE in v else v for k, v in outputs.items()}
+            inputs = outputs.get(
+                INPUTS_OUTPUT
+            )  # a secret, opened by `recorded_inputs`; plain from meshinstall before stop 22
+            stack_outputs = {
+                k: "[secret]" if isinstance(v, dict) and state_file.SECRET_SIGNATURE in v else v
+                for k, v in outputs.items()
+            }
         elif kind == HELM_RELEASE:
             helm[resource.get("id", "")] = int((outputs.get("status") or {}).get("revision", 0))
-            charts[resource.get("id", "")] = (str(outputs.get("version", "")), str((outputs.get("values") or {}).get("revision") or ""))
+            charts[resource.get("id", "")] = (
+                str(outputs.get("version", "")),
+                str((outputs.get("values") or {}).get("revision") or ""),
+            )
         elif kind.startswith("kubernetes:") and resource.get("custom") and not kind.startswith("pulumi:providers"):
             group_version, _, object_kind = kind.split(":", 1)[1].rpartition(":")
             api_version = group_version.removeprefix("core/")
@@ -60,10 +71,16 @@ def recorded(deployment: Mapping[str, Any]) -> Recorded:
     frozen = {k: frozenset(v) for k, v in objects.items()}
     read_at = stack_outputs.get(READ_AT_OUTPUT)
     return Recorded(
-        frozen, helm, inputs if isinstance(inputs, (str, dict)) else None, stack_outputs.get(REFRESHED_OUTPUT) is True,
-        bool(deployment.get("pending_operations")), len(deployment.get("resources", [])),
-        {k: v for k, v in stack_outputs.items() if k not in RECORDING_OUTPUTS}, charts,
-        datetime.fromisoformat(read_at) if isinstance(read_at, str) else None, state_file.secrets_salt(deployment),
+        frozen,
+        helm,
+        inputs if isinstance(inputs, (str, dict)) else None,
+        stack_outputs.get(REFRESHED_OUTPUT) is True,
+        bool(deployment.get("pending_operations")),
+        len(deployment.get("resources", [])),
+        {k: v for k, v in stack_outputs.items() if k not in RECORDING_OUTPUTS},
+        charts,
+        datetime.fromisoformat(read_at) if isinstance(read_at, str) else None,
+        state_file.secrets_salt(deployment),
     )
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 from ...errors import UsageError
 from ...schemas.model import SecretRef, Spec
@@ -25,7 +25,9 @@ def resolve(spec: Spec, environ: Mapping[str, str] | None = None) -> ResolvedSec
     missing: list[str] = []
     read = _reader(spec, os.environ if environ is None else environ, missing)
     password = spec.monitoring.grafana.admin_password
-    grafana = read(password, "$.monitoring.grafana.adminPassword") if password and spec.monitoring.grafana.enabled else None
+    grafana = (
+        read(password, "$.monitoring.grafana.adminPassword") if password and spec.monitoring.grafana.enabled else None
+    )
     app_env: dict[tuple[str, str], dict[str, str]] = {}
     for i, team in enumerate(spec.paas.teams):
         for j, app in enumerate(team.apps):

@@ -13,7 +13,8 @@ import re
 import subprocess
 import sys
 import threading
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 # How the engine's passphrase secrets provider derives its key (pkg/secrets/passphrase): PBKDF2-SHA256 over the
 # salt in the state, then AES-256-GCM; the salt's own ciphertext decrypts to this word when the passphrase is right.
@@ -44,7 +45,9 @@ def latest(where: str, data: bytes | None) -> dict[str, Any] | None:
         _parsed[where] = (data, deployment)
         return deployment
     except (ValueError, KeyError, TypeError, AttributeError) as err:
-        raise StateUnreadable(f"{where} is not a readable state ({type(err).__name__}: {str(err)[:80]}); the engine keeps the previous one in {where}.bak") from err
+        raise StateUnreadable(
+            f"{where} is not a readable state ({type(err).__name__}: {str(err)[:80]}); the engine keeps the previous one in {where}.bak"
+        ) from err
 
 
 def passphrase_opens(deployment: dict[str, Any], passphrase: str) -> bool | None:
@@ -132,8 +135,14 @@ def _pbkdf2_apart(secret: bytes, salt: bytes) -> bytes:
     if not (found and found.origin and sys.executable):
         raise ValueError("no cryptography package or Python executable to run it")
     folder = os.path.dirname(os.path.dirname(found.origin))
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", _DERIVE, folder, str(PBKDF2_ROUNDS)], input=salt.hex().encode() + b"\n" + secret,
-                          capture_output=True, check=True, timeout=60, env={})
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _DERIVE, folder, str(PBKDF2_ROUNDS)],
+        input=salt.hex().encode() + b"\n" + secret,
+        capture_output=True,
+        check=True,
+        timeout=60,
+        env={},
+    )
     key = bytes.fromhex(done.stdout.decode())
     if len(key) != 32:
         raise ValueError("the derivation gave no key")

@@ -10,10 +10,11 @@ cluster with real nodes and of one with KWOK's (no containers run there).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 from fake_api import Answers, always, context
 

@@ -20,7 +20,11 @@ def test_mi301_passes_when_the_scrape_targets_dashboard_and_prometheus_are_in_pl
 
 
 def test_mi301_fails_on_a_missing_scrape_target(isolated):
-    assert run_check("MI301", staging(isolated, "MI301/failed")) == ("failed", "namespace monitoring", "missing: podmonitors/envoy-sidecars")
+    assert run_check("MI301", staging(isolated, "MI301/failed")) == (
+        "failed",
+        "namespace monitoring",
+        "missing: podmonitors/envoy-sidecars",
+    )
 
 
 def test_mi302_passes_when_every_app_has_its_alerts_at_the_spec_s_thresholds(isolated):
@@ -28,7 +32,11 @@ def test_mi302_passes_when_every_app_has_its_alerts_at_the_spec_s_thresholds(iso
 
 
 def test_mi302_fails_on_a_loosened_alert(isolated):
-    assert run_check("MI302", staging(isolated, "MI302/failed")) == ("failed", RULES, "payments/checkout (rules differ from the spec's thresholds)")
+    assert run_check("MI302", staging(isolated, "MI302/failed")) == (
+        "failed",
+        RULES,
+        "payments/checkout (rules differ from the spec's thresholds)",
+    )
 
 
 def test_mi303_passes_when_a_prometheus_pod_is_ready(isolated):
@@ -36,7 +44,11 @@ def test_mi303_passes_when_a_prometheus_pod_is_ready(isolated):
 
 
 def test_mi303_fails_when_no_prometheus_pod_is_ready(isolated):
-    assert run_check("MI303", staging(isolated, "MI303/failed")) == ("failed", PROMETHEUS_PODS, "no Prometheus pod is Ready")
+    assert run_check("MI303", staging(isolated, "MI303/failed")) == (
+        "failed",
+        PROMETHEUS_PODS,
+        "no Prometheus pod is Ready",
+    )
 
 
 def test_mi303_is_skipped_where_no_container_runs(isolated):

@@ -4,7 +4,6 @@ which checks carry them, and what a run does with them."""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 from typing import ClassVar
 
 from conftest import ROOT
@@ -18,7 +17,11 @@ CHECKS = ROOT / "checks"
 
 def with_trait(trait: str) -> dict[str, object]:
     """The checks that set `trait`, with its value."""
-    return {check_id: getattr(cls, trait) for check_id, cls in load_all().items() if getattr(cls, trait) != getattr(Check, trait)}
+    return {
+        check_id: getattr(cls, trait)
+        for check_id, cls in load_all().items()
+        if getattr(cls, trait) != getattr(Check, trait)
+    }
 
 
 def test_the_traits_each_check_declares():
@@ -35,14 +38,20 @@ def test_an_invalid_spec_fails_mi001_which_stops_every_other_check(isolated):
     report = runner.run("doctor", ctx)
     assert [r.check_id for r in report.failed] == ["MI001"]
     assert {r.check_id: outcome(r) for r in report.results if r.check_id != "MI001"} == {
-        check_id: ("skipped", "spec", "the spec is invalid (see MI001)") for check_id, cls in load_all().items() if cls.phase == "doctor" and check_id != "MI001"}
+        check_id: ("skipped", "spec", "the spec is invalid (see MI001)")
+        for check_id, cls in load_all().items()
+        if cls.phase == "doctor" and check_id != "MI001"
+    }
 
 
 def test_without_mi001_every_check_that_needs_the_spec_is_skipped_for_it(isolated):
     ctx = runner.context_for(ROOT / "tests" / "fixtures" / "invalid" / "port-out-of-range.yaml")
     report = runner.run("verify", ctx)
     assert {r.check_id: outcome(r) for r in report.results} == {
-        check_id: ("skipped", "spec", "the spec is invalid (see MI001)") for check_id, cls in load_all().items() if cls.runs_in("verify")}
+        check_id: ("skipped", "spec", "the spec is invalid (see MI001)")
+        for check_id, cls in load_all().items()
+        if cls.runs_in("verify")
+    }
 
 
 def test_verify_runs_mi005_first_as_its_gate_and_an_unreachable_cluster_stops_the_rest(isolated):
@@ -51,15 +60,28 @@ def test_verify_runs_mi005_first_as_its_gate_and_an_unreachable_cluster_stops_th
     assert [r.check_id for r in report.results] == ["MI005", *checks]
     assert [r.check_id for r in report.failed] == ["MI005"]
     assert {r.check_id: outcome(r) for r in report.results[1:]} == {
-        check_id: ("skipped", check.target, "the cluster is unreachable (MI005)") for check_id, check in checks.items()}
+        check_id: ("skipped", check.target, "the cluster is unreachable (MI005)") for check_id, check in checks.items()
+    }
 
 
 def test_doctor_on_a_simulated_cluster_not_started_skips_what_needs_it_running(isolated, monkeypatch):
     monkeypatch.setenv("MESHINSTALL_PASSPHRASE", "unit")
-    report = runner.run("doctor", cluster(refused(), spec_path(isolated, "dev"), "doctor"), {"MI005", "MI006", "MI007", "MI008", "MI012"})
+    report = runner.run(
+        "doctor",
+        cluster(refused(), spec_path(isolated, "dev"), "doctor"),
+        {"MI005", "MI006", "MI007", "MI008", "MI012"},
+    )
     assert [outcome(r) for r in report.results] == [
-        ("skipped", str(spec_path(isolated, "dev").parent / ".meshinstall" / "clusters" / "dev" / "kubeconfig"), "the simulated cluster does not exist yet; `up` creates it"),
-        ("skipped", "SelfSubjectAccessReview", "the simulated cluster is not running; `up` starts it (its admin token has every right)"),
+        (
+            "skipped",
+            str(spec_path(isolated, "dev").parent / ".meshinstall" / "clusters" / "dev" / "kubeconfig"),
+            "the simulated cluster does not exist yet; `up` creates it",
+        ),
+        (
+            "skipped",
+            "SelfSubjectAccessReview",
+            "the simulated cluster is not running; `up` starts it (its admin token has every right)",
+        ),
         ("skipped", "/version", "the simulated cluster will run Kubernetes 1.34"),
         ("skipped", "webhooks, CRDs", "the simulated cluster is not running; `up` starts it"),
         ("skipped", "Helm releases", "the simulated cluster is not running; `up` starts it"),
@@ -91,26 +113,40 @@ def probe(check_id: str, **traits: object) -> type[Check]:
 
 
 def test_a_fatal_check_that_fails_stops_the_cluster_checks_after_it_but_not_those_beside_them(isolated, monkeypatch):
-    checks = [probe("MI090", needs_cluster=False), probe("MI091", fatal=Skip("the gate is shut (MI091)"), answer="failed"),
-              probe("MI092"), probe("MI093", looks_at="what MI093 reads"), probe("MI094", phase="verify", gates=("doctor",))]
+    checks = [
+        probe("MI090", needs_cluster=False),
+        probe("MI091", fatal=Skip("the gate is shut (MI091)"), answer="failed"),
+        probe("MI092"),
+        probe("MI093", looks_at="what MI093 reads"),
+        probe("MI094", phase="verify", gates=("doctor",)),
+    ]
     monkeypatch.setattr(runner, "load_all", lambda: {c.id: c for c in checks})
     Probe.ran = []
     report = runner.run("doctor", cluster(refused(), spec_path(isolated, "staging"), "doctor"))
     assert [outcome(r) for r in report.results] == [
-        ("passed", "probe MI090", ""), ("failed", "probe MI091", "down"),
-        ("skipped", "probe MI092", "the gate is shut (MI091)"), ("skipped", "what MI093 reads", "the gate is shut (MI091)"),
-        ("skipped", "probe MI094", "the gate is shut (MI091)")]
+        ("passed", "probe MI090", ""),
+        ("failed", "probe MI091", "down"),
+        ("skipped", "probe MI092", "the gate is shut (MI091)"),
+        ("skipped", "what MI093 reads", "the gate is shut (MI091)"),
+        ("skipped", "probe MI094", "the gate is shut (MI091)"),
+    ]
     assert sorted(Probe.ran) == ["MI090", "MI091"]
 
 
 def test_a_fatal_check_that_does_not_read_the_cluster_runs_first_and_stops_every_other(isolated, monkeypatch):
-    checks = [probe("MI080", needs_cluster=False), probe("MI081", needs_cluster=False, fatal=Skip("no ground (MI081)", "ground"), answer="failed"),
-              probe("MI082")]
+    checks = [
+        probe("MI080", needs_cluster=False),
+        probe("MI081", needs_cluster=False, fatal=Skip("no ground (MI081)", "ground"), answer="failed"),
+        probe("MI082"),
+    ]
     monkeypatch.setattr(runner, "load_all", lambda: {c.id: c for c in checks})
     Probe.ran = []
     report = runner.run("doctor", cluster(refused(), spec_path(isolated, "staging"), "doctor"))
     assert [outcome(r) for r in report.results] == [
-        ("skipped", "ground", "no ground (MI081)"), ("failed", "probe MI081", "down"), ("skipped", "ground", "no ground (MI081)")]
+        ("skipped", "ground", "no ground (MI081)"),
+        ("failed", "probe MI081", "down"),
+        ("skipped", "ground", "no ground (MI081)"),
+    ]
     assert Probe.ran == ["MI081"]
 
 
@@ -119,9 +155,13 @@ def test_a_fatal_check_that_does_not_read_the_cluster_runs_first_and_stops_every
 
 def test_no_check_imports_from_another_check():
     for path in sorted(CHECKS.glob("*/mi*.py")):
-        imported = [node.module or "" for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom)]
+        imported = [
+            node.module or "" for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom)
+        ]
         siblings = [m for m in imported if any(part.startswith("mi") and part[2:5].isdigit() for part in m.split("."))]
-        assert not siblings, f"{path.relative_to(ROOT)} imports {siblings}: shared probes belong in checks/probes.py or checks/base.py"
+        assert not siblings, (
+            f"{path.relative_to(ROOT)} imports {siblings}: shared probes belong in checks/probes.py or checks/base.py"
+        )
 
 
 def test_no_check_asks_by_hand_whether_the_simulated_cluster_runs():

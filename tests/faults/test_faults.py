@@ -20,17 +20,17 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 import yaml
 from conftest import ROOT, SECRETS
 
 from meshinstall.simulator.local_control_plane import PROCESSES, LocalClusterConfig, LocalControlPlane
-from meshinstall.stacks.engine import toolchain
 from meshinstall.stacks.cluster import recovery
+from meshinstall.stacks.engine import toolchain
 from meshinstall.stacks.state.backend import FileBackend
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
@@ -50,11 +50,22 @@ class Environment:
     # --- running meshinstall ----------------------------------------------------------------------------------
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["meshinstall", *args], cwd=self.folder, env=env or self.env, capture_output=True, text=True, timeout=900)
+        return subprocess.run(
+            ["meshinstall", *args], cwd=self.folder, env=env or self.env, capture_output=True, text=True, timeout=900
+        )
 
     def start(self, *args: str) -> Running:
-        return Running(subprocess.Popen(["meshinstall", *args], cwd=self.folder, env=self.env, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True), self)
+        return Running(
+            subprocess.Popen(
+                ["meshinstall", *args],
+                cwd=self.folder,
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            ),
+            self,
+        )
 
     def converges(self) -> subprocess.CompletedProcess[str]:
         """The next plain `up` succeeds, the one after it changes nothing, and nothing is orphaned."""
@@ -74,12 +85,16 @@ class Environment:
         return str(self.dot / "clusters" / "dev" / "kubeconfig")
 
     def kubectl(self, *args: str) -> str:
-        out = subprocess.run(["kubectl", "--kubeconfig", self.kubeconfig, *args], capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            ["kubectl", "--kubeconfig", self.kubeconfig, *args], capture_output=True, text=True, timeout=120
+        )
         assert out.returncode == 0, out.stderr
         return out.stdout
 
     def state(self) -> dict:
-        return json.loads((self.dot / "state" / ".pulumi" / "stacks" / "meshinstall" / "dev.json").read_text())["checkpoint"]["latest"]
+        return json.loads((self.dot / "state" / ".pulumi" / "stacks" / "meshinstall" / "dev.json").read_text())[
+            "checkpoint"
+        ]["latest"]
 
     def assert_state_matches_cluster(self) -> None:
         """Every object labelled managed-by meshinstall is in the state, and every object of the state exists."""
@@ -88,7 +103,11 @@ class Environment:
             kind = resource["type"]
             if kind.startswith("kubernetes:") and not kind.startswith("kubernetes:helm.sh") and resource.get("custom"):
                 group_version, _, name = kind.split(":", 1)[1].rpartition(":")
-                group = group_version.split("/")[0] if "/" in group_version and not group_version.startswith("core/") else ""
+                group = (
+                    group_version.split("/")[0]
+                    if "/" in group_version and not group_version.startswith("core/")
+                    else ""
+                )
                 recorded.setdefault(f"{name.lower()}.{group}".rstrip("."), set()).add(resource["id"])
         assert not self.state().get("pending_operations"), "pending operations stay in the state"
         kinds = ",".join(sorted(recorded))
@@ -98,18 +117,26 @@ class Environment:
             meta = item["metadata"]
             group = item["apiVersion"].split("/")[0] if "/" in item["apiVersion"] else ""
             plural = f"{item['kind'].lower()}.{group}".rstrip(".")
-            found.setdefault(plural, set()).add(f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"])
+            found.setdefault(plural, set()).add(
+                f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
+            )
         for plural, ids in found.items():
-            assert ids <= recorded.get(plural, set()), f"{plural} in the cluster but not in the state: {sorted(ids - recorded.get(plural, set()))}"
+            assert ids <= recorded.get(plural, set()), (
+                f"{plural} in the cluster but not in the state: {sorted(ids - recorded.get(plural, set()))}"
+            )
         for plural, ids in recorded.items():
-            assert ids <= found.get(plural, set()), f"{plural} in the state but not in the cluster: {sorted(ids - found.get(plural, set()))}"
+            assert ids <= found.get(plural, set()), (
+                f"{plural} in the state but not in the cluster: {sorted(ids - found.get(plural, set()))}"
+            )
 
     def assert_no_stray_process(self, cluster_processes: int) -> None:
         strays = recovery.engine_processes(self.dot / "pulumi-home")
         assert not strays, f"engine processes left: {strays}"
         for name in PROCESSES:
             mine = own_processes(name, self.dot / "clusters" / "dev")
-            assert len(mine) == cluster_processes, f"{len(mine)} {name} process(es) of this cluster, expected {cluster_processes}"
+            assert len(mine) == cluster_processes, (
+                f"{len(mine)} {name} process(es) of this cluster, expected {cluster_processes}"
+            )
 
     def engine_locks(self) -> list:
         return FileBackend(self.dot / "state").engine_locks("meshinstall", "dev")
@@ -164,9 +191,20 @@ def helm_release_done(output: str) -> bool:
 
 
 def team(name: str, apps: int) -> dict:
-    return {"name": name, "quota": {"cpu": "1", "memory": "2Gi", "pods": 10},
-            "apps": [{"name": f"svc-{i}", "image": f"registry.example.com/{name}/svc-{i}:1.0.0", "port": 8080, "replicas": 1,
-                      "route": {"host": f"svc-{i}.{name}.apps.example.com", "path": "/"}} for i in range(apps)]}
+    return {
+        "name": name,
+        "quota": {"cpu": "1", "memory": "2Gi", "pods": 10},
+        "apps": [
+            {
+                "name": f"svc-{i}",
+                "image": f"registry.example.com/{name}/svc-{i}:1.0.0",
+                "port": 8080,
+                "replicas": 1,
+                "route": {"host": f"svc-{i}.{name}.apps.example.com", "path": "/"},
+            }
+            for i in range(apps)
+        ],
+    }
 
 
 def add_team(name: str, apps: int = 3) -> Callable[[dict], None]:
@@ -177,6 +215,7 @@ def add_team(name: str, apps: int = 3) -> Callable[[dict], None]:
             base = yaml.safe_load((ROOT / "environments" / "base.yaml").read_text())
             teams[:0] = base["paas"]["teams"]
         teams.append(team(name, apps))
+
     return change
 
 
@@ -276,7 +315,15 @@ def test_a_second_interrupt_stops_at_once_and_says_what_it_leaves(dev):
 def test_up_into_a_pipe_that_closes_early_still_finishes_its_update(dev):
     """`meshinstall up dev | head -1`: the display fails on the closed pipe, the update does not."""
     dev.edit(add_team("piped", apps=1))
-    piped = subprocess.run("meshinstall up dev --yes --no-verify | head -1", shell=True, cwd=dev.folder, env=dev.env, capture_output=True, text=True, timeout=600)
+    piped = subprocess.run(
+        "meshinstall up dev --yes --no-verify | head -1",
+        shell=True,
+        cwd=dev.folder,
+        env=dev.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert piped.stdout.startswith("running the engine:"), piped.stdout
     assert not dev.engine_locks(), "the engine finished and released its lock"
     first = dev.converges()
@@ -317,14 +364,18 @@ def test_one_process_killed_then_two_ups_at_once(dev):
 # --- concurrent commands ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("second", "team_name"), [(("up", "dev", "--yes"), "concurrent"), (("destroy", "dev", "--yes"), "racing")])
+@pytest.mark.parametrize(
+    ("second", "team_name"), [(("up", "dev", "--yes"), "concurrent"), (("destroy", "dev", "--yes"), "racing")]
+)
 def test_a_second_command_while_up_runs_is_refused_and_names_the_first(dev, second, team_name):
     dev.edit(add_team(team_name, apps=2))
     first = dev.start("up", "dev", "--yes")
     time.sleep(0.3)
     refused = dev.run(*second)
     assert refused.returncode == 8, refused.stdout + refused.stderr
-    assert "holds its lock (`meshinstall up dev --yes` on" in refused.stderr and "running)" in refused.stderr, refused.stderr
+    assert "holds its lock (`meshinstall up dev --yes` on" in refused.stderr and "running)" in refused.stderr, (
+        refused.stderr
+    )
     assert first.finish()[0] == 0
     dev.converges()
 
@@ -336,7 +387,11 @@ def test_a_stale_engine_lock_is_named_dead_by_doctor_and_cleared_by_up(dev):
     dead = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True).stdout.strip()
     locks = dev.dot / "state" / ".pulumi" / "locks" / "organization" / "meshinstall" / "dev"
     locks.mkdir(parents=True, exist_ok=True)
-    (locks / "stale.json").write_text(json.dumps({"pid": int(dead), "username": "root", "hostname": os.uname().nodename, "timestamp": "2026-11-26T04:00:00Z"}))
+    (locks / "stale.json").write_text(
+        json.dumps(
+            {"pid": int(dead), "username": "root", "hostname": os.uname().nodename, "timestamp": "2026-11-26T04:00:00Z"}
+        )
+    )
     doctor = dev.run("doctor", "dev")
     assert doctor.returncode == 4
     assert f"pid {dead}, since 2026-11-26 04:00:00 UTC, dead)" in doctor.stdout, doctor.stdout
@@ -349,7 +404,9 @@ def test_a_stale_engine_lock_is_named_dead_by_doctor_and_cleared_by_up(dev):
 def test_a_wrong_passphrase_is_found_by_doctor_and_named_by_the_engine(dev):
     wrong = {**dev.env, "MESHINSTALL_PASSPHRASE": "not-the-one"}
     doctor = dev.run("doctor", "dev", env=wrong)
-    assert doctor.returncode == 4 and "MI011" in doctor.stdout and "does not open this state's secrets" in doctor.stdout, doctor.stdout
+    assert (
+        doctor.returncode == 4 and "MI011" in doctor.stdout and "does not open this state's secrets" in doctor.stdout
+    ), doctor.stdout
     refresh = dev.run("refresh", "dev", env=wrong)
     assert refresh.returncode == 2, refresh.stdout + refresh.stderr
     assert "the passphrase does not decrypt this environment's state" in refresh.stderr, refresh.stderr

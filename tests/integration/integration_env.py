@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import yaml
@@ -13,8 +13,8 @@ from conftest import ROOT, SECRETS
 from kubernetes import client, config
 
 from meshinstall.schemas.validate import load_spec
-from meshinstall.stacks.engine import environment, runs, toolchain
 from meshinstall.stacks.cluster.target import ClusterTarget
+from meshinstall.stacks.engine import environment, runs, toolchain
 
 ISTIO = ("networking.istio.io", "v1")
 SECURITY = ("security.istio.io", "v1")
@@ -69,5 +69,3 @@ def bring_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             ClusterTarget.of(env.spec).control_plane().remove()
             os.environ.clear()
             os.environ.update(saved)
-
-

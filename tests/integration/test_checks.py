@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import yaml
@@ -20,8 +20,8 @@ from kubernetes import client
 from meshinstall.checks import runner
 from meshinstall.cli.main import main
 from meshinstall.schemas import versions
-from meshinstall.stacks.engine import environment, runs
 from meshinstall.stacks.cluster.target import ClusterTarget
+from meshinstall.stacks.engine import environment, runs
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,12 @@ def test_doctor_and_verify_pass_on_the_dev_platform(platform, capsys, monkeypatc
     monkeypatch.chdir(platform.folder)
     assert main(["doctor", "dev", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["ok"] and {r["id"] for r in report["results"]} == {f"MI00{i}" for i in range(1, 10)} | {"MI010", "MI011", "MI012", "MI013"}
+    assert report["ok"] and {r["id"] for r in report["results"]} == {f"MI00{i}" for i in range(1, 10)} | {
+        "MI010",
+        "MI011",
+        "MI012",
+        "MI013",
+    }
     assert main(["verify", "dev"]) == 0
     out = capsys.readouterr().out
     assert "√ MI402 apps are available behind their Services" in out
@@ -73,11 +78,15 @@ def test_scaling_istiod_to_zero_fails_mi101_and_mi102(platform):
     apps = platform.apps
     apps.patch_namespaced_deployment_scale("istiod", "istio-system", {"spec": {"replicas": 0}})
     try:
-        wait_until(lambda: not apps.read_namespaced_deployment_status("istiod", "istio-system").status.available_replicas)
+        wait_until(
+            lambda: not apps.read_namespaced_deployment_status("istiod", "istio-system").status.available_replicas
+        )
         assert failing("verify", platform.spec_path) == {"MI101", "MI102"}
     finally:
         apps.patch_namespaced_deployment_scale("istiod", "istio-system", {"spec": {"replicas": 1}})
-        wait_until(lambda: apps.read_namespaced_deployment_status("istiod", "istio-system").status.available_replicas == 1)
+        wait_until(
+            lambda: apps.read_namespaced_deployment_status("istiod", "istio-system").status.available_replicas == 1
+        )
 
 
 def test_deleting_the_injection_webhook_fails_mi102(platform):
@@ -100,7 +109,9 @@ def test_removing_the_injection_label_fails_mi201_mi102_and_drift(platform):
 
 
 def test_permissive_mtls_fails_mi202(platform):
-    platform.custom.patch_namespaced_custom_object(*SECURITY, "istio-system", "peerauthentications", "default", {"spec": {"mtls": {"mode": "PERMISSIVE"}}})
+    platform.custom.patch_namespaced_custom_object(
+        *SECURITY, "istio-system", "peerauthentications", "default", {"spec": {"mtls": {"mode": "PERMISSIVE"}}}
+    )
     assert failing("verify", platform.spec_path) == {"MI202", "MI404"}
     runs.up(platform.stack)
 
@@ -114,7 +125,9 @@ def test_deleting_a_scrape_target_fails_mi301(platform):
 def test_loosening_an_alert_fails_mi302(platform):
     rule = platform.custom.get_namespaced_custom_object(*MONITORING, "payments", "prometheusrules", "checkout-alerts")
     rule["spec"]["groups"][0]["rules"][0]["expr"] = rule["spec"]["groups"][0]["rules"][0]["expr"].replace("> 5", "> 50")
-    platform.custom.replace_namespaced_custom_object(*MONITORING, "payments", "prometheusrules", "checkout-alerts", rule)
+    platform.custom.replace_namespaced_custom_object(
+        *MONITORING, "payments", "prometheusrules", "checkout-alerts", rule
+    )
     assert failing("verify", platform.spec_path) == {"MI302", "MI404"}
     runs.up(platform.stack)
 
@@ -127,10 +140,14 @@ def test_breaking_the_quota_fails_mi401(platform):
 
 def test_scaling_an_app_to_zero_fails_mi402(platform):
     platform.apps.patch_namespaced_deployment_scale("orders", "payments", {"spec": {"replicas": 0}})
-    wait_until(lambda: not platform.apps.read_namespaced_deployment_status("orders", "payments").status.available_replicas)
+    wait_until(
+        lambda: not platform.apps.read_namespaced_deployment_status("orders", "payments").status.available_replicas
+    )
     assert failing("verify", platform.spec_path) == {"MI402", "MI404"}
     runs.up(platform.stack)
-    wait_until(lambda: platform.apps.read_namespaced_deployment_status("orders", "payments").status.available_replicas == 2)
+    wait_until(
+        lambda: platform.apps.read_namespaced_deployment_status("orders", "payments").status.available_replicas == 2
+    )
 
 
 def test_shifting_canary_weight_by_hand_fails_mi403(platform):
@@ -157,10 +174,19 @@ def test_missing_passphrase_fails_mi002(platform, monkeypatch):
 
 
 def test_a_held_lock_fails_mi003_and_names_the_holder(platform):
-    locks = Path(environment.places(platform.spec).backend_url[len("file://"):]) / ".pulumi" / "locks" / "organization" / "meshinstall" / "dev"
+    locks = (
+        Path(environment.places(platform.spec).backend_url[len("file://") :])
+        / ".pulumi"
+        / "locks"
+        / "organization"
+        / "meshinstall"
+        / "dev"
+    )
     locks.mkdir(parents=True, exist_ok=True)
     lock = locks / "held.json"
-    lock.write_text(json.dumps({"pid": 4242, "username": "alice", "hostname": "ci-7", "timestamp": "2026-11-26T04:00:00Z"}))
+    lock.write_text(
+        json.dumps({"pid": 4242, "username": "alice", "hostname": "ci-7", "timestamp": "2026-11-26T04:00:00Z"})
+    )
     try:
         results = runner.run("doctor", runner.context_for(platform.spec_path)).results
         assert {r.check_id for r in results if r.status.value == "failed"} == {"MI003"}
@@ -184,21 +210,31 @@ def test_stopped_cluster_fails_verify_at_mi005(platform):
         assert all(r.status.value == "skipped" for r in results if r.check_id != "MI005")
     finally:
         plane.start()
-        wait_until(lambda: platform.apps.read_namespaced_deployment_status("istiod", "istio-system").status.available_replicas == 1)
+        wait_until(
+            lambda: (
+                platform.apps.read_namespaced_deployment_status("istiod", "istio-system").status.available_replicas == 1
+            )
+        )
 
 
-def existing_cluster_spec(platform, name: str, kubeconfig: Path, change: Callable[[dict], None] = lambda d: None) -> Path:
+def existing_cluster_spec(
+    platform, name: str, kubeconfig: Path, change: Callable[[dict], None] = lambda d: None
+) -> Path:
     """A spec that treats the running simulated cluster as an `existing` one reached through `kubeconfig`."""
+
     def edit(data: dict) -> None:
         data["metadata"]["name"] = name
         data["cluster"] = {"provider": "existing", "kubeconfig": str(kubeconfig)}
         change(data)
+
     return variant(platform, name, edit)
 
 
 def test_an_identity_without_rights_fails_mi006(platform, tmp_path):
     platform.core.create_namespaced_service_account("default", {"metadata": {"name": "nobody"}})
-    token = platform.core.create_namespaced_service_account_token("nobody", "default", {"spec": {"expirationSeconds": 3600}}).status.token
+    token = platform.core.create_namespaced_service_account_token(
+        "nobody", "default", {"spec": {"expirationSeconds": 3600}}
+    ).status.token
     admin = yaml.safe_load(admin_kubeconfig(platform).read_text())
     admin["users"][0]["user"] = {"token": token}
     kubeconfig = tmp_path / "nobody.kubeconfig"
@@ -214,14 +250,22 @@ def admin_kubeconfig(platform) -> Path:
 
 def test_unsupported_kubernetes_fails_mi007(platform, monkeypatch):
     release = versions.SUPPORTED[("istio", "1.30.3")]
-    monkeypatch.setitem(versions.SUPPORTED, ("istio", "1.30.3"), versions.MeshRelease("istio", "1.30.3", "1.31", "1.33", release.chart_repository))
-    path = existing_cluster_spec(platform, "oldmesh", admin_kubeconfig(platform), lambda d: d["cluster"].update(kubernetesVersion="1.33"))
+    monkeypatch.setitem(
+        versions.SUPPORTED,
+        ("istio", "1.30.3"),
+        versions.MeshRelease("istio", "1.30.3", "1.31", "1.33", release.chart_repository),
+    )
+    path = existing_cluster_spec(
+        platform, "oldmesh", admin_kubeconfig(platform), lambda d: d["cluster"].update(kubernetesVersion="1.33")
+    )
     assert failing("doctor", path) == {"MI007"}
 
 
 def test_another_mesh_webhook_fails_mi008(platform):
     admission = client.AdmissionregistrationV1Api()
-    admission.create_mutating_webhook_configuration({"metadata": {"name": "linkerd-proxy-injector-webhook-config"}, "webhooks": []})
+    admission.create_mutating_webhook_configuration(
+        {"metadata": {"name": "linkerd-proxy-injector-webhook-config"}, "webhooks": []}
+    )
     try:
         assert failing("doctor", platform.spec_path) == {"MI008"}
     finally:
@@ -233,6 +277,7 @@ def test_quotas_beyond_the_nodes_fail_mi009(platform):
         base = yaml.safe_load((platform.spec_path.parent / "base.yaml").read_text())
         data["paas"]["teams"] = base["paas"]["teams"]
         data["paas"]["teams"][0]["quota"] = {"cpu": "400", "memory": "16Gi", "pods": 40}
+
     path = existing_cluster_spec(platform, "huge", admin_kubeconfig(platform), huge)
     assert failing("doctor", path) == {"MI009"}
 
@@ -264,7 +309,9 @@ def test_everything_was_put_back(platform):
 
 
 def test_gateway_api_crds_are_reported_with_their_owner(platform):
-    result = next(r for r in runner.run("doctor", runner.context_for(platform.spec_path)).results if r.check_id == "MI008")
+    result = next(
+        r for r in runner.run("doctor", runner.context_for(platform.spec_path)).results if r.check_id == "MI008"
+    )
     assert result.status.value == "passed"
     assert "Gateway API CRDs present, owned by: meshinstall (v1.6.1)" in result.message
     assert "(v1.6.1)" in result.message

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kubernetes import client
 from integration_env import ISTIO, MONITORING, SECURITY, bring_up
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from meshinstall.cli.main import main
+from meshinstall.stacks.cluster.target import ClusterTarget
 from meshinstall.stacks.engine import environment, runs
 from meshinstall.stacks.state import recorded
-from meshinstall.stacks.cluster.target import ClusterTarget
 
 pytestmark = pytest.mark.integration
 
@@ -40,13 +40,19 @@ def test_up_creates_the_declared_objects_with_their_labels(platform):
         assert platform.istio(SECURITY, team, "authorizationpolicies", "default-deny")["spec"] == {}
     sa = platform.core.read_namespaced_service_account("checkout", "payments")
     assert sa.automount_service_account_token is False
-    assert platform.istio(SECURITY, "istio-system", "peerauthentications", "default")["spec"] == {"mtls": {"mode": "STRICT"}}
+    assert platform.istio(SECURITY, "istio-system", "peerauthentications", "default")["spec"] == {
+        "mtls": {"mode": "STRICT"}
+    }
 
 
 def test_deployments_report_available_replicas(platform):
     expected = {
-        ("payments", "checkout"): 2, ("payments", "checkout-canary"): 1, ("payments", "orders"): 2,
-        ("storefront", "web"): 2, ("storefront", "catalog"): 1, ("istio-system", "istiod"): 1,
+        ("payments", "checkout"): 2,
+        ("payments", "checkout-canary"): 1,
+        ("payments", "orders"): 2,
+        ("storefront", "web"): 2,
+        ("storefront", "catalog"): 1,
+        ("istio-system", "istiod"): 1,
         ("istio-ingress", "istio-ingressgateway"): 1,
     }
     for (namespace, name), replicas in expected.items():
@@ -68,7 +74,9 @@ def test_the_state_holds_the_inputs_fingerprint_encrypted(platform):
     """The fingerprint by which the next `up` knows that nothing changed is a secret of the state: in plain text, an
     HMAC of inputs that are all known would let whoever reads the state test passphrase guesses at SHA-256 speed."""
     env = environment.open_environment(platform.spec)
-    _, saved = env.backend.saved_state(environment.PROJECT, env.name)  # as stored (`stack export` shows secrets decrypted)
+    _, saved = env.backend.saved_state(
+        environment.PROJECT, env.name
+    )  # as stored (`stack export` shows secrets decrypted)
     deployment = json.loads(saved)["checkpoint"]["latest"]
     outputs = next(r for r in deployment["resources"] if r["type"] == "pulumi:pulumi:Stack")["outputs"]
     assert set(outputs["inputs"]) == {"4dabf18193072939515e22adb298388d", "ciphertext"}
@@ -78,12 +86,18 @@ def test_the_state_holds_the_inputs_fingerprint_encrypted(platform):
 
 def test_the_official_charts_are_installed_at_their_pins(platform):
     kubeconfig = ClusterTarget.of(platform.spec).kubeconfig
-    listed = subprocess.run(["helm", "--kubeconfig", kubeconfig, "list", "-A", "-o", "json"], capture_output=True, text=True, check=True)
+    listed = subprocess.run(
+        ["helm", "--kubeconfig", kubeconfig, "list", "-A", "-o", "json"], capture_output=True, text=True, check=True
+    )
     charts = {r["name"]: (r["chart"], r["status"]) for r in json.loads(listed.stdout)}
     assert charts == {
-        "istio-base": ("base-1.30.3", "deployed"), "istio-cni": ("cni-1.30.3", "deployed"), "istiod": ("istiod-1.30.3", "deployed"),
-        "istio-ingressgateway": ("gateway-1.30.3", "deployed"), "kube-prometheus-stack": ("kube-prometheus-stack-88.5.3", "deployed"),
-        "kiali": ("kiali-server-2.29.0", "deployed"), "jaeger": ("jaeger-4.11.1", "deployed"),
+        "istio-base": ("base-1.30.3", "deployed"),
+        "istio-cni": ("cni-1.30.3", "deployed"),
+        "istiod": ("istiod-1.30.3", "deployed"),
+        "istio-ingressgateway": ("gateway-1.30.3", "deployed"),
+        "kube-prometheus-stack": ("kube-prometheus-stack-88.5.3", "deployed"),
+        "kiali": ("kiali-server-2.29.0", "deployed"),
+        "jaeger": ("jaeger-4.11.1", "deployed"),
     }
 
 
@@ -91,14 +105,18 @@ def test_every_workload_the_charts_make_is_available_on_the_simulated_nodes(plat
     deployments = platform.apps.list_deployment_for_all_namespaces().items
     assert len(deployments) >= 10
     for d in deployments:
-        assert (d.status.available_replicas or 0) == d.spec.replicas, f"{d.metadata.namespace}/{d.metadata.name}: {d.status}"
+        assert (d.status.available_replicas or 0) == d.spec.replicas, (
+            f"{d.metadata.namespace}/{d.metadata.name}: {d.status}"
+        )
     daemonsets = {d.metadata.name: d for d in platform.apps.list_daemon_set_for_all_namespaces().items}
     assert {"istio-cni-node", "kube-prometheus-stack-prometheus-node-exporter"} <= set(daemonsets)
     for d in daemonsets.values():
         assert d.status.number_ready == d.status.desired_number_scheduled == 3, f"{d.metadata.name}: {d.status}"
     # Helm's hook Jobs (kube-prometheus-stack's admission certificates) completed: KWOK completes Job pods, and
     # Helm deleted them on success (hook-delete-policy), which it does only after they succeeded.
-    assert not [j.metadata.name for j in client.BatchV1Api().list_namespaced_job("monitoring").items if not j.status.succeeded]
+    assert not [
+        j.metadata.name for j in client.BatchV1Api().list_namespaced_job("monitoring").items if not j.status.succeeded
+    ]
 
 
 def test_the_load_balancer_gateway_gets_a_loopback_address(platform):
@@ -121,8 +139,12 @@ def test_istio_and_monitoring_resources_passed_the_real_crd_schemas(platform):
     assert dr["spec"]["trafficPolicy"]["outlierDetection"]["consecutive5xxErrors"] == 5
     rule = platform.custom.get_namespaced_custom_object(*MONITORING, "payments", "prometheusrules", "checkout-alerts")
     assert rule["spec"]["groups"][0]["rules"][0]["alert"] == "MeshAppHighErrorRate"
-    broken = {"apiVersion": "networking.istio.io/v1", "kind": "VirtualService", "metadata": {"name": "broken"},
-              "spec": {"hosts": ["x"], "http": [{"route": [{"destination": {"host": "x"}, "weight": "ninety"}]}]}}
+    broken = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {"name": "broken"},
+        "spec": {"hosts": ["x"], "http": [{"route": [{"destination": {"host": "x"}, "weight": "ninety"}]}]},
+    }
     with pytest.raises(ApiException) as rejected:
         platform.custom.create_namespaced_custom_object(*ISTIO, "payments", "virtualservices", broken)
     assert rejected.value.status == 422, "the API server validates Istio resources against the upstream schema"
@@ -131,11 +153,15 @@ def test_istio_and_monitoring_resources_passed_the_real_crd_schemas(platform):
 def test_second_up_changes_nothing(platform):
     runs.preview(platform.stack, expect_no_changes=True)
     again = runs.up(platform.stack)
-    assert again.changed == 0 and again.changes["same"] > 50, again.changes  # the engine's summary, read from its events
+    assert again.changed == 0 and again.changes["same"] > 50, (
+        again.changes
+    )  # the engine's summary, read from its events
     assert again.outputs["environment"] == "dev" and "inputs" not in again.outputs, "the outputs, read from the state"
 
 
-def test_an_up_with_nothing_to_do_does_not_start_the_engine_until_someone_touches_an_object(platform, capsys, monkeypatch):
+def test_an_up_with_nothing_to_do_does_not_start_the_engine_until_someone_touches_an_object(
+    platform, capsys, monkeypatch
+):
     monkeypatch.chdir(platform.folder)
     assert main(["up", "dev", "--yes", "--no-verify", "--json"]) == 0  # records that it refreshed
     capsys.readouterr()
@@ -147,7 +173,10 @@ def test_an_up_with_nothing_to_do_does_not_start_the_engine_until_someone_touche
     platform.apps.patch_namespaced_deployment_scale("orders", "payments", {"spec": {"replicas": 5}})
     assert main(["up", "dev", "--yes", "--no-verify"]) == 0
     said = capsys.readouterr().out
-    assert "running the engine: 1 object(s) touched in the cluster since the last update, first Deployment payments/orders" in said, said
+    assert (
+        "running the engine: 1 object(s) touched in the cluster since the last update, first Deployment payments/orders"
+        in said
+    ), said
     assert "up: 1 change(s)" in said, said
     assert platform.apps.read_namespaced_deployment("orders", "payments").spec.replicas == 2, "the engine put it back"
     assert main(["up", "dev", "--yes", "--no-verify"]) == 0
@@ -160,9 +189,13 @@ def test_an_up_with_nothing_to_do_loads_neither_the_pulumi_sdk_nor_the_kubernete
     monkeypatch.chdir(platform.folder)
     assert main(["up", "dev", "--yes"]) == 0  # what earlier tests changed is applied, and the cluster read
     capsys.readouterr()
-    probe = ("import sys; from meshinstall.cli.main import main; code = main(['up', 'dev', '--yes']); "
-             "print(sorted({m.split('.')[0] for m in sys.modules} & {'pulumi', 'pulumi_kubernetes', 'kubernetes', 'grpc'})); sys.exit(code)")
-    run = subprocess.run([sys.executable, "-c", probe], cwd=platform.folder, capture_output=True, text=True, timeout=120)
+    probe = (
+        "import sys; from meshinstall.cli.main import main; code = main(['up', 'dev', '--yes']); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'pulumi', 'pulumi_kubernetes', 'kubernetes', 'grpc'})); sys.exit(code)"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe], cwd=platform.folder, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0 and "the engine was not started" in run.stdout, run.stdout + run.stderr
     assert run.stdout.strip().splitlines()[-1] == "[]", run.stdout
 
@@ -176,7 +209,9 @@ def test_a_spec_change_with_nothing_touched_is_applied_without_the_engines_refre
         platform.edit_spec(lambda data: data["monitoring"].update(alerts={"errorRatePercent": percent}))
 
     def summary() -> str:
-        rule = platform.custom.get_namespaced_custom_object(*MONITORING, "payments", "prometheusrules", "checkout-alerts")
+        rule = platform.custom.get_namespaced_custom_object(
+            *MONITORING, "payments", "prometheusrules", "checkout-alerts"
+        )
         return rule["spec"]["groups"][0]["rules"][0]["annotations"]["summary"]
 
     assert main(["up", "dev", "--yes", "--no-verify"]) == 0  # a refreshed update to start from
@@ -192,7 +227,9 @@ def test_a_spec_change_with_nothing_touched_is_applied_without_the_engines_refre
         said = capsys.readouterr().out
         assert "touched in the cluster since the last update, first Deployment payments/orders" in said, said
         assert "does not refresh first" not in said
-        assert platform.apps.read_namespaced_deployment("orders", "payments").spec.replicas == 2, "the engine put it back"
+        assert platform.apps.read_namespaced_deployment("orders", "payments").spec.replicas == 2, (
+            "the engine put it back"
+        )
         assert main(["up", "dev", "--yes", "--no-verify"]) == 0
         assert "the engine was not started" in capsys.readouterr().out
     finally:
@@ -222,13 +259,18 @@ def test_spec_change_previews_exactly_those_changes_then_applies(platform):
         payments = data["paas"]["teams"][0]
         payments["quota"]["pods"] = 45
         payments["apps"][0]["traffic"]["canary"]["weight"] = 25
-        data["paas"]["teams"][1]["apps"].append({"name": "search", "image": "registry.example.com/storefront/search:0.1.0", "port": 8080})
+        data["paas"]["teams"][1]["apps"].append(
+            {"name": "search", "image": "registry.example.com/storefront/search:0.1.0", "port": 8080}
+        )
 
     platform.edit_spec(change)
     events: list = []
     planned = runs.preview(platform.stack, on_event=events.append)
-    steps = {(e.resource_pre_event.metadata.op.value, e.resource_pre_event.metadata.urn.rsplit("::", 1)[-1])
-             for e in events if e.resource_pre_event and e.resource_pre_event.metadata.op.value != "same"}
+    steps = {
+        (e.resource_pre_event.metadata.op.value, e.resource_pre_event.metadata.urn.rsplit("::", 1)[-1])
+        for e in events
+        if e.resource_pre_event and e.resource_pre_event.metadata.op.value != "same"
+    }
     updated = {name for op, name in steps if op == "update"}
     created = {name for op, name in steps if op == "create"}
     assert updated == {"payments-quota", "payments-checkout-virtualservice"}, steps
@@ -236,7 +278,11 @@ def test_spec_change_previews_exactly_those_changes_then_applies(platform):
     assert {name for op, name in steps if op not in ("update", "create")} == {"mesh-dashboard"}, steps
     assert {"storefront-search-stable", "storefront-search-svc", "storefront-search-alerts"} <= created, steps
     assert all(name.startswith("storefront-search") for name in created), steps
-    assert (planned.changes.get("update"), planned.changes.get("replace"), planned.changes.get("create")) == (2, 1, len(created))
+    assert (planned.changes.get("update"), planned.changes.get("replace"), planned.changes.get("create")) == (
+        2,
+        1,
+        len(created),
+    )
     runs.up(platform.stack)
     assert platform.core.read_namespaced_resource_quota("team-quota", "payments").spec.hard["pods"] == "45"
     assert platform.apps.read_namespaced_deployment("search", "storefront").spec.replicas == 1
@@ -248,7 +294,10 @@ def test_drift_is_reported_and_restored(platform):
     refreshed = runs.refresh(platform.stack)
     assert refreshed.changes.get("delete", 0) + refreshed.changes.get("update", 0) >= 2, refreshed.changes
     runs.up(platform.stack)
-    assert platform.istio(ISTIO, "storefront", "virtualservices", "web")["spec"]["hosts"][0] == "web.storefront.svc.cluster.local"
+    assert (
+        platform.istio(ISTIO, "storefront", "virtualservices", "web")["spec"]["hosts"][0]
+        == "web.storefront.svc.cluster.local"
+    )
     assert platform.core.read_namespaced_resource_quota("team-quota", "storefront").spec.hard["pods"] == "30"
 
 
@@ -270,18 +319,29 @@ def test_destroy_leaves_nothing_and_stops_the_control_plane(platform):
     plane = ClusterTarget.of(platform.spec).control_plane()
     assert plane.running()
     # First everything on the cluster (the cluster itself stays up so what is left can be read back) ...
-    keep = ("pulumi:pulumi:Stack", "meshinstall:components:Cluster", "pulumi:providers:", "pulumi-python:dynamic:Resource")
+    keep = (
+        "pulumi:pulumi:Stack",
+        "meshinstall:components:Cluster",
+        "pulumi:providers:",
+        "pulumi-python:dynamic:Resource",
+    )
     urns = [r["urn"] for r in platform.stack.export_stack().deployment["resources"] if not r["type"].startswith(keep)]
     platform.stack.destroy(target=urns, color="never")
     managed = "app.kubernetes.io/managed-by=meshinstall"
     namespaces = {n.metadata.name for n in platform.core.list_namespace().items}
-    assert not namespaces & {"payments", "storefront", "istio-system", "istio-ingress", "monitoring"}, "namespaces finalized"
+    assert not namespaces & {"payments", "storefront", "istio-system", "istio-ingress", "monitoring"}, (
+        "namespaces finalized"
+    )
     assert not platform.core.list_config_map_for_all_namespaces(label_selector=managed).items
     assert not platform.apps.list_deployment_for_all_namespaces().items
     assert not platform.custom.list_cluster_custom_object(*ISTIO, "virtualservices")["items"]
     assert not platform.custom.list_cluster_custom_object(*MONITORING, "prometheusrules")["items"]
     crds = {c.metadata.name for c in client.ApiextensionsV1Api().list_custom_resource_definition().items}
-    assert {"virtualservices.networking.istio.io", "prometheusrules.monitoring.coreos.com", "gateways.gateway.networking.k8s.io"} <= crds, "CRDs stay"
+    assert {
+        "virtualservices.networking.istio.io",
+        "prometheusrules.monitoring.coreos.com",
+        "gateways.gateway.networking.k8s.io",
+    } <= crds, "CRDs stay"
     # ... then the cluster: its processes stop and its files go.
     runs.destroy(platform.stack)
     assert not plane.running() and not plane.root.exists()

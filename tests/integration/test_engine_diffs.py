@@ -61,9 +61,16 @@ def test_the_engine_diffs_recorded_resources_at_the_same_time(tmp_path: Path):
             Probe(name, log)
 
     workspace = Workspace(
-        saved=False, work_dir=str(place.work_dir), pulumi_home=str(place.pulumi_home), pulumi_command=toolchain.command(),
-        env_vars=engine_env(place, "passphrase"), secrets_provider="passphrase", program=program,
-        project_settings=auto.ProjectSettings(name="diffs", runtime="python", backend=auto.ProjectBackend(place.backend_url)),
+        saved=False,
+        work_dir=str(place.work_dir),
+        pulumi_home=str(place.pulumi_home),
+        pulumi_command=toolchain.command(),
+        env_vars=engine_env(place, "passphrase"),
+        secrets_provider="passphrase",
+        program=program,
+        project_settings=auto.ProjectSettings(
+            name="diffs", runtime="python", backend=auto.ProjectBackend(place.backend_url)
+        ),
     )
     stack = auto.Stack.create_or_select("dev", workspace)
     stack.up(color="never")  # creates: no diff yet

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import threading
 import time
@@ -37,24 +36,44 @@ class Upgrading:
 
     def set_version(self, version: str) -> None:
         text = self.base.read_text()
-        self.base.write_text(text.replace(f"version: {OLD}", f"version: {version}").replace(f"version: {NEW}", f"version: {version}"))
+        self.base.write_text(
+            text.replace(f"version: {OLD}", f"version: {version}").replace(f"version: {NEW}", f"version: {version}")
+        )
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["meshinstall", *args], cwd=self.folder, env=self.env, capture_output=True, text=True, timeout=900)
+        return subprocess.run(
+            ["meshinstall", *args], cwd=self.folder, env=self.env, capture_output=True, text=True, timeout=900
+        )
 
     def kubectl(self, *args: str) -> str:
-        return subprocess.run(["kubectl", "--kubeconfig", self.kubeconfig, *args], capture_output=True, text=True, check=True, timeout=120).stdout
+        return subprocess.run(
+            ["kubectl", "--kubeconfig", self.kubeconfig, *args], capture_output=True, text=True, check=True, timeout=120
+        ).stdout
 
     def helm_charts(self) -> dict[str, str]:
-        out = subprocess.run(["helm", "--kubeconfig", self.kubeconfig, "list", "-A", "-o", "json"], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            ["helm", "--kubeconfig", self.kubeconfig, "list", "-A", "-o", "json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         return {r["name"]: r["chart"] for r in json.loads(out)}
 
     def snapshot(self) -> tuple[frozenset[str], str, str]:
         """(istiod Deployments, payments' revision, storefront's revision) as the API server has them now."""
-        istiods = frozenset(d["metadata"]["name"] for d in json.loads(self.kubectl("-n", "istio-system", "get", "deploy", "-o", "json"))["items"]
-                            if d["metadata"]["name"].startswith("istiod"))
-        labels = {n["metadata"]["name"]: n["metadata"].get("labels", {}) for n in json.loads(self.kubectl("get", "ns", "payments", "storefront", "-o", "json"))["items"]}
-        return istiods, *(labels[ns].get("istio.io/rev", "default" if labels[ns].get("istio-injection") == "enabled" else "none") for ns in ("payments", "storefront"))
+        istiods = frozenset(
+            d["metadata"]["name"]
+            for d in json.loads(self.kubectl("-n", "istio-system", "get", "deploy", "-o", "json"))["items"]
+            if d["metadata"]["name"].startswith("istiod")
+        )
+        labels = {
+            n["metadata"]["name"]: n["metadata"].get("labels", {})
+            for n in json.loads(self.kubectl("get", "ns", "payments", "storefront", "-o", "json"))["items"]
+        }
+        return istiods, *(
+            labels[ns].get("istio.io/rev", "default" if labels[ns].get("istio-injection") == "enabled" else "none")
+            for ns in ("payments", "storefront")
+        )
 
 
 class Watch:
@@ -100,7 +119,10 @@ def dev(tmp_path_factory: pytest.TempPathFactory):
 def test_preview_prints_the_plan_and_changes_nothing(dev):
     preview = dev.run("preview", "dev")
     assert preview.returncode == 0, preview.stdout + preview.stderr
-    assert f"mesh upgrade {OLD} -> {NEW}, canary: revision 1-30-3 installed beside default, then 2 wave(s):" in preview.stdout
+    assert (
+        f"mesh upgrade {OLD} -> {NEW}, canary: revision 1-30-3 installed beside default, then 2 wave(s):"
+        in preview.stdout
+    )
     assert "  wave 1: payments (namespaces payments); gate: MI101, MI102, MI201" in preview.stdout
     assert "  wave 2: storefront (namespaces storefront)" in preview.stdout
     assert "then the gateways upgraded in place to 1.30.3: istio-ingressgateway" in preview.stdout
@@ -113,22 +135,57 @@ def test_a_wave_whose_gate_fails_is_rolled_back_with_every_earlier_one(dev):
     # someone shifted the canary's traffic by hand: MI403 fails at the first wave's gate (the phases do not refresh)
     route = json.loads(dev.kubectl("-n", "payments", "get", "virtualservice", "checkout", "-o", "json"))
     weights = [d["weight"] for d in route["spec"]["http"][0]["route"]]
-    dev.kubectl("-n", "payments", "patch", "virtualservice", "checkout", "--type=json",
-                "-p", json.dumps([{"op": "replace", "path": "/spec/http/0/route/0/weight", "value": 50},
-                                  {"op": "replace", "path": "/spec/http/0/route/1/weight", "value": 50}]))
+    dev.kubectl(
+        "-n",
+        "payments",
+        "patch",
+        "virtualservice",
+        "checkout",
+        "--type=json",
+        "-p",
+        json.dumps(
+            [
+                {"op": "replace", "path": "/spec/http/0/route/0/weight", "value": 50},
+                {"op": "replace", "path": "/spec/http/0/route/1/weight", "value": 50},
+            ]
+        ),
+    )
     up = dev.run("up", "dev", "--yes")
     assert up.returncode == 4, up.stdout + up.stderr
     assert "upgrade to 1.30.3 rolled back at wave 1: payments: MI403 failed" in up.stderr, up.stderr
-    assert dev.snapshot() == (frozenset({"istiod"}), "default", "default"), "back on the old revision, the new one removed"
+    assert dev.snapshot() == (frozenset({"istiod"}), "default", "default"), (
+        "back on the old revision, the new one removed"
+    )
     charts = dev.helm_charts()
-    assert charts["istiod"] == f"istiod-{OLD}" and "istiod-1-30-3" not in charts and charts["istio-ingressgateway"] == f"gateway-{OLD}"
-    dev.kubectl("-n", "payments", "patch", "virtualservice", "checkout", "--type=json",
-                "-p", json.dumps([{"op": "replace", "path": f"/spec/http/0/route/{i}/weight", "value": w} for i, w in enumerate(weights)]))
+    assert (
+        charts["istiod"] == f"istiod-{OLD}"
+        and "istiod-1-30-3" not in charts
+        and charts["istio-ingressgateway"] == f"gateway-{OLD}"
+    )
+    dev.kubectl(
+        "-n",
+        "payments",
+        "patch",
+        "virtualservice",
+        "checkout",
+        "--type=json",
+        "-p",
+        json.dumps(
+            [{"op": "replace", "path": f"/spec/http/0/route/{i}/weight", "value": w} for i, w in enumerate(weights)]
+        ),
+    )
 
 
 def test_an_upgrade_killed_in_its_waves_resumes_at_its_wave_and_finishes(dev):
     watch = Watch(dev)
-    first = subprocess.Popen(["meshinstall", "up", "dev", "--yes"], cwd=dev.folder, env=dev.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = subprocess.Popen(
+        ["meshinstall", "up", "dev", "--yes"],
+        cwd=dev.folder,
+        env=dev.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     output = ""
     for line in first.stdout:
         output += line
@@ -138,14 +195,19 @@ def test_an_upgrade_killed_in_its_waves_resumes_at_its_wave_and_finishes(dev):
     first.wait()
     assert "upgrade 2/5: wave 1: payments" in output, output
     status = dev.run("status", "dev")
-    assert "mesh upgrade in progress: 1.29.6 -> 1.30.3, revisions default and 1-30-3; done: install revision 1-30-3" in status.stdout, status.stdout
+    assert (
+        "mesh upgrade in progress: 1.29.6 -> 1.30.3, revisions default and 1-30-3; done: install revision 1-30-3"
+        in status.stdout
+    ), status.stdout
     resumed = dev.run("up", "dev", "--yes")
     seen = watch.stop()
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "resuming the upgrade to 1.30.3 at phase " in resumed.stdout + resumed.stderr
     assert "upgrade 1/5" not in resumed.stdout + resumed.stderr, "it never starts over"
     # side by side during the waves; payments moved (and stayed) before storefront; the old revision gone at the end
-    assert any(istiods == {"istiod", "istiod-1-30-3"} and (p, s) == ("1-30-3", "default") for istiods, p, s in seen), seen[-5:]
+    assert any(istiods == {"istiod", "istiod-1-30-3"} and (p, s) == ("1-30-3", "default") for istiods, p, s in seen), (
+        seen[-5:]
+    )
     assert not any(s == "1-30-3" and p != "1-30-3" for _, p, s in seen), "storefront never moved before payments"
     assert dev.snapshot() == (frozenset({"istiod-1-30-3"}), "1-30-3", "1-30-3")
     charts = dev.helm_charts()
@@ -153,7 +215,9 @@ def test_an_upgrade_killed_in_its_waves_resumes_at_its_wave_and_finishes(dev):
     assert charts["istio-ingressgateway"] == f"gateway-{NEW}" and charts["istio-base"] == f"base-{NEW}"
     for namespace in ("payments", "storefront"):
         for deployment in json.loads(dev.kubectl("-n", namespace, "get", "deploy", "-o", "json"))["items"]:
-            assert "kubectl.kubernetes.io/restartedAt" in deployment["spec"]["template"]["metadata"].get("annotations", {}), deployment["metadata"]["name"]
+            assert "kubectl.kubernetes.io/restartedAt" in deployment["spec"]["template"]["metadata"].get(
+                "annotations", {}
+            ), deployment["metadata"]["name"]
     again = dev.run("up", "dev", "--yes")
     assert again.returncode == 0 and "up: 0 change(s)" in again.stdout, again.stdout + again.stderr
     status = dev.run("status", "dev")

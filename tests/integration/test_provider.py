@@ -8,8 +8,8 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 import grpc
 import pytest
@@ -27,12 +27,15 @@ def collections_while_serving(env: dict[str, str], calls: int = 3) -> int:
     provider = toolchain.find("pulumi-resource-kubernetes")
     assert provider, "the test needs the toolchain's provider (toolchain/install.sh)"
     started = time.monotonic()
-    process = subprocess.Popen([str(provider)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**env, "GODEBUG": "gctrace=1"})
+    process = subprocess.Popen(
+        [str(provider)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**env, "GODEBUG": "gctrace=1"}
+    )
     try:
         port = process.stdout.readline().strip()
         serving = time.monotonic() - started  # the collections before this were the provider's start
-        with grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", 64 << 20)]) as channel:
+        with grpc.insecure_channel(
+            f"127.0.0.1:{port}", options=[("grpc.max_receive_message_length", 64 << 20)]
+        ) as channel:
             for _ in range(calls):
                 provider_pb2_grpc.ResourceProviderStub(channel).GetSchema(provider_pb2.GetSchemaRequest(version=0))
     finally:
@@ -59,12 +62,16 @@ class RecordingApi(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Answer)
 
     def kubeconfig(self) -> str:
-        return yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-            "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{self.server_address[1]}"}}],
-            "users": [{"name": "fake", "user": {}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
-        })
+        return yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "fake",
+                "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{self.server_address[1]}"}}],
+                "users": [{"name": "fake", "user": {}}],
+                "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
+            }
+        )
 
 
 class _Answer(BaseHTTPRequestHandler):
@@ -74,8 +81,11 @@ class _Answer(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         self.server.requests.append(f"GET {path}")
         found = path == "/version"
-        body = json.dumps({"major": "1", "minor": "34", "gitVersion": "v1.34.12"} if found else
-                          {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}).encode()
+        body = json.dumps(
+            {"major": "1", "minor": "34", "gitVersion": "v1.34.12"}
+            if found
+            else {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}
+        ).encode()
         self.send_response(200 if found else 404)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -105,14 +115,38 @@ def test_under_server_side_apply_the_provider_leaves_the_openapi_document_to_the
         port = process.stdout.readline().strip()
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = provider_pb2_grpc.ResourceProviderStub(channel)
-            stub.Configure(provider_pb2.ConfigureRequest(acceptSecrets=True, acceptResources=True, variables={
-                "kubernetes:config:kubeconfig": api_server.kubeconfig(), "kubernetes:config:enableServerSideApply": "true"}))
+            stub.Configure(
+                provider_pb2.ConfigureRequest(
+                    acceptSecrets=True,
+                    acceptResources=True,
+                    variables={
+                        "kubernetes:config:kubeconfig": api_server.kubeconfig(),
+                        "kubernetes:config:enableServerSideApply": "true",
+                    },
+                )
+            )
             deployment = struct_pb2.Struct()
-            deployment.update({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"},
-                               "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
-                                   "metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "web:1"}]}}}})
-            checked = stub.Check(provider_pb2.CheckRequest(
-                urn="urn:pulumi:dev::meshinstall::kubernetes:apps/v1:Deployment::web", olds=struct_pb2.Struct(), news=deployment))
+            deployment.update(
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "metadata": {"name": "web", "namespace": "default"},
+                    "spec": {
+                        "selector": {"matchLabels": {"app": "web"}},
+                        "template": {
+                            "metadata": {"labels": {"app": "web"}},
+                            "spec": {"containers": [{"name": "web", "image": "web:1"}]},
+                        },
+                    },
+                }
+            )
+            checked = stub.Check(
+                provider_pb2.CheckRequest(
+                    urn="urn:pulumi:dev::meshinstall::kubernetes:apps/v1:Deployment::web",
+                    olds=struct_pb2.Struct(),
+                    news=deployment,
+                )
+            )
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from kubernetes import client, config, watch
@@ -121,15 +122,19 @@ def test_a_failing_webhook_without_a_server_does_not_block_pods(cluster):
     cluster.core.create_namespaced_service(NAMESPACE, service("injector", "ClusterIP"))  # selects no pod: no endpoints
     webhook = {
         "metadata": {"name": "sim-test-injector"},
-        "webhooks": [{
-            "name": "inject.sim-test.example.com",
-            "clientConfig": {"service": {"name": "injector", "namespace": NAMESPACE, "path": "/inject", "port": 80}},
-            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}],
-            "failurePolicy": "Fail",
-            "sideEffects": "None",
-            "admissionReviewVersions": ["v1"],
-            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}},
-        }],
+        "webhooks": [
+            {
+                "name": "inject.sim-test.example.com",
+                "clientConfig": {
+                    "service": {"name": "injector", "namespace": NAMESPACE, "path": "/inject", "port": 80}
+                },
+                "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}],
+                "failurePolicy": "Fail",
+                "sideEffects": "None",
+                "admissionReviewVersions": ["v1"],
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": NAMESPACE}},
+            }
+        ],
     }
     cluster.admission.create_mutating_webhook_configuration(webhook)
     stored = cluster.admission.read_mutating_webhook_configuration("sim-test-injector")
@@ -145,6 +150,7 @@ def test_a_deployments_pods_become_ready(cluster):
         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": pod_spec("web")},
     }
     cluster.apps.create_namespaced_deployment(NAMESPACE, deployment)
+
     def available() -> bool:
         return cluster.apps.read_namespaced_deployment_status("web", NAMESPACE).status.available_replicas == 2
 
@@ -172,16 +178,27 @@ def test_pods_run_as_soon_as_they_are_scheduled_and_go_as_soon_as_they_are_delet
         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "quick"}}, "template": pod_spec("quick")},
     }
     cluster.apps.create_namespaced_deployment(NAMESPACE, deployment)
-    wait_for("3 available replicas", lambda: cluster.apps.read_namespaced_deployment_status("quick", NAMESPACE).status.available_replicas == 3)
+    wait_for(
+        "3 available replicas",
+        lambda: cluster.apps.read_namespaced_deployment_status("quick", NAMESPACE).status.available_replicas == 3,
+    )
     pods = cluster.core.list_namespaced_pod(NAMESPACE, label_selector="app=quick").items
     for pod in pods:
         when = {c.type: c.last_transition_time for c in pod.status.conditions}
-        assert (when["Ready"] - when["PodScheduled"]).total_seconds() <= 1, f"{pod.metadata.name}: scheduled {when['PodScheduled']}, ready {when['Ready']}"
+        assert (when["Ready"] - when["PodScheduled"]).total_seconds() <= 1, (
+            f"{pod.metadata.name}: scheduled {when['PodScheduled']}, ready {when['Ready']}"
+        )
     # watch from before the delete: a pod gone before a watch started would show no DELETED event at all
-    since = cluster.core.list_namespaced_pod(NAMESPACE, field_selector=f"metadata.name={pods[0].metadata.name}").metadata.resource_version
+    since = cluster.core.list_namespaced_pod(
+        NAMESPACE, field_selector=f"metadata.name={pods[0].metadata.name}"
+    ).metadata.resource_version
     cluster.core.delete_namespaced_pod(pods[0].metadata.name, NAMESPACE)
     stream = watch.Watch().stream(
-        cluster.core.list_namespaced_pod, NAMESPACE, field_selector=f"metadata.name={pods[0].metadata.name}", resource_version=since, timeout_seconds=30
+        cluster.core.list_namespaced_pod,
+        NAMESPACE,
+        field_selector=f"metadata.name={pods[0].metadata.name}",
+        resource_version=since,
+        timeout_seconds=30,
     )
     assert any(event["type"] == "DELETED" for event in stream), "the deleted pod is gone"
     log = (cluster.plane.logs / "kwok.log").read_text()
@@ -191,6 +208,7 @@ def test_pods_run_as_soon_as_they_are_scheduled_and_go_as_soon_as_they_are_delet
 def test_a_jobs_pod_completes(cluster):
     job = {"metadata": {"name": "once"}, "spec": {"backoffLimit": 0, "template": pod_spec("once", restart="Never")}}
     cluster.batch.create_namespaced_job(NAMESPACE, job)
+
     def succeeded() -> bool:
         return cluster.batch.read_namespaced_job_status("once", NAMESPACE).status.succeeded == 1
 

@@ -18,8 +18,8 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 import yaml
@@ -27,8 +27,8 @@ from conftest import ROOT, SECRETS
 
 from meshinstall.schemas.validate import load_spec
 from meshinstall.simulator import LocalClusterConfig, LocalControlPlane
-from meshinstall.stacks.engine import environment, toolchain
 from meshinstall.stacks.cluster import recovery
+from meshinstall.stacks.engine import environment, toolchain
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,9 @@ def postgres() -> Iterator[dict[str, str]]:
     folder = Path(tempfile.mkdtemp(prefix="meshinstall-postgres-", dir="/tmp"))  # reachable by the `postgres` user
     os.chmod(folder, 0o755)
     env = {**os.environ, "MESHINSTALL_POSTGRES_DIR": str(folder / "server")}
-    url = subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "start"], env=env, capture_output=True, text=True, check=True).stdout.strip()
+    url = subprocess.run(
+        [str(ROOT / "scripts" / "postgres.sh"), "start"], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
     try:
         yield {"url": url, "password_file": str(folder / "server" / "password")}
     finally:
@@ -52,7 +54,9 @@ def postgres() -> Iterator[dict[str, str]]:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Path]:
     """A simulated cluster started outside any environment, as a platform team's existing cluster: its kubeconfig."""
-    plane = LocalControlPlane(LocalClusterConfig(state_dir=str(tmp_path / "their-cluster"), nodes=3, search_path=toolchain.search_path()))
+    plane = LocalControlPlane(
+        LocalClusterConfig(state_dir=str(tmp_path / "their-cluster"), nodes=3, search_path=toolchain.search_path())
+    )
     try:
         plane.start()
         yield plane.config.kubeconfig_path
@@ -96,10 +100,21 @@ class Checkout:
         self.spec.write_text(yaml.safe_dump(data, sort_keys=False))
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["meshinstall", *args], cwd=self.folder, env=self.env, capture_output=True, text=True, timeout=900)
+        return subprocess.run(
+            ["meshinstall", *args], cwd=self.folder, env=self.env, capture_output=True, text=True, timeout=900
+        )
 
     def start(self, *args: str) -> Running:
-        return Running(subprocess.Popen(["meshinstall", *args], cwd=self.folder, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        return Running(
+            subprocess.Popen(
+                ["meshinstall", *args],
+                cwd=self.folder,
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
 
     def backend(self):
         saved = dict(os.environ)
@@ -128,7 +143,10 @@ def team(request, tmp_path: Path, cluster: Path) -> Iterator[tuple[Checkout, Che
     """alice's and bob's checkouts sharing a backend: a table of their own in PostgreSQL, or a shared folder."""
     if request.param == "postgres":
         server = request.getfixturevalue("postgres")
-        state = {"backend": f"{server['url']}&table=state_{request.node.name.split('[')[0][-40:]}", "password": {"fromFile": server["password_file"]}}
+        state = {
+            "backend": f"{server['url']}&table=state_{request.node.name.split('[')[0][-40:]}",
+            "password": {"fromFile": server["password_file"]},
+        }
     else:
         state = {"backend": f"file://{tmp_path / 'shared-state'}"}
     alice, bob = Checkout(tmp_path / "alice", state, cluster), Checkout(tmp_path / "bob", state, cluster)
@@ -154,11 +172,16 @@ def test_one_writer_at_a_time_and_the_other_is_told_who_holds_the_lock(team):
     # both start `up` at the same moment: exactly one applies, the other is refused at once and told by whom
     runs = {checkout: checkout.start("up", "dev", "--yes") for checkout in team}
     results = {checkout: running.finish() for checkout, running in runs.items()}
-    assert sorted(code for code, _, _ in results.values()) == [0, 8], {c.folder.name: r[1][-2000:] for c, r in results.items()}
+    assert sorted(code for code, _, _ in results.values()) == [0, 8], {
+        c.folder.name: r[1][-2000:] for c, r in results.items()
+    }
     winner = next(c for c, r in results.items() if r[0] == 0)
     loser = bob if winner is alice else alice
     code, said, seconds = results[loser]
-    assert "dev is busy: another meshinstall command holds its lock" in said and f"(`meshinstall up dev --yes` on {ME} (pid {runs[winner].process.pid}, since " in said, said
+    assert (
+        "dev is busy: another meshinstall command holds its lock" in said
+        and f"(`meshinstall up dev --yes` on {ME} (pid {runs[winner].process.pid}, since " in said
+    ), said
     assert "Traceback" not in said
     assert seconds < 30, f"refused after {seconds:.0f}s"
     # the other one then finds the work done
@@ -172,7 +195,10 @@ def test_one_writer_at_a_time_and_the_other_is_told_who_holds_the_lock(team):
     for command in (("destroy", "dev", "--yes"), ("refresh", "dev")):
         refused = bob.run(*command)
         assert refused.returncode == 8, refused.stdout + refused.stderr
-        assert "holds its lock" in refused.stderr and f"(`meshinstall up dev --yes` on {ME} (pid {running.process.pid}" in refused.stderr, refused.stderr
+        assert (
+            "holds its lock" in refused.stderr
+            and f"(`meshinstall up dev --yes` on {ME} (pid {running.process.pid}" in refused.stderr
+        ), refused.stderr
     assert running.finish()[0] == 0
     seen = bob.run("up", "dev", "--yes")
     assert seen.returncode == 0 and "up: 0 change(s)" in seen.stdout, seen.stdout + seen.stderr
@@ -180,15 +206,26 @@ def test_one_writer_at_a_time_and_the_other_is_told_who_holds_the_lock(team):
     running = bob.start("destroy", "dev", "--yes")
     bob.wait_until_it_holds_the_lock(running)
     refused = alice.run("up", "dev", "--yes")
-    assert refused.returncode == 8 and f"(`meshinstall destroy dev --yes` on {ME} (pid {running.process.pid}" in refused.stderr, refused.stderr
+    assert (
+        refused.returncode == 8
+        and f"(`meshinstall destroy dev --yes` on {ME} (pid {running.process.pid}" in refused.stderr
+    ), refused.stderr
     assert running.finish()[0] == 0
 
     # the history, newest first, from either checkout: who did what, with what result and changes
     updates = alice.history()
-    assert updates[0]["kind"] == "destroy" and updates[0]["command"] == "meshinstall destroy dev --yes" and updates[0]["who"] == ME
+    assert (
+        updates[0]["kind"] == "destroy"
+        and updates[0]["command"] == "meshinstall destroy dev --yes"
+        and updates[0]["who"] == ME
+    )
     assert updates[0]["result"] == "succeeded" and updates[0]["changes"].get("delete", 0) > 50
     first = updates[-1]
-    assert (first["kind"], first["result"], first["command"]) == ("update", "succeeded", "meshinstall up dev --yes") and first["changes"]["create"] > 50
+    assert (first["kind"], first["result"], first["command"]) == (
+        "update",
+        "succeeded",
+        "meshinstall up dev --yes",
+    ) and first["changes"]["create"] > 50
     assert any(u["kind"] == "update" and u["changes"].get("update") for u in updates), updates
     table = bob.run("history", "dev")
     assert table.returncode == 0 and "destroy" in table.stdout and ME in table.stdout, table.stdout
@@ -205,7 +242,9 @@ def test_a_lock_a_killed_run_left_is_named_by_doctor_and_cleared_by_unlock(team)
     while not backend.engine_locks(environment.PROJECT, "dev"):
         assert running.process.poll() is None and time.monotonic() < deadline, "".join(running.lines)
         time.sleep(0.2)
-    engine_processes = [pid for pid, _ in recovery.engine_processes(alice.folder / "environments" / ".meshinstall" / "pulumi-home")]
+    engine_processes = [
+        pid for pid, _ in recovery.engine_processes(alice.folder / "environments" / ".meshinstall" / "pulumi-home")
+    ]
     for pid in [running.process.pid, *engine_processes]:
         os.kill(pid, signal.SIGKILL)
     running.finish()
@@ -213,10 +252,18 @@ def test_a_lock_a_killed_run_left_is_named_by_doctor_and_cleared_by_unlock(team)
 
     doctor = bob.run("doctor", "dev")
     assert doctor.returncode == 4, doctor.stdout
-    mi003 = doctor.stdout[doctor.stdout.index("MI003"):].split("\n× ")[0].split("\n√ ")[0]
-    assert "stack dev is locked: stale: the engine's lock by" in mi003 and f"{ME} (pid {engine_processes[0]}" in mi003 and "dead)" in mi003, mi003
+    mi003 = doctor.stdout[doctor.stdout.index("MI003") :].split("\n× ")[0].split("\n√ ")[0]
+    assert (
+        "stack dev is locked: stale: the engine's lock by" in mi003
+        and f"{ME} (pid {engine_processes[0]}" in mi003
+        and "dead)" in mi003
+    ), mi003
     asked = bob.run("unlock", "dev")  # no terminal to say yes on
-    assert asked.returncode == 8 and "nothing was cleared" in asked.stderr and "stale: the engine's lock by" in asked.stderr, asked.stderr
+    assert (
+        asked.returncode == 8
+        and "nothing was cleared" in asked.stderr
+        and "stale: the engine's lock by" in asked.stderr
+    ), asked.stderr
     cleared = bob.run("unlock", "dev", "--yes")
     assert cleared.returncode == 0 and "cleared 1 lock(s) of dev" in cleared.stdout, cleared.stdout + cleared.stderr
     assert not backend.engine_locks(environment.PROJECT, "dev")
@@ -237,7 +284,9 @@ def test_first_commands_at_the_same_moment_create_the_lock_table_once(postgres):
 
     password = Path(postgres["password_file"]).read_text().strip()
     for _ in range(5):
-        with psycopg.connect(postgres["url"].replace("postgres://", "postgresql://"), password=password, autocommit=True) as db:
+        with psycopg.connect(
+            postgres["url"].replace("postgres://", "postgresql://"), password=password, autocommit=True
+        ) as db:
             db.execute(f"DROP TABLE IF EXISTS {LOCK_TABLE}")
         errors: list[str] = []
 
@@ -246,7 +295,7 @@ def test_first_commands_at_the_same_moment_create_the_lock_table_once(postgres):
                 with PostgresBackend(postgres["url"], password).lock(environment):
                     pass
             except Exception as err:  # noqa: BLE001 (collected for the assertion)
-                errors.append(repr(err))
+                errors.append(repr(err))  # noqa: B023 (each thread appends to this round's list, joined below)
 
         threads = [threading.Thread(target=first_command, args=(f"env-{i}",)) for i in range(6)]
         for thread in threads:
@@ -262,15 +311,30 @@ def test_state_migrate_moves_an_environment_to_postgresql_with_its_secrets_still
     alice = Checkout(tmp_path / "alice", {"backend": "file://.meshinstall/state"}, cluster)
     try:
         assert alice.run("up", "dev", "--yes").returncode == 0
-        with_password = alice.run("state", "migrate", "dev", "--to", target.replace("meshinstall@", "meshinstall:hunter2@"))
+        with_password = alice.run(
+            "state", "migrate", "dev", "--to", target.replace("meshinstall@", "meshinstall:hunter2@")
+        )
         assert with_password.returncode == 2 and "--to holds a password" in with_password.stderr, with_password.stderr
         alice.env["STATE_DB_PASSWORD"] = Path(postgres["password_file"]).read_text().strip()
         moved = alice.run("state", "migrate", "dev", "--to", target, "--password-env", "STATE_DB_PASSWORD")
         assert moved.returncode == 0, moved.stdout + moved.stderr
-        assert "a preview there shows no change" in moved.stdout and "password: {fromEnv: STATE_DB_PASSWORD}" in moved.stdout, moved.stdout
+        assert (
+            "a preview there shows no change" in moved.stdout
+            and "password: {fromEnv: STATE_DB_PASSWORD}" in moved.stdout
+        ), moved.stdout
         # the copy holds the secrets as the engine encrypted them, never in plaintext
-        psql = subprocess.run(["psql", target.split("&")[0], "-Atc", f"SELECT data->>'data' FROM {table} WHERE key LIKE '%stacks/meshinstall/dev.json'"],
-                              env={**os.environ, "PGPASSWORD": alice.env["STATE_DB_PASSWORD"]}, capture_output=True, text=True, check=True)
+        psql = subprocess.run(
+            [
+                "psql",
+                target.split("&")[0],
+                "-Atc",
+                f"SELECT data->>'data' FROM {table} WHERE key LIKE '%stacks/meshinstall/dev.json'",
+            ],
+            env={**os.environ, "PGPASSWORD": alice.env["STATE_DB_PASSWORD"]},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         state = base64.b64decode(psql.stdout.strip()).decode()
         assert '"ciphertext"' in state and SECRETS["GRAFANA_ADMIN_PASSWORD"] not in state
         # the spec now points at PostgreSQL: nothing to change there
@@ -279,7 +343,11 @@ def test_state_migrate_moves_an_environment_to_postgresql_with_its_secrets_still
         assert preview.returncode == 0, preview.stdout + preview.stderr
         alice.env["STATE_DB_PASSWORD"] = "wrong"
         wrong = alice.run("up", "dev", "--yes")
-        assert wrong.returncode == 9 and "password authentication failed" in wrong.stderr and "Traceback" not in wrong.stderr, wrong.stderr
+        assert (
+            wrong.returncode == 9
+            and "password authentication failed" in wrong.stderr
+            and "Traceback" not in wrong.stderr
+        ), wrong.stderr
     finally:
         alice.env["STATE_DB_PASSWORD"] = Path(postgres["password_file"]).read_text().strip()
         alice.run("destroy", "dev", "--yes")
