@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from ..errors import SpecProblem
+
+if TYPE_CHECKING:
+    from ..checks.runner import Report
 
 OPERATIONS = ("create", "update", "replace", "delete", "same")
 
@@ -99,7 +102,7 @@ class Progress:
 MARKS = {"passed": ("√", "green"), "failed": ("×", "red"), "warning": ("‼", "yellow"), "skipped": ("-", "dim")}
 
 
-def report(out: Console, result: Any) -> None:
+def report(out: Console, result: Report) -> None:
     """Checks grouped like `linkerd check`: one line each, details and hints under failures, then the counts."""
     group = None
     for item in result.results:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..components import MANAGED_BY
 from ..errors import ClusterUnreachable, Interrupted
@@ -21,6 +21,9 @@ from ..stacks.program import releases
 from ..stacks.state.places import PROJECT, places, state_backend
 from . import checks
 from .view import View
+
+if TYPE_CHECKING:  # the Pulumi SDK loads when the engine runs, not before
+    from pulumi import automation as auto
 
 
 @contextmanager
@@ -85,7 +88,7 @@ def recover_state(env: Environment, spec: Spec) -> list[str]:
     return said
 
 
-def run_engine(view: View, operation: Callable[..., runs.Outcome], stack: Any, **options: Any) -> runs.Outcome:
+def run_engine(view: View, operation: Callable[..., runs.Outcome], stack: auto.Stack, **options: Any) -> runs.Outcome:
     """One engine operation, its events handed to the view's display."""
     with view.engine() as on_event:
         return operation(stack, on_event=on_event, **options)

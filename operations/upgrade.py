@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import VerificationFailed
 from ..schemas.model import Spec
@@ -20,6 +20,9 @@ from ..stacks.program.upgrade import Installed, MeshLayout, Phase, UpgradePlan, 
 from . import checks
 from .steps import after_the_update, run_engine
 from .view import View
+
+if TYPE_CHECKING:  # the Pulumi SDK loads when the engine runs, not before
+    from pulumi import automation as auto
 
 
 def plan_for(env: Environment, spec: Spec, allow_downgrade: bool = False) -> UpgradePlan | None:
@@ -71,7 +74,7 @@ def restart_in_place(env: Environment, spec: Spec, plan: UpgradePlan, view: View
     )
 
 
-def progress(stack: Any, spec: Spec) -> dict[str, Any] | None:
+def progress(stack: auto.Stack, spec: Spec) -> dict[str, Any] | None:
     """An upgrade in progress as `status` shows it: versions, revisions, the phases done and pending."""
     state = environment.read_state(stack)
     at_work, installed = upgrade.in_progress(state), upgrade.installed_from(state)
@@ -101,7 +104,7 @@ class Hooks:
 
 
 def carry_out(
-    env: Any, plan: UpgradePlan, installed: Installed, start: int, hooks: Hooks, rollback: bool = True
+    env: Environment, plan: UpgradePlan, installed: Installed, start: int, hooks: Hooks, rollback: bool = True
 ) -> None:
     """Run the phases from `start` (0, or where an interrupted upgrade stopped). A wave whose gate fails stops the
     upgrade: rolled back (every moved wave back on the old revision, the new one removed), or left as it is."""
@@ -123,7 +126,7 @@ def carry_out(
 
 
 def _stop(
-    env: Any,
+    env: Environment,
     plan: UpgradePlan,
     installed: Installed,
     steps: tuple[Phase, ...],
