@@ -19,11 +19,6 @@ if TYPE_CHECKING:  # the command line loads neither the checks nor the engine's 
     from ..stacks.engine.runs import Outcome
 
 
-def ask(question: str) -> bool:
-    """Ask a yes/no question on a terminal; without one, the answer is no."""
-    return sys.stdin.isatty() and click.confirm(question, default=False)
-
-
 @dataclass(frozen=True)
 class TerminalView:
     """operations.view.View for the command line; `as_json` keeps stdout for the JSON result."""
@@ -41,7 +36,7 @@ class TerminalView:
         render.console(stderr=True).print(line, markup=False)
 
     def ask(self, question: str) -> bool:
-        return ask(question)
+        return sys.stdin.isatty() and click.confirm(question, default=False)  # no terminal to ask on: no
 
     def confirm(self, question: str) -> None:
         click.confirm(question, abort=True)

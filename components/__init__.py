@@ -20,6 +20,11 @@ ISTIOD_RELEASE = "istiod"
 SHARED_GATEWAY = "paas-gateway"
 
 
+def managed_by_selector() -> str:
+    """The label selector of the objects meshinstall manages (`app.kubernetes.io/managed-by=meshinstall`)."""
+    return ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+
+
 def managed_by_meshinstall(object_labels: dict[str, str] | None) -> bool:
     """Whether an object carries meshinstall's managed-by label (so meshinstall declared it)."""
     return all((object_labels or {}).get(k) == v for k, v in MANAGED_BY.items())

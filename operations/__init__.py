@@ -63,14 +63,17 @@ class Validated:
 
 
 def validate(files: tuple[Path, ...] = ()) -> Validated:
-    """Validate spec `files` (every environment in ./environments when none are given), all of them at once."""
+    """Validate spec `files` as given (every environment in ./environments when none are given), all of them at once:
+    a file that cannot be read is one more problem, beside the others'."""
+    from ..schemas.validate import load_spec  # with the first spec, not at the start of every command (`--version`)
+
     targets = list(files) or environment_files()
     if not targets:
         raise UsageError("nothing to validate: give spec files, or run where an environments/ folder is")
     valid, problems = [], []
     for path in targets:
         try:
-            valid.append(load(path).name)
+            valid.append(load_spec(path).name)
         except SpecInvalid as err:
             problems.extend(err.problems)
     return Validated(tuple(valid), tuple(problems))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ..errors import ClusterUnreachable, UsageError
 from ..schemas.model import Spec
 from ..stacks.cluster import crds
-from ..stacks.cluster.target import ClusterTarget, require_running
+from ..stacks.cluster.target import ClusterTarget
 from ..stacks.engine import environment, runs
 from . import checks, upgrade
 from .steps import after_the_update, changing, converge, decide, run_engine
@@ -31,7 +31,7 @@ def preview(
 ) -> runs.Outcome | None:
     """What `up` would change (and the plan of a mesh upgrade, its first phase previewed); None when the engine had
     nothing to do. It starts nothing: a stopped simulated cluster is an error."""
-    require_running(spec, "preview")
+    ClusterTarget.of(spec).require_running("preview")
     opened = environment.open_environment(spec, refresh)
     plan = upgrade.announce(opened, spec, view, allow_downgrade)
     if plan and plan.strategy == "canary":
@@ -59,7 +59,7 @@ def up(spec: Spec, asked_as: str, view: View, options: UpOptions = UpOptions()) 
             upgrade.restart_in_place(opened, spec, plan, view)
     if options.verify:
         with after_the_update("the checks", f"`meshinstall verify {asked_as}` runs them"):
-            checks.require(checks.run("verify", asked_as, spec, skip=frozenset({"MI404"})), view)
+            checks.require(checks.run("verify", spec.source, spec, skip=frozenset({"MI404"})), view)
     return outcome
 
 
@@ -96,7 +96,7 @@ def destroy(spec: Spec, view: View, yes: bool = False, force: bool = False, dele
     with changing(spec, view) as opened:
         outcome = run_engine(view, runs.destroy, opened.stack)
     view.outcome(outcome)
-    target = ClusterTarget.of(spec)
+    target = opened.target
     if target.simulated:  # gone with everything in it
         return Destroyed(outcome)
     try:

@@ -1,6 +1,6 @@
-"""The read-only use cases and what a team sharing a state backend needs beside `up`: the outputs and last update
-(`status`), the updates so far (`history`), a way out of a lock a dead run left (`unlock`), and moving an
-environment's state to another backend (`state migrate`)."""
+"""The use cases of an environment's state beside `up`: its outputs and last update (`status`), the updates so far
+(`history`), a way out of a lock a dead run left (`unlock`), and moving the state to another backend
+(`state migrate`)."""
 
 from __future__ import annotations
 

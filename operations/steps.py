@@ -9,12 +9,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ..components import MANAGED_BY
+from ..components import managed_by_selector
 from ..errors import ClusterUnreachable, Interrupted
 from ..schemas.model import Spec
 from ..simulator.local_control_plane import stop_pids
 from ..stacks.cluster import kube, recovery
-from ..stacks.cluster.target import restart_if_stopped
+from ..stacks.cluster.target import ClusterTarget
 from ..stacks.engine import environment, runs, unchanged
 from ..stacks.engine.environment import Environment
 from ..stacks.program import releases
@@ -34,7 +34,7 @@ def changing(spec: Spec, view: View, refresh: bool = False, doctor: bool = False
     with exclusive(spec, view):
         if doctor:
             checks.require(checks.run("doctor", spec.source, spec, skip=frozenset({"MI012"})), view)
-        if restart_if_stopped(spec):
+        if ClusterTarget.of(spec).restart_if_stopped():
             view.notice(f"the simulated cluster of {spec.name} was stopped: restarted it on its data")
         opened = environment.open_environment(spec, refresh)
         for line in recover_state(opened, spec):
@@ -73,10 +73,7 @@ def recover_state(env: Environment, spec: Spec) -> list[str]:
     recorded_releases = state.helm_releases
     try:
         api = kube.connect(env.target.kubeconfig, env.target.context)
-        ours = {
-            n["metadata"]["name"]
-            for n in kube.list_metadata(api, "v1", "namespaces", ",".join(f"{k}={v}" for k, v in MANAGED_BY.items()))
-        }
+        ours = {n["metadata"]["name"] for n in kube.list_metadata(api, "v1", "namespaces", managed_by_selector())}
         wanted = {
             (r.namespace, r.name): f"{r.namespace}/{r.name}" in recorded_releases
             for r in releases.releases(spec).all()

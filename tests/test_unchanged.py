@@ -132,7 +132,7 @@ def test_the_fingerprint_follows_secrets_and_the_passphrase(environments):
 def test_the_code_fingerprint_reads_the_package_not_the_checkout_around_it(tmp_path):
     """Installed in editable mode, the package's root is the repository: `up dev` run there keeps its state in
     environments/.meshinstall, and that state (rewritten by every update) once made every `up` run the engine."""
-    for package in fingerprint.SUBPACKAGES:
+    for package in fingerprint.subpackages():
         (tmp_path / package).mkdir()
         (tmp_path / package / "__init__.py").write_text("")
     (tmp_path / "errors.py").write_text("class Error(Exception): ...\n")
@@ -156,7 +156,7 @@ def test_the_subpackages_fingerprinted_are_those_pyproject_maps():
 
     pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
     mapped = {name.split(".")[1] for name in pyproject["tool"]["setuptools"]["package-dir"] if "." in name}
-    assert mapped == set(fingerprint.SUBPACKAGES)
+    assert mapped == set(fingerprint.subpackages())
 
 
 def test_the_last_update_is_the_newest_history_entry_of_the_folder_backend(tmp_path):
@@ -166,11 +166,12 @@ def test_the_last_update_is_the_newest_history_entry_of_the_folder_backend(tmp_p
 
     folder = tmp_path / ".pulumi" / "history" / "meshinstall" / "dev"
     folder.mkdir(parents=True)
+    # 2001: one digit less
     entries = {
         1795754849000000000: {"kind": "update", "result": "succeeded", "startTime": 1795754849},
         1795754990000000000: {"kind": "refresh", "result": "failed", "startTime": 1795754990},
         999999999000000000: {"kind": "update", "result": "succeeded", "startTime": 999999999},
-    }  # 2001: one digit less
+    }
     for nanos, entry in entries.items():
         (folder / f"dev-{nanos}.history.json").write_text(json.dumps(entry))
         (folder / f"dev-{nanos}.checkpoint.json").write_text("{}")

@@ -11,7 +11,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from ...components import MANAGED_BY
+from ...components import managed_by_selector
 from ...errors import EngineFailed
 from . import kube
 from .target import ClusterTarget
@@ -25,7 +25,7 @@ def restart_deployments(target: ClusterTarget, namespaces: tuple[str, ...]) -> l
     """`kubectl rollout restart` of the Deployments meshinstall owns in `namespaces`, then wait until each has
     rolled out (its pods have the new template and are available). Returns `namespace/name` of each."""
     api = kube.connect(target.kubeconfig, target.context)
-    selector = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+    selector = managed_by_selector()
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     changes = {"spec": {"template": {"metadata": {"annotations": {RESTART_ANNOTATION: now}}}}}
     restarted = []

@@ -59,6 +59,24 @@ class ClusterTarget:
         """The simulated cluster's processes and files (None for an existing cluster)."""
         return LocalControlPlane(self.simulator) if self.simulator else None
 
+    def require_running(self, command: str) -> None:
+        """A read-only command on a simulated cluster that was created and has stopped says so; it starts nothing."""
+        plane = self.control_plane()
+        if plane and plane.created() and not plane.running():
+            raise ClusterUnreachable(
+                f"the simulated cluster of {self.environment} is stopped, and `{command}` does not start it: "
+                f"`meshinstall up {self.environment}` restarts it"
+            )
+
+    def restart_if_stopped(self) -> bool:
+        """A simulated cluster created earlier whose processes died (reboot, crash) or run outdated flags restarts on
+        its data; whether it did."""
+        plane = self.control_plane()
+        try:
+            return plane.ensure() if plane else False
+        except ControlPlaneError as err:
+            raise ClusterUnreachable(f"the simulated cluster of {self.environment} did not restart: {err}") from err
+
     def adopted_namespaces(self, wanted: Iterable[str]) -> frozenset[str]:
         """The namespaces in `wanted` that someone else created: present without meshinstall's label, or adopted by an
         earlier `up` (annotated ADOPTED). `destroy` leaves them in place. Empty when the cluster cannot be read yet."""
@@ -95,21 +113,3 @@ def spec_namespaces(spec: Spec) -> tuple[str, ...]:
         MONITORING_NAMESPACE,
         *(ns for team in spec.paas.teams for ns in team.namespaces),
     )
-
-
-def require_running(spec: Spec, command: str) -> None:
-    """A read-only command on a simulated cluster that was created and has stopped says so; it starts nothing."""
-    plane = ClusterTarget.of(spec).control_plane()
-    if plane and plane.created() and not plane.running():
-        raise ClusterUnreachable(
-            f"the simulated cluster of {spec.name} is stopped, and `{command}` does not start it: `meshinstall up {spec.name}` restarts it"
-        )
-
-
-def restart_if_stopped(spec: Spec) -> bool:
-    """A simulated cluster created earlier whose processes died (reboot, crash) or run outdated flags restarts on its data."""
-    plane = ClusterTarget.of(spec).control_plane()
-    try:
-        return plane.ensure() if plane else False
-    except ControlPlaneError as err:
-        raise ClusterUnreachable(f"the simulated cluster of {spec.name} did not restart: {err}") from err

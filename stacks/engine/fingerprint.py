@@ -61,9 +61,6 @@ def subpackages(root: Path = PACKAGE_ROOT) -> tuple[str, ...]:
     return tuple(sorted(init.parent.name for init in root.glob("*/__init__.py")))
 
 
-SUBPACKAGES = subpackages()
-
-
 def _code(root: Path = PACKAGE_ROOT) -> str:
     """meshinstall's own files (a changed component is a changed program)."""
     digest = hashlib.sha256()
