@@ -351,9 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as done:
         return int(done.code or 0)
     finally:
-        if (
-            argv is None
-        ):  # the command line's own run: a Ctrl-C while Python exits changes nothing, so it prints nothing
+        # the command line's own run: a Ctrl-C while Python exits changes nothing, so it prints nothing
+        if argv is None:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             gc.freeze()  # nothing left to collect on the way out
     return 0

@@ -188,9 +188,8 @@ class _Builder:
 
     def scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
         text = node.value
-        if (
-            node.tag == STR_TAG and not node.style and not _explicit_tag(node)
-        ):  # plain: None (Python parser) or "" (libyaml)
+        # plain: None (Python parser) or "" (libyaml)
+        if node.tag == STR_TAG and not node.style and not _explicit_tag(node):
             return self.plain(node, path, text)
         if node.tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"):
             return text

@@ -170,9 +170,8 @@ def _rendered_footprint(env: str, nodes: int):
             cpu = sum(millicores(str(r.get("cpu", "0"))) for r in requests)
             memory = sum(bytes_of(str(r.get("memory", "0"))) for r in requests)
             total += Footprint(count * cpu, count * memory, count)
-        if (
-            chosen.name == "kube-prometheus-stack"
-        ):  # the operator makes them from the Prometheus and Alertmanager resources
+        # the operator makes them from the Prometheus and Alertmanager resources
+        if chosen.name == "kube-prometheus-stack":
             total += Footprint(0, 0, 1 + int(spec.monitoring.alerts.enabled))
     return total
 

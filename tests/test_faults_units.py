@@ -173,9 +173,8 @@ def test_the_salt_for_the_head_start_is_read_from_the_states_first_bytes():
     head = json.dumps(
         {"version": 3, "checkpoint": {"latest": {"manifest": {}, "secrets_providers": provider}}}, separators=(",", ":")
     )
-    assert (
-        state_file.salt_in("dev.json", head[: head.index(salt_state) + len(salt_state) + 1].encode()) == salt_state
-    )  # no JSON past it
+    # no JSON past it
+    assert state_file.salt_in("dev.json", head[: head.index(salt_state) + len(salt_state) + 1].encode()) == salt_state
     elsewhere = {
         "version": 3,
         "checkpoint": {"latest": {"resources": [{"outputs": {"salt": "v1:x"}}], "secrets_providers": provider}},

@@ -230,9 +230,8 @@ def test_a_token_user_sends_its_token_and_the_server_is_verified(tmp_path, api_s
     )
     assert kube.get(kube.connect(with_token, None), "/version")["authorization"] == "Bearer abc"
     assert kube.get(kube.connect(with_file, None), "/version")["authorization"] == "Bearer s3cret"
-    unknown_ca = _kubeconfig(
-        tmp_path / "other.yaml", {"server": url}, {"token": "abc"}
-    )  # the system's CAs do not know it
+    # the system's CAs do not know it
+    unknown_ca = _kubeconfig(tmp_path / "other.yaml", {"server": url}, {"token": "abc"})
     with pytest.raises(kube.FAILURES):
         kube.get(kube.connect(unknown_ca, None), "/version")
     insecure = _kubeconfig(

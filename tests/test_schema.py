@@ -494,9 +494,8 @@ def test_a_spec_accepted_once_is_not_validated_again_but_an_edit_is(
     assert runs == ["True", "False"], runs  # validated the first time only
 
     text = spec.read_text()
-    spec.write_text(
-        text.replace("metadata:\n  name:", "metadata:\n  name: 7\n  nom:", 1)
-    )  # a number, then an unknown key
+    # a number, then an unknown key
+    spec.write_text(text.replace("metadata:\n  name:", "metadata:\n  name: 7\n  nom:", 1))
     with pytest.raises(SpecInvalid) as raised:
         load_spec(spec)
     assert {(p.path, p.line) for p in raised.value.problems} == {("$.metadata.name", 5), ("$.metadata.nom", 6)}

@@ -28,9 +28,8 @@ class Engine(Check):
                 f"missing: {', '.join(absent)}",
                 "install Pulumi, or run toolchain/install.sh to build the pinned toolchain",
             )
-        if (
-            ctx.host.backend.NAME == "local"
-        ):  # the version of this machine's binary is remembered (stacks/engine/toolchain.py)
+        # the version of this machine's binary is remembered (stacks/engine/toolchain.py)
+        if ctx.host.backend.NAME == "local":
             version = toolchain.version(toolchain.find("pulumi"))
         else:
             version = ctx.host.run(f"PATH={path!r} pulumi version").stdout.strip()

@@ -152,9 +152,8 @@ def _data(entry: dict[str, Any], key: str, base: Path) -> bytes | None:
 
 def _tls(cluster: dict[str, Any], user: dict[str, Any], base: Path) -> ssl.SSLContext:
     """The TLS context: the cluster's CA (or the system's), and the user's client certificate."""
-    tls = ssl.SSLContext(
-        ssl.PROTOCOL_TLS_CLIENT
-    )  # verifies the server and its name; loading the system's CAs takes 20 ms
+    # verifies the server and its name; loading the system's CAs takes 20 ms
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if cluster.get("insecure-skip-tls-verify"):
         tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # asked for: kubectl does not warn either

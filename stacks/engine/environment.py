@@ -25,9 +25,8 @@ from ..state.secrets import resolve, state_password
 from . import fingerprint, toolchain
 from .events import Interrupts, Journal, failure
 
-if (
-    TYPE_CHECKING
-):  # the Pulumi SDK is imported when the engine runs (stacks/engine/automation.py), never on the way there
+# the Pulumi SDK is imported when the engine runs (stacks/engine/automation.py), never on the way there
+if TYPE_CHECKING:
     from pulumi import automation as auto
 
 # The toolchain's engine (toolchain/pulumi/patches) saves the state at most this often during an operation, and at

@@ -59,9 +59,8 @@ class Journal:
     show: EventHandler | None = None
     changed: int = 0
     failed: dict[str, list[str]] = field(default_factory=dict)
-    summary: dict[str, int] = field(
-        default_factory=dict
-    )  # resources per operation (create, same, ...), from the last event
+    # resources per operation (create, same, ...), from the last event
+    summary: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, event: auto.EngineEvent) -> None:
@@ -69,9 +68,8 @@ class Journal:
         with self._lock:
             if event.summary_event:
                 self.summary = dict(event.summary_event.resource_changes or {})
-            if (
-                done and done.metadata.op.value in CHANGING and done.metadata.provider
-            ):  # a custom resource, not a component
+            # a custom resource, not a component
+            if done and done.metadata.op.value in CHANGING and done.metadata.provider:
                 self.changed += 1
             if failed:
                 self.failed.setdefault(failed.metadata.urn, [])

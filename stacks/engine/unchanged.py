@@ -99,9 +99,8 @@ def nothing_to_do(env: Environment, refresh: bool) -> Decision:
 def changed_objects(target: ClusterTarget, state: Recorded, since: datetime) -> list[str]:
     """Objects of the state that are gone, or that someone else touched after the last update started (that update
     refreshed, so what others did before it has been seen, as the engine sees it); [] when all are as left."""
-    since = state.read_since(
-        since if since.tzinfo else since.replace(tzinfo=timezone.utc)
-    )  # the engine's history times are UTC
+    # the engine's history times are UTC
+    since = state.read_since(since if since.tzinfo else since.replace(tzinfo=timezone.utc))
     api = kube.connect(target.kubeconfig, target.context)
     plurals = _plurals(api, {api_version for api_version, _ in state.objects})
     changed: list[str] = []
@@ -130,9 +129,8 @@ def _foreign_entries(item: Mapping[str, Any], since: datetime) -> list[str]:
         if entry.get("subresource") == "status" or manager in NOT_DRIFT or manager.startswith(OUR_MANAGER_PREFIX):
             continue
         stamp = entry.get("time")  # absent on a `scale` write: when is unknown, so it counts
-        if stamp is None or datetime.fromisoformat(stamp.replace("Z", "+00:00")) >= since - timedelta(
-            seconds=1
-        ):  # whole seconds
+        # whole seconds
+        if stamp is None or datetime.fromisoformat(stamp.replace("Z", "+00:00")) >= since - timedelta(seconds=1):
             found.append(manager)
     return found
 
@@ -145,9 +143,8 @@ def _id(item: Mapping[str, Any]) -> str:
 def _plurals(api: Any, api_versions: Iterable[str]) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
     for api_version in api_versions:
-        served = (
-            kube.get(api, kube.group_path(api_version)) or {}
-        )  # a group no longer served: its objects count as changed
+        # a group no longer served: its objects count as changed
+        served = kube.get(api, kube.group_path(api_version)) or {}
         for resource in served.get("resources", []):
             if "/" not in resource["name"]:
                 found[(api_version, resource["kind"])] = resource["name"]

@@ -33,9 +33,8 @@ class GatewayApiPlan:
     def crds(self) -> tuple[dict[str, Any], ...]:
         """The release's CustomResourceDefinitions, parsed only when the program declares them (0.15 s of an `up`
         with nothing to do, which only fingerprints the text)."""
-        loader = getattr(
-            yaml, "CSafeLoader", yaml.SafeLoader
-        )  # libyaml: the file is 600 kB, 3 s with the Python parser
+        # libyaml: the file is 600 kB, 3 s with the Python parser
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         return tuple(
             doc
             for doc in yaml.load_all(self.release, Loader=loader)

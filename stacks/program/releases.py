@@ -66,9 +66,8 @@ class Releases:
     prometheus: HelmRelease | None
     kiali: HelmRelease | None
     jaeger: HelmRelease | None
-    more_istiods: tuple[
-        HelmRelease, ...
-    ] = ()  # the other revisions during a canary upgrade (stacks/program/upgrade.py)
+    # the other revisions during a canary upgrade (stacks/program/upgrade.py)
+    more_istiods: tuple[HelmRelease, ...] = ()
 
     def all(self) -> tuple[HelmRelease, ...]:
         """Every release the spec installs, in install order."""

@@ -144,9 +144,8 @@ class FileBackend(Backend):
 
     def last_update(self, project: str, stack: str) -> dict[str, Any] | None:
         entries = (self.folder / ".pulumi" / "history" / project / stack).glob(f"{stack}-*.history.json")
-        newest = max(
-            entries, key=lambda path: int(path.name[len(stack) + 1 :].split(".")[0]), default=None
-        )  # named by the time in ns
+        # named by the time in ns
+        newest = max(entries, key=lambda path: int(path.name[len(stack) + 1 :].split(".")[0]), default=None)
         return json.loads(newest.read_bytes()) if newest else None
 
     def saved_state(self, project: str, stack: str) -> tuple[str, bytes | None] | None:
@@ -289,10 +288,11 @@ class PostgresBackend(Backend):
         with self.connect() as db:
             if db.execute("SELECT to_regclass(%s)", (self.table,)).fetchone()[0] is None:
                 return []
+            # keys start with the database's name
             rows = db.execute(
                 f"SELECT key, data->>'data', updated_at FROM {self.table} WHERE key LIKE %s ORDER BY key",
                 (f"%.pulumi/locks/%/{project}/{stack}/%.json",),
-            ).fetchall()  # keys start with the database's name
+            ).fetchall()
         return [engine_lock(key, _decoded(data), written) for key, data, written in rows]  # rows hold {"data": base64}
 
     def remove(self, lock: EngineLock) -> None:

@@ -51,9 +51,8 @@ class Holder:
         """Whether the holder still runs: None when it is on another host and cannot be checked from here."""
         if self.host != socket.gethostname():
             return None
-        from ...simulator.local_control_plane import (
-            process_running,
-        )  # not at the top: stacks/state/places.py loads this module before the key's derivation starts
+        # not at the top: a command loads this module (through stacks/state/passphrase.py) before the key's derivation starts
+        from ...simulator.local_control_plane import process_running
 
         return process_running(self.pid)
 

@@ -30,9 +30,8 @@ class Recorded:
     pending: bool
     resources: int
     outputs: Mapping[str, Any]  # the stack's outputs, secret ones as "[secret]"
-    charts: Mapping[str, tuple[str, str]] = field(
-        default_factory=dict
-    )  # Helm release "namespace/name" -> (chart version, its `revision` value)
+    # Helm release "namespace/name" -> (chart version, its `revision` value)
+    charts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     read_at: datetime | None = None  # when meshinstall read the cluster for the last update, which did not refresh
     secrets_salt: str | None = None  # the passphrase provider's, with which `recorded_inputs` opens the fingerprint
 
@@ -51,9 +50,8 @@ def recorded(deployment: Mapping[str, Any]) -> Recorded:
     for resource in deployment.get("resources", []):
         kind, outputs = resource.get("type", ""), resource.get("outputs", {})
         if kind == "pulumi:pulumi:Stack":
-            inputs = outputs.get(
-                INPUTS_OUTPUT
-            )  # a secret, opened by `recorded_inputs`; plain from meshinstall before stop 22
+            # a secret, opened by `recorded_inputs`; plain from meshinstall before stop 22
+            inputs = outputs.get(INPUTS_OUTPUT)
             stack_outputs = {
                 k: "[secret]" if isinstance(v, dict) and state_file.SECRET_SIGNATURE in v else v
                 for k, v in outputs.items()

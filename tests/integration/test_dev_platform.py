@@ -74,9 +74,8 @@ def test_the_state_holds_the_inputs_fingerprint_encrypted(platform):
     """The fingerprint by which the next `up` knows that nothing changed is a secret of the state: in plain text, an
     HMAC of inputs that are all known would let whoever reads the state test passphrase guesses at SHA-256 speed."""
     env = environment.open_environment(platform.spec)
-    _, saved = env.backend.saved_state(
-        environment.PROJECT, env.name
-    )  # as stored (`stack export` shows secrets decrypted)
+    # as stored (`stack export` shows secrets decrypted)
+    _, saved = env.backend.saved_state(environment.PROJECT, env.name)
     deployment = json.loads(saved)["checkpoint"]["latest"]
     outputs = next(r for r in deployment["resources"] if r["type"] == "pulumi:pulumi:Stack")["outputs"]
     assert set(outputs["inputs"]) == {"4dabf18193072939515e22adb298388d", "ciphertext"}
@@ -153,9 +152,8 @@ def test_istio_and_monitoring_resources_passed_the_real_crd_schemas(platform):
 def test_second_up_changes_nothing(platform):
     runs.preview(platform.stack, expect_no_changes=True)
     again = runs.up(platform.stack)
-    assert again.changed == 0 and again.changes["same"] > 50, (
-        again.changes
-    )  # the engine's summary, read from its events
+    # the engine's summary, read from its events
+    assert again.changed == 0 and again.changes["same"] > 50, again.changes
     assert again.outputs["environment"] == "dev" and "inputs" not in again.outputs, "the outputs, read from the state"
 
 
