@@ -52,7 +52,6 @@ def test_invalid_spec_exits_3_with_file_line_and_path(isolated):
     assert "environments/dev.yaml:8:69: $.paas.teams[0].apps[0].port: 70000 is greater than the maximum of 65535" in err
 
 
-
 def test_validate_reads_each_file_as_given_and_reports_a_missing_one_beside_the_others(isolated):
     """A file that cannot be read is one problem of the run, reported with every other file's: the argument is a
     path, never an environment name looked up in ./environments."""
@@ -61,6 +60,7 @@ def test_validate_reads_each_file_as_given_and_reports_a_missing_one_beside_the_
     assert code == 3
     assert "dev:1:1: $: cannot read the file" in err
     assert "environments/dev.yaml:8:69: $.paas.teams[0].apps[0].port: 70000" in err
+
 
 def test_validate_json_for_ci(isolated):
     (isolated / "environments" / "dev.yaml").write_text(BROKEN)
