@@ -255,8 +255,47 @@ class TrafficPolicy:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """A liveness or readiness probe (from a Score file): an HTTP GET, or a command run in the container."""
+
+    path: str | None = None  # httpGet
+    port: int | None = None
+    scheme: str = "HTTP"
+    host: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    command: tuple[str, ...] = ()  # exec
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container of a workload from a Score file (an inline app has one, built from its own fields)."""
+
+    name: str
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)  # placeholders resolved
+    secret_env: tuple[str, ...] = ()  # variables read from the app's Secret (their sources: App.secret_env)
+    resources: Requests = Requests()
+    limits: Requests | None = None
+    liveness: Probe | None = None
+    readiness: Probe | None = None
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """A named port of a workload's Service (Score `service.ports`)."""
+
+    name: str
+    port: int
+    target_port: int
+    protocol: str = "TCP"  # the transport (TCP or UDP); the application protocol is App.protocol
+
+
+@dataclass(frozen=True)
 class App:
-    """An app onboarded into the mesh."""
+    """An app onboarded into the mesh: inline in the environment spec, or a workload from a team's Score file
+    (`containers`, `ports` and `source` set; `port` is then its first service port, 0 when it has none)."""
 
     name: str
     image: str
@@ -270,6 +309,12 @@ class App:
     route: Route | None = None
     allow_from: tuple[str, ...] = ()
     traffic: TrafficPolicy = TrafficPolicy()
+    containers: tuple[Container, ...] = ()  # Score: every container (resources then holds their summed requests)
+    ports: tuple[ServicePort, ...] = ()  # Score: the Service's ports
+    annotations: Mapping[str, str] = field(default_factory=dict)  # Score metadata.annotations, on the pods
+    run_as_root: bool = False  # Score extension: metadata.meshinstall.runAsRoot
+    capabilities: tuple[str, ...] = ()  # Score extension: Linux capabilities added to every container
+    source: str = ""  # the Score file it was read from ("" for an inline app)
 
 
 @dataclass(frozen=True)
@@ -289,7 +334,14 @@ class Team:
     groups: tuple[str, ...] = ()
     namespaces: tuple[str, ...] = ()
     quota: Quota = Quota()
-    apps: tuple[App, ...] = ()
+    apps: tuple[App, ...] = ()  # inline apps, or the workloads read from the `workloads` folder
+    workloads: str | None = None  # the team's folder of Score files, relative to the spec file that declares it
+    hosts: tuple[str, ...] = ()  # route hosts the team may claim (empty: the gateway's hosts)
+
+    @property
+    def owns_workloads(self) -> bool:
+        """The team's apps come from its own Score files and are applied by its own stack (`up --team`)."""
+        return self.workloads is not None
 
     @property
     def app_namespace(self) -> str:
@@ -320,6 +372,7 @@ class Paas:
     gateway: PaasGateway | None = None
     pod_security: str = "baseline"
     teams: tuple[Team, ...] = ()
+    platform_groups: tuple[str, ...] = ()  # who owns the environment specs (CODEOWNERS)
 
 
 @dataclass(frozen=True)
