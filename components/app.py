@@ -8,7 +8,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from . import SKIP_AWAIT, TEAM_LABEL, labels, metadata
-from .manifests.app import AppArgs, authorization_spec, deployment_spec, destination_rule_spec, virtual_service_spec
+from .manifests.app import (
+    AppArgs,
+    authorization_spec,
+    deployment_spec,
+    destination_rule_spec,
+    service_ports,
+    virtual_service_spec,
+)
 
 
 class AppDeployment(pulumi.ComponentResource):
@@ -56,23 +63,18 @@ class AppDeployment(pulumi.ComponentResource):
                     opts=deps,
                 )
             )
+        if args.service_ports:  # a Score workload without ports (a worker) has no Service and no traffic policy
+            self._service(name, args, meta, child)
+        self.register_outputs({})
+
+    def _service(self, name: str, args: AppArgs, meta: Any, child: pulumi.ResourceOptions) -> None:
         # Not awaited: the engine's Service awaiter holds a slot for 10 s after each change of the Endpoints ("to
         # settle"), so at 100 apps the Services filled the engine's window and held the Deployments back. The
         # Service is ready when its Deployment's pods are, and the Deployment is awaited.
         self.service = k8s.core.v1.Service(
             f"{name}-svc",
-            metadata=metadata(args.name, ns, labels(app=args.name, **{TEAM_LABEL: args.team}), SKIP_AWAIT),
-            spec={
-                "selector": {"app": args.name},
-                "ports": [
-                    {
-                        "name": f"{args.protocol}-{args.port}",
-                        "port": args.port,
-                        "targetPort": args.port,
-                        "appProtocol": args.protocol,
-                    }
-                ],
-            },
+            metadata=metadata(args.name, args.namespace, labels(app=args.name, **{TEAM_LABEL: args.team}), SKIP_AWAIT),
+            spec={"selector": {"app": args.name}, "ports": service_ports(args)},
             opts=child,
         )
         self.destination_rule = self._istio(
@@ -84,7 +86,6 @@ class AppDeployment(pulumi.ComponentResource):
         policy = authorization_spec(args)
         if policy:
             self._istio(name, "AuthorizationPolicy", "security.istio.io/v1", meta(f"allow-{args.name}"), policy, child)
-        self.register_outputs({})
 
     @staticmethod
     def _istio(

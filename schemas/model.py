@@ -215,6 +215,7 @@ class Route:
 
     host: str
     path: str = "/"
+    port: int | None = None  # a Score `route` resource's port: which service port the gateway reaches
 
 
 @dataclass(frozen=True)
@@ -276,8 +277,9 @@ class Container:
     args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)  # placeholders resolved
     secret_env: tuple[str, ...] = ()  # variables read from the app's Secret (their sources: App.secret_env)
-    resources: Requests = Requests()
-    limits: Requests | None = None
+    resources: Requests = Requests()  # requests
+    cpu_limit: str | None = None
+    memory_limit: str | None = None
     liveness: Probe | None = None
     readiness: Probe | None = None
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ...components.manifests.app import AppArgs, Canary, CircuitBreaker, Retries, Route, TrafficPolicy
+from ...components.manifests.app import (
+    AppArgs,
+    Canary,
+    CircuitBreaker,
+    Container,
+    Probe,
+    Retries,
+    Route,
+    ServicePort,
+    TrafficPolicy,
+)
 from ...components.manifests.control_plane import ControlPlaneArgs
 from ...components.manifests.monitoring import AlertThresholds, AppTarget, MonitoringArgs
 from ...components.manifests.paas import PaasArgs, SharedGateway
@@ -108,12 +118,45 @@ def app_args(
         automount_service_account_token=app.automount_service_account_token,
         env=dict(app.env),
         secret_env=tuple(app.secret_env),
-        route=Route(app.route.host, app.route.path) if app.route else None,
+        route=Route(app.route.host, app.route.path, app.route.port) if app.route else None,
         allow_from=app.allow_from,
         traffic=traffic_policy(app.traffic),
         secret_values=secret_values or {},
         team_namespaces=team_namespaces,
         after=after,
+        containers=tuple(container(c) for c in app.containers),
+        ports=tuple(ServicePort(p.name, p.port, p.target_port, p.protocol) for p in app.ports),
+        annotations=dict(app.annotations),
+        run_as_root=app.run_as_root,
+        capabilities=app.capabilities,
+    )
+
+
+def probe(spec_probe: model.Probe | None) -> Probe | None:
+    """A workload's liveness or readiness probe."""
+    if spec_probe is None:
+        return None
+    return Probe(
+        spec_probe.path, spec_probe.port, spec_probe.scheme, spec_probe.host, spec_probe.headers, spec_probe.command
+    )
+
+
+def container(spec_container: model.Container) -> Container:
+    """One container of a workload from a team's Score file."""
+    c = spec_container
+    return Container(
+        name=c.name,
+        image=c.image,
+        cpu=c.resources.cpu,
+        memory=c.resources.memory,
+        command=c.command,
+        args=c.args,
+        env=dict(c.env),
+        secret_env=c.secret_env,
+        cpu_limit=c.cpu_limit,
+        memory_limit=c.memory_limit,
+        liveness=probe(c.liveness),
+        readiness=probe(c.readiness),
     )
 
 
