@@ -8,6 +8,7 @@ import pulumi_kubernetes as k8s
 from . import TEAM_LABEL, labels, metadata
 from .manifests.team import (
     DEVELOPER_RULES,
+    TEAM_QUOTA,
     TeamArgs,
     deny_all_authorization,
     limit_range_spec,
@@ -39,7 +40,7 @@ class TeamSpace(pulumi.ComponentResource):
         def meta(name: str) -> k8s.meta.v1.ObjectMetaArgs:
             return metadata(name, ns, labels(**{TEAM_LABEL: args.name}))
 
-        k8s.core.v1.ResourceQuota(f"{ns}-quota", metadata=meta("team-quota"), spec=quota_spec(args.quota), opts=opts)
+        k8s.core.v1.ResourceQuota(f"{ns}-quota", metadata=meta(TEAM_QUOTA), spec=quota_spec(args.quota), opts=opts)
         k8s.core.v1.LimitRange(f"{ns}-limits", metadata=meta("team-defaults"), spec=limit_range_spec(args), opts=opts)
         role = k8s.rbac.v1.Role(f"{ns}-role", metadata=meta("team-developer"), rules=DEVELOPER_RULES, opts=opts)
         if args.groups:

@@ -6,6 +6,7 @@ returning what it did.
 - `checks`: doctor and verify, and the checks as steps of a run;
 - `state`: status, history, unlock, state migrate;
 - `describe`: the read-only ones that open no state (rbac, the cluster's kubeconfig and status, versions);
+- `team`: a team's own `preview`/`up` (`--team`), and what the platform's `up` and `destroy` do with teams' stacks;
 - `steps`: what the use cases share; `view`: what they show and ask through.
 
 A use case that opens an environment's state starts with `begin`: the spec is validated (exit 3 before any other
@@ -26,9 +27,9 @@ from ..schemas import environment_files, resolve_environment
 
 if TYPE_CHECKING:
     from ..schemas.model import Spec
-    from . import apply, checks, describe, state, upgrade  # noqa: F401
+    from . import apply, checks, describe, state, team, upgrade  # noqa: F401
 
-USE_CASES = ("apply", "checks", "describe", "state", "upgrade")
+USE_CASES = ("apply", "checks", "describe", "state", "team", "upgrade")
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -10,7 +10,7 @@ from ..schemas.model import Spec
 from ..stacks.cluster import crds
 from ..stacks.cluster.target import ClusterTarget
 from ..stacks.engine import environment, runs
-from . import checks, upgrade
+from . import checks, team, upgrade
 from .steps import after_the_update, changing, converge, decide, run_engine
 from .view import View
 
@@ -33,6 +33,7 @@ def preview(
     nothing to do. It starts nothing: a stopped simulated cluster is an error."""
     ClusterTarget.of(spec).require_running("preview")
     opened = environment.open_environment(spec, refresh)
+    team.announce_handover(opened, spec, view)
     plan = upgrade.announce(opened, spec, view, allow_downgrade)
     if plan and plan.strategy == "canary":
         view.step(f"the engine's steps of the first phase ({upgrade.first_phase(opened, plan)}):")
@@ -49,6 +50,7 @@ def preview(
 def up(spec: Spec, asked_as: str, view: View, options: UpOptions = UpOptions()) -> runs.Outcome | None:
     """Create or update the environment: doctor, a mesh upgrade's waves, preview and ask, apply, verify."""
     with changing(spec, view, options.refresh, doctor=True) as opened:
+        team.hand_over(opened, spec, view)
         plan = upgrade.announce(opened, spec, view, options.allow_downgrade)
         if plan and plan.strategy == "canary":
             if not options.yes:
@@ -57,6 +59,7 @@ def up(spec: Spec, asked_as: str, view: View, options: UpOptions = UpOptions()) 
         outcome = converge(opened, asked_as, view, options.yes, options.refresh)
         if plan and plan.strategy == "in-place":
             upgrade.restart_in_place(opened, spec, plan, view)
+        team.converge_all(spec, asked_as, view, options.yes, options.refresh)
     if options.verify:
         with after_the_update("the checks", f"`meshinstall verify {asked_as}` runs them"):
             checks.require(checks.run("verify", spec.source, spec, skip=frozenset({"MI404"})), view)
@@ -94,6 +97,7 @@ def destroy(spec: Spec, view: View, yes: bool = False, force: bool = False, dele
     if not yes and view.prompt(f"Type the environment name ({spec.name}) to destroy it") != spec.name:
         raise UsageError("the name did not match; nothing was destroyed")
     with changing(spec, view) as opened:
+        team.destroy_all(spec, view)
         outcome = run_engine(view, runs.destroy, opened.stack)
     view.outcome(outcome)
     target = opened.target

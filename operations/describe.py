@@ -23,6 +23,21 @@ def cluster_role(spec: Spec) -> str:
     return rbac.cluster_role(spec)
 
 
+def team_rights(spec: Spec, team: str) -> list[rbac.Rule]:
+    """The rules of the Role a team's identity needs for `up --team`, in its app namespace."""
+    from .team import team_of
+
+    team_of(spec, team)
+    return rbac.team_rules(spec)
+
+
+def team_role(spec: Spec, team: str) -> str:
+    """The team's Role and a RoleBinding to fill in, in its app namespace: nothing cluster-scoped."""
+    from .team import team_of
+
+    return rbac.team_role(spec, team, team_of(spec, team).app_namespace)
+
+
 def kubeconfig(spec: Spec) -> str:
     """The kubeconfig path of the environment's cluster (a simulated one's once `up` started it)."""
     target = ClusterTarget.of(spec)

@@ -10,15 +10,16 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..components import managed_by_selector
-from ..errors import ClusterUnreachable, Interrupted
-from ..schemas.model import Spec
+from ..components.manifests.team import TEAM_QUOTA
+from ..errors import ClusterUnreachable, Interrupted, UsageError
+from ..schemas.model import Spec, Team
 from ..simulator.local_control_plane import stop_pids
 from ..stacks.cluster import kube, recovery
 from ..stacks.cluster.target import ClusterTarget
 from ..stacks.engine import environment, runs, unchanged
 from ..stacks.engine.environment import Environment
 from ..stacks.program import releases
-from ..stacks.state.places import PROJECT, places, state_backend
+from ..stacks.state.places import PROJECT, places, stack_name, state_backend
 from . import checks
 from .view import View
 
@@ -43,12 +44,51 @@ def changing(spec: Spec, view: View, refresh: bool = False, doctor: bool = False
 
 
 @contextmanager
-def exclusive(spec: Spec, view: View) -> Iterator[None]:
-    """Hold the environment's lock in its state backend (EnvironmentLocked names the holder) for a use case that
-    changes it. Under it, first clear what a dead run left outside the state: its engine processes and the engine's
-    lock."""
-    place, backend = places(spec), state_backend(spec)
-    with backend.lock(spec.name):
+def changing_team(spec: Spec, team: Team, view: View, refresh: bool, kubeconfig: str | None) -> Iterator[Environment]:
+    """For a change of team `team`'s own stack: its lock (not the platform's, nor another team's), what a dead run of
+    it left cleared, its stack opened through the team's identity, the team's namespace found ready, and any
+    interrupted operation of the stack cleared."""
+    with exclusive(spec, view, team.name):
+        opened = environment.open_team(spec, team, refresh, kubeconfig)
+        require_team_namespace(opened, spec, team)
+        if environment.read_state(opened).pending:
+            for line in environment.engine_call(
+                "repair", lambda: recovery.clear_pending_operations(opened.stack), opened.name
+            ):
+                view.notice(line)
+        yield opened
+
+
+def require_team_namespace(env: Environment, spec: Spec, team: Team) -> None:
+    """The team's app namespace exists, as the platform's `up` makes it (its quota is there), and the team's
+    identity reaches it; else a clear error, before the engine starts."""
+    namespace = team.app_namespace
+    try:
+        api = kube.connect(env.target.kubeconfig, env.target.context)
+        found = kube.get(api, f"{kube.path_of('v1', 'resourcequotas', namespace)}/{TEAM_QUOTA}")
+    except kube.ApiError as err:
+        if err.status in (401, 403):
+            raise UsageError(
+                f"the identity of {env.target.kubeconfig} may not read team {team.name}'s namespace {namespace} "
+                f"({err.status}): bind it to the Roles `meshinstall rbac {spec.name} --team {team.name}` prints"
+            ) from err
+        raise ClusterUnreachable(f"the cluster of {spec.name} could not be read: {err}") from err
+    except kube.FAILURES as err:
+        raise ClusterUnreachable(f"the cluster of {spec.name} could not be read: {err}") from err
+    if found is None:
+        raise UsageError(
+            f"team {team.name}'s namespace {namespace} is not ready: the platform's `meshinstall up {spec.name}` "
+            "creates it"
+        )
+
+
+@contextmanager
+def exclusive(spec: Spec, view: View, team: str | None = None) -> Iterator[None]:
+    """Hold the lock of the environment's stack (or of team `team`'s own) in its state backend (EnvironmentLocked
+    names the holder) for a use case that changes it. Under it, first clear what a dead run left outside the state:
+    its engine processes and the engine's lock."""
+    place, backend, name = places(spec, team), state_backend(spec), stack_name(spec, team)
+    with backend.lock(name):
         strays = recovery.stray_engine_processes(place.pulumi_home)
         if strays:
             view.notice(
@@ -56,7 +96,7 @@ def exclusive(spec: Spec, view: View) -> Iterator[None]:
                 + "; ".join(f"{pid} {cmd}" for pid, cmd in strays[:4])
             )
             stop_pids([pid for pid, _ in strays])
-        for line in recovery.clear_stale_engine_locks(backend, PROJECT, spec.name, view.ask):
+        for line in recovery.clear_stale_engine_locks(backend, PROJECT, name, view.ask):
             view.notice(line)
         yield
 

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     import pulumi
 
 
+TEAM_QUOTA = "team-quota"  # the ResourceQuota in each of a team's namespaces
+
 # Namespaced rights of a team's developers: explicit resources and verbs, never wildcards.
 DEVELOPER_RULES: list[dict[str, Any]] = [
     {

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import UsageError
-from ...schemas.model import Spec
+from ...schemas.model import Spec, Team
 from ..cluster.target import ClusterTarget, spec_namespaces
 from ..program import gateway_api, releases, upgrade
+from ..program.args import team_workloads_args
 from ..state import state_file
 from ..state.backend import Backend, readable
 from ..state.passphrase import passphrase
-from ..state.places import PROJECT, Places, places, state_backend
+from ..state.places import PROJECT, Places, places, stack_name, state_backend
 from ..state.recorded import Recorded, recorded, recorded_inputs
 from ..state.secrets import resolve, state_password
 from . import fingerprint, toolchain
@@ -96,6 +97,8 @@ class Environment:
     program_inputs: dict[str, Any]
     fingerprint: Callable[[upgrade.MeshLayout, dict[str, Any] | None], str]
     recorded_inputs: Callable[[Recorded], str | None] = lambda state: None  # the last update's fingerprint, opened
+    # A team's stack: the namespaces its objects are in, read one by one (its identity reads nothing cluster-wide).
+    namespaces: tuple[str, ...] = ()
 
     @cached_property
     def stack(self) -> auto.Stack:
@@ -129,7 +132,7 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
     """Select (or create) the environment's stack with the inline program bound to `spec`; `refresh` says whether
     the operation reads the cluster first (the program records it for the next `up`, stacks/engine/fingerprint.py)."""
     secret = passphrase()
-    secrets = resolve(spec)
+    secrets = resolve(spec, teams=tuple(team.name for team in spec.paas.teams if not team.owns_workloads))
     missing = releases.mirror_problems(spec)
     if missing:
         raise UsageError(
@@ -148,6 +151,43 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
     saved = backend.saved_state(PROJECT, spec.name)  # None: a backend the engine alone reads (S3)
     cell: dict[str, Any] = {}  # what the program below declares when the engine runs it
 
+    def declare() -> None:
+        from ..program import program
+
+        program.build(
+            spec,
+            secrets,
+            crds,
+            program.Recording(cell["inputs"], refresh, cell.get("read_at")),
+            cell["layout"],
+            cell["record"],
+            adopted,
+        )
+
+    variables = engine_env(place, secret, state_password(spec), sum(len(team.apps) for team in spec.paas.teams))
+    select = _selector(spec.name, place, variables, declare, saved)
+    own = backend if saved is not None else None
+    env = Environment(
+        spec.name,
+        own,
+        select,
+        target,
+        cell,
+        lambda layout, record: fingerprint.inputs_fingerprint(
+            spec, secrets, crds, target, secret, layout, record, adopted
+        ),
+        lambda state: recorded_inputs(state, secret),
+    )
+    state = read_state(env)
+    env.lay_out(upgrade.layout_from(spec, state), upgrade.in_progress(state))
+    return env
+
+
+def _selector(
+    name: str, place: Places, variables: dict[str, str], declare: Callable[[], None], saved: Any
+) -> Callable[[], auto.Stack]:
+    """How stack `name` is selected (or created) with the inline program `declare`, when the engine first runs."""
+
     def select() -> auto.Stack:
         from pulumi import automation as auto
 
@@ -163,41 +203,62 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
                 work_dir=str(place.work_dir),
                 pulumi_home=str(place.pulumi_home),
                 pulumi_command=toolchain.command(),
-                env_vars=engine_env(
-                    place, secret, state_password(spec), sum(len(team.apps) for team in spec.paas.teams)
-                ),
+                env_vars=variables,
                 secrets_provider="passphrase",
-                program=lambda: program.build(
-                    spec,
-                    secrets,
-                    crds,
-                    program.Recording(cell["inputs"], refresh, cell.get("read_at")),
-                    cell["layout"],
-                    cell["record"],
-                    adopted,
-                ),
+                program=declare,
                 project_settings=auto.ProjectSettings(
                     name=PROJECT, runtime="python", main=os.getcwd(), backend=auto.ProjectBackend(place.backend_url)
                 ),
             )
-            return auto.Stack.create_or_select(spec.name, workspace)
+            return auto.Stack.create_or_select(name, workspace)
         except auto.errors.CommandError as err:
-            raise failure(f"opening the stack at {place.backend_url}", spec.name, err, Journal(), Interrupts()) from err
+            raise failure(f"opening the stack at {place.backend_url}", name, err, Journal(), Interrupts()) from err
 
-    own = backend if saved is not None else None
+    return select
+
+
+def open_team(spec: Spec, team: Team, refresh: bool = False, kubeconfig: str | None = None) -> Environment:
+    """Select (or create) team `team`'s own stack (`<environment>.<team>`) with its program: its workloads, applied
+    through `kubeconfig` (the team's identity; default: the environment's cluster, as the platform reaches it). It
+    reads only the team's secrets, and nothing of the cluster outside the team's namespaces."""
+    secret = passphrase()
+    secrets = resolve(spec, teams=(team.name,), grafana=False)
+    place = places(spec, team.name)
+    platform = ClusterTarget.of(spec)
+    target = ClusterTarget(spec.name, kubeconfig or platform.kubeconfig, None if kubeconfig else platform.context)
+    for folder in (place.work_dir, place.pulumi_home):
+        folder.mkdir(parents=True, exist_ok=True)
+    if place.backend_url.startswith("file://"):
+        Path(place.backend_url[len("file://") :]).mkdir(parents=True, exist_ok=True)
+    name = stack_name(spec, team.name)
+    backend = state_backend(spec)
+    saved = backend.saved_state(PROJECT, name)
+    args = team_workloads_args(spec, team, secrets.app_env)
+    cell: dict[str, Any] = {}
+
+    def declare() -> None:
+        from ..program import program
+        from ..program.team import build_team
+
+        recording = program.Recording(cell["inputs"], refresh, cell.get("read_at"))
+        build_team(spec.name, args, target.kubeconfig, target.context, recording)
+
+    # A team's stack takes over what the platform's applied before the team owned its workloads (stacks/state/
+    # handover.py): its server-side apply takes the fields the platform's field managers still hold.
+    variables = engine_env(place, secret, state_password(spec), len(team.apps)) | {
+        "PULUMI_K8S_ENABLE_PATCH_FORCE": "true"
+    }
     env = Environment(
-        spec.name,
-        own,
-        select,
+        name,
+        backend if saved is not None else None,
+        _selector(name, place, variables, declare, saved),
         target,
         cell,
-        lambda layout, record: fingerprint.inputs_fingerprint(
-            spec, secrets, crds, target, secret, layout, record, adopted
-        ),
+        lambda layout, record: fingerprint.team_fingerprint(secret, args, secrets, target),
         lambda state: recorded_inputs(state, secret),
+        tuple(team.namespaces),
     )
-    state = read_state(env)
-    env.lay_out(upgrade.layout_from(spec, state), upgrade.in_progress(state))
+    env.lay_out(upgrade.steady(spec, None), None)
     return env
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import __version__
+from ...components.manifests.team_workloads import TeamWorkloadsArgs
 from ...schemas.model import Spec
 from ..cluster.target import ClusterTarget
 from ..program.gateway_api import GatewayApiPlan
@@ -88,3 +89,13 @@ def _cluster(target: ClusterTarget) -> list[str]:
     path = Path(target.kubeconfig)
     content = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and not target.simulated else ""
     return [target.kubeconfig, target.context or "", content]
+
+
+def team_fingerprint(key: str, args: TeamWorkloadsArgs, secrets: ResolvedSecrets, target: ClusterTarget) -> str:
+    """`inputs_fingerprint` for a team's own stack: what its program reads is the team's workloads (their arguments,
+    which name every object and value it declares), their secrets, and the cluster it reaches."""
+    digest = hmac.new(key.encode(), digestmod=hashlib.sha256)
+    for part in (__version__, _code(), repr(args), repr(secrets), *_engine_binaries(), *_cluster(target)):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()

@@ -81,7 +81,7 @@ def nothing_to_do(env: Environment, refresh: bool) -> Decision:
     if refresh:
         read_at = datetime.now(timezone.utc)
         try:
-            changed = changed_objects(env.target, state, last.start_time)
+            changed = changed_objects(env.target, state, last.start_time, env.namespaces)
         except (RuntimeError, *kube.FAILURES) as err:
             return Decision(None, inputs_changed or f"the cluster could not be read ({err})")
         if changed:
@@ -96,9 +96,12 @@ def nothing_to_do(env: Environment, refresh: bool) -> Decision:
     )
 
 
-def changed_objects(target: ClusterTarget, state: Recorded, since: datetime) -> list[str]:
+def changed_objects(
+    target: ClusterTarget, state: Recorded, since: datetime, namespaces: tuple[str, ...] = ()
+) -> list[str]:
     """Objects of the state that are gone, or that someone else touched after the last update started (that update
-    refreshed, so what others did before it has been seen, as the engine sees it); [] when all are as left."""
+    refreshed, so what others did before it has been seen, as the engine sees it); [] when all are as left.
+    `namespaces` given (a team's stack): read in those namespaces only, where the team's identity may."""
     # the engine's history times are UTC
     since = state.read_since(since if since.tzinfo else since.replace(tzinfo=timezone.utc))
     api = kube.connect(target.kubeconfig, target.context)
@@ -109,11 +112,18 @@ def changed_objects(target: ClusterTarget, state: Recorded, since: datetime) -> 
         if plural is None:
             changed.append(f"{kind}s ({api_version} is not served)")
             continue
-        live = {_id(item): item for item in kube.list_metadata(api, api_version, plural)}
+        listed = (
+            [item for ns in namespaces for item in kube.list_metadata(api, api_version, plural, namespace=ns)]
+            if namespaces
+            else kube.list_metadata(api, api_version, plural)
+        )
+        live = {_id(item): item for item in listed}
         for i in sorted(ids):
             writers = _foreign_entries(live[i], since) if i in live else ["deleted"]
             if writers:
                 changed.append(f"{kind} {i} (by {', '.join(writers)})" if i in live else f"{kind} {i} (deleted)")
+    if namespaces:  # a team's stack has no Helm release
+        return changed
     live_helm = _deployed_helm_revisions(api)
     changed += [
         f"Helm release {r}" for r, revision in sorted(state.helm_releases.items()) if live_helm.get(r) != revision

@@ -21,6 +21,7 @@ from ...components.manifests.monitoring import AlertThresholds, AppTarget, Monit
 from ...components.manifests.paas import PaasArgs, SharedGateway
 from ...components.manifests.sidecars import SidecarsArgs, injection_labels
 from ...components.manifests.team import Quota, TeamArgs
+from ...components.manifests.team_workloads import TeamWorkloadsArgs
 from ...schemas import model
 
 if TYPE_CHECKING:
@@ -171,16 +172,35 @@ def paas_args(
     app_env: Mapping[tuple[str, str], Mapping[str, pulumi.Input[str]]],
     after: tuple[pulumi.Resource, ...],
 ) -> PaasArgs:
-    """Every team and app of the spec (`app_env`: each app's secret env by (team, app)); all wait for `after`."""
+    """Every team and the platform's apps (`app_env`: each app's secret env by (team, app)); all wait for `after`.
+    The apps of a team that owns its workloads are its own stack's (`team_workloads_args`)."""
     paas = spec.paas
     namespaces = app_namespaces(paas)
     apps = tuple(
         app_args(app, team, namespaces, app_env.get((team.name, app.name), {}), after)
         for team in paas.teams
+        if not team.owns_workloads
         for app in team.apps
     )
     teams = tuple(team_args(team, spec, layout, after) for team in paas.teams)
     return PaasArgs(teams, apps, shared_gateway(paas.gateway) if paas.gateway else None, after)
+
+
+def team_workloads_args(
+    spec: model.Spec, team: model.Team, app_env: Mapping[tuple[str, str], Mapping[str, pulumi.Input[str]]]
+) -> TeamWorkloadsArgs:
+    """What a team that owns its workloads applies itself: its apps, their alerts and its dashboard, as the platform
+    would watch them."""
+    namespaces = app_namespaces(spec.paas)
+    monitoring = spec.monitoring
+    alerting = monitoring.alerts.enabled and monitoring.prometheus.enabled
+    return TeamWorkloadsArgs(
+        team.name,
+        team.app_namespace,
+        tuple(app_args(app, team, namespaces, app_env.get((team.name, app.name), {})) for app in team.apps),
+        alert_thresholds(monitoring.alerts) if alerting else None,
+        monitoring.grafana.enabled and monitoring.prometheus.enabled,
+    )
 
 
 # --- monitoring -------------------------------------------------------------------------------------------------
@@ -206,7 +226,7 @@ def monitoring_args(
     """Every app of the spec watched, with its alerts when the spec turns them on; `namespaces` are the teams' by name."""
     monitoring = spec.monitoring
     return MonitoringArgs(
-        apps=tuple(app_target(team, app) for team in spec.paas.teams for app in team.apps),
+        apps=tuple(app_target(team, app) for team in spec.paas.teams if not team.owns_workloads for app in team.apps),
         grafana=monitoring.grafana.enabled,
         alerts=alert_thresholds(monitoring.alerts) if monitoring.alerts.enabled else None,
         prometheus=charts.prometheus,

@@ -157,6 +157,101 @@ RULES = (
 )
 
 
+TEAM_ROLE_NAME = "meshinstall-team-deployer"
+
+# What `up ENV --team T` does with the team's identity, in the team's app namespace only.
+TEAM_RULES = (
+    Rule(
+        ("",), ("serviceaccounts", "services"), MANAGE, "each workload's ServiceAccount (its mesh identity) and Service"
+    ),
+    Rule(
+        ("",),
+        ("secrets",),
+        MANAGE,
+        "each workload's Secret of the variables it reads from `${resources.env.VAR}` (resolved at `up`)",
+    ),
+    Rule(("",), ("configmaps",), MANAGE, "the team's Grafana dashboard", "grafana"),
+    Rule(("apps",), ("deployments",), MANAGE, "each workload's Deployments (stable, canary)"),
+    Rule(
+        ("networking.istio.io",),
+        ("virtualservices", "destinationrules"),
+        MANAGE,
+        "each workload's routes (in the mesh and on the shared gateway) and traffic policy",
+    ),
+    Rule(
+        ("security.istio.io",),
+        ("authorizationpolicies",),
+        MANAGE,
+        "each workload's callers: the workloads whose `service-port` resources name it",
+    ),
+    Rule(("monitoring.coreos.com",), ("prometheusrules",), MANAGE, "each workload's alerts", "alerts"),
+    Rule(
+        ("", "apps"),
+        ("pods", "events", "persistentvolumeclaims", "replicasets"),
+        READ,
+        "waiting for the Deployments to become available (the engine watches their ReplicaSets, Pods, claims and events)",
+    ),
+    Rule(
+        ("",),
+        ("resourcequotas",),
+        ("get", "list"),
+        "finding the team's namespace ready (its quota is the platform's); reading what `up` left, before the engine",
+    ),
+)
+
+TEAM_CONDITIONS: dict[str, Callable[[Spec], bool]] = {
+    "always": lambda spec: True,
+    "grafana": lambda spec: spec.monitoring.grafana.enabled and spec.monitoring.prometheus.enabled,
+    "alerts": lambda spec: spec.monitoring.alerts.enabled and spec.monitoring.prometheus.enabled,
+}
+
+
+def team_rules(spec: Spec) -> list[Rule]:
+    """The rules a team's identity needs, in its app namespace, for `up --team`."""
+    return [rule for rule in TEAM_RULES if TEAM_CONDITIONS[rule.when](spec)]
+
+
+def team_role(spec: Spec, team: str, namespace: str) -> str:
+    """A Role in the team's app namespace and a RoleBinding to fill in, as YAML: no cluster-scoped rule."""
+    lines = [
+        f"# The rights team {team} needs to run `meshinstall up {spec.name} --team {team}`: in its namespace",
+        f"# {namespace} only, nothing cluster-wide. Its namespaces, quota and access are the platform's.",
+        "apiVersion: rbac.authorization.k8s.io/v1",
+        "kind: Role",
+        "metadata:",
+        f"  name: {TEAM_ROLE_NAME}",
+        f"  namespace: {namespace}",
+        "  labels: {app.kubernetes.io/managed-by: meshinstall}",
+        "rules:",
+        *_rule_lines(team_rules(spec)),
+        "---",
+        "# Bind it to the team's deploy identity (a ServiceAccount of its pipeline, or its group):",
+        "apiVersion: rbac.authorization.k8s.io/v1",
+        "kind: RoleBinding",
+        "metadata:",
+        f"  name: {TEAM_ROLE_NAME}",
+        f"  namespace: {namespace}",
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: " + TEAM_ROLE_NAME + "}",
+        "subjects:",
+        f"  - {{kind: ServiceAccount, name: {team}-deployer, namespace: {namespace}}}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _rule_lines(chosen: list[Rule]) -> list[str]:
+    lines = []
+    for rule in chosen:
+        lines.append(f"  # {rule.why}")
+        body = yaml.safe_dump(
+            [{"apiGroups": list(rule.groups), "resources": list(rule.resources), "verbs": list(rule.verbs)}],
+            default_flow_style=None,
+            width=200,
+            sort_keys=False,
+        )
+        lines += ["  " + line for line in body.rstrip().splitlines()]
+    return lines
+
+
 def needed(rule: Rule, spec: Spec) -> bool:
     return any(CONDITIONS[part](spec) for part in rule.when.split(" or "))
 
@@ -179,16 +274,8 @@ def cluster_role(spec: Spec) -> str:
         f"  name: {ROLE_NAME}",
         "  labels: {app.kubernetes.io/managed-by: meshinstall}",
         "rules:",
+        *_rule_lines(rules(spec)),
     ]
-    for rule in rules(spec):
-        lines.append(f"  # {rule.why}")
-        body = yaml.safe_dump(
-            [{"apiGroups": list(rule.groups), "resources": list(rule.resources), "verbs": list(rule.verbs)}],
-            default_flow_style=None,
-            width=200,
-            sort_keys=False,
-        )
-        lines += ["  " + line for line in body.rstrip().splitlines()]
     return "\n".join(lines) + "\n"
 
 

@@ -22,14 +22,23 @@ class Places:
     backend_url: str
 
 
-def places(spec: Spec) -> Places:
-    """State folder next to the spec: `.meshinstall/` holds the backend (by default), work dir and PULUMI_HOME."""
+def stack_name(spec: Spec, team: str | None = None) -> str:
+    """The platform's stack is named after the environment; a team's own stack `<environment>.<team>`."""
+    return spec.name if team is None else f"{spec.name}.{team}"
+
+
+def places(spec: Spec, team: str | None = None) -> Places:
+    """State folder next to the spec: `.meshinstall/` holds the backend (by default), work dir and PULUMI_HOME. A
+    team's stack has a PULUMI_HOME of its own: a run knows its engine processes by it (stacks/cluster/recovery.py),
+    so one team's `up` never takes another's for what a dead run left."""
     root = spec.base_dir / ".meshinstall"
     backend = spec.state.backend
     if backend.startswith("file://"):
         path = spec.resolve_path(backend[len("file://") :])
         backend = f"file://{path}"
-    return Places(root, root / "work" / spec.name, root / "pulumi-home", backend)
+    name = stack_name(spec, team)
+    home = root / "pulumi-home" if team is None else root / "team-homes" / name
+    return Places(root, root / "work" / name, home, backend)
 
 
 def state_backend(spec: Spec) -> Backend:

@@ -19,24 +19,39 @@ class ResolvedSecrets:
     app_env: Mapping[tuple[str, str], Mapping[str, str]] = field(default_factory=dict)
 
 
-def resolve(spec: Spec, environ: Mapping[str, str] | None = None) -> ResolvedSecrets:
+def resolve(
+    spec: Spec, environ: Mapping[str, str] | None = None, teams: tuple[str, ...] | None = None, grafana: bool = True
+) -> ResolvedSecrets:
     """Read every referenced secret; one error lists every missing or empty one (names only, never values): an
-    empty password is a mistake, not a choice (an unset variable exported as `X=` is the usual way to make it)."""
+    empty password is a mistake, not a choice (an unset variable exported as `X=` is the usual way to make it).
+    `teams` given: only those teams' apps' secrets; `grafana` False: not Grafana's password (a team's `up` reads
+    its own secrets and no other's)."""
     missing: list[str] = []
     read = _reader(spec, os.environ if environ is None else environ, missing)
     password = spec.monitoring.grafana.admin_password
-    grafana = (
-        read(password, "$.monitoring.grafana.adminPassword") if password and spec.monitoring.grafana.enabled else None
+    admin = (
+        read(password, "$.monitoring.grafana.adminPassword")
+        if password and spec.monitoring.grafana.enabled and grafana
+        else None
     )
     app_env: dict[tuple[str, str], dict[str, str]] = {}
     for i, team in enumerate(spec.paas.teams):
+        if teams is not None and team.name not in teams:
+            continue
         for j, app in enumerate(team.apps):
             app_env[(team.name, app.name)] = {
-                name: read(ref, f"$.paas.teams[{i}].apps[{j}].secretEnv.{name}") for name, ref in app.secret_env.items()
+                name: read(ref, _where(app.source, i, j, name, ref)) for name, ref in app.secret_env.items()
             }
     if missing:
         raise UsageError("secrets are missing or empty:\n  " + "\n  ".join(missing))
-    return ResolvedSecrets(grafana, app_env)
+    return ResolvedSecrets(admin, app_env)
+
+
+def _where(source: str, i: int, j: int, name: str, ref: SecretRef) -> str:
+    """Where a secret is referenced: the spec's JSON path, or a team's Score file and variable."""
+    if source:
+        return f"{source}: variable {name} (${{resources.…{ref.from_env}}})"
+    return f"$.paas.teams[{i}].apps[{j}].secretEnv.{name}"
 
 
 def state_password(spec: Spec, environ: Mapping[str, str] | None = None) -> str | None:
