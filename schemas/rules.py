@@ -44,9 +44,10 @@ def app_path(i: int, j: int) -> tuple[str | int, ...]:
 
 
 def all_apps(spec: Spec) -> Iterator[tuple[int, int, Team, App]]:
-    """Every (team index, app index, team, app)."""
+    """Every inline app as (team index, app index, team, app); a workload team's apps come from its Score files, whose
+    own rules (score_rules.py) report them at their lines."""
     for i, team in enumerate(spec.paas.teams):
-        for j, app in enumerate(team.apps):
+        for j, app in enumerate(() if team.owns_workloads else team.apps):
             yield i, j, team, app
 
 
@@ -63,7 +64,7 @@ def unique_names(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
             )
         seen.setdefault(team.name, i)
         apps: dict[str, int] = {}
-        for j, app in enumerate(team.apps):
+        for j, app in enumerate(() if team.owns_workloads else team.apps):
             if app.name in apps:
                 yield doc.problem(
                     app_path(i, j) + ("name",),
@@ -107,7 +108,7 @@ def _raw(doc: Document, path: tuple[str | int, ...]) -> dict:
 @rule
 def references_resolve(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
     """`allowFrom` entries name existing apps; a canary runs a different image than the stable version."""
-    known = {f"{team.name}/{app.name}" for _, _, team, app in all_apps(spec)}
+    known = {f"{team.name}/{app.name}" for team in spec.paas.teams for app in team.apps}
     for i, j, team, app in all_apps(spec):
         for k, ref in enumerate(app.allow_from):
             full = ref if "/" in ref else f"{team.name}/{ref}"
@@ -159,6 +160,26 @@ def routes(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
                 f"{app.route.host!r} matches none of paas.gateway.hosts ({', '.join(hosts)})",
                 "add a matching host to paas.gateway.hosts",
             )
+        elif team.hosts and not any(fnmatch.fnmatchcase(app.route.host, h) for h in team.hosts):
+            yield doc.problem(
+                path + ("host",),
+                f"{app.route.host!r} matches none of team {team.name!r}'s hosts ({', '.join(team.hosts)})",
+                f"use a host within the team's hosts, or add one to $.paas.teams[{i}].hosts",
+            )
+
+
+@rule
+def team_hosts_within_gateway(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """Each host a team may claim lies within the gateway's hosts."""
+    gateway = spec.paas.gateway.hosts if spec.paas.gateway else ()
+    for i, team in enumerate(spec.paas.teams):
+        for k, host in enumerate(team.hosts):
+            if not any(fnmatch.fnmatchcase(host, h) for h in gateway):
+                yield doc.problem(
+                    team_path(i) + ("hosts", k),
+                    f"team {team.name!r}'s host {host!r} lies within none of paas.gateway.hosts ({', '.join(gateway) or 'none set'})",
+                    "use a host within the gateway's hosts, or add one to paas.gateway.hosts",
+                )
 
 
 def app_usage(team: Team, spec: Spec) -> tuple[int, int, int]:
@@ -177,6 +198,8 @@ def app_usage(team: Team, spec: Spec) -> tuple[int, int, int]:
 def quotas_hold_apps(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
     """Each team's quota can hold its apps' requests (replicas x (app + sidecar), canaries included)."""
     for i, team in enumerate(spec.paas.teams):
+        if team.owns_workloads:  # score_rules.quotas_hold_workloads, at the workload that goes past the quota
+            continue
         cpu, memory, pods = app_usage(team, spec)
         quota = team.quota
         path = team_path(i) + ("quota",)

@@ -22,6 +22,9 @@ if TYPE_CHECKING:  # jsonschema is imported when a document is validated (`schem
     from jsonschema.exceptions import ValidationError
 
 SCHEMA_FILE = "mesh-spec.schema.json"
+SPEC_DOCS = "docs/spec-reference.md"
+# Score's spelling of a DNS label (the names of workloads, ports, containers)
+DNS_LABEL = "^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$"
 
 PATTERN_HINTS = {
     "dnsLabel": "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters",
@@ -48,14 +51,20 @@ def schema() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _validator() -> Draft202012Validator:
+def validator_class() -> type[Draft202012Validator]:
+    """The Draft 2020-12 validator meshinstall validates YAML documents with (the spec's, and Score files')."""
     from jsonschema import Draft202012Validator, validators
 
     # YAML integers only: JSON Schema would take 8080.0 as an integer, and the model would keep a float.
     checker = Draft202012Validator.TYPE_CHECKER.redefine(
         "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool)
     )
-    return validators.extend(Draft202012Validator, type_checker=checker)(schema())
+    return validators.extend(Draft202012Validator, type_checker=checker)
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    return validator_class()(schema())
 
 
 def load_spec(path: Path) -> model.Spec:
@@ -67,9 +76,11 @@ def load_spec(path: Path) -> model.Spec:
     problems = doc.problems + [p for p in found if (p.file, p.line, p.column) not in doc.suppressed]
     if problems:
         raise SpecInvalid(problems)
+    from . import score  # here: score's modules validate with this one's validator and reporting
+
     data = with_defaults(doc.data)
-    spec = to_model(data, path)
-    problems = [p for rule in rules.RULES for p in rule(spec, doc)]
+    spec, problems = score.with_workloads(to_model(data, path), doc)
+    problems += [p for rule in rules.RULES for p in rule(spec, doc)]
     if problems:
         raise SpecInvalid(problems)
     return spec
@@ -91,7 +102,7 @@ def schema_problems(doc: Document) -> list[SpecProblem]:
         return []
     problems: list[SpecProblem] = []
     for error in _validator().iter_errors(doc.data):
-        problems.extend(_describe(error, doc))
+        problems.extend(describe(error, doc))
     if digest and not problems:
         try:
             record.parent.mkdir(parents=True, exist_ok=True)
@@ -128,7 +139,11 @@ def _read(record: Path) -> str | None:
         return None
 
 
-def _describe(error: ValidationError, doc: Document) -> Iterator[SpecProblem]:
+def describe(
+    error: ValidationError, doc: Document, root: dict[str, Any] | None = None, docs: str = SPEC_DOCS
+) -> Iterator[SpecProblem]:
+    """The located problems of one schema error in `doc`; `root` is the schema whose `$defs` its `$ref`s name (the
+    spec's by default) and `docs` the page a hint falls back to."""
     if error.context:
         from jsonschema.exceptions import best_match
 
@@ -141,14 +156,14 @@ def _describe(error: ValidationError, doc: Document) -> Iterator[SpecProblem]:
         return
     if "propertyNames" in error.absolute_schema_path:
         name = error.instance
-        hint = _pattern_hint(_deref(error.schema)) or "use another name"
+        hint = _pattern_hint(_deref(error.schema, root), root) or "use another name"
         yield doc.problem(path + (name,), f"{name!r} is not a valid name here", hint, at_key=True)
         return
     if error.validator == "required":
         for missing in (name for name in error.validator_value if name not in error.instance):
             yield doc.problem(path, f"missing required property {missing!r}", f"add `{missing}:`")
         return
-    message, hint = _explain(error, doc.raw.get(path))
+    message, hint = _explain(error, doc.raw.get(path), root, docs)
     yield doc.problem(path, message, hint)
 
 
@@ -159,9 +174,9 @@ def _suggest(key: str, allowed: list[str]) -> str:
     return f"allowed here: {', '.join(allowed)}" if allowed else "remove it"
 
 
-def _explain(error: ValidationError, source: str | None) -> tuple[str, str]:
+def _explain(error: ValidationError, source: str | None, root: dict[str, Any] | None, docs: str) -> tuple[str, str]:
     """A message and a fix for one schema error; `source` is the value's text when YAML read it as a number."""
-    value, rule, sub = error.instance, error.validator, _deref(error.schema)
+    value, rule, sub = error.instance, error.validator, _deref(error.schema, root)
     shown = source or (json.dumps(value) if not isinstance(value, (dict, list)) else _type_name(value))
     if "fromEnv" in sub.get("properties", {}):
         if isinstance(value, dict):
@@ -192,12 +207,12 @@ def _explain(error: ValidationError, source: str | None) -> tuple[str, str]:
     if rule == "const":
         return f"{shown} is not supported", f"write {error.validator_value!r}"
     if rule == "pattern":
-        return f"{shown} is not valid", _pattern_hint(sub) or sub.get(
+        return f"{shown} is not valid", _pattern_hint(sub, root) or sub.get(
             "description"
         ) or f"must match {error.validator_value}"
     if rule in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         return error.message.replace("'", ""), _range(sub)
-    return error.message, (sub.get("description") or "see docs/spec-reference.md")
+    return error.message, (sub.get("description") or f"see {docs}")
 
 
 def _range(sub: dict[str, Any]) -> str:
@@ -228,12 +243,12 @@ def _type_name(value: Any) -> str:
     )
 
 
-def _pattern_hint(sub: dict[str, Any]) -> str:
-    definitions = schema()["$defs"]
-    for name, hint in PATTERN_HINTS.items():
-        if definitions.get(name, {}).get("pattern") == sub.get("pattern"):
-            return hint
-    return ""
+def _pattern_hint(sub: dict[str, Any], root: dict[str, Any] | None = None) -> str:
+    for definitions in (schema()["$defs"], (root or {}).get("$defs", {})):
+        for name, hint in PATTERN_HINTS.items():
+            if definitions.get(name, {}).get("pattern") == sub.get("pattern"):
+                return hint
+    return PATTERN_HINTS["dnsLabel"] if sub.get("pattern") == DNS_LABEL else ""
 
 
 def with_defaults(data: dict[str, Any]) -> dict[str, Any]:
@@ -262,9 +277,11 @@ def _fill(node: dict[str, Any], value: Any) -> None:
             _fill(node["items"], item)
 
 
-def _deref(node: dict[str, Any]) -> dict[str, Any]:
+def _deref(node: dict[str, Any], root: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`node` with its `$ref` (to a `$defs` entry of `root`, the spec's schema by default) merged in."""
     ref = node.get("$ref")
-    if not ref:
+    if not ref or not ref.startswith("#/$defs/"):
         return node
-    target = _deref(schema()["$defs"][ref.rsplit("/", 1)[-1]])
+    root = root or schema()
+    target = _deref(root["$defs"][ref.rsplit("/", 1)[-1]], root)
     return {**target, **{k: v for k, v in node.items() if k != "$ref"}}
