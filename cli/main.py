@@ -15,9 +15,12 @@ import click
 from .. import __version__, operations
 from ..errors import MeshinstallError, SpecInvalid, UsageError, exit_codes
 from . import render
+from .codeowners import codeowners
+from .teams import teams
 from .view import TerminalView
 
 EXIT_CODES = exit_codes()
+STARTER_SCORE = "teams/demo/hello.yaml"  # the starter team's workload, beside its spec (`workloads: teams/demo`)
 
 
 @click.group(
@@ -242,6 +245,10 @@ def rbac(env: str, as_json: bool) -> None:
     click.echo(operations.describe.cluster_role(spec), nl=False)
 
 
+cli.add_command(codeowners)
+cli.add_command(teams)
+
+
 @cli.group()
 def state() -> None:
     """The state of an environment in its backend."""
@@ -299,16 +306,21 @@ def cluster_status(env: str) -> None:
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite existing files.")
 def init(directory: Path, force: bool) -> None:
-    """Write a starter environments/ folder (base.yaml and dev.yaml) that validates."""
+    """Write a starter environments/ folder (base.yaml and dev.yaml, and the demo team's Score file in teams/demo/)
+    that validates."""
     target = directory / "environments"
-    target.mkdir(parents=True, exist_ok=True)
     starter = resources.files("meshinstall.cli").joinpath("starter")
-    for name in ("base.yaml", "dev.yaml"):
-        path = target / name
+    files = {"base.yaml": target / "base.yaml", "dev.yaml": target / "dev.yaml", "hello.yaml": target / STARTER_SCORE}
+    for path in files.values():
         if path.exists() and not force:
             raise UsageError(f"{path} exists (use --force to overwrite)")
+    for name, path in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(starter.joinpath(name).read_text(encoding="utf-8"), encoding="utf-8")
-    click.echo(f"wrote {target}/base.yaml and {target}/dev.yaml; next: meshinstall validate && meshinstall up dev")
+    click.echo(
+        f"wrote {target}/base.yaml, {target}/dev.yaml and {target / STARTER_SCORE}; "
+        "next: meshinstall validate && meshinstall up dev"
+    )
 
 
 @cli.command()

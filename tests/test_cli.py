@@ -119,6 +119,7 @@ def test_init_writes_a_starter_that_validates(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, out, _ = run("init")
     assert code == 0 and (tmp_path / "environments" / "dev.yaml").is_file()
+    assert (tmp_path / "environments" / "teams" / "demo" / "hello.yaml").is_file()  # the team's Score file
     assert run("validate")[0] == 0
     code, _, err = run("init")
     assert code == 2 and "exists" in err
