@@ -57,14 +57,39 @@ def engine_command(fn: Callable[..., None]) -> Callable[..., None]:
     return click.argument("env")(fn)
 
 
+def team_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """`--team` and `--kubeconfig` of `preview` and `up`."""
+    fn = click.option(
+        "--kubeconfig",
+        type=click.Path(dir_okay=False, exists=True),
+        help="With --team: the team's identity (default: the environment's cluster as the platform reaches it).",
+    )(fn)
+    return click.option(
+        "--team", metavar="TEAM", help="Only this team's workloads (a team with a `workloads` folder), its own stack."
+    )(fn)
+
+
 @cli.command()
 @engine_command
 @click.option("--refresh", is_flag=True, help="Refresh state from the cluster first (shows drift).")
 @click.option("--expect-no-changes", is_flag=True, help="Fail if the preview shows changes.")
 @click.option("--allow-downgrade", is_flag=True, help="Allow mesh.version to be older than the installed one.")
-def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool, allow_downgrade: bool) -> None:
-    """Show what `up` would change in environment ENV (and the plan of a mesh upgrade)."""
+@team_options
+def preview(
+    env: str,
+    as_json: bool,
+    refresh: bool,
+    expect_no_changes: bool,
+    allow_downgrade: bool,
+    team: str | None,
+    kubeconfig: str | None,
+) -> None:
+    """Show what `up` would change in environment ENV (and the plan of a mesh upgrade); with --team, in that team's
+    workloads only."""
     spec = operations.begin(env)
+    if team:
+        operations.team.preview(spec, team, TerminalView(as_json), refresh, kubeconfig)
+        return
     operations.apply.preview(spec, TerminalView(as_json), refresh, expect_no_changes, allow_downgrade)
 
 
@@ -84,14 +109,29 @@ def preview(env: str, as_json: bool, refresh: bool, expect_no_changes: bool, all
     is_flag=True,
     help="When a wave of a canary mesh upgrade fails its checks, stop there instead of rolling back.",
 )
+@team_options
 def up(
-    env: str, as_json: bool, yes: bool, no_verify: bool, refresh: bool, allow_downgrade: bool, no_rollback: bool
+    env: str,
+    as_json: bool,
+    yes: bool,
+    no_verify: bool,
+    refresh: bool,
+    allow_downgrade: bool,
+    no_rollback: bool,
+    team: str | None,
+    kubeconfig: str | None,
 ) -> None:
-    """Create or update environment ENV: doctor, preview and ask, apply, verify.
+    """Create or update environment ENV: doctor, preview and ask, apply, verify; then each team's own workloads.
+
+    With --team T, only team T's workloads (its Score files), through the team's identity (--kubeconfig), under the
+    team's own lock: no doctor, no verify, nothing of the platform touched.
 
     When the spec, its secrets, the charts and meshinstall are those of the last successful update and every object
     is as that update left it, there is nothing to do and the engine is not started (the first line says so)."""
     spec = operations.begin(env)
+    if team:
+        operations.team.up(spec, team, env, TerminalView(as_json), yes, refresh, kubeconfig)
+        return
     options = operations.apply.UpOptions(yes, not no_verify, refresh, allow_downgrade, not no_rollback)
     operations.apply.up(spec, env, TerminalView(as_json), options)
 
@@ -229,20 +269,24 @@ def unlock(env: str, as_json: bool, yes: bool) -> None:
 @cli.command()
 @click.argument("env")
 @click.option("--json", "as_json", is_flag=True, help="Print the rules and their reasons as JSON.")
-def rbac(env: str, as_json: bool) -> None:
-    """Print the ClusterRole the identity running `up` needs for ENV, each rule with its reason (docs/rbac.md)."""
+@click.option("--team", metavar="TEAM", help="The Role team TEAM's identity needs for `up --team` (namespaced only).")
+def rbac(env: str, as_json: bool, team: str | None) -> None:
+    """Print the ClusterRole the identity running `up` needs for ENV, each rule with its reason (docs/rbac.md); with
+    --team, the Role in the team's namespace that its own `up --team` needs."""
     spec = operations.load(env)
     if as_json:
+        chosen = operations.describe.team_rights(spec, team) if team else operations.describe.rights(spec)
         click.echo(
             render.as_json(
                 [
                     {"apiGroups": list(r.groups), "resources": list(r.resources), "verbs": list(r.verbs), "why": r.why}
-                    for r in operations.describe.rights(spec)
+                    for r in chosen
                 ]
             )
         )
         return
-    click.echo(operations.describe.cluster_role(spec), nl=False)
+    role = operations.describe.team_role(spec, team) if team else operations.describe.cluster_role(spec)
+    click.echo(role, nl=False)
 
 
 cli.add_command(codeowners)

@@ -300,3 +300,37 @@ def patch(
         body=changes,
         content_type=MERGE_PATCH,
     )
+
+
+def pinned(kubeconfig: str, context: str | None, folder: Path) -> str:
+    """A kubeconfig whose current context is `context`: `kubeconfig` itself when no context is named, else a copy in
+    `folder` (owner-only) with its relative file paths made absolute."""
+    if not context:
+        return kubeconfig
+    source = Path(kubeconfig)
+    config = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    config["current-context"] = context
+    for section, keys in (("clusters", ("certificate-authority",)), ("users", ("client-certificate", "client-key"))):
+        for entry in config.get(section) or []:
+            body = entry.get(section[:-1]) or {}
+            for key in keys:
+                if key in body and not Path(body[key]).is_absolute():
+                    body[key] = str((source.parent / body[key]).resolve())
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / "kubeconfig"
+    out.touch(mode=0o600)
+    out.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return str(out)
+
+
+def server_of(kubeconfig: str, context: str | None) -> str:
+    """The API server URL a kubeconfig's (current or named) context reaches ("" when it cannot be read)."""
+    try:
+        config = yaml.safe_load(Path(kubeconfig).read_text(encoding="utf-8")) or {}
+        name = context or config.get("current-context")
+        ctx = next(c["context"] for c in config.get("contexts") or [] if c.get("name") == name)
+        return next(
+            c["cluster"].get("server", "") for c in config.get("clusters") or [] if c.get("name") == ctx["cluster"]
+        )
+    except (OSError, yaml.YAMLError, StopIteration, KeyError, TypeError, AttributeError):
+        return ""

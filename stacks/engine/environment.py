@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import UsageError
 from ...schemas.model import Spec, Team
+from ..cluster import kube
 from ..cluster.target import ClusterTarget, spec_namespaces
 from ..program import gateway_api, releases, upgrade
 from ..program.args import team_workloads_args
@@ -241,12 +242,13 @@ def open_team(spec: Spec, team: Team, refresh: bool = False, kubeconfig: str | N
         from ..program.team import build_team
 
         recording = program.Recording(cell["inputs"], refresh, cell.get("read_at"))
-        build_team(spec.name, args, target.kubeconfig, target.context, recording)
+        build_team(spec.name, args, recording)
 
     # A team's stack takes over what the platform's applied before the team owned its workloads (stacks/state/
     # handover.py): its server-side apply takes the fields the platform's field managers still hold.
     variables = engine_env(place, secret, state_password(spec), len(team.apps)) | {
-        "PULUMI_K8S_ENABLE_PATCH_FORCE": "true"
+        "PULUMI_K8S_ENABLE_PATCH_FORCE": "true",
+        "KUBECONFIG": kube.pinned(target.kubeconfig, target.context, place.work_dir),
     }
     env = Environment(
         name,

@@ -13,6 +13,7 @@ from typing import Any
 from ... import __version__
 from ...components.manifests.team_workloads import TeamWorkloadsArgs
 from ...schemas.model import Spec
+from ..cluster import kube
 from ..cluster.target import ClusterTarget
 from ..program.gateway_api import GatewayApiPlan
 from ..program.releases import chart_mirror, releases
@@ -93,9 +94,11 @@ def _cluster(target: ClusterTarget) -> list[str]:
 
 def team_fingerprint(key: str, args: TeamWorkloadsArgs, secrets: ResolvedSecrets, target: ClusterTarget) -> str:
     """`inputs_fingerprint` for a team's own stack: what its program reads is the team's workloads (their arguments,
-    which name every object and value it declares), their secrets, and the cluster it reaches."""
+    which name every object and value it declares), their secrets, and the cluster it reaches (its API server: the
+    identity that applies, the team's or the platform's, is not part of it)."""
     digest = hmac.new(key.encode(), digestmod=hashlib.sha256)
-    for part in (__version__, _code(), repr(args), repr(secrets), *_engine_binaries(), *_cluster(target)):
+    server = kube.server_of(target.kubeconfig, target.context)
+    for part in (__version__, _code(), repr(args), repr(secrets), *_engine_binaries(), server):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()

@@ -186,11 +186,12 @@ TEAM_RULES = (
     ),
     Rule(("monitoring.coreos.com",), ("prometheusrules",), MANAGE, "each workload's alerts", "alerts"),
     Rule(
-        ("", "apps"),
-        ("pods", "events", "persistentvolumeclaims", "replicasets"),
+        ("",),
+        ("pods", "events", "persistentvolumeclaims"),
         READ,
-        "waiting for the Deployments to become available (the engine watches their ReplicaSets, Pods, claims and events)",
+        "waiting for the Deployments to become available (the engine watches their Pods, claims and events)",
     ),
+    Rule(("apps",), ("replicasets",), READ, "waiting for the Deployments to become available"),
     Rule(
         ("",),
         ("resourcequotas",),

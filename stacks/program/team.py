@@ -12,14 +12,15 @@ from ..state.recorded import INPUTS_OUTPUT, READ_AT_OUTPUT, REFRESHED_OUTPUT
 from .program import Recording, import_ahead
 
 
-def build_team(
-    environment: str, args: TeamWorkloadsArgs, kubeconfig: str, context: str | None, recording: Recording | None
-) -> None:
-    """Declare team `args.team`'s workloads on the cluster reached through `kubeconfig` (the team's identity, which
-    holds the Roles of `meshinstall rbac ENV --team T` and nothing cluster-wide). The team's namespaces, quota,
-    access and default-deny policies are the platform's (stacks/program/program.py)."""
+def build_team(environment: str, args: TeamWorkloadsArgs, recording: Recording | None) -> None:
+    """Declare team `args.team`'s workloads on the cluster of the engine's KUBECONFIG: the team's identity, which
+    holds the Roles of `meshinstall rbac ENV --team T` and nothing cluster-wide, or the platform's when its `up`
+    converges the team. Not a provider input: who applies is not part of what the stack declares, so the team's
+    `up` and the platform's do not undo each other's provider. The team's namespaces, quota, access and
+    default-deny policies are the platform's (stacks/program/program.py)."""
     import_ahead().join()
-    cluster = Cluster("cluster", ClusterArgs(kubeconfig=kubeconfig, context=context))
+    # Not None: the SDK would read the KUBECONFIG of meshinstall's own process into the provider's inputs.
+    cluster = Cluster("cluster", ClusterArgs(kubeconfig=pulumi.Output.from_input(None)))
     TeamWorkloads(f"team-{args.team}", args, pulumi.ResourceOptions(providers={"kubernetes": cluster.provider}))
     pulumi.export("environment", environment)
     pulumi.export("team", args.team)
