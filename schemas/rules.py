@@ -163,7 +163,7 @@ def routes(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
         elif team.hosts and not any(fnmatch.fnmatchcase(app.route.host, h) for h in team.hosts):
             yield doc.problem(
                 path + ("host",),
-                f"{app.route.host!r} matches none of team {team.name!r}'s hosts ({', '.join(team.hosts)})",
+                f"{app.route.host!r} matches none of the hosts of team {team.name!r} ({', '.join(team.hosts)})",
                 f"use a host within the team's hosts, or add one to $.paas.teams[{i}].hosts",
             )
 
@@ -177,7 +177,7 @@ def team_hosts_within_gateway(spec: Spec, doc: Document) -> Iterator[SpecProblem
             if not any(fnmatch.fnmatchcase(host, h) for h in gateway):
                 yield doc.problem(
                     team_path(i) + ("hosts", k),
-                    f"team {team.name!r}'s host {host!r} lies within none of paas.gateway.hosts ({', '.join(gateway) or 'none set'})",
+                    f"the host {host!r} of team {team.name!r} lies within none of paas.gateway.hosts ({', '.join(gateway) or 'none set'})",
                     "use a host within the gateway's hosts, or add one to paas.gateway.hosts",
                 )
 

@@ -28,7 +28,7 @@ UNSUPPORTED_CONTAINER_KEYS = {
     ),
     "volumes": (
         "volumes are not supported: meshinstall provisions no volumes",
-        "keep state in a service the workload calls (a service-port resource)",
+        "keep state in a service the workload calls, through a service-port resource",
     ),
     "before": (
         "container start order is not supported: a workload's containers start together",

@@ -25,6 +25,7 @@ SCHEMA_FILE = "mesh-spec.schema.json"
 SPEC_DOCS = "docs/spec-reference.md"
 # Score's spelling of a DNS label (the names of workloads, ports, containers)
 DNS_LABEL = "^[a-z0-9][a-z0-9-]{0,61}[a-z0-9]$"
+SCORE_NAME_HINT = "lowercase letters, digits and '-', 2 to 63 characters, starting and ending with a letter or digit"
 
 PATTERN_HINTS = {
     "dnsLabel": "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters",
@@ -248,7 +249,7 @@ def _pattern_hint(sub: dict[str, Any], root: dict[str, Any] | None = None) -> st
         for name, hint in PATTERN_HINTS.items():
             if definitions.get(name, {}).get("pattern") == sub.get("pattern"):
                 return hint
-    return PATTERN_HINTS["dnsLabel"] if sub.get("pattern") == DNS_LABEL else ""
+    return SCORE_NAME_HINT if sub.get("pattern") == DNS_LABEL else ""
 
 
 def with_defaults(data: dict[str, Any]) -> dict[str, Any]:
