@@ -80,12 +80,15 @@ def hand_over(env: Environment, spec: Spec, view: View) -> list[str]:
     if not namespaces or not _holds_any(env, namespaces):
         return []
     exported = environment.engine_call("export", env.stack.export_stack, env.name)
-    urns = handover.handed_over(exported.deployment, namespaces)
+    before = exported.deployment
+    urns = handover.handed_over(before, namespaces)
     if not urns:
         return []
-    exported.deployment = handover.without(exported.deployment, urns)
+    exported.deployment = handover.without(before, urns)
     environment.engine_call("import", lambda: env.stack.import_stack(exported), env.name)
-    teams = sorted(team.name for team in spec.paas.teams if team.app_namespace in namespaces)
+    teams = sorted(
+        {team.name for team in spec.paas.teams if team.app_namespace in handover.namespaces_of(urns, before)}
+    )
     line = f"handed {len(urns)} resource(s) of team(s) {', '.join(teams)} to their own stacks: kept in the cluster"
     view.notice(line)
     return [line]

@@ -42,6 +42,12 @@ def handed_over(deployment: Mapping[str, Any], namespaces: Iterable[str]) -> lis
     return taken
 
 
+def namespaces_of(urns: Iterable[str], deployment: Mapping[str, Any]) -> set[str]:
+    """The namespaces the objects `urns` of the deployment are in."""
+    wanted = set(urns)
+    return {ns for r in deployment.get("resources") or [] if r["urn"] in wanted and (ns := _namespace(r))}
+
+
 def without(deployment: Mapping[str, Any], urns: Iterable[str]) -> dict[str, Any]:
     """The deployment with the resources `urns` forgotten, and every reference the others hold to them dropped."""
     gone = set(urns)
