@@ -6,20 +6,22 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from .score_schema import extension_schema
 from .validate import _deref, schema
 
 
-def rows(node: dict[str, Any], path: str) -> Iterator[tuple[str, str, str, str]]:
-    """(path, type, default, description) for every property below `node`."""
-    node = _deref(node)
+def rows(node: dict[str, Any], path: str, root: dict[str, Any] | None = None) -> Iterator[tuple[str, str, str, str]]:
+    """(path, type, default, description) for every property below `node` (whose `$ref`s point into `root`, the
+    spec's schema by default)."""
+    node = _deref(node, root)
     for key, prop in node.get("properties", {}).items():
-        prop = _deref(prop)
+        prop = _deref(prop, root)
         here = f"{path}.{key}" if path else key
         yield here, _type(prop), _default(prop), prop.get("description", "")
-        yield from rows(prop, here)
+        yield from rows(prop, here, root)
         items = prop.get("items")
-        if isinstance(items, dict) and _deref(items).get("properties"):
-            yield from rows(items, f"{here}[]")
+        if isinstance(items, dict) and _deref(items, root).get("properties"):
+            yield from rows(items, f"{here}[]", root)
 
 
 def _type(prop: dict[str, Any]) -> str:
@@ -54,7 +56,27 @@ def markdown() -> str:
     for path, kind, default, text in rows(top, ""):
         name = f"**{path}**" if path in required else path
         lines.append(f"| {name} | {kind} | {default} | {text.replace('|', '/')} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _workloads()) + "\n"
+
+
+def _workloads() -> list[str]:
+    """The section on team workload files: what meshinstall reads in a Score file beyond the official schema."""
+    extension = extension_schema()
+    lines = [
+        "",
+        "## Team workload files (Score)",
+        "",
+        "A team's `workloads` folder holds one Score file (`score.dev/v1b1`) per workload; [score.md](score.md) tells",
+        "how a file becomes an app, the resource types meshinstall provides (`service-port`, `route`, `environment`),",
+        "secrets, defaults, and the Score fields it does not support. The `metadata.meshinstall` block, from",
+        "`schemas/score-extension.schema.json`:",
+        "",
+        "| key | type | default | description |",
+        "|---|---|---|---|",
+    ]
+    for path, kind, default, text in rows(extension["$defs"]["extension"], "metadata.meshinstall", extension):
+        lines.append(f"| {path} | {kind} | {default} | {text.replace('|', '/')} |")
+    return lines
 
 
 if __name__ == "__main__":
