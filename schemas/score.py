@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from ..errors import SpecProblem
 from . import loader, score_cache, score_map, score_rules, score_schema
@@ -50,7 +51,7 @@ def _read_all(spec: Spec, doc: Document, teams: list[int]) -> tuple[list[ScoreFi
             file, found = read(path, i, spec.paas.teams[i], before)
             files.append(file)
             problems.extend(found)
-    score_cache.remember(doc.files[0], frozenset(f.digest for f in files if f.valid and f.digest), before)
+    score_cache.remember(doc.files[0], {f.digest: f.doc.data for f in files if f.valid and f.digest}, before)
     return files, problems
 
 
@@ -90,16 +91,23 @@ def _folder_files(team: Team, doc: Document, i: int) -> tuple[list[Path], list[S
     return paths, problems
 
 
-def read(path: Path, i: int, team: Team, accepted: frozenset[str] = frozenset()) -> tuple[ScoreFile, list[SpecProblem]]:
-    """One Score file of team `i`, parsed and validated (unless its digest is `accepted`), and its problems (the
-    file's own, naming the team)."""
+def read(
+    path: Path, i: int, team: Team, accepted: Mapping[str, Any] | None = None
+) -> tuple[ScoreFile, list[SpecProblem]]:
+    """One Score file of team `i`, parsed and validated, or taken from `accepted` (the data of files accepted
+    before, by score_cache.digest), and its problems (the file's own, naming the team)."""
+    try:
+        digest = score_cache.digest(path.read_bytes())
+    except OSError:  # parse_file reports it
+        digest = ""
+    if accepted and digest in accepted:
+        recorded = score_cache.RecordedDocument(accepted[digest], path)
+        return ScoreFile(i, recorded, True, digest), list(score_schema.unsupported(recorded))
     doc = loader.parse_file(path)
     read_problems = [_naming(problem, team) for problem in doc.problems]
     if doc.data is None:
         return ScoreFile(i, doc, False), read_problems
-    digest = "" if doc.problems else score_cache.digest(doc.data)
-    found = [] if digest and digest in accepted else score_schema.schema_problems(doc)
-    found = [p for p in found if (p.file, p.line, p.column) not in doc.suppressed]
+    found = [p for p in score_schema.schema_problems(doc) if (p.file, p.line, p.column) not in doc.suppressed]
     valid = not found and not doc.problems
     return ScoreFile(i, doc, valid, digest), read_problems + found + list(score_schema.unsupported(doc))
 

@@ -30,7 +30,7 @@ class ScoreFile:
     team: int
     doc: Document
     valid: bool
-    digest: str = ""  # score_cache.digest of its data ("" when it has none)
+    digest: str = ""  # score_cache.digest of its content ("" when it could not be read)
 
     @property
     def data(self) -> dict[str, Any]:

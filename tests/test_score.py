@@ -570,3 +570,13 @@ def test_every_problem_of_two_teams_is_reported_at_once(here: Path) -> None:
         'payments/bad.yaml:6:12: $.containers.main.image: "registry.example.com/Bad:1.0" is not valid (an image with a tag or digest, e.g. registry.example.com/team/app:1.2.3)',
         "payments/invoices.yaml:8:14: $.resources.xx.type: resource type 'dns' is not provided by meshinstall (use one of: service-port, route, environment)",
     ]
+
+
+def test_a_file_read_from_the_record_still_locates_its_problems(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    teams = PAYMENTS + "  hosts: ['*.pay.apps.example.com']\n"
+    routed = SERVED.format(name="shop") + "resources:\n  public: {type: route, params: {host: shop.apps.example.com}}\n"
+    spec = env(here, teams, {"payments/shop.yaml": routed})
+    first = problems(spec)
+    monkeypatch.setattr(score_schema, "schema_problems", lambda doc: pytest.fail("validated again"))
+    assert problems(spec) == first
+    assert first[0].startswith("payments/shop.yaml:11:40: $.resources.public.params.host: ")
