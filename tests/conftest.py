@@ -14,6 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # The official charts (and the Gateway API CRDs) come from the offline mirror that scripts/env.sh names.
 CHARTS = Path(os.environ.setdefault("MESHINSTALL_CHARTS_MIRROR", str(ROOT.parent / "shared" / "charts")))
+# The rest of the shared data (the Score schema and sample), when it is there.
+if (ROOT.parent / "shared" / "score").is_dir():
+    os.environ.setdefault("MESHINSTALL_SHARED", str(ROOT.parent / "shared"))
 
 SECRETS = {"GRAFANA_ADMIN_PASSWORD": "grafana-pw-123", "CHECKOUT_DB_PASSWORD": "db-pw-456"}
 
