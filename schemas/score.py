@@ -79,16 +79,8 @@ def _folder_files(team: Team, doc: Document, i: int) -> tuple[list[Path], list[S
             )
         )
         return [], problems
-    paths = sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and p.is_file())
-    if not paths:
-        problems.append(
-            doc.problem(
-                key,
-                f"team {team.name!r}: the workloads folder {loader.display_name(folder)} holds no Score file",
-                "add one Score file (*.yaml or *.yml) per workload",
-            )
-        )
-    return paths, problems
+    # A folder without a Score file is a team onboarded before its first workload: valid, with none.
+    return sorted(p for p in folder.iterdir() if p.suffix in SUFFIXES and p.is_file()), problems
 
 
 def read(

@@ -487,14 +487,16 @@ def test_apps_and_workloads_together(here: Path) -> None:
     ]
 
 
-def test_a_missing_or_empty_folder(here: Path) -> None:
+def test_a_missing_folder_is_an_error_and_an_empty_one_a_team_without_workloads_yet(here: Path) -> None:
     teams = PAYMENTS + "- name: ledger\n  workloads: ledger\n"
     (here / "ledger").mkdir()
     (here / "ledger" / "README.md").write_text("no workloads yet")
     assert problems(env(here, teams, {})) == [
         "prod.yaml:16:18: $.paas.teams[0].workloads: team 'payments': the workloads folder payments does not exist (the path is relative to prod.yaml, the file that declares it)",
-        "prod.yaml:18:18: $.paas.teams[1].workloads: team 'ledger': the workloads folder ledger holds no Score file (add one Score file (*.yaml or *.yml) per workload)",
     ]
+    (here / "payments").mkdir()
+    spec = load_spec(env(here, teams, {}))
+    assert [(t.name, t.apps) for t in spec.paas.teams] == [("payments", ()), ("ledger", ())]
 
 
 def test_a_broken_file_names_its_team(here: Path) -> None:
