@@ -7,6 +7,7 @@ returning what it did.
 - `state`: status, history, unlock, state migrate;
 - `describe`: the read-only ones that open no state (rbac, the cluster's kubeconfig and status, versions);
 - `team`: a team's own `preview`/`up` (`--team`), and what the platform's `up` and `destroy` do with teams' stacks;
+- `ownership`: CODEOWNERS from the specs; `score_export`: a team's inline apps written as Score files;
 - `steps`: what the use cases share; `view`: what they show and ask through.
 
 A use case that opens an environment's state starts with `begin`: the spec is validated (exit 3 before any other

@@ -67,7 +67,7 @@ def converge_all(spec: Spec, asked_as: str, view: View, yes: bool, refresh: bool
     outcomes = []
     for team in spec.paas.teams:
         if team.owns_workloads:
-            view.step(f"team {team.name}'s workloads (its own stack, {stack_name(spec, team.name)})")
+            view.step(f"the workloads of team {team.name} (its own stack, {stack_name(spec, team.name)})")
             with changing_team(spec, team, view, refresh, None) as opened:
                 outcomes.append(converge(opened, f"{asked_as} --team {team.name}", view, yes, refresh))
     return outcomes
@@ -125,7 +125,7 @@ def destroy_all(spec: Spec, view: View) -> list[runs.Outcome]:
             opened = environment.open_team(spec, team)
             if environment.read_state(opened).resources == 0:
                 continue
-            view.step(f"team {team.name}'s workloads (its own stack)")
+            view.step(f"the workloads of team {team.name} (its own stack, {stack_name(spec, team.name)})")
             outcome = run_engine(view, runs.destroy, opened.stack)
             view.outcome(outcome)
             outcomes.append(outcome)

@@ -318,6 +318,11 @@ class App:
     capabilities: tuple[str, ...] = ()  # Score extension: Linux capabilities added to every container
     source: str = ""  # the Score file it was read from ("" for an inline app)
 
+    @property
+    def has_service(self) -> bool:
+        """Whether the app has a Service (and traffic policy): every inline app; a workload with service ports."""
+        return bool(self.ports) or not self.containers
+
 
 @dataclass(frozen=True)
 class Quota:

@@ -23,7 +23,7 @@ class AppsAvailable(Check):
                 for name, replicas in versions:
                     if (found := available(ctx, ns, name)) < replicas:
                         problems.append(f"deployment/{ns}/{name} {found}/{replicas} available")
-                if app.replicas and not ready_endpoints(ctx, ns, app.name):
+                if app.replicas and app.has_service and not ready_endpoints(ctx, ns, app.name):
                     problems.append(f"service/{ns}/{app.name} has no ready endpoints")
         if problems:
             return self.failed(

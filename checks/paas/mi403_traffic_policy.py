@@ -19,6 +19,8 @@ class TrafficPolicy(Check):
         for team in ctx.spec.paas.teams:
             for app in team.apps:
                 args = app_args(app, team, namespaces)
+                if not args.service_ports:  # a Score workload without ports has no traffic policy
+                    continue
                 for plural, wanted in (
                     ("virtualservices", virtual_service_spec(args)),
                     ("destinationrules", destination_rule_spec(args)),

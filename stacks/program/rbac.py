@@ -306,6 +306,20 @@ def markdown() -> str:
             "",
             *rows,
             "",
+            "## A team's own `up`",
+            "",
+            "A team that owns its workloads (`paas.teams[].workloads`) runs `meshinstall up ENV --team T` with an identity of",
+            "its own. `meshinstall rbac ENV --team T` prints a Role in the team's app namespace with these rules, and a",
+            "RoleBinding to fill in; nothing in it is cluster-scoped, and it cannot grant rights (no `escalate`, no `bind`,",
+            "no roles). The team's namespaces, quota, access and default-deny policies stay the platform's.",
+            "",
+            "| API group | resources | verbs | needed | why |",
+            "|---|---|---|---|---|",
+            *(
+                f"| `{', '.join(g or 'core' for g in rule.groups)}` | {', '.join(rule.resources)} | {', '.join(rule.verbs)} | {rule.when} | {rule.why} |"
+                for rule in TEAM_RULES
+            ),
+            "",
         ]
     )
 

@@ -70,6 +70,12 @@ containers:
 service:
   ports: {api: {port: 9090}}
 """,
+    "payments/reconciler.yaml": """\
+apiVersion: score.dev/v1b1
+metadata: {name: reconciler}
+containers:
+  main: {image: registry.example.com/payments/reconciler:0.9, args: [--interval, 60s]}
+""",
     "storefront/web.yaml": """\
 apiVersion: score.dev/v1b1
 metadata: {name: web}
@@ -134,7 +140,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     assert not toolchain.missing(), "integration tests need the toolchain (toolchain/install.sh)"
     platform = Shop(tmp_path_factory.mktemp("teams"))
     try:
-        platform.must("up", "environments/shop.yaml", "--yes", "--no-verify")
+        platform.must("up", "environments/shop.yaml", "--yes")  # with doctor and verify
         api = config.new_client_from_config(platform.kubeconfig)
         platform.core, platform.apps = client.CoreV1Api(api), client.AppsV1Api(api)
         platform.rbac, platform.custom = client.RbacAuthorizationV1Api(api), client.CustomObjectsApi(api)
@@ -184,6 +190,10 @@ def team_identity(shop: Shop, team: str) -> str:
 
 
 def test_the_platforms_up_applies_each_teams_workloads_and_their_callers_are_admitted(shop):
+    checks = shop.must("verify", "environments/shop.yaml")  # `up` ran them too: it exits 4 when one fails
+    assert "√ MI403" in checks and "√ MI402" in checks, checks
+    assert shop.apps.read_namespaced_deployment("reconciler", "payments").status.available_replicas == 1
+    assert "reconciler" not in {s.metadata.name for s in shop.core.list_namespaced_service("payments").items}
     assert shop.image("payments", "invoices") == "registry.example.com/payments/invoices:1.0"
     assert shop.image("storefront", "web") == "registry.example.com/storefront/web:3.0"
     env = {
@@ -205,6 +215,8 @@ def test_the_platforms_up_applies_each_teams_workloads_and_their_callers_are_adm
 def test_a_team_identity_holding_only_its_role_runs_its_up_and_the_platform_then_has_nothing_to_do(shop):
     identity = team_identity(shop, "payments")
     shop.edit("payments/invoices.yaml", "invoices:1.0", "invoices:1.1")
+    planned = shop.must("preview", "environments/shop.yaml", "--team", "payments", "--kubeconfig", identity)
+    assert "preview: 1 change(s)" in planned and "payments-invoices-stable" in planned, planned
     shop.must("up", "environments/shop.yaml", "--team", "payments", "--kubeconfig", identity, "--yes")
     assert shop.image("payments", "invoices") == "registry.example.com/payments/invoices:1.1"
     again = shop.must("up", "environments/shop.yaml", "--yes", "--no-verify")
@@ -239,3 +251,14 @@ def test_moving_a_teams_inline_apps_to_score_files_replaces_no_running_deploymen
     assert after.spec.replicas == 2
     again = shop.must("up", "environments/shop.yaml", "--team", "legacy", "--yes")
     assert changes(again) == ["up: 0 change(s)"], again
+
+
+def test_destroy_takes_each_teams_stack_first_then_the_platform(shop):
+    gone = shop.must("destroy", "environments/shop.yaml", "--yes")
+    steps = [line for line in gone.splitlines() if line.startswith("the workloads of team")]
+    assert steps == [
+        "the workloads of team payments (its own stack, shop.payments)",
+        "the workloads of team storefront (its own stack, shop.storefront)",
+        "the workloads of team legacy (its own stack, shop.legacy)",
+    ], gone
+    assert changes(gone) == [], "destroy reports what it removed, not `up:` lines"
