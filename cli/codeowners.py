@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from ..operations import ownership
-
 
 @click.command()
 @click.argument("envs", nargs=-1)
@@ -24,6 +22,8 @@ def codeowners(envs: tuple[str, ...], out: Path | None) -> None:
     Paths are anchored at the repository root (the spec's Git top-level, else the working folder). A group that starts
     with `@` or holds an `@` (an e-mail address) is written as given; any other one gets `@` in front (`platform`
     becomes `@platform`). A team without groups, or an environment without platformGroups, is a comment saying so."""
+    from ..operations import ownership  # on use: every command's start would load the model and YAML for it
+
     text = ownership.codeowners_file(envs, out)
     if out is None:
         click.echo(text, nl=False)

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..operations import load, score_export
-from ..schemas.loader import display_name
+from ..operations import load
 from . import render
 
 
@@ -31,6 +30,9 @@ def export(env: str, out: Path | None, force: bool) -> None:
     What the app says maps to the Score file so that nothing deployed changes. A secretEnv read from a file
     ({fromFile: path}) has no Score form: it is left out, with a warning naming the app and the variable. Existing
     files are not overwritten without --force."""
+    from ..operations import score_export  # on use: every command's start would load the model and YAML for it
+    from ..schemas.loader import display_name
+
     done = score_export.export(load(env), out, force)
     err = render.console(stderr=True)
     for warning in done.warnings:

@@ -9,9 +9,9 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import EngineFailed, EnvironmentLocked, UsageError
+from ..schemas.json_schema import schema
 from ..schemas.model import SecretRef, Spec
 from ..schemas.rules import password_in
-from ..schemas.validate import schema
 from ..stacks.engine import environment, runs
 from ..stacks.state.places import PROJECT, places, state_backend
 from . import upgrade

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,9 +86,19 @@ def json_path(path: Path_) -> str:
 def display_name(path: Path) -> str:
     """A file name as the user should see it: relative to the working directory when possible."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(path.resolve().relative_to(_cwd()))
     except ValueError:
         return str(path)
+
+
+@functools.lru_cache(maxsize=1)
+def _cwd_at(cwd: str) -> Path:
+    return Path(cwd).resolve()
+
+
+def _cwd() -> Path:
+    """The working directory, resolved once for each (a thousand team files are named relative to it)."""
+    return _cwd_at(os.getcwd())
 
 
 class _Builder:

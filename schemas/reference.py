@@ -6,21 +6,21 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from .json_schema import deref, schema
 from .score_schema import extension_schema
-from .validate import _deref, schema
 
 
 def rows(node: dict[str, Any], path: str, root: dict[str, Any] | None = None) -> Iterator[tuple[str, str, str, str]]:
     """(path, type, default, description) for every property below `node` (whose `$ref`s point into `root`, the
     spec's schema by default)."""
-    node = _deref(node, root)
+    node = deref(node, root)
     for key, prop in node.get("properties", {}).items():
-        prop = _deref(prop, root)
+        prop = deref(prop, root)
         here = f"{path}.{key}" if path else key
         yield here, _type(prop), _default(prop), prop.get("description", "")
         yield from rows(prop, here, root)
         items = prop.get("items")
-        if isinstance(items, dict) and _deref(items, root).get("properties"):
+        if isinstance(items, dict) and deref(items, root).get("properties"):
             yield from rows(items, f"{here}[]", root)
 
 

@@ -43,9 +43,9 @@ def _salt() -> hashlib._Hash:
 
 
 def _code() -> tuple[Any, ...]:
-    from . import validate
+    from . import json_schema
 
-    return loader, score_schema, validate
+    return loader, score_schema, json_schema
 
 
 def digest(raw: bytes) -> str:

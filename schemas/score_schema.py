@@ -11,7 +11,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecProblem
-from . import validate
+from . import json_schema
 from .loader import Document
 from .quantity import bytes_of, millicores
 
@@ -62,7 +62,7 @@ def schema_texts() -> str:
 
 @functools.cache
 def _score_validator() -> Draft202012Validator:
-    return validate.validator_class()(score_schema())
+    return json_schema.validator_class()(score_schema())
 
 
 @functools.cache
@@ -70,9 +70,9 @@ def _extension_validator() -> Draft202012Validator:
     from referencing import Registry
     from referencing.jsonschema import DRAFT202012
 
-    spec = validate.schema()
+    spec = json_schema.schema()
     registry = Registry().with_resource(spec["$id"], DRAFT202012.create_resource(spec))
-    return validate.validator_class()(extension_schema(), registry=registry)
+    return json_schema.validator_class()(extension_schema(), registry=registry)
 
 
 @functools.cache
@@ -83,7 +83,7 @@ def _fast_checks() -> tuple[Callable[[Any], Any], ...]:
     import fastjsonschema
 
     # copies: compiling rewrites a schema's references in place, and the reference docs read these schemas
-    spec = copy.deepcopy(validate.schema())
+    spec = copy.deepcopy(json_schema.schema())
     return (
         fastjsonschema.compile(copy.deepcopy(score_schema()), use_default=False),
         fastjsonschema.compile(
@@ -124,7 +124,7 @@ def schema_problems(doc: Document) -> list[SpecProblem]:
     found: dict[tuple[int, int, str], SpecProblem] = {}
     for validator, root in ((_score_validator(), score_schema()), (_extension_validator(), extension_schema())):
         for error in validator.iter_errors(doc.data):
-            for problem in validate.describe(error, doc, root, SCORE_DOCS):
+            for problem in json_schema.describe(error, doc, root, SCORE_DOCS):
                 found.setdefault((problem.line, problem.column, problem.path), problem)
     return list(found.values())
 
