@@ -243,7 +243,9 @@ def status(env: str, as_json: bool) -> None:
 
 @cli.command()
 @engine_command
-@click.option("--limit", default=20, show_default=True, help="How many updates, newest first.")
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="How many updates, newest first."
+)
 def history(env: str, as_json: bool, limit: int) -> None:
     """List ENV's past updates from its state backend: when, who, what kind, the result and the changes."""
     entries = operations.state.history(operations.load(env), limit)
@@ -318,10 +320,9 @@ def state_migrate(env: str, to_url: str, password_env: str | None, as_json: bool
     if as_json:
         click.echo(render.as_json(done))
         return
-    password = f"\n  password: {{fromEnv: {password_env}}}" if password_env else ""
     view.say(
         f"{env}: {done['resources']} resource(s) now also at {to_url}, and a preview there shows no change.\n"
-        f'Now set, in {spec.source}:\n  state:\n    backend: "{to_url}"{password}\n'
+        f"Now set, in {spec.source}:\n{render.state_snippet(to_url, password_env)}"
         f"The state at {done['from']} is left as it was: delete it once everyone uses the new backend."
     )
 

@@ -135,3 +135,11 @@ def history(out: Console, env: str, entries: list[dict[str, Any]]) -> None:
             f"{started:%Y-%m-%d %H:%M:%S}", took, entry["who"] or "?", entry["kind"], entry["result"], changes
         )
     out.print(table)
+
+
+def state_snippet(url: str, password_env: str | None) -> str:
+    """The `state:` lines to paste into a spec for backend `url` (and its password's variable)."""
+    lines = ["state:", f'  backend: "{url}"']
+    if password_env:
+        lines.append(f"  password: {{fromEnv: {password_env}}}")
+    return "\n".join(lines) + "\n"

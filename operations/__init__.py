@@ -17,7 +17,7 @@ use, after that, so their imports (0.3 s: the cluster client, the engine's side)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
@@ -44,7 +44,8 @@ def load(env: str | Path) -> Spec:
     """The validated spec of environment `env` (a name or a path); SpecInvalid lists every problem."""
     from ..schemas.validate import load_spec  # with the first spec, not at the start of every command (`--version`)
 
-    return load_spec(resolve_environment(str(env)))
+    spec = load_spec(resolve_environment(str(env)))
+    return replace(spec, given_as=str(env))
 
 
 def begin(env: str) -> Spec:

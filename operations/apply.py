@@ -41,7 +41,7 @@ def preview(
     if decision is None:
         return None
     outcome = run_engine(
-        view, runs.preview, opened.stack, refresh=decision.refreshes(refresh), expect_no_changes=expect_no_changes
+        view, runs.preview, opened, refresh=decision.refreshes(refresh), expect_no_changes=expect_no_changes
     )
     view.outcome(outcome)
     return outcome
@@ -67,15 +67,19 @@ def up(spec: Spec, asked_as: str, view: View, options: UpOptions = UpOptions()) 
 
 
 def repair(spec: Spec, asked_as: str, view: View, yes: bool = False) -> runs.Outcome | None:
-    """After a killed or interrupted run: clear what it left (under `changing`), then converge like `up`."""
+    """After a killed or interrupted run: clear what it left (under `changing`), converge like `up`, then the checks
+    `up` ends with, so that its exit code means what `up`'s means."""
     with changing(spec, view, refresh=True) as opened:
-        return converge(opened, asked_as, view, yes, True)
+        outcome = converge(opened, asked_as, view, yes, True)
+    with after_the_update("the checks", f"`meshinstall verify {asked_as}` runs them"):
+        checks.require(checks.run("verify", spec.source, spec, skip=frozenset({"MI404"})), view)
+    return outcome
 
 
 def refresh(spec: Spec, view: View) -> runs.Outcome:
     """Read the cluster's actual state into the environment's state (reports drift)."""
     with changing(spec, view) as opened:
-        outcome = run_engine(view, runs.refresh, opened.stack)
+        outcome = run_engine(view, runs.refresh, opened)
     view.outcome(outcome)
     return outcome
 
@@ -98,7 +102,7 @@ def destroy(spec: Spec, view: View, yes: bool = False, force: bool = False, dele
         raise UsageError("the name did not match; nothing was destroyed")
     with changing(spec, view) as opened:
         team.destroy_all(spec, view)
-        outcome = run_engine(view, runs.destroy, opened.stack)
+        outcome = run_engine(view, runs.destroy, opened)
     view.outcome(outcome)
     target = opened.target
     if target.simulated:  # gone with everything in it

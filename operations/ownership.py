@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..schemas import environment_files
+from ..schemas.loader import repository_root
 from ..schemas.model import Spec
 from ..schemas.origins import origins
 from . import load
@@ -61,14 +62,6 @@ def codeowners_file(envs: Sequence[str], out: Path | None = None) -> str:
     root = repository_root(specs[0].source) or Path.cwd().resolve()
     regenerate = " ".join(["meshinstall codeowners", *envs, "--out", str(out or "CODEOWNERS")])
     return codeowners([ownership(spec) for spec in specs], root, regenerate, out.resolve() if out else None)
-
-
-def repository_root(path: Path) -> Path | None:
-    """The Git top-level folder that holds `path` (a `.git` folder, or file for a worktree), else None."""
-    for folder in path.resolve().parents:
-        if (folder / ".git").exists():
-            return folder
-    return None
 
 
 def codeowners(environments: Sequence[Ownership], root: Path, regenerate: str, itself: Path | None = None) -> str:

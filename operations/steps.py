@@ -7,24 +7,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..components import managed_by_selector
 from ..components.manifests.team import TEAM_QUOTA
-from ..errors import ClusterUnreachable, Interrupted, UsageError
+from ..errors import ClusterUnreachable, Interrupted, MeshinstallError, UsageError
 from ..schemas.model import Spec, Team
 from ..simulator.local_control_plane import stop_pids
 from ..stacks.cluster import kube, recovery
 from ..stacks.cluster.target import ClusterTarget
+from ..stacks.cluster.watch import watching
 from ..stacks.engine import environment, runs, unchanged
 from ..stacks.engine.environment import Environment
 from ..stacks.program import releases
 from ..stacks.state.places import PROJECT, places, stack_name, state_backend
 from . import checks
 from .view import View
-
-if TYPE_CHECKING:  # the Pulumi SDK loads when the engine runs, not before
-    from pulumi import automation as auto
 
 
 @contextmanager
@@ -125,10 +123,34 @@ def recover_state(env: Environment, spec: Spec) -> list[str]:
     return said
 
 
-def run_engine(view: View, operation: Callable[..., runs.Outcome], stack: auto.Stack, **options: Any) -> runs.Outcome:
-    """One engine operation, its events handed to the view's display."""
-    with view.engine() as on_event:
-        return operation(stack, on_event=on_event, **options)
+def run_engine(view: View, operation: Callable[..., runs.Outcome], env: Environment, **options: Any) -> runs.Outcome:
+    """One engine operation, its events handed to the view's display, its cluster watched beside it: when the cluster
+    stays gone (stacks/cluster/watch.py), the engine is stopped and the run ends with ClusterUnreachable (exit 6),
+    naming what died, in place of a wait without end."""
+    with view.engine() as on_event, watching(env.target, env.stack.workspace.pulumi_command.interrupt) as watch:
+        try:
+            outcome = operation(env.stack, on_event=on_event, **options)
+        except MeshinstallError as err:
+            if watch.gone:
+                raise cluster_gone(env, watch.gone, str(err)) from err
+            raise
+    if watch.gone:  # the engine ended its run as the cluster went
+        raise cluster_gone(env, watch.gone, f"{outcome.operation} ended with {outcome.changed} change(s)")
+    return outcome
+
+
+def cluster_gone(env: Environment, what: str, engine: str) -> ClusterUnreachable:
+    """The error of a run stopped because its cluster went away: what died, what the engine said, what to run."""
+    again = f"meshinstall up {env.asked_as}"
+    then = (
+        f"`{again}` restarts the simulated cluster on its data and finishes"
+        if env.target.simulated
+        else f"when the cluster answers again, `{again}` finishes"
+    )
+    first = engine.splitlines()[0] if engine else ""
+    return ClusterUnreachable(
+        f"{what}: meshinstall stopped the engine ({first}); what it applied before is recorded in the state. {then}"
+    )
 
 
 def decide(env: Environment, view: View, refresh: bool, operation: str) -> unchanged.Decision | None:
@@ -152,12 +174,12 @@ def converge(env: Environment, asked_as: str, view: View, yes: bool, refresh: bo
         env.read_cluster_at(decision.read_at)
     refresh = decision.refreshes(refresh)
     if not yes:
-        planned = run_engine(view, runs.preview, env.stack, refresh=refresh)
+        planned = run_engine(view, runs.preview, env, refresh=refresh)
         view.outcome(planned)
         if planned.changed == 0:
             return planned
         view.confirm(f"Apply {planned.changed} change(s) to {asked_as}?")
-    applied = run_engine(view, runs.up, env.stack, refresh=refresh)
+    applied = run_engine(view, runs.up, env, refresh=refresh)
     view.outcome(applied)
     return applied
 

@@ -42,7 +42,7 @@ def preview(
     decision = decide(opened, view, refresh, "preview")
     if decision is None:
         return None
-    outcome = run_engine(view, runs.preview, opened.stack, refresh=decision.refreshes(refresh))
+    outcome = run_engine(view, runs.preview, opened, refresh=decision.refreshes(refresh))
     view.outcome(outcome)
     return outcome
 
@@ -126,7 +126,7 @@ def destroy_all(spec: Spec, view: View) -> list[runs.Outcome]:
             if environment.read_state(opened).resources == 0:
                 continue
             view.step(f"the workloads of team {team.name} (its own stack, {stack_name(spec, team.name)})")
-            outcome = run_engine(view, runs.destroy, opened.stack)
+            outcome = run_engine(view, runs.destroy, opened)
             view.outcome(outcome)
             outcomes.append(outcome)
     return outcomes

@@ -54,7 +54,7 @@ def roll_out(env: Environment, spec: Spec, plan: UpgradePlan, view: View, rollba
     if start:
         view.step(f"resuming the upgrade to {plan.new_version} at phase {start + 1}")
     hooks = Hooks(
-        up=lambda: view.outcome(run_engine(view, runs.up, env.stack, refresh=False)),
+        up=lambda: view.outcome(run_engine(view, runs.up, env, refresh=False)),
         gate=lambda layout, ids: checks.gate(spec, layout, ids, view),
         say=view.step,
     )

@@ -6,6 +6,7 @@ import functools
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -290,18 +291,44 @@ def _composer(text: str) -> type[yaml.SafeLoader]:
     return _Composer if EXPLICIT_STR.search(text) else _FastComposer
 
 
+class NotAFile(Exception):
+    """The path names a device, a FIFO, a socket or a folder: reading it could block or never end."""
+
+
+def read_bounded(path: Path) -> bytes:
+    """A regular file's bytes, at most MAX_BYTES + 1 of them (enough to tell that it is too large); NotAFile for
+    anything else: `/dev/zero` would be read without end, and a FIFO would wait for a writer."""
+    kind = path.stat().st_mode
+    if not stat.S_ISREG(kind):
+        what = "a folder" if stat.S_ISDIR(kind) else "a FIFO" if stat.S_ISFIFO(kind) else "a device or socket"
+        raise NotAFile(f"{display_name(path)} is {what}, not a file")
+    with open(path, "rb") as handle:
+        return handle.read(MAX_BYTES + 1)
+
+
+def repository_root(path: Path) -> Path | None:
+    """The Git top-level folder that holds `path` (a `.git` folder, or file for a worktree), else None."""
+    for folder in path.resolve().parents:
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
 def parse_file(path: Path) -> Document:
     """Parse one YAML file into a Document; problems are collected, never raised."""
     name = display_name(path)
     doc = Document(data=None, files=(name,))
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path)
     except OSError as err:
         doc.problems.append(SpecProblem(name, 1, 1, "$", f"cannot read the file: {err.strerror}", "check the path"))
         return doc
+    except NotAFile as err:
+        doc.problems.append(SpecProblem(name, 1, 1, "$", str(err), "give the path of a spec file"))
+        return doc
     if len(raw) > MAX_BYTES:
         doc.problems.append(
-            SpecProblem(name, 1, 1, "$", f"file is {len(raw)} bytes", f"a spec is at most {MAX_BYTES} bytes")
+            SpecProblem(name, 1, 1, "$", f"file is over {MAX_BYTES} bytes", f"a spec is at most {MAX_BYTES} bytes")
         )
         return doc
     try:
@@ -384,11 +411,15 @@ def parse_text(text: str, name: str) -> Document:
 
 
 def load(path: Path) -> Document:
-    """Load a spec with its `extends` chain merged in; problems point at the file that holds the value."""
-    return _load(path.resolve(), ())
+    """Load a spec with its `extends` chain merged in; problems point at the file that holds the value. A spec extends
+    only YAML files inside its repository (its Git work tree; outside Git, the folder above the spec's, so that
+    `environments/dev.yaml` may extend `../base.yaml`): a spec from someone else's branch must not make `validate`
+    print another file of this machine."""
+    resolved = path.resolve()
+    return _load(resolved, (), repository_root(resolved) or resolved.parent.parent)
 
 
-def _load(path: Path, chain: tuple[Path, ...]) -> Document:
+def _load(path: Path, chain: tuple[Path, ...], root: Path) -> Document:
     doc = parse_file(path)
     if not isinstance(doc.data, dict) or "extends" not in doc.data:
         return doc
@@ -414,7 +445,17 @@ def _load(path: Path, chain: tuple[Path, ...]) -> Document:
             _at(where, "$.extends", f"base spec {base_ref!r} not found", "the path is relative to this file")
         )
         return doc
-    base = _load(base_path, (*chain, path))
+    if base_path.suffix not in (".yaml", ".yml") or not base_path.is_relative_to(root):
+        doc.problems.append(
+            _at(
+                where,
+                "$.extends",
+                f"{base_ref!r} is not a spec file of this repository ({display_name(root)})",
+                "extend a .yaml or .yml file inside the repository",
+            )
+        )
+        return doc
+    base = _load(base_path, (*chain, path), root)
     if not isinstance(base.data, dict):
         doc.problems.extend(base.problems)
         return doc

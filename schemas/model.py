@@ -417,6 +417,7 @@ class Spec:
     charts: Charts = Charts()
     source: Path = Path(".")
     content_hash: str = ""
+    given_as: str = ""  # how the command named the environment (its name or its spec's path): hints repeat it
 
     @property
     def name(self) -> str:

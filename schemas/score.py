@@ -89,8 +89,8 @@ def read(
     """One Score file of team `i`, parsed and validated, or taken from `accepted` (the data of files accepted
     before, by score_cache.digest), and its problems (the file's own, naming the team)."""
     try:
-        digest = score_cache.digest(path.read_bytes())
-    except OSError:  # parse_file reports it
+        digest = score_cache.digest(loader.read_bounded(path))
+    except (OSError, loader.NotAFile):  # parse_file reports it
         digest = ""
     if accepted and digest in accepted:
         recorded = score_cache.RecordedDocument(accepted[digest], path)

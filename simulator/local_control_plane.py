@@ -36,6 +36,7 @@ CONTROLLER_CONCURRENCY = (
     "--concurrent-namespace-syncs=20",
 )
 PROCESSES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+ENCRYPTION_CONFIG = "encryption.json"  # in the cluster's pki folder: the key Secrets are encrypted with in etcd
 SERVICE_CIDR = "10.96.0.0/16"
 # Webhook servers would be simulated pods the API server cannot call (istiod's injection webhook fails closed), so
 # webhook configurations are stored but not called. ValidatingAdmissionPolicy and the built-in plugins stay on.
@@ -106,6 +107,7 @@ class LocalControlPlane:
             folder.mkdir(parents=True, exist_ok=True)
         ports = self._ports()
         self._pki()
+        self._encryption()
         self._write_kubeconfig(ports)
         shutil.copyfile(KWOK_STAGES, self.root / "kwok.yaml")
         for name in PROCESSES:
@@ -142,6 +144,10 @@ class LocalControlPlane:
             return self._api("GET", "/readyz", raw=True) == "ok"
         except ControlPlaneError:
             return False
+
+    def dead(self) -> list[str]:
+        """The processes of a created control plane that are not running."""
+        return [name for name in PROCESSES if not self._alive(name)]
 
     def current(self) -> bool:
         """Every process runs with the arguments this version starts it with (flags change between versions)."""
@@ -253,6 +259,7 @@ class LocalControlPlane:
                 f"--tls-private-key-file={pki / 'apiserver.key'}",
                 f"--client-ca-file={pki / 'ca.crt'}",
                 f"--token-auth-file={pki / 'tokens.csv'}",
+                f"--encryption-provider-config={pki / ENCRYPTION_CONFIG}",
                 f"--service-account-key-file={pki / 'sa.pub'}",
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
@@ -305,7 +312,7 @@ class LocalControlPlane:
         # The engine's memory limit (stacks/engine/environment.py) is the engine's: the cluster, started from inside the engine
         # (it is a resource of the program), runs with Go's defaults. At 1000 apps the API server holds 2.5 GB, and
         # under the engine's 512 MiB it spent a core collecting (bench/results.md, stop 20).
-        env = {k: v for k, v in os.environ.items() if k != "GOMEMLIMIT"}
+        env = {k: v for k, v in os.environ.items() if k not in ("GOMEMLIMIT", "TMPDIR")}
         if name == "kwok":  # kwok also reads ~/.kwok/kwok.yaml when it exists: a HOME of its own keeps a user's out
             env["HOME"] = str(self.root)
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 (the child keeps it)
@@ -470,6 +477,27 @@ class LocalControlPlane:
         for key in self.pki.glob("*.key"):
             key.chmod(0o600)
         (self.pki / "tokens.csv").chmod(0o600)
+
+    def _encryption(self) -> None:
+        """Secrets encrypted at rest in etcd, as a hardened cluster keeps them: a secretbox key of this cluster's own
+        (owner-only, beside its certificates). `identity` second: a Secret a cluster wrote before it had the key is
+        still read, and encrypted when next written."""
+        path = self.pki / ENCRYPTION_CONFIG
+        if path.is_file():
+            return
+        key = base64.b64encode(secrets.token_bytes(32)).decode()
+        config = {
+            "apiVersion": "apiserver.config.k8s.io/v1",
+            "kind": "EncryptionConfiguration",
+            "resources": [
+                {
+                    "resources": ["secrets"],
+                    "providers": [{"secretbox": {"keys": [{"name": "key1", "secret": key}]}}, {"identity": {}}],
+                }
+            ],
+        }
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(config, indent=1))
 
     def _token(self) -> str:
         return (self.pki / "tokens.csv").read_text().split(",")[0]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from conftest import ROOT
 
@@ -13,9 +16,7 @@ from meshinstall.stacks.state.secrets import resolve
 def test_every_missing_secret_is_named_and_no_value_is_shown(tmp_path):
     spec_path = tmp_path / "dev.yaml"
     spec_path.write_text(
-        (ROOT / "environments" / "dev.yaml")
-        .read_text()
-        .replace("extends: base.yaml", f"extends: {ROOT / 'environments' / 'base.yaml'}")
+        (ROOT / "environments" / "dev.yaml").read_text().replace("extends: base.yaml", f"extends: {_base(tmp_path)}")
     )
     spec = load_spec(spec_path)
     with pytest.raises(UsageError) as missing:
@@ -28,11 +29,7 @@ def test_every_missing_secret_is_named_and_no_value_is_shown(tmp_path):
 def test_an_unreadable_secret_file_is_a_clear_error_not_a_traceback(tmp_path):
     (tmp_path / "grafana.bin").write_bytes(b"\xff\xfe\x00binary")
     prometheus = "monitoring:\n  prometheus: {retention: 2d, storage: 5Gi}\n"
-    text = (
-        (ROOT / "environments" / "dev.yaml")
-        .read_text()
-        .replace("extends: base.yaml", f"extends: {ROOT / 'environments' / 'base.yaml'}")
-    )
+    text = (ROOT / "environments" / "dev.yaml").read_text().replace("extends: base.yaml", f"extends: {_base(tmp_path)}")
     assert prometheus in text
     spec_path = tmp_path / "dev.yaml"
     spec_path.write_text(text.replace(prometheus, prometheus + "  grafana: {adminPassword: {fromFile: grafana.bin}}\n"))
@@ -46,11 +43,7 @@ def test_the_state_backends_password_comes_from_its_reference_and_an_empty_one_i
     from meshinstall.stacks.state.secrets import state_password
 
     spec_path = tmp_path / "dev.yaml"
-    text = (
-        (ROOT / "environments" / "dev.yaml")
-        .read_text()
-        .replace("extends: base.yaml", f"extends: {ROOT / 'environments' / 'base.yaml'}")
-    )
+    text = (ROOT / "environments" / "dev.yaml").read_text().replace("extends: base.yaml", f"extends: {_base(tmp_path)}")
     spec_path.write_text(
         text.replace(
             "backend: file://.meshinstall/state",
@@ -64,3 +57,9 @@ def test_the_state_backends_password_comes_from_its_reference_and_an_empty_one_i
     assert state_password(load_spec(ROOT / "environments" / "dev.yaml")) is None, (
         "no reference: libpq's own variables apply"
     )
+
+
+def _base(folder: Path) -> str:
+    """The repository's base.yaml copied beside a spec in `folder` (a spec extends only files of its repository)."""
+    shutil.copy(ROOT / "environments" / "base.yaml", folder / "base.yaml")
+    return "base.yaml"

@@ -3,7 +3,10 @@ the backend without the engine where it can); the engine's environment variables
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import UsageError
+from ...schemas.loader import display_name
 from ...schemas.model import Spec, Team
 from ..cluster import kube
 from ..cluster.target import ClusterTarget, spec_namespaces
@@ -62,6 +66,7 @@ def engine_env(place: Places, secret: str, backend_password: str | None = None, 
     return (
         ({"PGPASSWORD": backend_password} if backend_password else {})
         | {
+            "TMPDIR": private_tmp(place.root),
             "PULUMI_HOME": str(place.pulumi_home),
             "PULUMI_BACKEND_URL": place.backend_url,
             "PULUMI_CONFIG_PASSPHRASE": secret,
@@ -82,6 +87,24 @@ def engine_env(place: Places, secret: str, backend_password: str | None = None, 
     )
 
 
+@functools.cache
+def private_tmp(root: Path) -> str:
+    """The engine's and its plugins' temporary folder: this process's own, owner-only, under the environment's
+    `.meshinstall/tmp/`. The Kubernetes provider's Helm code writes the cluster's whole kubeconfig, bearer token
+    included, to the temporary folder and never removes it (61 copies in /tmp after a day of runs). The folder goes
+    when meshinstall exits; what a killed run left goes with the next command's."""
+    base = root / "tmp"
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for left in base.glob("engine-*"):
+        pid = left.name.removeprefix("engine-")
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(left, ignore_errors=True)
+    mine = base / f"engine-{os.getpid()}"
+    mine.mkdir(mode=0o700, exist_ok=True)
+    atexit.register(shutil.rmtree, mine, True)
+    return str(mine)
+
+
 @dataclass(frozen=True)
 class Environment:
     """An opened environment: its stack, its cluster, and what its program declares next: the mesh layout, the
@@ -100,6 +123,7 @@ class Environment:
     recorded_inputs: Callable[[Recorded], str | None] = lambda state: None  # the last update's fingerprint, opened
     # A team's stack: the namespaces its objects are in, read one by one (its identity reads nothing cluster-wide).
     namespaces: tuple[str, ...] = ()
+    asked_as: str = ""  # the environment as a command names it (its spec file's path), for hints
 
     @cached_property
     def stack(self) -> auto.Stack:
@@ -178,6 +202,7 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
             spec, secrets, crds, target, secret, layout, record, adopted
         ),
         lambda state: recorded_inputs(state, secret),
+        asked_as=asked_as(spec),
     )
     state = read_state(env)
     env.lay_out(upgrade.layout_from(spec, state), upgrade.in_progress(state))
@@ -259,9 +284,15 @@ def open_team(spec: Spec, team: Team, refresh: bool = False, kubeconfig: str | N
         lambda layout, record: fingerprint.team_fingerprint(secret, args, secrets, target),
         lambda state: recorded_inputs(state, secret),
         tuple(team.namespaces),
+        asked_as(spec),
     )
     env.lay_out(upgrade.steady(spec, None), None)
     return env
+
+
+def asked_as(spec: Spec) -> str:
+    """The environment as the user's command named it, else its spec's path: a command a hint names then works."""
+    return spec.given_as or display_name(spec.source)
 
 
 def _reading(source: auto.Stack | Environment) -> tuple[Backend | None, Callable[[], auto.Stack]]:

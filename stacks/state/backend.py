@@ -143,10 +143,17 @@ class FileBackend(Backend):
         Path(lock.key).unlink(missing_ok=True)
 
     def last_update(self, project: str, stack: str) -> dict[str, Any] | None:
-        entries = (self.folder / ".pulumi" / "history" / project / stack).glob(f"{stack}-*.history.json")
-        # named by the time in ns
-        newest = max(entries, key=lambda path: int(path.name[len(stack) + 1 :].split(".")[0]), default=None)
-        return json.loads(newest.read_bytes()) if newest else None
+        folder = self.folder / ".pulumi" / "history" / project / stack
+        try:
+            # named by the time in ns
+            newest = max(
+                folder.glob(f"{stack}-*.history.json"),
+                key=lambda path: int(path.name[len(stack) + 1 :].split(".")[0]),
+                default=None,
+            )
+            return json.loads(newest.read_bytes()) if newest else None
+        except OSError as err:
+            raise StateBackendUnreachable(f"the history in {folder} cannot be read: {err.strerror}") from err
 
     def saved_state(self, project: str, stack: str) -> tuple[str, bytes | None] | None:
         path = self.folder / ".pulumi" / "stacks" / project / f"{stack}.json"
@@ -154,6 +161,8 @@ class FileBackend(Backend):
             return str(path), path.read_bytes()
         except FileNotFoundError:
             return str(path), None
+        except OSError as err:
+            raise StateBackendUnreachable(f"the state {path} cannot be read: {err.strerror}") from err
 
     def describe(self) -> str:
         existing = next((p for p in (self.folder, *self.folder.parents) if p.exists()), None)

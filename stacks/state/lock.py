@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
-from ...errors import EnvironmentLocked
+from ...errors import EnvironmentLocked, StateBackendUnreachable
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,12 @@ class Holder:
 def environment_lock(root: Path, environment: str) -> Iterator[None]:
     """Hold the environment's lock for the block; EnvironmentLocked, naming the holder, when another has it."""
     path = root / "locks" / f"{environment}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="utf-8") as handle:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (closed by the `with` below)
+    except OSError as err:
+        raise StateBackendUnreachable(f"the lock {path} cannot be written: {err.strerror}") from err
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

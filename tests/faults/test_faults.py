@@ -13,6 +13,7 @@ See tests/faults/README.md for the matrix and its outcomes.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ import signal
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +32,7 @@ from conftest import ROOT, SECRETS
 
 from meshinstall.simulator.local_control_plane import PROCESSES, LocalClusterConfig, LocalControlPlane
 from meshinstall.stacks.cluster import recovery
+from meshinstall.stacks.cluster.watch import DEAD_AFTER, STOP_AFTER
 from meshinstall.stacks.engine import toolchain
 from meshinstall.stacks.state.backend import FileBackend
 
@@ -333,6 +336,24 @@ def test_up_into_a_pipe_that_closes_early_still_finishes_its_update(dev):
 # --- the control plane's processes ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("process", ["kube-apiserver", "etcd"])
+def test_a_control_plane_that_dies_during_up_stops_the_run_with_exit_6(dev, process):
+    """Issue 28, item 1: `up` hung 21 minutes (apiserver) and 11 (etcd) until Ctrl-C. meshinstall watches the cluster
+    beside the engine (stacks/cluster/watch.py: gone for DEAD_AFTER seconds) and stops the run."""
+    dev.edit(add_team(f"gone-{process[:4]}"))
+    with nodes_paused(dev):  # the team's Deployments stay in flight when the process dies
+        running = dev.start("up", "dev", "--yes")
+        running.wait_for(lambda out: f"done    kubernetes:core/v1:Namespace gone-{process[:4]}" in out)
+        for pid in own_processes(process, dev.dot / "clusters" / "dev"):
+            os.kill(pid, signal.SIGKILL)
+        code, output = running.finish(timeout=DEAD_AFTER + STOP_AFTER + 60)
+    assert code == 6, output
+    assert f"the simulated cluster's {process} stopped for" in output, output
+    assert "`meshinstall up dev` restarts the simulated cluster on its data and finishes" in output, output
+    assert "Traceback" not in output
+    dev.converges()
+
+
 def test_a_kill_of_each_control_plane_process_is_repaired_by_the_next_up(dev):
     for name in PROCESSES:
         for pid in own_processes(name, dev.dot / "clusters" / "dev"):
@@ -434,6 +455,27 @@ def test_an_empty_secret_is_refused_before_anything_is_applied(dev):
     assert "environment variable GRAFANA_ADMIN_PASSWORD is empty" in preview.stderr
     up = dev.run("up", "dev", "--yes", env=empty)
     assert up.returncode == 4 and "GRAFANA_ADMIN_PASSWORD is empty" in up.stdout + up.stderr
+
+
+def test_secrets_are_encrypted_at_rest_in_the_simulated_clusters_etcd(dev):
+    """Issue 28, item 5: etcd read directly (its v3 JSON gateway) holds no Secret in plain text."""
+    dev.converges()
+    ports = json.loads((dev.dot / "clusters" / "dev" / "ports.json").read_text())
+    prefix = b"/registry/secrets/"
+    body = json.dumps(
+        {"key": base64.b64encode(prefix).decode(), "range_end": base64.b64encode(prefix[:-1] + b"0").decode()}
+    ).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{ports['etcd_client']}/v3/kv/range", body, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        stored = {
+            base64.b64decode(kv["key"]).decode(): base64.b64decode(kv["value"])
+            for kv in json.loads(answer.read())["kvs"]
+        }
+    grafana = stored["/registry/secrets/monitoring/grafana-admin"]
+    assert grafana.startswith(b"k8s:enc:secretbox:v1:key1:"), grafana[:40]
+    assert not any(SECRETS["GRAFANA_ADMIN_PASSWORD"].encode() in value for value in stored.values())
+    key_file = dev.dot / "clusters" / "dev" / "pki" / "encryption.json"
+    assert key_file.stat().st_mode & 0o777 == 0o600
 
 
 # --- destroy, and crashes during the Helm installs --------------------------------------------------------------

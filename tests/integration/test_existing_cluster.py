@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -193,8 +195,36 @@ def test_a_service_account_with_exactly_the_printed_rules_runs_up_verify_and_des
     assert "√ MI006" in doctor.stdout
     checkout.must("up", "dev", "--yes")
     checkout.must("verify", "dev")
+    checkout.must("preview", "dev")
     checkout.must("destroy", "dev", "--yes")
     assert "istio-system" not in {n.metadata.name for n in beta.core.list_namespace().items}
+    token = yaml.safe_load((checkout.folder / "kube" / "config").read_text())["users"][0]["user"]["token"]
+    home = Path.home()
+    caches = (
+        home / "go",
+        home / ".cache" / "meshinstall" / "toolchain",
+        home / ".cache" / "pip",
+        home / ".cache" / "go-build",
+    )
+    assert not holding(token, Path(tempfile.gettempdir()), (tmp_path,)), "issue 28: no kubeconfig copy left in /tmp"
+    assert not holding(token, home, (tmp_path, *caches)), "nor in the home folder"
+
+
+def holding(text: str, folder: Path, skip: tuple[Path, ...]) -> list[Path]:
+    """The files under `folder` that hold `text`, but under `skip` (the checkouts' own folders, build caches)."""
+    found, needle = [], text.encode()
+    for top, folders, files in os.walk(folder):
+        folders[:] = [f for f in folders if Path(top, f) not in skip]
+        for name in files:
+            path = Path(top, name)
+            try:
+                info = path.lstat()
+                # regular files only: opening a FIFO would wait for a writer
+                if stat.S_ISREG(info.st_mode) and info.st_size <= 10 << 20 and needle in path.read_bytes():
+                    found.append(path)
+            except OSError:
+                continue
+    return found
 
 
 def test_a_missing_rule_is_named_by_doctor_and_up_applies_nothing(clusters, tmp_path):
