@@ -131,8 +131,9 @@ def run_engine(view: View, operation: Callable[..., runs.Outcome], env: Environm
         try:
             outcome = operation(env.stack, on_event=on_event, **options)
         except MeshinstallError as err:
-            if watch.gone:
-                raise cluster_gone(env, watch.gone, str(err)) from err
+            gone = watch.gone or watch.missing()  # the engine may fail on its own first, its requests refused
+            if gone:
+                raise cluster_gone(env, gone, str(err)) from err
             raise
     if watch.gone:  # the engine ended its run as the cluster went
         raise cluster_gone(env, watch.gone, f"{outcome.operation} ended with {outcome.changed} change(s)")
