@@ -116,6 +116,6 @@ def migrate(spec: Spec, to_url: str, password_env: str | None, view: View) -> di
         if preview.changed:
             raise EngineFailed(
                 f"the copy of {spec.name} at {to_url} would change {preview.changed} resource(s): {dict(preview.changes)}; "
-                f"keep state.backend as it is and look at `meshinstall preview {spec.name}`"
+                f"keep state.backend as it is and look at `meshinstall preview {spec.named}`"
             )
     return {"environment": spec.name, "from": source.url, "to": target.url, "resources": resources, "previewChanges": 0}

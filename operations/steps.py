@@ -68,14 +68,14 @@ def require_team_namespace(env: Environment, spec: Spec, team: Team) -> None:
         if err.status in (401, 403):
             raise UsageError(
                 f"the identity of {env.target.kubeconfig} may not read team {team.name}'s namespace {namespace} "
-                f"({err.status}): bind it to the Roles `meshinstall rbac {spec.name} --team {team.name}` prints"
+                f"({err.status}): bind it to the Roles `meshinstall rbac {spec.named} --team {team.name}` prints"
             ) from err
         raise ClusterUnreachable(f"the cluster of {spec.name} could not be read: {err}") from err
     except kube.FAILURES as err:
         raise ClusterUnreachable(f"the cluster of {spec.name} could not be read: {err}") from err
     if found is None:
         raise UsageError(
-            f"team {team.name}'s namespace {namespace} is not ready: the platform's `meshinstall up {spec.name}` "
+            f"team {team.name}'s namespace {namespace} is not ready: the platform's `meshinstall up {spec.named}` "
             "creates it"
         )
 
@@ -129,7 +129,7 @@ def run_engine(view: View, operation: Callable[..., runs.Outcome], env: Environm
     naming what died, in place of a wait without end."""
     with view.engine() as on_event, watching(env.target, env.stack.workspace.pulumi_command.interrupt) as watch:
         try:
-            outcome = operation(env.stack, on_event=on_event, **options)
+            outcome = operation(env.stack, on_event=on_event, named=env.asked_as, **options)
         except MeshinstallError as err:
             gone = watch.gone or watch.missing()  # the engine may fail on its own first, its requests refused
             if gone:

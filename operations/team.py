@@ -26,7 +26,7 @@ def team_of(spec: Spec, name: str) -> Team:
             if not team.owns_workloads:
                 raise UsageError(
                     f"team {name} of {spec.name} has no `workloads` folder: its apps are the platform's, "
-                    f"applied by `meshinstall up {spec.name}`"
+                    f"applied by `meshinstall up {spec.named}`"
                 )
             return team
     known = ", ".join(t.name for t in spec.paas.teams if t.owns_workloads) or "none"

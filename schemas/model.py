@@ -425,6 +425,12 @@ class Spec:
         return self.metadata.name
 
     @property
+    def named(self) -> str:
+        """The environment as a hint's command names it: as the user's command did (a name or a spec's path), else
+        by its name. `metadata.name` alone fails as a command's argument when the file is named otherwise."""
+        return self.given_as or self.name
+
+    @property
     def cni_enabled(self) -> bool:
         """Whether Istio's CNI agent is installed: as the spec says, else whenever Pod Security forbids `istio-init`."""
         if self.mesh.cni.enabled is not None:

@@ -23,7 +23,7 @@ class ClusterReachable(Check):
                 if before_install:
                     return self.skipped(path, "the simulated cluster does not exist yet; `up` creates it")
                 return self.failed(
-                    path, "the simulated cluster does not exist", f"run `meshinstall up {ctx.spec.name}`"
+                    path, "the simulated cluster does not exist", f"run `meshinstall up {ctx.spec.named}`"
                 )
             if ctx.cluster_not_running:
                 status = Status.WARNING if before_install else Status.FAILED

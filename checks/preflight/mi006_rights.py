@@ -40,7 +40,7 @@ class ClusterRights(Check):
         if allowed(("*", "*", "*")):
             return self.passed(
                 "SelfSubjectAccessReview",
-                f"all {len(wanted)} rights of `meshinstall rbac {ctx.spec.name}`: the identity may do anything",
+                f"all {len(wanted)} rights of `meshinstall rbac {ctx.spec.named}`: the identity may do anything",
             )
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = list(pool.map(allowed, wanted))
@@ -53,6 +53,8 @@ class ClusterRights(Check):
             return self.failed(
                 "SelfSubjectAccessReview",
                 f"not allowed ({len(denied)} of {len(wanted)}): " + ", ".join(denied),
-                f"grant the ClusterRole `meshinstall rbac {ctx.spec.name}` prints (docs/rbac.md says why each rule is there), or use a context that has it",
+                f"grant the ClusterRole `meshinstall rbac {ctx.spec.named}` prints (docs/rbac.md says why each rule is there), or use a context that has it",
             )
-        return self.passed("SelfSubjectAccessReview", f"all {len(wanted)} rights of `meshinstall rbac {ctx.spec.name}`")
+        return self.passed(
+            "SelfSubjectAccessReview", f"all {len(wanted)} rights of `meshinstall rbac {ctx.spec.named}`"
+        )

@@ -35,7 +35,7 @@ class StateOpens(Check):
                 else f"putting the engine's copy ({where}.bak) back puts"
             )
             return self.failed(
-                where, str(err), f"{back} the previous state back; then `meshinstall up {ctx.spec.name}` converges"
+                where, str(err), f"{back} the previous state back; then `meshinstall up {ctx.spec.named}` converges"
             )
         if deployment is None:
             return self.skipped(where, "no state yet: the first `up` creates it")
@@ -52,6 +52,6 @@ class StateOpens(Check):
                 Status.WARNING,
                 where,
                 f"{len(pending)} operation(s) of an interrupted run are pending",
-                f"`meshinstall up {ctx.spec.name}` (or `repair`) clears them and converges",
+                f"`meshinstall up {ctx.spec.named}` (or `repair`) clears them and converges",
             )
         return self.passed(where, f"{len(deployment.get('resources', []))} resources")

@@ -26,6 +26,6 @@ class HelmReleasesSettled(Check):
             return self.failed(
                 "Helm releases",
                 "; ".join(stuck),
-                f"`meshinstall up {ctx.spec.name}` (or `repair`) clears their records and installs them again",
+                f"`meshinstall up {ctx.spec.named}` (or `repair`) clears their records and installs them again",
             )
         return self.passed("Helm releases", "none pending or failed")

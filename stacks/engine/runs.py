@@ -50,7 +50,11 @@ def who() -> str:
 
 
 def _operation(
-    stack: auto.Stack, operation: str, run: Callable[[EventHandler], Any], on_event: EventHandler | None
+    stack: auto.Stack,
+    operation: str,
+    run: Callable[[EventHandler], Any],
+    on_event: EventHandler | None,
+    named: str | None = None,
 ) -> Journal:
     """Run an engine operation: a Ctrl-C asks the engine to cancel, and a failure names its resources and their errors
     (stacks/engine/events.py). Its journal holds the changes, from the engine's summary event."""
@@ -62,9 +66,9 @@ def _operation(
         try:
             run(journal)
         except auto.errors.CommandError as err:
-            raise failure(operation, stack.name, err, journal, interrupts) from err
+            raise failure(operation, named or stack.name, err, journal, interrupts) from err
     if interrupts.count:
-        raise finished_anyway(operation, stack.name, journal)
+        raise finished_anyway(operation, named or stack.name, journal)
     return journal
 
 
@@ -96,7 +100,11 @@ def _no_read_back(stack: auto.Stack, operation: str) -> Iterator[None]:
 
 
 def preview(
-    stack: auto.Stack, on_event: EventHandler | None = None, expect_no_changes: bool = False, refresh: bool = False
+    stack: auto.Stack,
+    on_event: EventHandler | None = None,
+    expect_no_changes: bool = False,
+    refresh: bool = False,
+    named: str | None = None,
 ) -> Outcome:
     """What `up` would change."""
     journal = _operation(
@@ -106,39 +114,45 @@ def preview(
             on_event=events, parallel=PARALLEL, expect_no_changes=expect_no_changes, refresh=refresh, color="never"
         ),
         on_event,
+        named,
     )
     return Outcome("preview", journal.summary)
 
 
-def up(stack: auto.Stack, on_event: EventHandler | None = None, refresh: bool = True) -> Outcome:
+def up(
+    stack: auto.Stack, on_event: EventHandler | None = None, refresh: bool = True, named: str | None = None
+) -> Outcome:
     """Apply the spec; like `terraform apply`, it first refreshes, so hand-made changes (drift) are put back."""
     journal = _operation(
         stack,
         "up",
         lambda events: stack.up(on_event=events, parallel=PARALLEL, refresh=refresh, color="never", message=who()),
         on_event,
+        named,
     )
     return Outcome("up", journal.summary, read_state(stack).outputs)
 
 
-def refresh(stack: auto.Stack, on_event: EventHandler | None = None) -> Outcome:
+def refresh(stack: auto.Stack, on_event: EventHandler | None = None, named: str | None = None) -> Outcome:
     """Read the cluster back into the state; reports drift."""
     journal = _operation(
         stack,
         "refresh",
         lambda events: stack.refresh(on_event=events, parallel=PARALLEL, color="never", message=who()),
         on_event,
+        named,
     )
     return Outcome("refresh", journal.summary)
 
 
-def destroy(stack: auto.Stack, on_event: EventHandler | None = None) -> Outcome:
+def destroy(stack: auto.Stack, on_event: EventHandler | None = None, named: str | None = None) -> Outcome:
     """Remove everything the stack created."""
     journal = _operation(
         stack,
         "destroy",
         lambda events: stack.destroy(on_event=events, parallel=PARALLEL, color="never", message=who()),
         on_event,
+        named,
     )
     return Outcome("destroy", journal.summary)
 

@@ -105,3 +105,20 @@ def test_state_migrate_prints_a_snippet_that_pastes_into_the_spec():
         }
     }
     assert yaml.safe_load(state_snippet("file:///mnt/state", None)) == {"state": {"backend": "file:///mnt/state"}}
+
+
+def test_a_hint_names_the_environment_as_the_command_did(isolated):
+    """Issue 28, item 1: after a Ctrl-C the hint said `meshinstall up bank-dev` (metadata.name), which exits 2 when the
+    spec's file is named otherwise."""
+    from types import SimpleNamespace
+
+    from meshinstall import operations
+    from meshinstall.operations.steps import cluster_gone
+    from meshinstall.stacks.engine.environment import asked_as
+
+    spec = operations.load("environments/dev.yaml")
+    assert (spec.named, operations.load("dev").named) == ("environments/dev.yaml", "dev")
+    env = SimpleNamespace(asked_as=asked_as(spec), target=SimpleNamespace(simulated=True))
+    gone = cluster_gone(env, "the simulated cluster's etcd stopped for 30 s", "up failed after 2 change(s):")
+    assert "`meshinstall up environments/dev.yaml` restarts the simulated cluster on its data and finishes" in str(gone)
+    assert gone.exit_code == 6
