@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,7 @@ def _attached(spec: Spec, files: list[ScoreFile], apps: list[tuple[ScoreFile, Ap
         )
     digest = hashlib.sha256(spec.content_hash.encode())
     for file in files:
-        digest.update(file.doc.files[0].encode() + json.dumps(file.doc.data, sort_keys=True, default=str).encode())
+        digest.update(os.fsencode(file.doc.files[0]) + json.dumps(file.doc.data, sort_keys=True, default=str).encode())
     paas = dataclasses.replace(spec.paas, teams=tuple(teams))
     return dataclasses.replace(spec, paas=paas, content_hash=digest.hexdigest())
 

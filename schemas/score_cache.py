@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ def digest(raw: bytes) -> str:
 
 def record(spec_file: str) -> Path:
     """Where the Score files accepted for one environment spec are kept (their data by digest)."""
-    name = hashlib.sha256(f"score:{Path(spec_file).resolve()}".encode()).hexdigest()[:32]
+    name = hashlib.sha256(b"score:" + os.fsencode(Path(spec_file).resolve())).hexdigest()[:32]
     return cache_dir() / "validated" / name
 
 

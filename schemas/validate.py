@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,11 +77,7 @@ def _validated(doc: Document) -> tuple[Path, str]:
     (bench/results.md, stop 24). The digest covers the merged document, the schema, this module and meshinstall's
     version, so the same document is not validated again by the same meshinstall. A document the schema rejects is
     validated, and reported, every time."""
-    record = (
-        cache_dir()
-        / "validated"
-        / hashlib.sha256("".join(doc.files[:1]).encode("utf-8", "surrogateescape")).hexdigest()[:32]
-    )
+    record = cache_dir() / "validated" / hashlib.sha256(os.fsencode("".join(doc.files[:1]))).hexdigest()[:32]
     try:
         text = json.dumps(doc.data, sort_keys=True)
     except (TypeError, ValueError):  # a value JSON has no form for (a YAML date): validated every time

@@ -25,6 +25,16 @@ def test_a_spec_in_a_folder_whose_name_is_not_utf8_validates(tmp_path, monkeypat
     code, out, _ = run("validate", str(folder / "dev.yaml"))
     assert code == 0
     assert "valid: dev" in out
+    team = folder / "teams" / "demo"  # a team's Score files there too: their cache is keyed by the path
+    team.mkdir(parents=True)
+    (team / "hello.yaml").write_text(
+        "apiVersion: score.dev/v1b1\nmetadata: {name: hello}\ncontainers:\n  main: {image: registry.example.com/hello:1.0}\n"
+    )
+    spec = yaml.safe_load((folder / "dev.yaml").read_text())
+    spec["paas"] = {"teams": [{"name": "demo", "workloads": "teams/demo"}]}
+    (folder / "dev.yaml").write_text(yaml.safe_dump(spec))
+    code, out, err = run("validate", str(folder / "dev.yaml"))
+    assert (code, "valid: dev" in out) == (0, True), err
 
 
 @pytest.mark.parametrize("kind", ["device", "fifo"])
