@@ -250,23 +250,8 @@ class Bench:
         one kubectl over all of them checks objects one after the other (10 s to `wait` on 60 Deployments that are
         already available), which would flatter meshinstall."""
         teams = [f"k-team-{t:03d}" for t in range(max(1, -(-self.apps // TEAM_SIZE)))]
-        targets = [str(self.work / f"{t}.yaml") if args[-1] == "-f" else t for t in teams]
-        start = time.perf_counter()
-        with ThreadPoolExecutor(16) as pool:
-            runs = list(
-                pool.map(
-                    lambda target: subprocess.run(
-                        ["kubectl", "--kubeconfig", self.kubeconfig, *args, target], capture_output=True, text=True
-                    ),
-                    targets,
-                )
-            )
-        failed = [r.stderr for r in runs if r.returncode]
-        if failed:
-            sys.exit(f"kubectl {args[0]} failed: {failed[0]}")
-        seconds = time.perf_counter() - start
-        print(f"  {seconds:7.1f} s  {what} (per namespace, 16 at once)", flush=True)
-        return seconds
+        targets = [[str(self.work / f"{t}.yaml") if args[-1] == "-f" else t] for t in teams]
+        return kubectl_at_once(self.kubeconfig, args, targets, f"{what} (per namespace, 16 at once)")
 
     def run(self) -> dict[str, Run]:
         runs: dict[str, list[Run]] = defaultdict(list)
@@ -312,6 +297,26 @@ class Bench:
         self.write_spec(with_apps=False)
         runs["remove"].append(self.meshinstall("up", "scale", "--yes"))
         runs["kubectl remove"].append(Run(self.per_namespace(["delete", "--wait", "-f"], "kubectl delete --wait")))
+
+
+def kubectl_at_once(kubeconfig: str, args: list[str], targets: list[list[str]], what: str) -> float:
+    """`kubectl ARGS TARGET` for every target, 16 at once; the wall time (exits with kubectl's error if one fails)."""
+    start = time.perf_counter()
+    with ThreadPoolExecutor(16) as pool:
+        runs = list(
+            pool.map(
+                lambda target: subprocess.run(
+                    ["kubectl", "--kubeconfig", kubeconfig, *args, *target], capture_output=True, text=True
+                ),
+                targets,
+            )
+        )
+    failed = [r.stderr for r in runs if r.returncode]
+    if failed:
+        sys.exit(f"kubectl {args[0]} failed: {failed[0]}")
+    seconds = time.perf_counter() - start
+    print(f"  {seconds:7.1f} s  {what}", flush=True)
+    return seconds
 
 
 def _median(runs: list[Run]) -> Run:

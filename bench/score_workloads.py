@@ -25,14 +25,13 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale import APP_KINDS, MESHINSTALL, Run, _median, _stream, _twin, header, spec, timed  # noqa: E402
+from scale import APP_KINDS, MESHINSTALL, Run, _median, _stream, _twin, header, kubectl_at_once, spec, timed  # noqa: E402
 
 ROUNDS = 3
 ADDED = 100
@@ -156,22 +155,7 @@ class TeamAdd:
             if what == "deployments"
             else [[str(self.work / f"group-{i}.yaml")] for i in range(len(self.groups))]
         )
-        start = time.perf_counter()
-        with ThreadPoolExecutor(GROUPS) as pool:
-            done = list(
-                pool.map(
-                    lambda target: subprocess.run(
-                        ["kubectl", "--kubeconfig", self.kubeconfig, *args, *target], capture_output=True, text=True
-                    ),
-                    targets,
-                )
-            )
-        failed = [r.stderr for r in done if r.returncode]
-        if failed:
-            sys.exit(f"kubectl {args[0]} failed: {failed[0]}")
-        seconds = time.perf_counter() - start
-        print(f"  {seconds:7.1f} s  kubectl {args[0]} ({GROUPS} groups at once)", flush=True)
-        return seconds
+        return kubectl_at_once(self.kubeconfig, args, targets, f"kubectl {args[0]} ({GROUPS} groups at once)")
 
     def write_twins(self) -> None:
         out = subprocess.run(
