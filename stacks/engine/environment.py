@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import UsageError
-from ...schemas.loader import display_name
 from ...schemas.model import Spec, Team
 from ..cluster import kube
 from ..cluster.target import ClusterTarget, spec_namespaces
@@ -123,7 +122,7 @@ class Environment:
     recorded_inputs: Callable[[Recorded], str | None] = lambda state: None  # the last update's fingerprint, opened
     # A team's stack: the namespaces its objects are in, read one by one (its identity reads nothing cluster-wide).
     namespaces: tuple[str, ...] = ()
-    asked_as: str = ""  # the environment as a command names it (its spec file's path), for hints
+    asked_as: str = ""  # the environment as the command named it (Spec.named), for hints
 
     @cached_property
     def stack(self) -> auto.Stack:
@@ -202,7 +201,7 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
             spec, secrets, crds, target, secret, layout, record, adopted
         ),
         lambda state: recorded_inputs(state, secret),
-        asked_as=asked_as(spec),
+        asked_as=spec.named,
     )
     state = read_state(env)
     env.lay_out(upgrade.layout_from(spec, state), upgrade.in_progress(state))
@@ -284,15 +283,10 @@ def open_team(spec: Spec, team: Team, refresh: bool = False, kubeconfig: str | N
         lambda layout, record: fingerprint.team_fingerprint(secret, args, secrets, target),
         lambda state: recorded_inputs(state, secret),
         tuple(team.namespaces),
-        asked_as(spec),
+        spec.named,
     )
     env.lay_out(upgrade.steady(spec, None), None)
     return env
-
-
-def asked_as(spec: Spec) -> str:
-    """The environment as the user's command named it, else its spec's path: a command a hint names then works."""
-    return spec.given_as or display_name(spec.source)
 
 
 def _reading(source: auto.Stack | Environment) -> tuple[Backend | None, Callable[[], auto.Stack]]:

@@ -124,11 +124,10 @@ def test_a_hint_names_the_environment_as_the_command_did(isolated):
 
     from meshinstall import operations
     from meshinstall.operations.steps import cluster_gone
-    from meshinstall.stacks.engine.environment import asked_as
 
     spec = operations.load("environments/dev.yaml")
     assert (spec.named, operations.load("dev").named) == ("environments/dev.yaml", "dev")
-    env = SimpleNamespace(asked_as=asked_as(spec), target=SimpleNamespace(simulated=True))
+    env = SimpleNamespace(asked_as=spec.named, target=SimpleNamespace(simulated=True))
     gone = cluster_gone(env, "the simulated cluster's etcd stopped for 30 s", "up failed after 2 change(s):")
     assert "`meshinstall up environments/dev.yaml` restarts the simulated cluster on its data and finishes" in str(gone)
     assert gone.exit_code == 6
