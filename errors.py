@@ -95,10 +95,14 @@ class EnvironmentLocked(MeshinstallError):
 
 
 class StateBackendUnreachable(MeshinstallError):
-    """The state backend (a PostgreSQL server, a folder) cannot be reached or written; nothing was changed."""
+    """The state backend (a PostgreSQL server, a folder) cannot be reached or written. Found before the engine ran,
+    nothing was changed; when it went away under a running engine, the message says how many changes were made."""
 
     exit_code = 9
-    meaning = "the state backend cannot be reached or written (PostgreSQL down, wrong password, folder not writable); nothing was changed"
+    meaning = (
+        "the state backend cannot be reached or written (PostgreSQL down or restarted, wrong password, folder not "
+        "writable or full); nothing was changed, unless the message says how many changes the engine made first"
+    )
 
 
 class Interrupted(MeshinstallError):

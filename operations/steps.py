@@ -11,7 +11,7 @@ from typing import Any
 
 from ..components import managed_by_selector
 from ..components.manifests.team import TEAM_QUOTA
-from ..errors import ClusterUnreachable, Interrupted, MeshinstallError, UsageError
+from ..errors import ClusterUnreachable, Interrupted, MeshinstallError, StateBackendUnreachable, UsageError
 from ..schemas.model import Spec, Team
 from ..simulator.local_control_plane import stop_pids
 from ..stacks.cluster import kube, recovery
@@ -19,7 +19,9 @@ from ..stacks.cluster.target import ClusterTarget
 from ..stacks.cluster.watch import watching
 from ..stacks.engine import environment, runs, unchanged
 from ..stacks.engine.environment import Environment
+from ..stacks.engine.events import Journal
 from ..stacks.program import releases
+from ..stacks.state.lock import Lease, held
 from ..stacks.state.places import PROJECT, places, stack_name, state_backend
 from . import checks
 from .view import View
@@ -124,20 +126,41 @@ def recover_state(env: Environment, spec: Spec) -> list[str]:
 
 
 def run_engine(view: View, operation: Callable[..., runs.Outcome], env: Environment, **options: Any) -> runs.Outcome:
-    """One engine operation, its events handed to the view's display, its cluster watched beside it: when the cluster
-    stays gone (stacks/cluster/watch.py), the engine is stopped and the run ends with ClusterUnreachable (exit 6),
-    naming what died, in place of a wait without end."""
-    with view.engine() as on_event, watching(env.target, env.stack.workspace.pulumi_command.interrupt) as watch:
+    """One engine operation, its events handed to the view's display, its cluster and its lock watched beside it.
+    When the cluster stays gone (stacks/cluster/watch.py), the engine is stopped and the run ends with
+    ClusterUnreachable (exit 6), naming what died, in place of a wait without end. When the lock is lost (a restart of
+    a PostgreSQL state backend, stacks/state/backend.py `Keeper`), the engine is stopped and the run ends with
+    StateBackendUnreachable (exit 9), saying how many changes it had made."""
+    lease = held()
+    interrupt = env.stack.workspace.pulumi_command.interrupt
+    with view.engine() as on_event, watching(env.target, interrupt) as watch, lease.guarding(interrupt):
+        journal = Journal(on_event)
         try:
-            outcome = operation(env.stack, on_event=on_event, named=env.asked_as, **options)
+            outcome = operation(env.stack, on_event=journal, named=env.asked_as, **options)
         except MeshinstallError as err:
+            if lease.lost or lease.dropped:
+                raise backend_gone(env, lease, journal.changed, str(err)) from err
             gone = watch.gone or watch.missing()  # the engine may fail on its own first, its requests refused
             if gone:
                 raise cluster_gone(env, gone, str(err)) from err
             raise
+    if lease.lost:  # the engine ended its run as the lock went
+        raise backend_gone(env, lease, journal.changed, f"{outcome.operation} ended")
     if watch.gone:  # the engine ended its run as the cluster went
         raise cluster_gone(env, watch.gone, f"{outcome.operation} ended with {outcome.changed} change(s)")
     return outcome
+
+
+def backend_gone(env: Environment, lease: Lease, changed: int, engine: str) -> StateBackendUnreachable:
+    """The error of a run whose state backend went away under it: what happened to the lock, how many changes the
+    engine had made (applied to the cluster; the state records those the server took before it went), what to run."""
+    first = engine.splitlines()[0] if engine else ""
+    what = lease.lost or f"the server dropped {lease.where} (a restart)"
+    stopped = "meshinstall stopped the engine" if lease.lost else "the engine failed"
+    return StateBackendUnreachable(
+        f"{what}: {stopped} after {changed} change(s) to the cluster ({first}); the state records what the server "
+        f"took before it went. `meshinstall up {env.asked_as}` finishes when no other command holds the lock"
+    )
 
 
 def cluster_gone(env: Environment, what: str, engine: str) -> ClusterUnreachable:

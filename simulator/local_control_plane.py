@@ -542,6 +542,15 @@ class LocalControlPlane:
         return text if raw else json.loads(text or "{}")
 
 
+def process_identity(pid: int) -> str | None:
+    """`pid` and when it started (clock ticks since boot): names one process, even after its pid is used again; None
+    when there is no such process."""
+    try:
+        return f"{pid}:{Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[19]}"
+    except (OSError, IndexError):
+        return None
+
+
 def process_running(pid: int) -> bool:
     """Whether `pid` is a live process (not a zombie)."""
     try:

@@ -18,28 +18,43 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import EnvironmentLocked
-from ...simulator.local_control_plane import PROCESSES
+from ...simulator.local_control_plane import PROCESSES, process_identity
 from ..state.backend import Backend
 from . import kube
 
 if TYPE_CHECKING:
     from pulumi import automation as auto
 
+OWNER = "MESHINSTALL_RUN"  # in the engine's environment: the meshinstall process that runs it (`process_identity`)
 STUCK = ("pending-install", "pending-upgrade", "pending-rollback", "failed")
 Confirm = Callable[[str], bool]
 
 
 def stray_engine_processes(pulumi_home: Path) -> list[tuple[int, str]]:
-    """Engine processes of this environment that are not this command's: under the environment's lock, any such
-    process was left by a run that died."""
+    """Engine processes of this environment that a run which died left: not this command's, and started by a
+    meshinstall process that is gone (OWNER, proved by pid and start time on this host). The engine of a command that
+    still runs is never one: EnvironmentLocked names it (a restart of a PostgreSQL state backend can drop a live
+    command's lock)."""
     mine = {os.getpid(), *_descendants(os.getpid())}
-    return [(pid, command) for pid, command in engine_processes(pulumi_home) if pid not in mine]
+    strays = []
+    for pid, command, owner in engine_processes(pulumi_home):
+        if pid in mine:
+            continue
+        if owner and process_identity(int(owner.split(":")[0])) == owner:
+            raise EnvironmentLocked(
+                f"the engine of meshinstall process {owner.split(':')[0]} still runs for this environment ({pid} "
+                f"{command}), though its lock was dropped (a restart of the state backend's server); wait for it to "
+                "end; nothing was changed"
+            )
+        strays.append((pid, command))
+    return strays
 
 
-def engine_processes(pulumi_home: Path) -> list[tuple[int, str]]:
-    """Engine processes of this environment: pulumi and its plugins, known by their PULUMI_HOME. The simulated
-    cluster's processes, started by the engine's cluster provider, inherit the same environment and are not counted."""
-    wanted = f"PULUMI_HOME={pulumi_home}".encode()
+def engine_processes(pulumi_home: Path) -> list[tuple[int, str, str]]:
+    """Engine processes of this environment: pulumi and its plugins, known by their PULUMI_HOME, each with the
+    meshinstall process that started it (OWNER; empty when it does not say). The simulated cluster's processes,
+    started by the engine's cluster provider, inherit the same environment and are not counted."""
+    wanted, owned = f"PULUMI_HOME={pulumi_home}".encode(), f"{OWNER}=".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -51,7 +66,8 @@ def engine_processes(pulumi_home: Path) -> list[tuple[int, str]]:
             continue
         name = os.path.basename(words[0].decode(errors="replace")) if words else ""
         if wanted in environ and name not in PROCESSES:
-            found.append((int(entry.name), " ".join(w.decode(errors="replace") for w in words if w)[:120]))
+            owner = next((v[len(owned) :].decode() for v in environ if v.startswith(owned)), "")
+            found.append((int(entry.name), " ".join(w.decode(errors="replace") for w in words if w)[:120], owner))
     return found
 
 

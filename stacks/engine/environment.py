@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import UsageError
 from ...schemas.model import Spec, Team
-from ..cluster import kube
+from ...simulator.local_control_plane import process_identity
+from ..cluster import kube, recovery
 from ..cluster.target import ClusterTarget, spec_namespaces
 from ..program import gateway_api, releases, upgrade
 from ..program.args import team_workloads_args
@@ -67,6 +68,8 @@ def engine_env(place: Places, secret: str, backend_password: str | None = None, 
         | {
             "TMPDIR": private_tmp(place.root),
             "PULUMI_HOME": str(place.pulumi_home),
+            # which meshinstall process runs this engine: its engine is never taken for a dead run's while it lives
+            recovery.OWNER: process_identity(os.getpid()) or str(os.getpid()),
             "PULUMI_BACKEND_URL": place.backend_url,
             "PULUMI_CONFIG_PASSPHRASE": secret,
             "PULUMI_SKIP_UPDATE_CHECK": "true",

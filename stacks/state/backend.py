@@ -3,8 +3,10 @@
 - `file://FOLDER`: the lock is an `flock` on `FOLDER/.meshinstall/locks/<env>.lock`, which the kernel drops when its
   holder ends, however it ends. Every checkout that reaches the folder shares it.
 - `postgres://`: the lock is a session advisory lock, which the server drops when its holder's connection ends
-  (however the holder ends), and a row of `meshinstall_locks` names the holder. The password comes from
-  `state.password`, or libpq's `PGPASSWORD`/`PGPASSFILE`; never from the URL.
+  (however the holder ends), and a row of `meshinstall_locks` names the holder, with its heartbeat. A restart of the
+  server drops the lock too, under a live holder: its `Keeper` takes it again, and a command that comes in between
+  finds the row naming a holder that still runs and is refused. The password comes from `state.password`, or
+  libpq's `PGPASSWORD`/`PGPASSFILE`; never from the URL.
 - `s3://`: the lock is the checkout's own (`.meshinstall/locks/`); the engine's lock in the bucket keeps out a
   second writer from elsewhere.
 
@@ -19,6 +21,7 @@ import base64
 import hashlib
 import json
 import os
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -29,12 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import EnvironmentLocked, StateBackendUnreachable
-from .lock import Holder, environment_lock, holder_of, holder_record
+from .lock import Holder, Lease, environment_lock, holder_of, holder_record, leased
 
 STALE_AFTER = 3600  # seconds: an engine lock this old on another host is taken as a dead run's
 ENGINE_TABLE = "pulumi_state"  # the engine's table unless the URL says `?table=`
 LOCK_TABLE = "meshinstall_locks"
 SCHEMA_LOCK = 0x6D657368  # "mesh": serializes the creation of LOCK_TABLE
+BEAT = 5.0  # seconds between a PostgreSQL lock holder's heartbeats
+FRESH = 60.0  # seconds: a holder whose lock a restart dropped is taken as alive while its heartbeat is this recent
+RETAKE_WITHIN = 20.0  # seconds a holder whose lock a restart dropped tries to take it again before it stops its engine
 
 
 @dataclass(frozen=True)
@@ -205,16 +211,7 @@ class PostgresBackend(Backend):
         import psycopg
 
         try:
-            with psycopg.connect(
-                self.conninfo,
-                password=self.password,
-                autocommit=True,
-                connect_timeout=10,
-                application_name="meshinstall",
-                keepalives_idle=30,
-                keepalives_interval=10,
-                keepalives_count=3,
-            ) as db:
+            with self.session() as db:
                 yield db
         except psycopg.Error as err:
             raise StateBackendUnreachable(
@@ -227,42 +224,114 @@ class PostgresBackend(Backend):
             hashlib.sha256(f"meshinstall/{self.table}/{environment}".encode()).digest()[:8], "big", signed=True
         )
 
+    def session(self) -> Any:
+        """A new session with the server (psycopg's errors are the caller's)."""
+        import psycopg
+
+        return psycopg.connect(
+            self.conninfo,
+            password=self.password,
+            autocommit=True,
+            connect_timeout=10,
+            application_name="meshinstall",
+            keepalives_idle=30,
+            keepalives_interval=10,
+            keepalives_count=3,
+        )
+
     @contextmanager
-    def lock(self, environment: str) -> Iterator[None]:
+    def lock(self, environment: str) -> Iterator[Lease]:
+        """The environment's advisory lock, kept by a `Keeper` beside the command (its heartbeat, and the lock taken
+        again when a restart of the server drops it)."""
         with self.connect() as db:
             self._create_lock_table(db)
-            key = self._key(environment)
-            if not db.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
-                holder = self._wait_for_holder(db, environment, key)
-                raise EnvironmentLocked(
-                    f"{environment} is busy: another meshinstall command holds its lock in {self.where}"
-                    f"{f' ({holder})' if holder else ''}; wait for it to end"
-                )
-            db.execute(
-                f"INSERT INTO {LOCK_TABLE} VALUES (%s, %s, pg_backend_pid()) ON CONFLICT (environment) DO UPDATE "
-                "SET holder = EXCLUDED.holder, backend_pid = EXCLUDED.backend_pid",
-                (environment, json.dumps(holder_record())),
+            self._take(db, environment)
+            keeper = Keeper(self, environment, db)
+            with leased(keeper.lease):
+                try:
+                    yield keeper.lease
+                finally:
+                    keeper.release()
+
+    def _take(self, db: Any, environment: str) -> None:
+        """Take the environment's lock on session `db` and write its row; EnvironmentLocked when another session holds
+        it, or when the row names another holder that lost its lock to a restart of the server and still runs (its
+        process on this host, or its heartbeat within FRESH seconds)."""
+        key = self._key(environment)
+        if not db.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+            holder = self._wait_for_holder(db, environment, key)
+            raise EnvironmentLocked(
+                f"{environment} is busy: another meshinstall command holds its lock in {self.where}"
+                f"{f' ({holder})' if holder else ''}; wait for it to end"
             )
-            try:
-                yield
-            finally:
-                db.execute(
-                    f"DELETE FROM {LOCK_TABLE} WHERE environment = %s AND backend_pid = pg_backend_pid()",
-                    (environment,),
-                )
+        row = db.execute(
+            f"SELECT holder, extract(epoch FROM now() - beat) FROM {LOCK_TABLE} WHERE environment = %s",
+            (environment,),
+        ).fetchone()
+        previous = Holder.of(row[0]) if row else None
+        if previous is not None:
+            alive, silent = previous.alive(), float(row[1])
+            if alive or (alive is None and silent < FRESH):
                 db.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                proof = "its process runs" if alive else f"its last heartbeat was {silent:.0f} s ago"
+                raise EnvironmentLocked(
+                    f"{environment} is busy: {previous} held its lock in {self.where} until the server dropped it "
+                    f"(a restart), and still runs ({proof}); wait for it to end"
+                )
+        db.execute(
+            f"INSERT INTO {LOCK_TABLE} (environment, holder, backend_pid) VALUES (%s, %s, pg_backend_pid()) "
+            "ON CONFLICT (environment) DO UPDATE SET holder = EXCLUDED.holder, backend_pid = EXCLUDED.backend_pid, "
+            "beat = now()",
+            (environment, json.dumps(holder_record())),
+        )
+
+    def retake(self, db: Any, environment: str) -> tuple[bool, str | None]:
+        """Take the environment's lock again on a new session `db`, after the server dropped this process's: (True,
+        None) when taken, its row still naming this process; (False, None) while another session holds it and the
+        row still names this process (a second command, about to refuse since this one runs); else (False, who took
+        it), and the lock is lost."""
+        row = db.execute(f"SELECT holder FROM {LOCK_TABLE} WHERE environment = %s", (environment,)).fetchone()
+        holder = Holder.of(row[0]) if row else None
+        if holder is None or not holder.is_me():
+            return False, str(holder) if holder else "a command that has ended since"
+        if not db.execute("SELECT pg_try_advisory_lock(%s)", (self._key(environment),)).fetchone()[0]:
+            return False, None
+        db.execute(
+            f"UPDATE {LOCK_TABLE} SET backend_pid = pg_backend_pid(), beat = now() WHERE environment = %s",
+            (environment,),
+        )
+        return True, None
+
+    def beat(self, db: Any, environment: str) -> None:
+        """The holder's heartbeat, on its lock's session (psycopg's error when the session is gone)."""
+        db.execute(
+            f"UPDATE {LOCK_TABLE} SET beat = now() WHERE environment = %s AND backend_pid = pg_backend_pid()",
+            (environment,),
+        )
+
+    def release(self, db: Any, environment: str) -> None:
+        db.execute(
+            f"DELETE FROM {LOCK_TABLE} WHERE environment = %s AND backend_pid = pg_backend_pid()", (environment,)
+        )
+        db.execute("SELECT pg_advisory_unlock(%s)", (self._key(environment),))
 
     @staticmethod
     def _create_lock_table(db: Any) -> None:
         """Create `meshinstall_locks` once: two first commands at the same moment take turns (a bare CREATE TABLE IF
-        NOT EXISTS is not safe against a concurrent one), and an existing table needs no CREATE right."""
-        if db.execute("SELECT to_regclass(%s)", (LOCK_TABLE,)).fetchone()[0] is not None:
+        NOT EXISTS is not safe against a concurrent one), and an existing table needs no CREATE right. A table made
+        before the heartbeat gains its `beat` column."""
+        has_beat = db.execute(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = 'beat'", (LOCK_TABLE,)
+        ).fetchone()[0]
+        if has_beat:
             return
         with db.transaction():
             db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             db.execute(
-                f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (environment TEXT PRIMARY KEY, holder JSON NOT NULL, backend_pid INT NOT NULL)"
+                f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (environment TEXT PRIMARY KEY, holder JSON NOT NULL, "
+                "backend_pid INT NOT NULL, beat TIMESTAMPTZ NOT NULL DEFAULT now())"
             )
+            db.execute(f"ALTER TABLE {LOCK_TABLE} ADD COLUMN IF NOT EXISTS beat TIMESTAMPTZ NOT NULL DEFAULT now()")
 
     def _holder_now(self, db: Any, environment: str, key: int) -> tuple[bool, Holder | None]:
         """Whether the lock is held, and its holder once the holder has written its row."""
@@ -335,6 +404,78 @@ class PostgresBackend(Backend):
         with self.connect() as db:
             version = db.execute("SHOW server_version").fetchone()[0]
         return f"PostgreSQL {version.split()[0]} at {self.where}"
+
+
+class Keeper:
+    """Keeps a PostgreSQL lock while its command runs: a heartbeat every BEAT seconds on the lock's session (the row's
+    `beat`, which tells a command on another host that the holder lives). When the server drops the session (a
+    restart drops its advisory locks with it, and a second command could then take the lock while this one's engine
+    runs), the keeper takes the lock again on a new session, if no one took it in between; when another command took
+    it, or the server is not back within RETAKE_WITHIN seconds, the lease is lost, and the engine under it is
+    stopped (operations/steps.py `run_engine`)."""
+
+    def __init__(self, backend: PostgresBackend, environment: str, db: Any) -> None:
+        self.backend, self.environment, self.db = backend, environment, db
+        self.lease = Lease(f"{environment}'s lock in PostgreSQL at {backend.where}")
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._keep, name="lock-keeper", daemon=True)
+        self._thread.start()
+
+    def _keep(self) -> None:
+        import psycopg
+
+        while not self._done.wait(BEAT):
+            try:
+                self.backend.beat(self.db, self.environment)
+            except psycopg.Error as err:
+                if self._done.is_set():
+                    return
+                self.lease.dropped += 1
+                self._retake(_first_line(err))
+                if self.lease.lost:
+                    return
+
+    def _retake(self, why: str) -> None:
+        """The session is gone: take the lock again on a new one, or lose the lease."""
+        import psycopg
+
+        deadline = time.monotonic() + RETAKE_WITHIN
+        while not self._done.is_set() and time.monotonic() < deadline:
+            try:
+                db = self.backend.session()
+            except psycopg.Error:
+                self._done.wait(1.0)
+                continue
+            try:
+                taken, other = self.backend.retake(db, self.environment)
+            except psycopg.Error:
+                taken, other = False, None
+            if taken:
+                self.db.close()
+                self.db = db
+                return
+            db.close()
+            if other:
+                return self.lease.lose(f"the server dropped {self.lease.where} ({why}), and {other} took it")
+            self._done.wait(1.0)
+        if not self._done.is_set():
+            self.lease.lose(
+                f"the server dropped {self.lease.where} ({why}) and was not back within {RETAKE_WITHIN:.0f} s"
+            )
+
+    def release(self) -> None:
+        """Stop the heartbeat and release the lock. A session the server dropped released it already."""
+        import psycopg
+
+        self._done.set()
+        self._thread.join()
+        try:
+            if not self.lease.lost:
+                self.backend.release(self.db, self.environment)
+        except psycopg.Error:
+            pass
+        finally:
+            self.db.close()
 
 
 def readable(url: str, password: str | None) -> Backend | None:

@@ -1,6 +1,9 @@
 """One writer per environment: the `flock` every changing command holds (stacks/state/backend.py says where), and who
 holds it. The kernel drops it when its holder ends, however it ends, so it is never stale. Held, it also proves that
 any lock the Pulumi engine left for this stack on this host belongs to a run that is gone.
+
+A lock held is a `Lease`. A lock in a database can be lost under its holder (a restart of the server drops a session's
+locks); the lease then says so, and whoever runs the engine under it (operations/steps.py `run_engine`) stops it.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,6 +52,9 @@ class Holder:
         except (ValueError, TypeError, KeyError):
             return None
 
+    def is_me(self) -> bool:
+        return self.pid == os.getpid() and self.host == socket.gethostname()
+
     def alive(self) -> bool | None:
         """Whether the holder still runs: None when it is on another host and cannot be checked from here."""
         if self.host != socket.gethostname():
@@ -63,8 +71,60 @@ class Holder:
         return f"{what}{where} (pid {self.pid}, since {self.since}, {state})"
 
 
+class Lease:
+    """The environment's lock as this command holds it. `dropped` counts the times its database dropped it (a restart
+    of the server), each then taken again or lost; `lost` says why, once it is lost for good: another command took
+    it, or the database did not come back. A `flock` is never dropped."""
+
+    def __init__(self, where: str = "") -> None:
+        self.where = where
+        self.lost: str | None = None
+        self.dropped = 0
+        self._stops: list[Callable[[], object]] = []
+        self._mutex = threading.Lock()
+
+    @contextmanager
+    def guarding(self, stop: Callable[[], object]) -> Iterator[Lease]:
+        """For the block, `stop` is called when the lease is lost (at once, if it already is)."""
+        with self._mutex:
+            self._stops.append(stop)
+            lost = self.lost
+        if lost:
+            stop()
+        try:
+            yield self
+        finally:
+            with self._mutex:
+                self._stops.remove(stop)
+
+    def lose(self, why: str) -> None:
+        with self._mutex:
+            self.lost = why
+            stops = list(self._stops)
+        for stop in stops:
+            stop()
+
+
+HELD: ContextVar[Lease | None] = ContextVar("held", default=None)  # the lease of the lock this command holds
+
+
+def held() -> Lease:
+    """The lease of the lock this command holds (one never lost when it holds none)."""
+    return HELD.get() or Lease()
+
+
 @contextmanager
-def environment_lock(root: Path, environment: str) -> Iterator[None]:
+def leased(lease: Lease) -> Iterator[Lease]:
+    """Make `lease` the one `HELD` gives for the block."""
+    token = HELD.set(lease)
+    try:
+        yield lease
+    finally:
+        HELD.reset(token)
+
+
+@contextmanager
+def environment_lock(root: Path, environment: str) -> Iterator[Lease]:
     """Hold the environment's lock for the block; EnvironmentLocked, naming the holder, when another has it."""
     path = root / "locks" / f"{environment}.lock"
     try:
@@ -82,7 +142,8 @@ def environment_lock(root: Path, environment: str) -> Iterator[None]:
             ) from None
         _write(handle)
         try:
-            yield
+            with leased(Lease(str(path))) as lease:
+                yield lease
         finally:
             handle.truncate(0)
             fcntl.flock(handle, fcntl.LOCK_UN)

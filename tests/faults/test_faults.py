@@ -507,7 +507,7 @@ def test_a_crash_during_the_helm_installs_is_cleared_by_the_next_up(dev):
     and a Helm release in the middle of its install are left; `up` says what it clears, then converges."""
     running = dev.start("up", "dev", "--yes")
     running.wait_for(helm_release_done)
-    engine_processes = [pid for pid, _ in recovery.engine_processes(dev.dot / "pulumi-home")]
+    engine_processes = [pid for pid, _, _ in recovery.engine_processes(dev.dot / "pulumi-home")]
     for pid in [running.process.pid, *engine_processes]:
         os.kill(pid, signal.SIGKILL)
     running.finish()

@@ -11,6 +11,7 @@ import base64
 import getpass
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -45,7 +46,11 @@ def postgres() -> Iterator[dict[str, str]]:
         [str(ROOT / "scripts" / "postgres.sh"), "start"], env=env, capture_output=True, text=True, check=True
     ).stdout.strip()
     try:
-        yield {"url": url, "password_file": str(folder / "server" / "password")}
+        yield {
+            "url": url,
+            "password_file": str(folder / "server" / "password"),
+            "data": str(folder / "server" / "data"),
+        }
     finally:
         subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "stop"], env=env, check=False)
         shutil.rmtree(folder, ignore_errors=True)
@@ -243,7 +248,7 @@ def test_a_lock_a_killed_run_left_is_named_by_doctor_and_cleared_by_unlock(team)
         assert running.process.poll() is None and time.monotonic() < deadline, "".join(running.lines)
         time.sleep(0.2)
     engine_processes = [
-        pid for pid, _ in recovery.engine_processes(alice.folder / "environments" / ".meshinstall" / "pulumi-home")
+        pid for pid, _, _ in recovery.engine_processes(alice.folder / "environments" / ".meshinstall" / "pulumi-home")
     ]
     for pid in [running.process.pid, *engine_processes]:
         os.kill(pid, signal.SIGKILL)
@@ -273,6 +278,131 @@ def test_a_lock_a_killed_run_left_is_named_by_doctor_and_cleared_by_unlock(team)
     assert converged.returncode == 0, converged.stdout + converged.stderr
     again = alice.run("up", "dev", "--yes")
     assert again.returncode == 0 and "up: 0 change(s)" in again.stdout, again.stdout + again.stderr
+
+
+def pg_ctl(postgres: dict[str, str], *args: str) -> None:
+    """The server's own control, as its owner (the `postgres` user under root): `restart`, `stop`, `start`; the port
+    and options stay those it was started with."""
+    binary = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))[-1]
+    owner = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+    log = ["-l", str(Path(postgres["data"]).parent / "postgres.log")]
+    # its output not captured: the server it starts would hold the pipe open
+    subprocess.run(
+        [*owner, str(binary), "-D", postgres["data"], *log, "-w", "-m", "fast", *args],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def applying(running: Running, changes: int = 10) -> None:
+    """Wait until the command's engine has made `changes` changes."""
+    deadline = time.monotonic() + 300
+    while sum(" done " in line and "refresh" not in line for line in running.lines) < changes:
+        assert running.process.poll() is None and time.monotonic() < deadline, "".join(running.lines)
+        time.sleep(0.2)
+
+
+def a_checkout_on(postgres: dict[str, str], folder: Path, table: str, kubeconfig: Path) -> Checkout:
+    return Checkout(
+        folder,
+        {"backend": f"{postgres['url']}&table={table}", "password": {"fromFile": postgres["password_file"]}},
+        kubeconfig,
+    )
+
+
+def test_a_restart_of_postgresql_under_a_running_up_lets_no_second_writer_in(postgres, tmp_path, cluster):
+    """The server's restart drops the running `up`'s advisory lock. A second `up` from the same checkout must not take
+    the environment, nor stop the first one's engine as a dead run's: it is refused, naming the first, which takes its
+    lock again and finishes."""
+    alice = a_checkout_on(postgres, tmp_path / "alice", "state_restarted", cluster)
+    try:
+        first = alice.start("up", "dev", "--yes")
+        applying(first)
+        pg_ctl(postgres, "restart")
+        second = alice.run("up", "dev", "--yes")
+        said = second.stdout + second.stderr
+        assert second.returncode == 8, said
+        assert (
+            f"`meshinstall up dev --yes` on {ME} (pid {first.process.pid}" in said
+            and "until the server dropped it (a restart), and still runs" in said
+        ), said
+        assert "stopping" not in said and "Traceback" not in said, said
+        code, output, _ = first.finish()
+        assert code == 0 and "up: " in output, output[-3000:]
+        again = alice.run("up", "dev", "--yes")
+        assert again.returncode == 0 and "up: 0 change(s)" in again.stdout, again.stdout + again.stderr
+    finally:
+        alice.run("destroy", "dev", "--yes")
+
+
+def test_postgresql_gone_longer_than_a_restart_stops_the_up_with_exit_9_saying_what_it_changed(
+    postgres, tmp_path, cluster
+):
+    """Stopped for longer than the holder waits to take its lock again (RETAKE_WITHIN), the server takes the run with
+    it: exit 9, saying how many changes reached the cluster; the next `up` finishes and the one after has nothing to
+    do."""
+    from meshinstall.stacks.state.backend import RETAKE_WITHIN
+
+    alice = a_checkout_on(postgres, tmp_path / "alice", "state_stopped", cluster)
+    try:
+        running = alice.start("up", "dev", "--yes")
+        applying(running)
+        pg_ctl(postgres, "stop")
+        try:
+            code, output, _ = running.finish(timeout=int(RETAKE_WITHIN) + 240)
+        finally:
+            pg_ctl(postgres, "start")
+        assert code == 9, output[-3000:]
+        message = output[output.rindex("error: ") :]
+        changed = re.search(r"after (\d+) change\(s\) to the cluster", message)
+        assert changed and int(changed.group(1)) >= 10, message
+        assert "dev's lock in PostgreSQL at" in message and "`meshinstall up dev` finishes" in message, message
+        assert "Traceback" not in output, output
+        converged = alice.run("up", "dev", "--yes")
+        assert converged.returncode == 0, converged.stdout + converged.stderr
+        again = alice.run("up", "dev", "--yes")
+        assert again.returncode == 0 and "up: 0 change(s)" in again.stdout, again.stdout + again.stderr
+    finally:
+        alice.run("destroy", "dev", "--yes")
+
+
+def test_a_holder_on_another_host_is_alive_while_its_heartbeat_is_fresh(postgres):
+    """A row left by a holder whose lock a restart dropped: on another host (its process cannot be seen), its heartbeat
+    decides. Fresh, the lock is refused, saying so; a minute silent, the holder is taken as gone."""
+    import psycopg
+
+    from meshinstall.errors import EnvironmentLocked
+    from meshinstall.stacks.state.backend import FRESH, LOCK_TABLE, PostgresBackend
+
+    password = Path(postgres["password_file"]).read_text().strip()
+    backend = PostgresBackend(postgres["url"], password)
+    with backend.lock("elsewhere"):
+        pass  # the table exists
+    holder = {
+        "pid": 4242,
+        "host": "ci-runner-7",
+        "user": "ci",
+        "since": "2026-12-07 10:00:00 UTC",
+        "command": "meshinstall up dev",
+    }
+    with psycopg.connect(
+        postgres["url"].replace("postgres://", "postgresql://"), password=password, autocommit=True
+    ) as db:
+        for silent, refused in ((5, True), (FRESH + 5, False)):
+            db.execute(
+                f"INSERT INTO {LOCK_TABLE} VALUES (%s, %s, 1, now() - make_interval(secs => %s)) ON CONFLICT (environment) "
+                "DO UPDATE SET holder = EXCLUDED.holder, backend_pid = 1, beat = EXCLUDED.beat",
+                ("elsewhere", json.dumps(holder), silent),
+            )
+            if refused:
+                with pytest.raises(EnvironmentLocked) as err, backend.lock("elsewhere"):
+                    pass
+                assert "`meshinstall up dev` on ci@ci-runner-7 (pid 4242" in str(err.value), err.value
+                assert "its last heartbeat was 5 s ago" in str(err.value), err.value
+            else:
+                with backend.lock("elsewhere"):
+                    row = db.execute(f"SELECT holder FROM {LOCK_TABLE} WHERE environment = 'elsewhere'").fetchone()
+                    assert row[0]["pid"] == os.getpid(), row
 
 
 def test_first_commands_at_the_same_moment_create_the_lock_table_once(postgres):
