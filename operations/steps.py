@@ -89,6 +89,7 @@ def exclusive(spec: Spec, view: View, team: str | None = None) -> Iterator[None]
     its engine processes and the engine's lock."""
     place, backend, name = places(spec, team), state_backend(spec), stack_name(spec, team)
     with backend.lock(name):
+        backend.check_writable(PROJECT, name)  # a full disk stops the command here, before anything is cleared
         strays = recovery.stray_engine_processes(place.pulumi_home)
         if strays:
             view.notice(
@@ -148,7 +149,21 @@ def run_engine(view: View, operation: Callable[..., runs.Outcome], env: Environm
         raise backend_gone(env, lease, journal.changed, f"{outcome.operation} ended")
     if watch.gone:  # the engine ended its run as the cluster went
         raise cluster_gone(env, watch.gone, f"{outcome.operation} ended with {outcome.changed} change(s)")
+    for warning in [*outcome.warnings, *retention(env, outcome.operation)]:
+        view.notice(f"warning: {warning}")
     return outcome
+
+
+def retention(env: Environment, operation: str) -> list[str]:
+    """After a run that wrote the state: its history and backups pruned to what the backend keeps
+    (stacks/state/backend.py KEEP); a failure to prune is a warning, never the run's failure."""
+    if operation == "preview" or env.backend is None:
+        return []
+    try:
+        env.backend.prune(PROJECT, env.name)
+    except (OSError, StateBackendUnreachable) as err:
+        return [f"the history and backups of {env.name} beyond those kept could not be removed: {err}"]
+    return []
 
 
 def backend_gone(env: Environment, lease: Lease, changed: int, engine: str) -> StateBackendUnreachable:

@@ -20,8 +20,9 @@ from conftest import ROOT
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from meshinstall.cli.main import EXIT_CODES
-from meshinstall.errors import EngineFailed, EnvironmentLocked, Interrupted, UsageError
+from meshinstall.errors import EngineFailed, EnvironmentLocked, Interrupted, StateBackendUnreachable, UsageError
 from meshinstall.simulator import LocalClusterConfig, LocalControlPlane
+from meshinstall.simulator.local_control_plane import process_identity
 from meshinstall.stacks.cluster import recovery
 from meshinstall.stacks.engine import runs
 from meshinstall.stacks.engine.events import Interrupts, Journal, failure
@@ -194,6 +195,9 @@ def test_a_state_file_cut_short_is_unreadable_and_names_its_backup(tmp_path):
     assert state_file.latest("absent", None) is None
 
 
+NO_EVENT = {"res_outputs_event": None, "res_op_failed_event": None, "diagnostic_event": None}
+
+
 def _error(text: str) -> Exception:
     from pulumi.automation._cmd import CommandResult
     from pulumi.automation.errors import create_command_error
@@ -206,6 +210,11 @@ def _error(text: str) -> Exception:
     [
         ("error: constructing secrets manager: incorrect passphrase", UsageError, "the passphrase does not decrypt"),
         ("error: could not deserialize deployment: unexpected end of JSON input", EngineFailed, ".json.bak"),
+        (
+            "error: write /state/.pulumi/stacks/meshinstall/dev.json: no space left on device",
+            StateBackendUnreachable,
+            "the disk is full (no space left on device) after 0 change(s) to the cluster",
+        ),
     ],
 )
 def test_known_engine_failures_become_one_line_causes_with_a_hint(stderr, kind, words):
@@ -240,6 +249,60 @@ def test_a_failed_run_names_its_failed_resources_and_their_errors_not_the_tail_o
         str(err)
         == "up failed after 0 change(s):\n  kubernetes:helm.sh/v3:Release istio-ingressgateway: cannot re-use a name that is still in use"
     )
+
+
+def test_an_update_that_completed_before_its_backup_failed_is_a_success_with_a_warning(own_interrupt_handlers):
+    """The engine saves the state, then its history entry and backup; a full disk at that point failed the command
+    ("up failed" and the engine's raw output) though `history` and `status` said the update succeeded."""
+    stack = SimpleNamespace(
+        name="dev", workspace=SimpleNamespace(pulumi_command=SimpleNamespace(interrupt=lambda: False))
+    )
+    backup = "error: saving backup: write /s/.pulumi/backups/meshinstall/dev/dev.1.json: no space left on device"
+
+    def completed(journal: Journal) -> None:
+        journal(SimpleNamespace(**NO_EVENT, summary_event=SimpleNamespace(resource_changes={"update": 2})))
+        raise _error(backup)
+
+    journal = runs._operation(stack, "up", completed, None)
+    assert journal.warnings == [
+        "the update is complete and its state saved, but its backup copy of the state could not be written "
+        "(saving backup: write /s/.pulumi/backups/meshinstall/dev/dev.1.json: no space left on device)"
+    ]
+
+    def failed_before_the_end(journal: Journal) -> None:  # no summary: the update did not complete
+        raise _error(backup)
+
+    with pytest.raises(StateBackendUnreachable):
+        runs._operation(stack, "up", failed_before_the_end, None)
+
+
+def test_an_engine_whose_meshinstall_still_runs_is_never_taken_for_a_dead_runs(tmp_path):
+    """Under a lock that a restart of PostgreSQL dropped, a second command found the first one's engine by its
+    PULUMI_HOME and stopped it as a dead run's. The engine names the meshinstall process that runs it."""
+    home = tmp_path / "pulumi-home"
+    starter = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # the engine, not a child of this process (a second command's): started through a shell that leaves it behind
+    owner = {"PULUMI_HOME": str(home), recovery.OWNER: process_identity(starter.pid)}
+    engine = int(
+        subprocess.run(
+            ["sh", "-c", f"{sys.executable} -c 'import time; time.sleep(60)' >/dev/null 2>&1 & echo $!"],
+            env={**os.environ, **owner},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    try:
+        try:
+            with pytest.raises(EnvironmentLocked, match=f"the engine of meshinstall process {starter.pid} still runs"):
+                recovery.stray_engine_processes(home)
+        finally:
+            starter.kill()
+            starter.wait()
+        # its meshinstall gone, the engine is a dead run's
+        assert [pid for pid, _ in recovery.stray_engine_processes(home)] == [engine]
+    finally:
+        os.kill(engine, signal.SIGKILL)
 
 
 def test_an_interrupt_says_how_many_changes_were_made_and_a_second_what_is_left():

@@ -1,4 +1,5 @@
-"""MI003: the state backend answers (a PostgreSQL server's version), is writable, and is not locked: by a
+"""MI003: the state backend answers (a PostgreSQL server's version), can take an update (a folder with room for it,
+or a table this user may write), and is not locked: by a
 meshinstall command (named), or by the engine's lock of a live run or a stale one (stacks/state/backend.py)."""
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ class StateBackend(Check):
                 url,
                 str(err),
                 "start the server or fix state.backend, and its password (state.password, or PGPASSWORD/PGPASSFILE)",
+            )
+        try:
+            backend.check_writable(PROJECT, name)
+        except StateBackendUnreachable as err:
+            return self.failed(
+                where, str(err), "free space where the state is, or fix its permissions or state.backend"
             )
         if holder and holder.pid != os.getpid():
             return self.failed(where, f"{name} is being changed by {holder}", "wait for that command to end")

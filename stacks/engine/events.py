@@ -15,7 +15,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...errors import EngineFailed, EnvironmentLocked, Interrupted, MeshinstallError, UsageError
+from ...errors import (
+    EngineFailed,
+    EnvironmentLocked,
+    Interrupted,
+    MeshinstallError,
+    StateBackendUnreachable,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from pulumi import automation as auto
@@ -44,6 +51,13 @@ KNOWN_CAUSES: tuple[tuple[str, type[MeshinstallError], str, str], ...] = (
         "the backend keeps the previous state beside it as <stack>.json.bak: see `meshinstall repair {env}`",
     ),
     (
+        "no space left on device",
+        StateBackendUnreachable,
+        "the disk is full (no space left on device) after {changed} change(s) to the cluster; the state records what "
+        "was written before",
+        "free space where the state is (state.backend), then `meshinstall up {env}` finishes",
+    ),
+    (
         "the stack is currently locked",
         EnvironmentLocked,
         "the engine's lock on the stack is held",
@@ -61,6 +75,7 @@ class Journal:
     failed: dict[str, list[str]] = field(default_factory=dict)
     # resources per operation (create, same, ...), from the last event
     summary: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, event: auto.EngineEvent) -> None:
@@ -145,6 +160,27 @@ def finished_anyway(operation: str, env: str, journal: Journal) -> Interrupted:
     )
 
 
+# What the engine's file and PostgreSQL backends write after an update completed and its state was saved (pulumi's
+# backend/diy `apply`): the error, and what it means to the user.
+AFTER_THE_UPDATE = {
+    "saving backup: ": "its backup copy of the state could not be written",
+    "saving update info: ": "its entry in the history could not be written",
+}
+
+
+def completed_anyway(err: auto.errors.CommandError, journal: Journal) -> str | None:
+    """The warning for an update that completed and was saved, whose history entry or backup the backend then failed
+    to write (a full disk): the run is a success, not "up failed"; None for any other failure."""
+    text = str(err)
+    if journal.failed or not journal.summary:
+        return None
+    for needle, what in AFTER_THE_UPDATE.items():
+        if needle in text:
+            cause = text[text.index(needle) :].splitlines()[0]
+            return f"the update is complete and its state saved, but {what} ({cause})"
+    return None
+
+
 def failure(
     operation: str, env: str, err: auto.errors.CommandError, journal: Journal, interrupts: Interrupts
 ) -> MeshinstallError:
@@ -161,7 +197,7 @@ def failure(
     text = str(err)
     for needle, kind, message, hint in KNOWN_CAUSES:
         if needle in text:
-            return kind(f"{operation}: {message} (hint: {hint.format(env=env)})")
+            return kind(f"{operation}: {message.format(changed=journal.changed)} (hint: {hint.format(env=env)})")
     causes = journal.causes()
     if causes:
         return EngineFailed(f"{operation} failed after {journal.changed} change(s):\n  " + "\n  ".join(causes))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..state.lock import holder_record
 from ..state.recorded import RECORDING_OUTPUTS
 from .environment import engine_call, read_state
-from .events import EventHandler, Journal, cancel_on_interrupt, failure, finished_anyway
+from .events import EventHandler, Journal, cancel_on_interrupt, completed_anyway, failure, finished_anyway
 
 if TYPE_CHECKING:
     from pulumi import automation as auto
@@ -36,6 +36,7 @@ class Outcome:
     changes: Mapping[str, int]
     outputs: Mapping[str, Any] = field(default_factory=dict)
     result: str = "succeeded"
+    warnings: tuple[str, ...] = ()  # what went wrong around an operation that succeeded (a backup not written)
 
     @property
     def changed(self) -> int:
@@ -66,7 +67,10 @@ def _operation(
         try:
             run(journal)
         except auto.errors.CommandError as err:
-            raise failure(operation, named or stack.name, err, journal, interrupts) from err
+            warning = completed_anyway(err, journal)
+            if warning is None or interrupts.count:
+                raise failure(operation, named or stack.name, err, journal, interrupts) from err
+            journal.warnings.append(warning)
     if interrupts.count:
         raise finished_anyway(operation, named or stack.name, journal)
     return journal
@@ -130,7 +134,7 @@ def up(
         on_event,
         named,
     )
-    return Outcome("up", journal.summary, read_state(stack).outputs)
+    return Outcome("up", journal.summary, read_state(stack).outputs, warnings=tuple(journal.warnings))
 
 
 def refresh(stack: auto.Stack, on_event: EventHandler | None = None, named: str | None = None) -> Outcome:
@@ -142,7 +146,7 @@ def refresh(stack: auto.Stack, on_event: EventHandler | None = None, named: str 
         on_event,
         named,
     )
-    return Outcome("refresh", journal.summary)
+    return Outcome("refresh", journal.summary, warnings=tuple(journal.warnings))
 
 
 def destroy(stack: auto.Stack, on_event: EventHandler | None = None, named: str | None = None) -> Outcome:
@@ -154,7 +158,7 @@ def destroy(stack: auto.Stack, on_event: EventHandler | None = None, named: str 
         on_event,
         named,
     )
-    return Outcome("destroy", journal.summary)
+    return Outcome("destroy", journal.summary, warnings=tuple(journal.warnings))
 
 
 def status(stack: auto.Stack) -> dict[str, Any]:

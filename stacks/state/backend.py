@@ -18,6 +18,7 @@ the engine's table) is left behind by a run killed together with its engine: `en
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -38,6 +39,10 @@ STALE_AFTER = 3600  # seconds: an engine lock this old on another host is taken 
 ENGINE_TABLE = "pulumi_state"  # the engine's table unless the URL says `?table=`
 LOCK_TABLE = "meshinstall_locks"
 SCHEMA_LOCK = 0x6D657368  # "mesh": serializes the creation of LOCK_TABLE
+# What the backend keeps of an environment's past (pruned after each update): the newest 100 entries of its history
+# (`meshinstall history`), and the newest 10 copies of its state in the history ("checkpoint") and as backups
+KEEP = {"history": 100, "checkpoint": 10, "backup": 10}
+MIN_FREE = 16 * 2**20  # bytes: the least free space a state folder needs for an update (a platform's state is ~3 MB)
 BEAT = 5.0  # seconds between a PostgreSQL lock holder's heartbeats
 FRESH = 60.0  # seconds: a holder whose lock a restart dropped is taken as alive while its heartbeat is this recent
 RETAKE_WITHIN = 20.0  # seconds a holder whose lock a restart dropped tries to take it again before it stops its engine
@@ -118,6 +123,15 @@ class Backend:
     def remove(self, lock: EngineLock) -> None:
         raise NotImplementedError
 
+    def check_writable(self, project: str, stack: str) -> None:
+        """StateBackendUnreachable when an update could not write its state here (a full disk, a read-only folder, no
+        right to write the engine's table); checked before anything is cleared or applied."""
+
+    def prune(self, project: str, stack: str) -> int:
+        """Remove the stack's history entries and copies of its state beyond those KEEP says; how many files (or rows)
+        went."""
+        return 0
+
     def describe(self) -> str:
         """What the backend is, checked: reachable, writable, its server's version (StateBackendUnreachable if not)."""
         return self.url
@@ -169,6 +183,44 @@ class FileBackend(Backend):
             return str(path), None
         except OSError as err:
             raise StateBackendUnreachable(f"the state {path} cannot be read: {err.strerror}") from err
+
+    def check_writable(self, project: str, stack: str) -> None:
+        state = self.folder / ".pulumi" / "stacks" / project / f"{stack}.json"
+        existing = next((p for p in (self.folder / ".pulumi", self.folder, *self.folder.parents) if p.is_dir()), None)
+        if existing is None:
+            raise StateBackendUnreachable(f"no folder of {self.folder} exists: fix state.backend")
+        probe = existing / f".meshinstall-write-check-{os.getpid()}"
+        try:
+            with open(probe, "wb") as file:  # a full disk may still take an empty file: write a block, and sync it
+                file.write(b"\0" * 65536)
+                file.flush()
+                os.fsync(file.fileno())
+        except OSError as err:
+            raise StateBackendUnreachable(
+                f"the state folder {existing} cannot be written ({err.strerror}): free space there, or fix its "
+                "permissions or state.backend; nothing was changed"
+            ) from err
+        finally:
+            with contextlib.suppress(OSError):  # never made on a read-only file system
+                probe.unlink(missing_ok=True)
+        size = state.stat().st_size if state.is_file() else 0
+        needed, free = max(3 * size, MIN_FREE), _free_bytes(existing)
+        if free < needed:
+            raise StateBackendUnreachable(
+                f"the state folder {existing} has {free / 2**20:.1f} MiB free, and an update writes up to "
+                f"{needed / 2**20:.1f} MiB there (the state, its copy in the history, its backup): free space there, "
+                "or move state.backend; nothing was changed"
+            )
+
+    def prune(self, project: str, stack: str) -> int:
+        history = self.folder / ".pulumi" / "history" / project / stack
+        backups = self.folder / ".pulumi" / "backups" / project / stack
+        doomed = beyond_retention(
+            [str(path) for folder in (history, backups) if folder.is_dir() for path in folder.iterdir()], stack
+        )
+        for path in doomed:
+            Path(path).unlink(missing_ok=True)
+        return len(doomed)
 
     def describe(self) -> str:
         existing = next((p for p in (self.folder, *self.folder.parents) if p.exists()), None)
@@ -400,6 +452,38 @@ class PostgresBackend(Backend):
             return f"{self.where} table {self.table}", None
         return f"{self.where} table {self.table} key {row[0]}", base64.b64decode(row[1] or "")
 
+    def check_writable(self, project: str, stack: str) -> None:
+        with self.connect() as db:
+            if db.execute("SELECT to_regclass(%s)", (self.table,)).fetchone()[0] is None:
+                allowed = db.execute("SELECT has_schema_privilege(current_schema(), 'CREATE')").fetchone()[0]
+            else:
+                allowed = db.execute(
+                    "SELECT has_table_privilege(%s, 'INSERT') AND has_table_privilege(%s, 'UPDATE') "
+                    "AND has_table_privilege(%s, 'DELETE')",
+                    (self.table,) * 3,
+                ).fetchone()[0]
+        if not allowed:
+            raise StateBackendUnreachable(
+                f"the user of PostgreSQL at {self.where} may not write the table {self.table}: grant it INSERT, UPDATE "
+                "and DELETE there (or CREATE on the schema, for the first update); nothing was changed"
+            )
+
+    def prune(self, project: str, stack: str) -> int:
+        with self.connect() as db:
+            if db.execute("SELECT to_regclass(%s)", (self.table,)).fetchone()[0] is None:
+                return 0
+            keys = [
+                key
+                for (key,) in db.execute(
+                    f"SELECT key FROM {self.table} WHERE key LIKE %s OR key LIKE %s",
+                    (f"%.pulumi/history/{project}/{stack}/%", f"%.pulumi/backups/{project}/{stack}/%"),
+                ).fetchall()
+            ]
+            doomed = beyond_retention(keys, stack)
+            if doomed:
+                db.execute(f"DELETE FROM {self.table} WHERE key = ANY(%s)", (doomed,))
+        return len(doomed)
+
     def describe(self) -> str:
         with self.connect() as db:
             version = db.execute("SHOW server_version").fetchone()[0]
@@ -485,6 +569,34 @@ def readable(url: str, password: str | None) -> Backend | None:
     if url.startswith(("postgres://", "postgresql://")):
         return PostgresBackend(url, password)
     return None
+
+
+def _free_bytes(folder: Path) -> int:
+    stats = os.statvfs(folder)
+    return stats.f_bavail * stats.f_frsize
+
+
+def beyond_retention(keys: list[str], stack: str) -> list[str]:
+    """Of a stack's history and backups (files or keys), those beyond the newest KEEP entries of each kind."""
+    found: dict[str, list[tuple[int, str]]] = {kind: [] for kind in KEEP}
+    for key in keys:
+        kind, stamp = _kind_and_stamp(key.rsplit("/", 1)[-1], stack)
+        if kind in KEEP:
+            found[kind].append((stamp, key))
+    return [key for kind, entries in found.items() for _, key in sorted(entries, reverse=True)[KEEP[kind] :]]
+
+
+def _kind_and_stamp(name: str, stack: str) -> tuple[str, int]:
+    """What the engine named a file of a stack's history (`<stack>-<ns>.history.json`, `<stack>-<ns>.checkpoint.json`)
+    or backups (`<stack>.<ns>.json`), and its time in ns; ("", 0) for any other name."""
+    if name.startswith(f"{stack}-"):
+        stamp, _, rest = name[len(stack) + 1 :].partition(".")
+        kind = rest.split(".")[0]
+    elif name.startswith(f"{stack}."):
+        stamp, kind = name[len(stack) + 1 :].partition(".")[0], "backup"
+    else:
+        return "", 0
+    return (kind, int(stamp)) if stamp.isdigit() else ("", 0)
 
 
 def _high(key: int) -> int:

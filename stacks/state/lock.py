@@ -140,7 +140,13 @@ def environment_lock(root: Path, environment: str) -> Iterator[Lease]:
             raise EnvironmentLocked(
                 f"{environment} is busy: another meshinstall command holds its lock{f' ({holder})' if holder else ''}; wait for it to end"
             ) from None
-        _write(handle)
+        try:
+            _write(handle)
+        except OSError as err:
+            raise StateBackendUnreachable(
+                f"the lock {path} cannot be written ({err.strerror}): free space there, or fix its permissions; "
+                "nothing was changed"
+            ) from err
         try:
             with leased(Lease(str(path))) as lease:
                 yield lease

@@ -14,6 +14,7 @@ See tests/faults/README.md for the matrix and its outcomes.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -480,6 +481,87 @@ def test_secrets_are_encrypted_at_rest_in_the_simulated_clusters_etcd(dev):
 
 
 # --- destroy, and crashes during the Helm installs --------------------------------------------------------------
+
+
+@contextmanager
+def small_disk(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted at `folder` for the block (root only: CI runs as root)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def gateway_replicas(n: int) -> Callable[[dict], None]:
+    return lambda data: data["mesh"].setdefault("ingressGateway", {}).update(replicas=n)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs, which needs root (CI runs as root)")
+def test_a_disk_full_as_the_backup_is_written_leaves_a_completed_update_with_a_warning(dev):
+    """Issue 28, item 3: the engine saves the state, then its history entry and a backup. A full disk at the backup
+    failed the command with "up failed" and the engine's raw output, though the update had succeeded."""
+    dev.converges()
+    backups = dev.dot / "state" / ".pulumi" / "backups" / "meshinstall" / "dev"
+    try:
+        with small_disk(backups, "64k"):  # the state (megabytes) does not fit: the backup is where the disk is full
+            dev.edit(gateway_replicas(2))
+            up = dev.run("up", "dev", "--yes")
+            said = up.stdout + up.stderr
+            assert up.returncode == 0, said
+            assert "up: 1 change(s)" in up.stdout, said
+            assert (
+                "warning: the update is complete and its state saved, but its backup copy of the state could not be "
+                "written (saving backup: "
+                in up.stderr
+                and "no space left on device)" in up.stderr
+            ), said
+            assert "up failed" not in said and len(said) < 20_000, said
+            history = json.loads(dev.run("history", "dev", "--json").stdout)["updates"]
+            assert history[0]["result"] == "succeeded", history[0]
+    finally:
+        dev.edit(gateway_replicas(1))
+    dev.converges()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs, which needs root (CI runs as root)")
+def test_a_full_state_folder_is_exit_9_before_anything_is_cleared_or_applied(dev, tmp_path):
+    """Issue 28, item 3: a state folder on a full disk. `doctor`'s MI003 says so; `up` exits 9 (not the engine's
+    exit 5) and clears nothing, not even what a dead run left (here the engine's lock of a dead process)."""
+    dev.converges()
+    state = dev.dot / "state"
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lock = state / ".pulumi" / "locks" / "organization" / "meshinstall" / "dev" / "left-by-a-dead-run.json"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(json.dumps({"pid": dead.pid, "username": "root", "hostname": os.uname().nodename}))
+    used = sum(path.stat().st_size for path in state.rglob("*") if path.is_file())
+    with small_disk(tmp_path / "small", f"{used // 1024 + 4096}k") as small:
+        shutil.copytree(state, small, dirs_exist_ok=True)
+        subprocess.run(["mount", "--bind", str(small), str(state)], check=True)
+        try:
+            with open(small / "filler", "wb") as filler:  # the disk fills up
+                with contextlib.suppress(OSError):
+                    while True:
+                        filler.write(b"\0" * 65536)
+                        filler.flush()
+            doctor = dev.run("doctor", "dev")
+            assert doctor.returncode == 4, doctor.stdout
+            mi003 = doctor.stdout[doctor.stdout.index("MI003") :].split("\n")[0:3]
+            assert "cannot be written (No space left on device)" in " ".join(mi003), doctor.stdout
+            dev.edit(gateway_replicas(2))
+            up = dev.run("up", "dev", "--yes")
+            said = up.stdout + up.stderr
+            assert up.returncode == 9, said
+            assert "cannot be written (No space left on device)" in up.stderr and "nothing was changed" in up.stderr
+            assert "removed" not in said and "cleared" not in said and "running the engine" not in said, said
+            assert lock.exists(), "nothing is cleared by a command that cannot write"
+        finally:
+            subprocess.run(["umount", "-l", str(state)], check=False)
+            dev.edit(gateway_replicas(1))
+    lock.unlink()
+    dev.converges()
 
 
 def test_sigkill_of_destroy_in_the_middle(dev):

@@ -285,10 +285,25 @@ def pg_ctl(postgres: dict[str, str], *args: str) -> None:
     and options stay those it was started with."""
     binary = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))[-1]
     owner = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
-    log = ["-l", str(Path(postgres["data"]).parent / "postgres.log")]
+    server = Path(postgres["data"]).parent
+    log = ["-l", str(server / "postgres.log")]
+    # as scripts/postgres.sh starts it (a restart keeps the options by itself)
+    port = (server / "port").read_text().strip()
+    options = ["-o", f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={server}"]
     # its output not captured: the server it starts would hold the pipe open
     subprocess.run(
-        [*owner, str(binary), "-D", postgres["data"], *log, "-w", "-m", "fast", *args],
+        [
+            *owner,
+            str(binary),
+            "-D",
+            postgres["data"],
+            *log,
+            "-w",
+            "-m",
+            "fast",
+            *args,
+            *(options if "start" in args else []),
+        ],
         check=True,
         stdout=subprocess.DEVNULL,
     )
