@@ -40,6 +40,8 @@ def preview(
     decision = decide(opened, view, refresh, "preview")
     if decision is None:
         return None
+    if not opened.target.simulated:  # a plan against a cluster that cannot be read would show every object created
+        checks.require(checks.run("doctor", spec.source, spec, only=frozenset({"MI005"})), view)
     outcome = run_engine(
         view, runs.preview, opened, refresh=decision.refreshes(refresh), expect_no_changes=expect_no_changes
     )

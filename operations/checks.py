@@ -14,10 +14,17 @@ from ..stacks.program.upgrade import MeshLayout
 from .view import View
 
 
-def run(phase: str, env: str | Path, spec: Spec | None = None, skip: frozenset[str] = frozenset()) -> runner.Report:
-    """Every check of `phase` for the environment `env` (a name or a spec path), on `spec` when it is loaded."""
+def run(
+    phase: str,
+    env: str | Path,
+    spec: Spec | None = None,
+    skip: frozenset[str] = frozenset(),
+    only: frozenset[str] | None = None,
+) -> runner.Report:
+    """Every check of `phase` (or those of `only`) for the environment `env` (a name or a spec path), on `spec` when
+    it is loaded."""
     ctx = runner.context_for(resolve_environment(str(env)), spec=spec)
-    return runner.run(phase, ctx, {i for i in runner.load_all() if i not in skip})
+    return runner.run(phase, ctx, {i for i in runner.load_all() if i not in skip and (only is None or i in only)})
 
 
 def verdict(report: runner.Report) -> VerificationFailed | None:

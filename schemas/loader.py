@@ -19,6 +19,16 @@ Path_ = tuple[str | int, ...]
 
 MAX_NODES = 100_000  # bounds alias expansion ("billion laughs")
 MAX_BYTES = 5_000_000
+# Collections nested in one another, checked before the YAML is composed: a real spec nests a few levels, and the
+# composer recurses once per level (a libyaml measured elsewhere crashed the process at 25,000 nested `[`).
+MAX_DEPTH = 200
+OPENS = (
+    yaml.FlowSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.BlockMappingStartToken,
+)
+CLOSES = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
 AMBIGUOUS_BOOLEANS = re.compile(r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
 INT = re.compile(r"^[-+]?[0-9]+$")
 HEX = re.compile(r"^0x[0-9a-fA-F]+$")
@@ -339,9 +349,34 @@ def parse_file(path: Path) -> Document:
     return parse_text(text, name)
 
 
+def too_deep(text: str) -> tuple[int, int] | None:
+    """Where the text's collections nest deeper than MAX_DEPTH (line, column), from the scanner's tokens, which do not
+    recurse; None when they do not, or when the scanner stops first (the composer then says why)."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH and len(text) <= 2 * MAX_DEPTH * MAX_DEPTH:
+        return None  # too few brackets to nest that deep in flow, too short to indent that deep in blocks
+    depth = 0
+    try:
+        for token in yaml.scan(text, Loader=yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):
+            if isinstance(token, OPENS):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return token.start_mark.line + 1, token.start_mark.column + 1
+            elif isinstance(token, CLOSES):
+                depth -= 1
+    except yaml.YAMLError:
+        return None
+    return None
+
+
 def parse_text(text: str, name: str) -> Document:
     """Parse YAML text that claims to be from file `name`."""
     doc = Document(data=None, files=(name,))
+    deep = too_deep(text)
+    if deep:
+        doc.problems.append(
+            SpecProblem(name, *deep, "$", f"the YAML nests more than {MAX_DEPTH} levels deep", "flatten the document")
+        )
+        return doc
     try:
         nodes = list(yaml.compose_all(text, Loader=_composer(text)))
     except yaml.MarkedYAMLError as err:

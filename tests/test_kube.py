@@ -241,7 +241,7 @@ def test_a_token_user_sends_its_token_and_the_server_is_verified(tmp_path, api_s
 
 
 def test_an_exec_user_gets_its_token_from_the_program_it_names(tmp_path, api_server):
-    """As EKS's and GKE's kubeconfigs do (`aws eks get-token`): the Kubernetes client's loader runs the program."""
+    """As EKS's and GKE's kubeconfigs do (`aws eks get-token`): meshinstall runs the program, as client-go would."""
     url, ca, _, _ = api_server
     plugin = tmp_path / "get-token"
     plugin.write_text(
@@ -254,6 +254,31 @@ def test_an_exec_user_gets_its_token_from_the_program_it_names(tmp_path, api_ser
         {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin), "interactiveMode": "Never"}},
     )
     assert kube.get(kube.connect(kubeconfig, None), "/version")["authorization"] == "Bearer from-exec"
+
+
+def test_a_credential_plugin_that_never_answers_is_a_config_error_in_bounded_time(tmp_path, monkeypatch):
+    """Issue 28: `doctor` hung silently (killed at 200 s) on a kubeconfig whose plugin never returned."""
+    monkeypatch.setattr(kube, "EXEC_TIMEOUT", 1.0)
+    plugin = tmp_path / "login"
+    plugin.write_text("#!/bin/sh\nsleep 600\n")
+    plugin.chmod(0o755)
+    hangs = _kubeconfig(tmp_path / "hangs.yaml", {"server": "https://127.0.0.1:1"}, {"exec": {"command": str(plugin)}})
+    with pytest.raises(kube.ConfigError, match=r"\(`.*login`\) did not answer within 1 s"):
+        kube.connect(hangs, None)
+    # a plugin that fails, one that is missing, and one that says nothing usable: each says so
+    plugin.write_text("#!/bin/sh\necho 'error: the SSO session has expired' >&2\nexit 1\n")
+    with pytest.raises(kube.ConfigError, match="failed with exit 1: error: the SSO session has expired"):
+        kube.connect(hangs, None)
+    missing = _kubeconfig(
+        tmp_path / "missing.yaml",
+        {"server": "https://127.0.0.1:1"},
+        {"exec": {"command": "no-such-plugin", "installHint": "install no-such-plugin from the vendor"}},
+    )
+    with pytest.raises(kube.ConfigError, match="cannot run: No such file or directory; install no-such-plugin"):
+        kube.connect(missing, None)
+    plugin.write_text("#!/bin/sh\necho not-json\n")
+    with pytest.raises(kube.ConfigError, match="gave no ExecCredential status"):
+        kube.connect(hangs, None)
 
 
 def test_a_kubeconfig_without_the_named_context_says_which(tmp_path):

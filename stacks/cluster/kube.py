@@ -6,9 +6,9 @@ ApiClient and models with it, still took 0.25 s (stop 23). The reads and writes 
 checks, the recovery of a dead run, the look for others' changes) use these instead, and so do `verify`'s checks
 (through checks/base.py's `Context`).
 
-A kubeconfig user with client certificates, a token, a token file or a user name and password is read here; one whose
-credentials come from a program (`exec`, as EKS and GKE write them) or an `auth-provider` is loaded by the Kubernetes
-client's own loader, which runs them.
+A kubeconfig user with client certificates, a token, a token file or a user name and password is read here. One whose
+credentials come from a program (`exec`, as EKS and GKE write them) gets them from that program, run here within
+EXEC_TIMEOUT; one with an `auth-provider` is loaded by the Kubernetes client's own loader.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import base64
 import functools
 import json
 import os
+import signal
 import ssl
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v
 METADATA = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json"
 MERGE_PATCH = "application/merge-patch+json"
 CONNECT_TIMEOUT = 10.0  # seconds; a read waits as long as the caller's timeout (none by default)
+EXEC_TIMEOUT = 30.0  # seconds a kubeconfig's credential plugin (`exec`) may take to answer
 RETRIES = 1  # one more try on a refused or reset connection, as the client was configured for doctor's checks
 
 
@@ -96,7 +99,7 @@ def connect(kubeconfig: str, context: str | None) -> Client:
         stamp = os.stat(kubeconfig).st_mtime_ns
     except OSError as err:
         raise ConfigError(f"cannot read the kubeconfig {kubeconfig}: {err}") from err
-    return _native(kubeconfig, context, stamp) or _by_the_client(kubeconfig, context)
+    return _native(kubeconfig, context, stamp) or _by_a_program(kubeconfig, context)
 
 
 @functools.lru_cache(maxsize=8)
@@ -112,18 +115,22 @@ def _native(kubeconfig: str, context: str | None, stamp: int) -> Client | None:
         raise ConfigError(f"the kubeconfig {kubeconfig} is not a valid kubeconfig: {err}") from err
 
 
-def _from(config: dict[str, Any], kubeconfig: str, context: str | None) -> Client | None:
+def _from(config: dict[str, Any], kubeconfig: str, context: str | None, run_exec: bool = False) -> Client | None:
+    """The client of the kubeconfig's context; None for a user whose credentials a program gives, unless `run_exec`
+    (then the program is run, within EXEC_TIMEOUT)."""
     name = context or config.get("current-context")
     if not name:
         raise ConfigError(f"the kubeconfig {kubeconfig} has no current-context, and none was given")
     chosen = _entry(config, "contexts", name, kubeconfig, "context")
     cluster = _entry(config, "clusters", chosen.get("cluster"), kubeconfig, "cluster")
     user = _entry(config, "users", chosen.get("user"), kubeconfig, "user") if chosen.get("user") else {}
-    if "exec" in user or "auth-provider" in user:
+    if "auth-provider" in user or ("exec" in user and not run_exec):
         return None
     if not cluster.get("server"):
         raise ConfigError(f"the cluster of context {name} in {kubeconfig} has no server")
     base = Path(kubeconfig).parent
+    if "exec" in user:
+        user = {**user, **_exec_credential(user["exec"], cluster, base, kubeconfig)}
     tls = _tls(cluster, user, base) if cluster["server"].startswith("https") else None
     return _client(
         cluster["server"].rstrip("/"),
@@ -183,8 +190,84 @@ def _authorization(user: dict[str, Any], base: Path) -> str | None:
     return None
 
 
+def _by_a_program(kubeconfig: str, context: str | None) -> Client:
+    """A user whose credentials a program (`exec`) gives: meshinstall runs it, bounded in time (the Kubernetes client's
+    loader waits on it for good, and `doctor` hung silently on a plugin that never answered); an `auth-provider` is
+    left to the Kubernetes client's loader."""
+    try:
+        config = yaml.safe_load(Path(kubeconfig).read_text(encoding="utf-8")) or {}
+        client = _from(config, kubeconfig, context, run_exec=True)
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot read the kubeconfig {kubeconfig}: {err}") from err
+    except (AttributeError, TypeError, ValueError) as err:
+        raise ConfigError(f"the kubeconfig {kubeconfig} is not a valid kubeconfig: {err}") from err
+    return client or _by_the_client(kubeconfig, context)
+
+
+def _exec_credential(plugin: dict[str, Any], cluster: dict[str, Any], base: Path, kubeconfig: str) -> dict[str, str]:
+    """Run a kubeconfig's credential plugin as client-go does (the ExecCredential protocol, not interactive) within
+    EXEC_TIMEOUT seconds; the user's `token` or client certificate from its answer. ConfigError when it fails, says
+    nothing usable, or does not answer in time."""
+    command = str(plugin.get("command") or "")
+    if not command:
+        raise ConfigError(f"the credential plugin of {kubeconfig} names no command")
+    if "/" in command and not os.path.isabs(command):  # relative to the kubeconfig's folder, as client-go has it
+        command = str(base / command)
+    api_version = str(plugin.get("apiVersion") or "client.authentication.k8s.io/v1")
+    spec: dict[str, Any] = {"interactive": False}
+    if plugin.get("provideClusterInfo"):
+        spec["cluster"] = {
+            key: cluster[name]
+            for key, name in (("server", "server"), ("certificate-authority-data", "certificate-authority-data"))
+            if cluster.get(name)
+        }
+    variables = {str(v.get("name")): str(v.get("value", "")) for v in plugin.get("env") or [] if isinstance(v, dict)}
+    info = {"apiVersion": api_version, "kind": "ExecCredential", "spec": spec}
+    try:
+        plugin_process = subprocess.Popen(
+            [command, *[str(a) for a in plugin.get("args") or []]],
+            env={**os.environ, **variables, "KUBERNETES_EXEC_INFO": json.dumps(info)},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a plugin that does not answer is stopped with what it started
+        )
+    except OSError as err:
+        hint = plugin.get("installHint") or "install it, or fix the kubeconfig's `exec.command`"
+        raise ConfigError(
+            f"the credential plugin of {kubeconfig} (`{command}`) cannot run: {err.strerror}; {hint}"
+        ) from err
+    try:
+        stdout, stderr = plugin_process.communicate(timeout=EXEC_TIMEOUT)
+    except subprocess.TimeoutExpired as err:
+        os.killpg(plugin_process.pid, signal.SIGKILL)
+        plugin_process.communicate()
+        raise ConfigError(
+            f"the credential plugin of {kubeconfig} (`{command}`) did not answer within {EXEC_TIMEOUT:.0f} s: "
+            "run it by hand to see what it waits for (a login?)"
+        ) from err
+    answer = subprocess.CompletedProcess(plugin_process.args, plugin_process.returncode, stdout, stderr)
+    if answer.returncode != 0:
+        said = (answer.stderr.decode(errors="replace").strip().splitlines() or [""])[-1][:200]
+        raise ConfigError(
+            f"the credential plugin of {kubeconfig} (`{command}`) failed with exit {answer.returncode}: {said}"
+        )
+    try:
+        status = json.loads(answer.stdout)["status"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"the credential plugin of {kubeconfig} (`{command}`) gave no ExecCredential status") from err
+    if status.get("token"):
+        return {"token": str(status["token"])}
+    if status.get("clientCertificateData") and status.get("clientKeyData"):
+        return {
+            "client-certificate-data": base64.b64encode(str(status["clientCertificateData"]).encode()).decode(),
+            "client-key-data": base64.b64encode(str(status["clientKeyData"]).encode()).decode(),
+        }
+    raise ConfigError(f"the credential plugin of {kubeconfig} (`{command}`) gave neither a token nor a certificate")
+
+
 def _by_the_client(kubeconfig: str, context: str | None) -> Client:
-    """A user whose credentials a program or an auth provider gives: the Kubernetes client's loader runs it."""
+    """A user whose credentials an auth provider gives: the Kubernetes client's loader runs it."""
     from kubernetes import client, config
 
     configuration = client.Configuration()

@@ -76,6 +76,19 @@ def test_deep_nesting_is_a_clear_error(tmp_path, monkeypatch):
         assert "nested too deeply" in err or "maximum nesting depth" in err
 
 
+def test_nesting_is_bounded_before_the_yaml_is_composed(tmp_path, monkeypatch):
+    """The bound is checked on the scanner's tokens (which do not recurse), before the composer (which does), in flow
+    and block style, with the line and column where it is passed."""
+    monkeypatch.chdir(tmp_path)
+    flow = "metadata: {name: x}\ncluster: " + "[" * 300 + "]" * 300 + "\n"
+    block = "metadata: {name: x}\ncluster:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 300))
+    for text, where in ((flow, "deep.yaml:2:209"), (block, "deep.yaml:202:")):
+        (tmp_path / "deep.yaml").write_text(text)
+        code, _, err = run("validate", "deep.yaml")
+        assert code == 3, err
+        assert where in err and "the YAML nests more than 200 levels deep (flatten the document)" in err, err
+
+
 @pytest.mark.parametrize("limit", ["0", "-5", "99999999999999999999999"])
 def test_history_refuses_a_limit_out_of_range_before_anything_runs(isolated, limit):
     code, _, err = run("history", "dev", "--limit", limit)
@@ -131,3 +144,21 @@ def test_a_hint_names_the_environment_as_the_command_did(isolated):
     gone = cluster_gone(env, "the simulated cluster's etcd stopped for 30 s", "up failed after 2 change(s):")
     assert "`meshinstall up environments/dev.yaml` restarts the simulated cluster on its data and finishes" in str(gone)
     assert gone.exit_code == 6
+
+
+@pytest.mark.parametrize("kubeconfig", ["not: [a kubeconfig", "apiVersion: v1\nkind: Config\n", "clusters: 7\n"])
+def test_preview_on_a_cluster_it_cannot_read_fails_like_doctor(isolated, monkeypatch, kubeconfig):
+    """Issue 28, item 4: `preview` on an `existing` cluster with a garbage kubeconfig exited 0 showing 119 creates,
+    with no word that the cluster could not be read."""
+    spec = yaml.safe_load((isolated / "environments" / "dev.yaml").read_text())
+    spec["cluster"] = {"provider": "existing"}
+    (isolated / "environments" / "dev.yaml").write_text(yaml.safe_dump(spec))
+    (isolated / "kubeconfig").write_text(kubeconfig)
+    monkeypatch.setenv("KUBECONFIG", str(isolated / "kubeconfig"))
+    monkeypatch.setenv("MESHINSTALL_PASSPHRASE", "hostile")
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    code, out, err = run("preview", "dev")
+    assert code == 4, out + err
+    assert "MI005" in out + err and "the cluster is reachable" in out + err, out + err
+    assert "change(s)" not in out + err, out + err
