@@ -182,9 +182,11 @@ def holder_record() -> dict[str, object]:
 
 
 def _write(handle: IO[str]) -> None:
-    handle.truncate(0)
-    handle.write(json.dumps(holder_record()))
-    handle.flush()
+    """The holder's record, written past the file object's buffer: on a full disk the write fails here, and nothing is
+    left in a buffer to fail again when the file is closed."""
+    handle.seek(0)
+    os.ftruncate(handle.fileno(), 0)
+    os.pwrite(handle.fileno(), json.dumps(holder_record()).encode(), 0)
 
 
 def _wait_for_holder(handle: IO[str]) -> Holder | None:

@@ -146,6 +146,7 @@ def test_a_hint_names_the_environment_as_the_command_did(isolated):
     assert gone.exit_code == 6
 
 
+@pytest.mark.needs_pulumi
 @pytest.mark.parametrize("kubeconfig", ["not: [a kubeconfig", "apiVersion: v1\nkind: Config\n", "clusters: 7\n"])
 def test_preview_on_a_cluster_it_cannot_read_fails_like_doctor(isolated, monkeypatch, kubeconfig):
     """Issue 28, item 4: `preview` on an `existing` cluster with a garbage kubeconfig exited 0 showing 119 creates,
