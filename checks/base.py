@@ -253,9 +253,13 @@ class Check:
                     f"the API server answered {err.status} {err.reason}",
                     "check the cluster and the kubeconfig's rights (MI005, MI006)",
                 )
-            return self.failed(
-                self.target, f"could not check: {type(err).__name__}: {err}", "run `meshinstall doctor` for the cause"
+            # never "run doctor for the cause": this may be doctor; say what can be done about it
+            hint = (
+                f"meshinstall could not use {err.filename}: check that it exists and that this user may read and write it"
+                if isinstance(err, OSError) and err.filename
+                else f"an error of meshinstall's own in {self.id}: please report it with this output"
             )
+            return self.failed(self.target, f"could not check: {type(err).__name__}: {err}", hint)
 
     @property
     def target(self) -> str:

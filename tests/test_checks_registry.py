@@ -65,3 +65,26 @@ def test_checks_run_as_a_pytest_suite_on_testinfra_hosts(tmp_path, environments)
     assert run.returncode == 1, run.stdout
     assert "FAILED" in run.stdout and "test_check[local-MI001]" in run.stdout
     assert "1 failed" in run.stdout and "skipped" in run.stdout
+
+
+def test_a_check_that_cannot_read_a_file_names_it_instead_of_sending_the_user_to_doctor():
+    """Issue 28: MI011, printed by `doctor` itself, hinted "run `meshinstall doctor` for the cause"."""
+    from types import SimpleNamespace
+
+    from meshinstall.checks.base import Check
+
+    class Reads(Check):
+        id, title, phase = "MI099", "reads the state", "doctor"
+
+        def inspect(self, ctx):
+            raise PermissionError(13, "Permission denied", "/srv/state/.pulumi/stacks/meshinstall/dev.json")
+
+    class Breaks(Reads):
+        def inspect(self, ctx):
+            raise KeyError("checkpoint")
+
+    context = SimpleNamespace(spec=object(), cluster_not_running=False, containerless=False)
+    unreadable, broken = Reads().run(context), Breaks().run(context)
+    assert "doctor" not in unreadable.hint and "doctor" not in broken.hint
+    assert unreadable.hint.startswith("meshinstall could not use /srv/state/.pulumi/stacks/meshinstall/dev.json")
+    assert "an error of meshinstall's own in MI099" in broken.hint
