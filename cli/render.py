@@ -8,15 +8,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.live import Live
 from rich.table import Table
 
 from ..errors import SpecProblem
 
 if TYPE_CHECKING:
     from ..checks.runner import Report
-
-OPERATIONS = ("create", "update", "replace", "delete", "same")
+    from ..stacks.engine.runs import Outcome
 
 
 def console(stderr: bool = False) -> Console:
@@ -37,66 +35,44 @@ def as_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, default=str)
 
 
-def summary(out: Console, title: str, changes: Mapping[str, int]) -> None:
-    """A table of resource counts per operation."""
-    table = Table(title=title, show_edge=False)
-    table.add_column("operation")
-    table.add_column("resources", justify="right")
-    for op in sorted(changes, key=lambda o: OPERATIONS.index(o) if o in OPERATIONS else 99):
-        table.add_row(op, str(changes[op]))
-    out.print(table)
+# An operation's changes once done
+DONE_WORDS = {
+    "create": "created",
+    "update": "updated",
+    "replace": "replaced",
+    "delete": "deleted",
+    "import": "imported",
+}
+
+
+def outcome_line(outcome: Outcome) -> str:
+    """`up: 3 change(s): 2 created, 1 updated; 45 unchanged; 12.4 s`: the Kubernetes objects and Helm releases (the
+    engine's own count when it gave none), in a preview's words for a preview."""
+    counts = outcome.objects or outcome.changes
+    changes = [(op, counts[op]) for op in DONE_WORDS if counts.get(op)]
+    line = f"{outcome.operation}: {sum(n for _, n in changes)} change(s)"
+    if changes:
+        preview = outcome.operation == "preview"
+        line += ": " + ", ".join(f"{n} to {op}" if preview else f"{n} {DONE_WORDS[op]}" for op, n in changes)
+    if counts.get("same"):
+        line += f"; {counts['same']} unchanged"
+    if outcome.seconds:
+        line += f"; {outcome.seconds:.1f} s"
+    return line
 
 
 def outputs(out: Console, values: Mapping[str, Any]) -> None:
-    """Stack outputs as a two-column table."""
-    table = Table(show_edge=False)
-    table.add_column("output")
-    table.add_column("value")
+    """Stack outputs as `key: value` lines, whole (a table cut them at the terminal's width, and at 80 columns
+    without a terminal); a mapping's entries one per line beneath its key."""
     for key in sorted(values):
         value = values[key]
-        table.add_row(key, value if isinstance(value, str) else json.dumps(value, sort_keys=True))
-    out.print(table)
-
-
-class Progress:
-    """A live per-resource display fed by the engine's events."""
-
-    def __init__(self, out: Console) -> None:
-        self.out = out
-        self.rows: dict[str, tuple[str, str, str]] = {}
-        self.live = Live(self._table(), console=out, refresh_per_second=4, transient=False) if out.is_terminal else None
-
-    def __enter__(self) -> Progress:
-        if self.live:
-            self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.live:
-            self.live.__exit__(*exc)
-
-    def __call__(self, event: Any) -> None:
-        pre, done, failed = event.resource_pre_event, event.res_outputs_event, event.res_op_failed_event
-        for payload, state in ((pre, "running"), (done, "done"), (failed, "failed")):
-            if payload is None:
-                continue
-            meta = payload.metadata
-            if meta.type == "pulumi:pulumi:Stack" or meta.op.value in ("same", "read"):
-                continue
-            name = meta.urn.rsplit("::", 1)[-1]
-            self.rows[meta.urn] = (name, meta.type, f"{meta.op.value} {state}")
-            if self.live:
-                self.live.update(self._table())
-            elif state != "running":
-                self.out.print(f"{meta.op.value:>8} {state:<7} {meta.type} {name}", markup=False)
-
-    def _table(self) -> Table:
-        table = Table(show_edge=False)
-        for column in ("resource", "type", "status"):
-            table.add_column(column)
-        for name, kind, state in list(self.rows.values())[-25:]:
-            table.add_row(name, kind, state)
-        return table
+        if isinstance(value, dict) and value:
+            out.print(f"{key}:", markup=False)
+            for inner in sorted(value):
+                shown = value[inner] if isinstance(value[inner], str) else json.dumps(value[inner], sort_keys=True)
+                out.print(f"  {inner}: {shown}", markup=False)
+        else:
+            out.print(f"{key}: {value if isinstance(value, str) else json.dumps(value, sort_keys=True)}", markup=False)
 
 
 MARKS = {"passed": ("√", "green"), "failed": ("×", "red"), "warning": ("‼", "yellow"), "skipped": ("-", "dim")}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..errors import UsageError
 from . import render
 
 if TYPE_CHECKING:  # the command line loads neither the checks nor the engine's side before an operation does
@@ -36,20 +37,34 @@ class TerminalView:
         render.console(stderr=True).print(line, markup=False)
 
     def ask(self, question: str) -> bool:
-        return sys.stdin.isatty() and click.confirm(question, default=False)  # no terminal to ask on: no
+        return sys.stdin.isatty() and click.confirm(question, default=False, err=True)  # no terminal to ask on: no
 
     def confirm(self, question: str) -> None:
-        click.confirm(question, abort=True)
+        self._terminal_for(question)
+        click.confirm(question, abort=True, err=True)  # on the terminal: never into a redirected stdout
 
     def prompt(self, text: str) -> str:
-        return str(click.prompt(text))
+        self._terminal_for(text)
+        return str(click.prompt(text, err=True))
 
-    def engine(self) -> AbstractContextManager[EventHandler | None]:
-        return nullcontext() if self.as_json else self._live()
+    @staticmethod
+    def _terminal_for(question: str) -> None:
+        """A question needs a person at a terminal; without one (CI, a pipe into stdin) the command stops at once,
+        naming what it would have asked, rather than wait or take the silence for an answer."""
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"no terminal to ask on: {question.rstrip('?:')} — run it from a terminal, or with --yes to go on "
+                "without asking; nothing was changed"
+            )
+
+    def engine(self, operation: str) -> AbstractContextManager[EventHandler | None]:
+        return nullcontext() if self.as_json else self._live(operation)
 
     @contextmanager
-    def _live(self) -> Iterator[EventHandler]:
-        with render.Progress(render.console()) as progress:
+    def _live(self, operation: str) -> Iterator[EventHandler]:
+        from .progress import EngineProgress
+
+        with EngineProgress(render.console(), operation) as progress:
             yield progress
 
     def outcome(self, outcome: Outcome, engine_skipped: str = "") -> None:
@@ -61,6 +76,7 @@ class TerminalView:
                         "operation": outcome.operation,
                         "result": outcome.result,
                         "changes": outcome.changes,
+                        "objects": outcome.objects,
                         "outputs": outcome.outputs,
                         **extra,
                     }
@@ -70,7 +86,7 @@ class TerminalView:
         out = render.console()
         if engine_skipped:
             out.print(f"{engine_skipped}: the engine was not started", markup=False)
-        render.summary(out, f"{outcome.operation}: {outcome.changed} change(s)", outcome.changes)
+        out.print(render.outcome_line(outcome), markup=False)
         if outcome.outputs:
             render.outputs(out, outcome.outputs)
 

@@ -38,7 +38,10 @@ def verdict(report: runner.Report) -> VerificationFailed | None:
 
 
 def require(report: runner.Report, view: View) -> None:
-    """Inside a run: show what did not pass and stop there when a check failed."""
+    """Inside a run: one line of the phase's outcome (`verify: 11 passed, 4 skipped`); what did not pass, and a stop
+    there when a check failed."""
+    counts = ", ".join(f"{n} {status}" for status, n in report.counts().items() if n)
+    view.say(f"{report.phase}: {counts or 'no checks'}")
     failure = verdict(report)
     if failure:
         view.checks(report)

@@ -134,7 +134,11 @@ def run_engine(view: View, operation: Callable[..., runs.Outcome], env: Environm
     StateBackendUnreachable (exit 9), saying how many changes it had made."""
     lease = held()
     interrupt = env.stack.workspace.pulumi_command.interrupt
-    with view.engine() as on_event, watching(env.target, interrupt) as watch, lease.guarding(interrupt):
+    with (
+        view.engine(operation.__name__) as on_event,
+        watching(env.target, interrupt) as watch,
+        lease.guarding(interrupt),
+    ):
         journal = Journal(on_event)
         try:
             outcome = operation(env.stack, on_event=journal, named=env.asked_as, **options)

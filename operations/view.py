@@ -34,8 +34,9 @@ class View(Protocol):
     def prompt(self, text: str) -> str:
         """A line the person types (the environment's name before `destroy`)."""
 
-    def engine(self) -> AbstractContextManager[EventHandler | None]:
-        """Around an engine run: the handler of its events (a live display), or None."""
+    def engine(self, operation: str) -> AbstractContextManager[EventHandler | None]:
+        """Around an engine run of `operation` (preview, up, refresh, destroy): the handler of its events (a live
+        display), or None."""
 
     def outcome(self, outcome: Outcome, engine_skipped: str = "") -> None:
         """An engine operation's outcome; `engine_skipped` says why the engine did not need to run."""

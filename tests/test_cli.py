@@ -109,10 +109,23 @@ def test_prod_destroy_needs_yes_and_force(isolated):
     assert "--yes --force" in err
 
 
-def test_destroy_asks_for_the_environment_name(isolated):
+def test_destroy_asks_for_the_environment_name(isolated, monkeypatch):
+    from meshinstall.cli.view import TerminalView
+
+    monkeypatch.setattr(TerminalView, "_terminal_for", staticmethod(lambda question: None))  # as at a terminal
     result = CliRunner().invoke(_entry, ["destroy", "staging"], input="stagin\n")
     assert result.exit_code == 2
     assert "nothing was destroyed" in result.stderr
+    assert "Type the environment name (staging) to destroy it" in result.stderr, "the question is on stderr"
+    assert "Type the environment name" not in result.stdout
+
+
+def test_without_a_terminal_to_ask_on_destroy_refuses_at_once(isolated):
+    """Issue 29: with stdin not a terminal (CI, a pipe), a question would wait or land in a redirected file."""
+    result = CliRunner().invoke(_entry, ["destroy", "staging"], input="")
+    assert result.exit_code == 2
+    assert "no terminal to ask on: Type the environment name (staging) to destroy it" in result.stderr
+    assert "with --yes to go on without asking; nothing was changed" in result.stderr
 
 
 def test_init_writes_a_starter_that_validates(tmp_path, monkeypatch):

@@ -260,7 +260,11 @@ def test_an_update_that_completed_before_its_backup_failed_is_a_success_with_a_w
     backup = "error: saving backup: write /s/.pulumi/backups/meshinstall/dev/dev.1.json: no space left on device"
 
     def completed(journal: Journal) -> None:
-        journal(SimpleNamespace(**NO_EVENT, summary_event=SimpleNamespace(resource_changes={"update": 2})))
+        journal(
+            SimpleNamespace(
+                **NO_EVENT, summary_event=SimpleNamespace(resource_changes={"update": 2}, duration_seconds=3)
+            )
+        )
         raise _error(backup)
 
     journal = runs._operation(stack, "up", completed, None)

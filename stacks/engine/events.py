@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -76,6 +77,9 @@ class Journal:
     # resources per operation (create, same, ...), from the last event
     summary: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # Kubernetes objects and Helm releases per operation (the engine's summary counts its providers and wrappers too)
+    objects: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0  # the engine's own duration of the operation, from its summary
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, event: auto.EngineEvent) -> None:
@@ -83,9 +87,12 @@ class Journal:
         with self._lock:
             if event.summary_event:
                 self.summary = dict(event.summary_event.resource_changes or {})
+                self.seconds = float(event.summary_event.duration_seconds or 0)
             # a custom resource, not a component
-            if done and done.metadata.op.value in CHANGING and done.metadata.provider:
-                self.changed += 1
+            if done and done.metadata.provider and not done.metadata.type.startswith("pulumi:providers:"):
+                self.objects[done.metadata.op.value] += 1
+                if done.metadata.op.value in CHANGING:
+                    self.changed += 1
             if failed:
                 self.failed.setdefault(failed.metadata.urn, [])
             if diagnostic and diagnostic.severity == "error":

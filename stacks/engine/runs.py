@@ -37,11 +37,24 @@ class Outcome:
     outputs: Mapping[str, Any] = field(default_factory=dict)
     result: str = "succeeded"
     warnings: tuple[str, ...] = ()  # what went wrong around an operation that succeeded (a backup not written)
+    objects: Mapping[str, int] = field(default_factory=dict)  # Kubernetes objects and releases per operation
+    seconds: float = 0.0  # how long the engine ran
 
     @property
     def changed(self) -> int:
         """How many resources were (or would be) created, updated, replaced or deleted."""
         return sum(n for op, n in self.changes.items() if op not in ("same", "read"))
+
+
+def _outcome(operation: str, journal: Journal, outputs: Mapping[str, Any] | None = None) -> Outcome:
+    return Outcome(
+        operation,
+        journal.summary,
+        outputs or {},
+        warnings=tuple(journal.warnings),
+        objects=dict(journal.objects),
+        seconds=journal.seconds,
+    )
 
 
 def who() -> str:
@@ -120,7 +133,7 @@ def preview(
         on_event,
         named,
     )
-    return Outcome("preview", journal.summary)
+    return _outcome("preview", journal)
 
 
 def up(
@@ -134,7 +147,7 @@ def up(
         on_event,
         named,
     )
-    return Outcome("up", journal.summary, read_state(stack).outputs, warnings=tuple(journal.warnings))
+    return _outcome("up", journal, read_state(stack).outputs)
 
 
 def refresh(stack: auto.Stack, on_event: EventHandler | None = None, named: str | None = None) -> Outcome:
@@ -146,7 +159,7 @@ def refresh(stack: auto.Stack, on_event: EventHandler | None = None, named: str 
         on_event,
         named,
     )
-    return Outcome("refresh", journal.summary, warnings=tuple(journal.warnings))
+    return _outcome("refresh", journal)
 
 
 def destroy(stack: auto.Stack, on_event: EventHandler | None = None, named: str | None = None) -> Outcome:
@@ -158,7 +171,7 @@ def destroy(stack: auto.Stack, on_event: EventHandler | None = None, named: str 
         on_event,
         named,
     )
-    return Outcome("destroy", journal.summary, warnings=tuple(journal.warnings))
+    return _outcome("destroy", journal)
 
 
 def status(stack: auto.Stack) -> dict[str, Any]:

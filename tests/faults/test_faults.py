@@ -17,6 +17,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -191,7 +192,7 @@ def eventually(condition: Callable[[], bool], seconds: float = 90) -> bool:
 
 
 def helm_release_done(output: str) -> bool:
-    return "done    kubernetes:helm.sh/v3:Release" in output
+    return re.search(r"(created|updated) +Release ", output) is not None
 
 
 def team(name: str, apps: int) -> dict:
@@ -277,7 +278,7 @@ def test_sigint_of_up_during_the_apps_cancels_and_says_what_it_changed(dev):
     dev.edit(add_team("interrupted"))
     with nodes_paused(dev):  # the interrupt reaches the engine with the team's Deployments in flight
         running = dev.start("up", "dev", "--yes")
-        running.wait_for(lambda out: "done    kubernetes:core/v1:Namespace interrupted" in out)
+        running.wait_for(lambda out: re.search(r"created +Namespace interrupted\b", out) is not None)
         running.process.send_signal(signal.SIGINT)
         running.wait_for(lambda out: "interrupted: the engine finishes what is in flight" in out, timeout=PAUSED_WAIT)
     code, output = running.finish()
@@ -292,7 +293,7 @@ def test_sigint_of_up_during_the_apps_cancels_and_says_what_it_changed(dev):
 def test_sigkill_of_up_during_the_apps(dev):
     dev.edit(add_team("killed"))
     running = dev.start("up", "dev", "--yes")
-    running.wait_for(lambda out: "done    kubernetes:core/v1:Namespace killed" in out)
+    running.wait_for(lambda out: re.search(r"created +Namespace killed\b", out) is not None)
     running.process.kill()
     assert running.finish()[0] == -signal.SIGKILL
     dev.converges()
@@ -304,7 +305,7 @@ def test_a_second_interrupt_stops_at_once_and_says_what_it_leaves(dev):
     # be done before the first arrives (CI saw it), so its Deployments are kept from becoming ready.
     with nodes_paused(dev):
         running = dev.start("up", "dev", "--yes")
-        running.wait_for(lambda out: "done    kubernetes:core/v1:Namespace twice" in out)
+        running.wait_for(lambda out: re.search(r"created +Namespace twice\b", out) is not None)
         running.process.send_signal(signal.SIGINT)
         running.wait_for(lambda out: "interrupt again to stop it at once" in out, timeout=PAUSED_WAIT)
         running.process.send_signal(signal.SIGINT)
@@ -345,7 +346,7 @@ def test_a_control_plane_that_dies_during_up_stops_the_run_with_exit_6(dev, proc
     dev.edit(add_team(f"gone-{process[:4]}"))
     with nodes_paused(dev):  # the team's Deployments stay in flight when the process dies
         running = dev.start("up", "dev", "--yes")
-        running.wait_for(lambda out: f"done    kubernetes:core/v1:Namespace gone-{process[:4]}" in out)
+        running.wait_for(lambda out: re.search(rf"created +Namespace gone-{process[:4]}\b", out) is not None)
         for pid in own_processes(process, dev.dot / "clusters" / "dev"):
             os.kill(pid, signal.SIGKILL)
         code, output = running.finish(timeout=DEAD_AFTER + STOP_AFTER + 60)
@@ -566,7 +567,7 @@ def test_a_full_state_folder_is_exit_9_before_anything_is_cleared_or_applied(dev
 
 def test_sigkill_of_destroy_in_the_middle(dev):
     running = dev.start("destroy", "dev", "--yes")
-    running.wait_for(lambda out: out.count("delete done") >= 10)
+    running.wait_for(lambda out: len(re.findall(r"\bdeleted +\S", out)) >= 10)
     running.process.kill()
     assert running.finish()[0] == -signal.SIGKILL
     assert eventually(lambda: not recovery.engine_processes(dev.dot / "pulumi-home"))

@@ -312,7 +312,7 @@ def pg_ctl(postgres: dict[str, str], *args: str) -> None:
 def applying(running: Running, changes: int = 10) -> None:
     """Wait until the command's engine has made `changes` changes."""
     deadline = time.monotonic() + 300
-    while sum(" done " in line and "refresh" not in line for line in running.lines) < changes:
+    while sum(bool(re.match(r"\S+ (created|updated|deleted|replaced) ", line)) for line in running.lines) < changes:
         assert running.process.poll() is None and time.monotonic() < deadline, "".join(running.lines)
         time.sleep(0.2)
 

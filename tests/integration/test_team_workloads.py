@@ -6,6 +6,7 @@ Role `meshinstall rbac ENV --team T` prints runs `up --team T`; two teams run th
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -216,7 +217,10 @@ def test_a_team_identity_holding_only_its_role_runs_its_up_and_the_platform_then
     identity = team_identity(shop, "payments")
     shop.edit("payments/invoices.yaml", "invoices:1.0", "invoices:1.1")
     planned = shop.must("preview", "environments/shop.yaml", "--team", "payments", "--kubeconfig", identity)
-    assert "preview: 1 change(s)" in planned and "payments-invoices-stable" in planned, planned
+    assert "preview: 1 change(s)" in planned and re.search(r"will update +Deployment payments/invoices\n", planned), (
+        planned
+    )
+    assert "spec.template.spec.containers[0].image: registry.example.com/payments/invoices:1.0 → " in planned, planned
     shop.must("up", "environments/shop.yaml", "--team", "payments", "--kubeconfig", identity, "--yes")
     assert shop.image("payments", "invoices") == "registry.example.com/payments/invoices:1.1"
     again = shop.must("up", "environments/shop.yaml", "--yes", "--no-verify")
