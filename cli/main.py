@@ -71,7 +71,12 @@ def team_options(fn: Callable[..., None]) -> Callable[..., None]:
 
 @cli.command()
 @engine_command
-@click.option("--refresh", is_flag=True, help="Refresh state from the cluster first (shows drift).")
+@click.option(
+    "--refresh/--no-refresh",
+    default=True,
+    show_default=True,
+    help="Read the cluster first, as `up` does, so drift is shown (the engine starts only when something changed).",
+)
 @click.option("--expect-no-changes", is_flag=True, help="Fail if the preview shows changes.")
 @click.option("--allow-downgrade", is_flag=True, help="Allow mesh.version to be older than the installed one.")
 @team_options

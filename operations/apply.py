@@ -51,6 +51,7 @@ def preview(
 
 def up(spec: Spec, asked_as: str, view: View, options: UpOptions = UpOptions()) -> runs.Outcome | None:
     """Create or update the environment: doctor, a mesh upgrade's waves, preview and ask, apply, verify."""
+    environment.read_secrets(spec)  # a missing passphrase or secret: exit 2, as from `preview`, before the doctor
     with changing(spec, view, options.refresh, doctor=True) as opened:
         team.hand_over(opened, spec, view)
         plan = upgrade.announce(opened, spec, view, options.allow_downgrade)

@@ -21,7 +21,7 @@ def resolve_environment(name_or_path: str, root: Path | None = None) -> Path:
         path = folder / f"{name_or_path}{suffix}"
         if path.is_file():
             return path
-    known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+    known = [p.stem for p in environment_files(root)] if folder.is_dir() else []  # never a base other files extend
     listing = (
         f" (known: {', '.join(known)})" if known else f" (no {ENVIRONMENTS_DIR}/ folder here; run `meshinstall init`)"
     )

@@ -88,19 +88,22 @@ def test_missing_passphrase_is_a_usage_error(isolated):
     assert not (isolated / "environments" / ".meshinstall").exists()
 
 
-def test_missing_secret_names_the_variable_not_a_value(isolated, monkeypatch):
+@pytest.mark.parametrize("command", ["preview", "up"])
+def test_missing_secret_names_the_variable_not_a_value(isolated, monkeypatch, command):
+    """`preview` and `up` give the same exit code for the same missing secret (`up` exited 4, from its doctor)."""
     monkeypatch.setenv("MESHINSTALL_PASSPHRASE", "x")
     monkeypatch.setenv("CHECKOUT_DB_PASSWORD", "s3cret-value")
-    code, _, err = run("preview", "staging")
+    code, _, err = run(command, "staging")
     assert code == 2
     assert "$.monitoring.grafana.adminPassword: environment variable GRAFANA_ADMIN_PASSWORD is not set" in err
     assert "s3cret-value" not in err
+    assert not (isolated / "environments" / ".meshinstall").exists(), "nothing started"
 
 
 def test_unknown_environment_lists_the_known_ones(isolated):
     code, _, err = run("preview", "qa")
     assert code == 2
-    assert "known: base, dev, prod, staging" in err
+    assert "known: dev, prod, staging)" in err, "base.yaml, which the others extend, is not an environment"
 
 
 def test_prod_destroy_needs_yes_and_force(isolated):
@@ -199,6 +202,7 @@ def test_a_ctrl_c_during_ups_checks_says_the_update_stands_and_exits_130(isolate
             raise KeyboardInterrupt
 
     monkeypatch.setattr(apply, "changing", lambda *_a, **_k: nullcontext(None))
+    monkeypatch.setattr(apply.environment, "read_secrets", lambda spec: None)
     monkeypatch.setattr(upgrade, "announce", lambda *_a: None)
     monkeypatch.setattr(apply, "converge", lambda *_a: None)  # the engine's update, done
     monkeypatch.setattr(checks, "run", run_checks)

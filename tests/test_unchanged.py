@@ -129,6 +129,35 @@ def test_the_fingerprint_follows_secrets_and_the_passphrase(environments):
     assert "pw-1" not in one
 
 
+def test_the_reason_the_engine_runs_names_the_input_that_changed(environments):
+    """Issue 29: "the spec, a secret, the charts, the cluster or meshinstall changed" did not say which."""
+    from dataclasses import replace
+
+    from meshinstall.schemas.validate import load_spec
+    from meshinstall.stacks.cluster.target import ClusterTarget
+    from meshinstall.stacks.engine.unchanged import changed_since
+    from meshinstall.stacks.program.gateway_api import GatewayApiPlan
+    from meshinstall.stacks.state.secrets import ResolvedSecrets
+
+    spec = load_spec(environments / "dev.yaml")
+    target = ClusterTarget.of(spec)
+    secrets = ResolvedSecrets("pw-1", {("payments", "checkout"): {"DB_PASSWORD": "db-1"}})
+
+    def taken(spec=spec, secrets=secrets) -> str:
+        return fingerprint.inputs_fingerprint(spec, secrets, GatewayApiPlan(), target, "key")
+
+    before = taken()
+    new_db = ResolvedSecrets("pw-1", {("payments", "checkout"): {"DB_PASSWORD": "db-2"}})
+    assert changed_since(before, taken(secrets=new_db)) == "secret of payments/checkout changed since the last update"
+    assert changed_since(before, taken(secrets=ResolvedSecrets("pw-2", secrets.app_env))) == (
+        "secret Grafana's admin password changed since the last update"
+    )
+    edited = replace(spec, content_hash="another")
+    assert changed_since(before, taken(spec=edited)) == "spec changed since the last update"
+    assert "db-1" not in before and "pw-1" not in before
+    assert changed_since("0123abcd", before) == "meshinstall changed since the last update", "an older fingerprint"
+
+
 def test_the_code_fingerprint_reads_the_package_not_the_checkout_around_it(tmp_path):
     """Installed in editable mode, the package's root is the repository: `up dev` run there keeps its state in
     environments/.meshinstall, and that state (rewritten by every update) once made every `up` run the engine."""

@@ -27,7 +27,7 @@ from ..state.backend import Backend, readable
 from ..state.passphrase import passphrase
 from ..state.places import PROJECT, Places, places, stack_name, state_backend
 from ..state.recorded import Recorded, recorded, recorded_inputs
-from ..state.secrets import resolve, state_password
+from ..state.secrets import ResolvedSecrets, resolve, state_password
 from . import fingerprint, toolchain
 from .events import Interrupts, Journal, failure
 
@@ -150,6 +150,12 @@ class Environment:
         self.program_inputs["read_at"] = when.isoformat()
 
 
+def read_secrets(spec: Spec) -> tuple[str, ResolvedSecrets]:
+    """The passphrase and every secret the platform's program reads; UsageError (exit 2) naming each one missing or
+    empty, before anything runs: `preview` and `up` stop on the same mistake with the same exit code."""
+    return passphrase(), resolve(spec, teams=tuple(team.name for team in spec.paas.teams if not team.owns_workloads))
+
+
 def open_stack(spec: Spec) -> auto.Stack:
     """The stack of `open_environment` (for callers that need only the stack)."""
     return open_environment(spec).stack
@@ -158,8 +164,7 @@ def open_stack(spec: Spec) -> auto.Stack:
 def open_environment(spec: Spec, refresh: bool = False) -> Environment:
     """Select (or create) the environment's stack with the inline program bound to `spec`; `refresh` says whether
     the operation reads the cluster first (the program records it for the next `up`, stacks/engine/fingerprint.py)."""
-    secret = passphrase()
-    secrets = resolve(spec, teams=tuple(team.name for team in spec.paas.teams if not team.owns_workloads))
+    secret, secrets = read_secrets(spec)
     missing = releases.mirror_problems(spec)
     if missing:
         raise UsageError(

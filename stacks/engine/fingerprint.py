@@ -34,26 +34,49 @@ def inputs_fingerprint(
     record: Mapping[str, Any] | None = None,
     adopted: frozenset[str] = frozenset(),
 ) -> str:
-    """HMAC (keyed by the state passphrase, so secret values cannot be guessed from it) of what the program reads."""
+    """HMACs (keyed by the state passphrase, so secret values cannot be guessed from them) of what the program reads,
+    one per kind of input (`spec=…;charts=…;secret grafana=…`), so that a change can be named (`changed_inputs`)."""
+    parts = {
+        "meshinstall": (__version__, _code()),
+        "spec": (
+            spec.content_hash,
+            repr(gateway_api),
+            repr(layout),
+            json.dumps(record, sort_keys=True),
+            repr(sorted(adopted)),
+            repr(releases(spec, layout)),
+        ),
+        "charts": (chart_mirror(spec).describe(), *_chart_files(spec)),
+        "engine": tuple(_engine_binaries()),
+        "cluster": tuple(_cluster(target)),
+        "secret Grafana's admin password": (repr(secrets.grafana_password),),
+        **{
+            f"secret of {team}/{app}": (repr(sorted(values.items())),)
+            for (team, app), values in secrets.app_env.items()
+        },
+    }
+    return ";".join(f"{name}={_hmac(key, values)}" for name, values in parts.items())
+
+
+def changed_inputs(recorded: str | None, now: str) -> list[str]:
+    """The kinds of input (`spec`, `charts`, `secret of payments/checkout`, …) whose fingerprint differs from the one
+    the last update recorded; every kind when it recorded none, or one of a meshinstall before they were named."""
+
+    def parts(fingerprint: str | None) -> dict[str, str]:
+        return dict(part.split("=", 1) for part in (fingerprint or "").split(";") if "=" in part)
+
+    before, after = parts(recorded), parts(now)
+    if not before:
+        return ["meshinstall"] if recorded else list(after)
+    return [name for name in after if before.get(name) != after[name]] + [name for name in before if name not in after]
+
+
+def _hmac(key: str, values: tuple[str, ...]) -> str:
     digest = hmac.new(key.encode(), digestmod=hashlib.sha256)
-    for part in (
-        __version__,
-        _code(),
-        spec.content_hash,
-        repr(secrets),
-        repr(gateway_api),
-        repr(layout),
-        json.dumps(record, sort_keys=True),
-        repr(sorted(adopted)),
-        repr(releases(spec, layout)),
-        chart_mirror(spec).describe(),
-        *_chart_files(spec),
-        *_engine_binaries(),
-        *_cluster(target),
-    ):
-        digest.update(part.encode())
+    for value in values:
+        digest.update(value.encode())
         digest.update(b"\0")
-    return digest.hexdigest()
+    return digest.hexdigest()[:20]
 
 
 def subpackages(root: Path = PACKAGE_ROOT) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ from ..cluster.restarts import RESTART_MANAGER
 from ..cluster.target import ClusterTarget
 from ..state.recorded import Recorded
 from .environment import Environment, last_update, read_state
+from .fingerprint import changed_inputs
 from .runs import Outcome
 
 OUR_MANAGER_PREFIX = "pulumi-kubernetes-"
@@ -60,6 +61,13 @@ class Decision:
         return self.why
 
 
+def changed_since(recorded: str | None, now: str) -> str:
+    """Which inputs changed since the last update, in a person's words."""
+    names = changed_inputs(recorded, now) or ["the program's inputs"]
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return f"{shown} changed since the last update"
+
+
 def nothing_to_do(env: Environment, refresh: bool) -> Decision:
     """Whether an `up` or `preview` has nothing to do, found without the engine (stacks/engine/unchanged.py). With
     `refresh`, it also reads whether every object is as the last refreshed update left it, even when the spec changed:
@@ -70,11 +78,8 @@ def nothing_to_do(env: Environment, refresh: bool) -> Decision:
     state = read_state(env)
     if state.pending:
         return Decision(None, "the state records operations that were interrupted")
-    inputs_changed = (
-        None
-        if env.recorded_inputs(state) == env.inputs
-        else "the spec, a secret, the charts, the cluster or meshinstall changed since the last update"
-    )
+    recorded = env.recorded_inputs(state)
+    inputs_changed = None if recorded == env.inputs else changed_since(recorded, env.inputs)
     if refresh and not state.refreshed:
         return Decision(None, inputs_changed or "the last update did not read the cluster (--no-refresh)")
     read_at = None

@@ -457,7 +457,7 @@ def test_an_empty_secret_is_refused_before_anything_is_applied(dev):
     assert preview.returncode == 2, preview.stdout + preview.stderr
     assert "environment variable GRAFANA_ADMIN_PASSWORD is empty" in preview.stderr
     up = dev.run("up", "dev", "--yes", env=empty)
-    assert up.returncode == 4 and "GRAFANA_ADMIN_PASSWORD is empty" in up.stdout + up.stderr
+    assert up.returncode == 2 and "GRAFANA_ADMIN_PASSWORD is empty" in up.stdout + up.stderr
 
 
 def test_secrets_are_encrypted_at_rest_in_the_simulated_clusters_etcd(dev):
