@@ -54,7 +54,8 @@ class SpecInvalid(MeshinstallError):
     meaning = "the spec is invalid (nothing was applied)"
 
     def __init__(self, problems: list[SpecProblem]) -> None:
-        self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.column, p.path))
+        # each once: two schema rules can report the same missing property at the same place
+        self.problems = sorted(set(problems), key=lambda p: (p.file, p.line, p.column, p.path, p.message))
         count = len(self.problems)
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in the spec")
 

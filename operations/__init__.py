@@ -79,4 +79,5 @@ def validate(files: tuple[Path, ...] = ()) -> Validated:
             valid.append(load_spec(path).name)
         except SpecInvalid as err:
             problems.extend(err.problems)
-    return Validated(tuple(valid), tuple(problems))
+    # a base's problem once, however many environments extend it
+    return Validated(tuple(valid), tuple(dict.fromkeys(problems)))

@@ -70,6 +70,9 @@ class Document:
     problems: list[SpecProblem] = field(default_factory=list)
     files: tuple[str, ...] = ()
     suppressed: set[tuple[str, int, int]] = field(default_factory=set)  # values the loader already reported
+    # the `extends` chain could not be applied (a base that does not parse, is missing, or may not be read): the data
+    # lacks what the base holds, so checking it against the schema would report the base's values as missing
+    incomplete: bool = False
 
     def position(self, path: Path_) -> Position:
         """The position of `path`, or of its nearest ancestor that has one."""
@@ -462,7 +465,7 @@ def _load(path: Path, chain: tuple[Path, ...], root: Path) -> Document:
     where = doc.positions[("extends",)]
     if not isinstance(base_ref, str) or not base_ref:
         doc.problems.append(_at(where, "$.extends", "must be a relative file path", "write e.g. `extends: base.yaml`"))
-        return doc
+        return _incomplete(doc)
     try:
         base_path = (path.parent / base_ref).resolve()
         found = base_path.is_file()
@@ -470,16 +473,16 @@ def _load(path: Path, chain: tuple[Path, ...], root: Path) -> Document:
         doc.problems.append(
             _at(where, "$.extends", f"not a usable file path ({err})", "write e.g. `extends: base.yaml`")
         )
-        return doc
+        return _incomplete(doc)
     if base_path == path or base_path in chain:
         names = " -> ".join(display_name(p) for p in (*chain, path, base_path))
         doc.problems.append(_at(where, "$.extends", f"extends cycle: {names}", "remove one of the extends"))
-        return doc
+        return _incomplete(doc)
     if not found:
         doc.problems.append(
             _at(where, "$.extends", f"base spec {base_ref!r} not found", "the path is relative to this file")
         )
-        return doc
+        return _incomplete(doc)
     if base_path.suffix not in (".yaml", ".yml") or not base_path.is_relative_to(root):
         doc.problems.append(
             _at(
@@ -489,11 +492,11 @@ def _load(path: Path, chain: tuple[Path, ...], root: Path) -> Document:
                 "extend a .yaml or .yml file inside the repository",
             )
         )
-        return doc
+        return _incomplete(doc)
     base = _load(base_path, (*chain, path), root)
-    if not isinstance(base.data, dict):
+    if not isinstance(base.data, dict) or base.incomplete:
         doc.problems.extend(base.problems)
-        return doc
+        return _incomplete(doc)
     merged = Document(
         data=merge(base.data, doc.data),
         positions=merge_positions(base.positions, base.data, doc.positions, doc.data),
@@ -504,6 +507,11 @@ def _load(path: Path, chain: tuple[Path, ...], root: Path) -> Document:
         suppressed=base.suppressed | doc.suppressed,
     )
     return merged
+
+
+def _incomplete(doc: Document) -> Document:
+    doc.incomplete = True
+    return doc
 
 
 def _at(where: Position, path: str, message: str, hint: str) -> SpecProblem:

@@ -28,7 +28,7 @@ def _validator() -> Draft202012Validator:
 def load_spec(path: Path) -> model.Spec:
     """Load, merge and validate `path`; raises SpecInvalid with every problem found."""
     doc = loader.load(path)
-    if doc.data is None:
+    if doc.data is None or doc.incomplete:  # only what was found reading the files: the rest would be false alarms
         raise SpecInvalid(doc.problems)
     found = schema_problems(doc)
     problems = doc.problems + [p for p in found if (p.file, p.line, p.column) not in doc.suppressed]

@@ -210,3 +210,16 @@ def test_a_ctrl_c_during_ups_checks_says_the_update_stands_and_exits_130(isolate
     assert code == 130
     assert "interrupted after the update, which is applied and recorded; the checks did not finish" in err
     assert "meshinstall verify dev" in err and "nothing was applied" not in err
+
+
+def test_one_yaml_mistake_in_the_base_is_one_error_not_nine(isolated):
+    """Issue 29: a mis-indented line in base.yaml gave its syntax error, then 8 false errors against dev.yaml (the
+    properties base.yaml holds, reported missing), each twice; and once more for each environment."""
+    base = isolated / "environments" / "base.yaml"
+    base.write_text(base.read_text().replace("  profile: default\n", "   profile: default\n", 1))
+    for args in (("validate", "environments/dev.yaml"), ("validate",)):
+        code, _, err = run(*args)
+        assert code == 3, err
+        lines = [line for line in err.splitlines() if line.startswith("environments/")]
+        assert len(lines) == 1 and "environments/base.yaml:8:" in lines[0] and "YAML syntax error" in lines[0], err
+        assert "1 problem found" in err
