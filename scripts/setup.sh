@@ -18,8 +18,13 @@ if [ ! -x .venv/bin/python ]; then
   }
 fi
 echo "$here" > .venv/.checkout
-# Every time, so that the dependencies follow pyproject.toml (a second run installs nothing new and takes seconds)
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+# The dependencies follow pyproject.toml: pip runs when it changed since the last install (or the package is not
+# installed); otherwise it is skipped (pip's "nothing to do" took 8 s each time scripts/env.sh was sourced).
+stamp=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat .venv/.installed 2>/dev/null)" != "$stamp" ] || ! .venv/bin/python -c 'import meshinstall' 2>/dev/null; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+  echo "$stamp" > .venv/.installed
+fi
 # pip does not compile an editable install, and where PYTHONDONTWRITEBYTECODE is set (as on CI's machines) nothing
 # would: every command would then compile meshinstall's 80 modules again, 0.23 s of each (bench/results.md, stop 21).
 .venv/bin/python -m compileall -q -j 0 -x '/(tests|bench|toolchain|docs|build|\.git|\.venv)/' . > /dev/null
