@@ -43,6 +43,9 @@ class Cluster(pulumi.ComponentResource):
             kubeconfig=kubeconfig,
             context=context,
             enable_server_side_apply=True,
+            # a ConfigMap changes in place, as kubectl apply does (the provider's default replaces it: delete, then
+            # create, for the dashboard whenever a team or app was added)
+            enable_config_map_mutable=True,
             kube_client_settings=k8s.KubeClientSettingsArgs(qps=CLIENT_QPS, burst=CLIENT_BURST),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -143,6 +143,35 @@ def test_a_change_at_80x24_shows_its_diff_before_the_question_and_the_count_reac
     assert "…" not in screen, "nothing is cut"
 
 
+def test_adding_an_app_updates_the_dashboard_configmap_in_place(terminal):
+    """Issue 29, item 7: adding a team or an app replaced the `mesh-dashboard` ConfigMap (delete, then create)."""
+    kubeconfig = terminal.folder / "environments" / ".meshinstall" / "clusters" / "dev" / "kubeconfig"
+
+    def uid() -> str:
+        return subprocess.run(
+            ["kubectl", "--kubeconfig", str(kubeconfig), "-n", "monitoring", "get", "configmap"]
+            + ["meshinstall-dashboard", "-o", "jsonpath={.metadata.uid}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    before = uid()
+    spec = terminal.folder / "environments" / "dev.yaml"
+    data = yaml.safe_load(spec.read_text())
+    base = yaml.safe_load((terminal.folder / "environments" / "base.yaml").read_text())
+    teams = data.setdefault("paas", {}).setdefault("teams", base["paas"]["teams"])
+    teams[0]["apps"].append({"name": "ledger", "image": "registry.example.com/ledger:1.0", "port": 8080})
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    up = subprocess.run(
+        ["meshinstall", "up", "dev", "--yes"], cwd=terminal.folder, env=terminal.env, capture_output=True, text=True
+    )
+    assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+    assert re.search(r"updated +ConfigMap monitoring/meshinstall-dashboard", up.stdout), up.stdout[-3000:]
+    assert not re.search(r"(replaced|deleted) +ConfigMap", up.stdout), up.stdout[-3000:]
+    assert uid() == before, "the same object, changed in place"
+
+
 def test_destroy_at_200x50_says_what_it_keeps(terminal):
     code, screen = terminal.run("destroy", "dev", size=(200, 50), answers=(("to destroy it", "dev\n"),))
     assert code == 0, screen[-3000:]
