@@ -275,6 +275,38 @@ def unlock(env: str, as_json: bool, yes: bool) -> None:
 
 @cli.command()
 @click.argument("env")
+@click.option(
+    "--format",
+    "kind",
+    type=click.Choice(["dot", "mermaid", "svg", "png"]),
+    default="dot",
+    show_default=True,
+    help="DOT or Mermaid text (for docs and pull requests), or a picture drawn by Graphviz.",
+)
+@click.option("--team", metavar="TEAM", help="Only team TEAM: its apps, the routes into them, the calls in and out.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE (default: stdout).")
+def graph(env: str, kind: str, team: str | None, out: Path | None) -> None:
+    """Draw environment ENV's platform as its spec declares it: the gateway and its routes, teams and their apps, who
+    may call whom, canary splits, the control plane and monitoring. Reads no cluster and no state."""
+    from ..operations import graph as drawing
+
+    drawn = drawing.graph(operations.load(env), team)
+    if kind in ("svg", "png"):
+        if kind == "png" and out is None and sys.stdout.isatty():
+            raise UsageError("--format png writes a picture: give --out FILE, or redirect stdout")
+        data = drawing.rendered(drawn, kind)
+    else:
+        data = (drawing.dot(drawn) if kind == "dot" else drawing.mermaid(drawn)).encode()
+    if out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        out.write_bytes(data)
+        render.console(stderr=True).print(f"wrote {out} ({kind})", markup=False)
+
+
+@cli.command()
+@click.argument("env")
 @click.option("--json", "as_json", is_flag=True, help="Print the rules and their reasons as JSON.")
 @click.option("--team", metavar="TEAM", help="The Role team TEAM's identity needs for `up --team` (namespaced only).")
 def rbac(env: str, as_json: bool, team: str | None) -> None:

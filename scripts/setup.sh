@@ -28,3 +28,8 @@ fi
 # pip does not compile an editable install, and where PYTHONDONTWRITEBYTECODE is set (as on CI's machines) nothing
 # would: every command would then compile meshinstall's 80 modules again, 0.23 s of each (bench/results.md, stop 21).
 .venv/bin/python -m compileall -q -j 0 -x '/(tests|bench|toolchain|docs|build|\.git|\.venv)/' . > /dev/null
+# `meshinstall graph --format svg|png` draws with Graphviz's `dot`: Debian's graphviz, installed if missing (as root)
+if ! command -v dot >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "setup.sh: installing Debian's graphviz" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null
+fi

@@ -23,7 +23,7 @@ SECRETS = {"GRAFANA_ADMIN_PASSWORD": "grafana-pw-123", "CHECKOUT_DB_PASSWORD": "
 # A test marked `needs_<tool>` runs that tool of the toolchain (toolchain/install.sh builds it; scripts/test.sh puts it
 # on PATH). Where the tool is not on PATH (a machine with Python alone) the test is skipped, saying what it needs;
 # under MESHINSTALL_REQUIRE_TOOLCHAIN=1 (scripts/test.sh, hence CI) it fails instead, so no run loses it quietly.
-TOOLS = {"needs_helm": "helm", "needs_pulumi": "pulumi"}
+TOOLS = {"needs_helm": "helm", "needs_pulumi": "pulumi", "needs_dot": "dot"}
 REQUIRE_TOOLCHAIN = "MESHINSTALL_REQUIRE_TOOLCHAIN"
 
 
