@@ -22,6 +22,8 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from ..stacks.engine.events import UNKNOWN, object_name
+
 # What each engine operation is called in a preview (will …), while it runs (…ing) and when it ended (…ed).
 WORDS = {
     "create": ("will create", "creating", "created"),
@@ -40,7 +42,6 @@ REPLACEMENT = ("create-replacement", "replace", "delete-replaced")
 MAX_DIFFS = 8  # property changes shown per object; the rest are counted
 MAX_VALUE = 60  # characters of a value in a diff
 SECRET = "4dabf18193072939515e22adb298388d"  # the engine's mark of a secret value
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's stand-in for a value known only once applied
 
 
 class EngineProgress:
@@ -53,6 +54,7 @@ class EngineProgress:
         self.read = 0  # objects read back by a refresh
         self.in_flight: dict[str, tuple[TaskID | None, float]] = {}
         self.begun = 0
+        self.plan: dict[str, list[Text]] = {}  # a preview's changes, by the component they belong to
         self._lock = threading.Lock()
         self.live = (
             Progress(
@@ -78,6 +80,8 @@ class EngineProgress:
     def __exit__(self, *exc: Any) -> None:
         if self.live:
             self.live.__exit__(*exc)
+        for group in sorted(self.plan):
+            self._print([Text(f"{self._stamp()}{group}:", style="bold"), *self.plan[group]])
 
     # --- the engine's events ------------------------------------------------------------------------------------
 
@@ -112,9 +116,7 @@ class EngineProgress:
         if task is not None and self.live:
             self.live.remove_task(task)
             self._show_waiting()
-        if meta.urn not in self.in_flight and not since:
-            self.begun += 1
-        word = words(meta)[0 if self.preview else 2] if ok else f"{words(meta)[1].removesuffix('ing')} failed"
+        word = words(meta)[0 if self.preview else 2] if ok else f"{op} failed"
         self.counts[word] += 1
         took = "" if self.preview else f"{time.monotonic() - since:.1f}s"
         line = Text(self._stamp())
@@ -127,6 +129,12 @@ class EngineProgress:
         if why:
             lines.append(Text(f"{' ' * len(self._stamp())}    {why}", style="magenta"))
         lines += [Text(f"{' ' * len(self._stamp())}    {change}") for change in diffs(meta)]
+        if self.preview:  # a plan is read as a whole: shown at its end, by component
+            self.plan.setdefault(component(meta), []).extend(lines)
+            return
+        self._print(lines)
+
+    def _print(self, lines: list[Text]) -> None:
         target = self.live.console if self.live else self.out
         for text in lines:
             target.print(text, soft_wrap=True, highlight=False)
@@ -175,6 +183,17 @@ def shown(meta: Any) -> bool:
     )
 
 
+def component(meta: Any) -> str:
+    """The part of the platform a change belongs to, from its parent in the program: `App payments-checkout`,
+    `ControlPlane control-plane`; `platform` for what the stack holds itself."""
+    state = meta.new or meta.old
+    parent = getattr(state, "parent", None) or ""
+    parts = parent.split("::")
+    if len(parts) < 4 or parts[-2].endswith("pulumi:pulumi:Stack"):
+        return "platform"
+    return f"{parts[-2].rsplit('$', 1)[-1].rsplit(':', 1)[-1]} {parts[-1]}"
+
+
 def words(meta: Any) -> tuple[str, str, str]:
     state = meta.old or meta.new
     if meta.op.value == "delete" and state is not None and state.retain_on_delete:
@@ -185,13 +204,7 @@ def words(meta: Any) -> tuple[str, str, str]:
 def label(meta: Any) -> str:
     """What the object is, as kubectl names it: `Deployment demo/hello`; a Helm release `Release istio-system/istiod`."""
     state = meta.new or meta.old
-    inputs = (state.inputs if state else None) or {}
-    metadata = inputs.get("metadata") if isinstance(inputs.get("metadata"), dict) else {}
-    name = metadata.get("name") or inputs.get("name") or meta.urn.rsplit("::", 1)[-1]
-    namespace = metadata.get("namespace") or inputs.get("namespace")
-    kind = meta.type.rsplit(":", 1)[-1]  # a dynamic resource of meshinstall's own (the simulated cluster): Resource
-    name, namespace = (v if isinstance(v, str) and v != UNKNOWN else "…" for v in (name, namespace or ""))
-    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+    return object_name(meta.type, state.inputs if state else None, meta.urn)
 
 
 def replaced_because(meta: Any) -> str:

@@ -43,15 +43,17 @@ class TerminalView:
         self._terminal_for(question)
         click.confirm(question, abort=True, err=True)  # on the terminal: never into a redirected stdout
 
+    def can_ask(self) -> bool:
+        return sys.stdin.isatty()
+
     def prompt(self, text: str) -> str:
         self._terminal_for(text)
         return str(click.prompt(text, err=True))
 
-    @staticmethod
-    def _terminal_for(question: str) -> None:
+    def _terminal_for(self, question: str) -> None:
         """A question needs a person at a terminal; without one (CI, a pipe into stdin) the command stops at once,
         naming what it would have asked, rather than wait or take the silence for an answer."""
-        if not sys.stdin.isatty():
+        if not self.can_ask():
             raise UsageError(
                 f"no terminal to ask on: {question.rstrip('?:')} — run it from a terminal, or with --yes to go on "
                 "without asking; nothing was changed"

@@ -10,6 +10,7 @@ from ..schemas.model import Spec
 from ..stacks.cluster import crds
 from ..stacks.cluster.target import ClusterTarget
 from ..stacks.engine import environment, runs
+from ..stacks.engine.events import object_name
 from . import checks, team, upgrade
 from .steps import after_the_update, changing, converge, decide, run_engine
 from .view import View
@@ -97,12 +98,31 @@ class Destroyed:
     crds_unread: str = ""  # why the CRDs could not be read (the cluster is gone), if so
 
 
+def removal_plan(spec: Spec) -> list[str]:
+    """What `destroy` removes and what it keeps, from the state, one line per object, before it asks."""
+    stack = environment.open_environment(spec).stack
+    deployment = environment.engine_call("export", stack.export_stack, spec.named).deployment or {}
+    lines = []
+    for resource in deployment.get("resources") or []:
+        kind = resource.get("type", "")
+        if not resource.get("custom") or kind.startswith("pulumi:providers:"):
+            continue
+        word = "will keep" if resource.get("retainOnDelete") else "will delete"
+        lines.append(f"{word:<13} {object_name(kind, resource.get('inputs'), resource.get('urn', ''))}")
+    kept = sum(line.startswith("will keep") for line in lines)
+    summary = f"destroy: {len(lines) - kept} object(s) to delete, {kept} to keep (the state of {spec.named})"
+    return [*sorted(lines), summary]
+
+
 def destroy(spec: Spec, view: View, yes: bool = False, force: bool = False, delete_crds: bool = False) -> Destroyed:
     """Remove everything meshinstall created for the environment; CRDs stay unless `delete_crds`."""
     if spec.metadata.production and not (yes and force):
         raise UsageError(f"{spec.name} is a production environment: destroy it only with --yes --force")
-    if not yes and view.prompt(f"Type the environment name ({spec.name}) to destroy it") != spec.name:
-        raise UsageError("the name did not match; nothing was destroyed")
+    if not yes:
+        for line in removal_plan(spec) if view.can_ask() else []:  # without a terminal, the question refuses at once
+            view.step(line)
+        if view.prompt(f"Type the environment name ({spec.name}) to destroy it") != spec.name:
+            raise UsageError("the name did not match; nothing was destroyed")
     with changing(spec, view) as opened:
         team.destroy_all(spec, view)
         outcome = run_engine(view, runs.destroy, opened)

@@ -31,6 +31,9 @@ class View(Protocol):
     def confirm(self, question: str) -> None:
         """Go on only if the person agrees; otherwise stop the operation before it changes anything."""
 
+    def can_ask(self) -> bool:
+        """Whether there is a person at a terminal to ask (else `confirm` and `prompt` stop the operation)."""
+
     def prompt(self, text: str) -> str:
         """A line the person types (the environment's name before `destroy`)."""
 

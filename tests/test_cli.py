@@ -114,11 +114,16 @@ def test_prod_destroy_needs_yes_and_force(isolated):
 
 def test_destroy_asks_for_the_environment_name(isolated, monkeypatch):
     from meshinstall.cli.view import TerminalView
+    from meshinstall.operations import apply
 
-    monkeypatch.setattr(TerminalView, "_terminal_for", staticmethod(lambda question: None))  # as at a terminal
+    monkeypatch.setattr(TerminalView, "can_ask", lambda self: True)  # as at a terminal
+    plan = ["will delete   Deployment payments/checkout", "will keep     CustomResourceDefinition x"]
+    monkeypatch.setattr(apply, "removal_plan", lambda spec: plan)
     result = CliRunner().invoke(_entry, ["destroy", "staging"], input="stagin\n")
     assert result.exit_code == 2
     assert "nothing was destroyed" in result.stderr
+    said = result.stdout + result.stderr
+    assert said.index(plan[0]) < said.index(plan[1]) < said.index("Type the environment name"), said
     assert "Type the environment name (staging) to destroy it" in result.stderr, "the question is on stderr"
     assert "Type the environment name" not in result.stdout
 

@@ -152,3 +152,23 @@ def test_a_replacement_is_one_line_with_its_reason():
     ]
     shown = run(steps)
     assert shown.count("replaced") == 2 and "replaced because spec.selector change" in shown, shown
+
+
+def test_a_plan_is_grouped_by_the_component_each_change_belongs_to():
+    app = "urn:pulumi:dev::meshinstall::meshinstall:components:App::payments-checkout"
+    plane = "urn:pulumi:dev::meshinstall::meshinstall:components:ControlPlane::control-plane"
+    steps = [
+        step("create", "kubernetes:core/v1:Service", "checkout", "payments"),
+        step("create", "kubernetes:helm.sh/v3:Release", "istiod", "istio-system"),
+        step("create", "kubernetes:apps/v1:Deployment", "checkout", "payments"),
+    ]
+    for each, parent in zip(steps, (app, plane, app), strict=True):
+        each.new.parent = parent
+    shown = [line.split(" ", 1)[1] for line in run(steps, operation="preview").splitlines()]
+    assert [re.sub(" +", " ", line) for line in shown] == [
+        "App payments-checkout:",
+        "will create Service payments/checkout",
+        "will create Deployment payments/checkout",
+        "ControlPlane control-plane:",
+        "will create Release istio-system/istiod",
+    ], shown

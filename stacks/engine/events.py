@@ -67,6 +67,21 @@ KNOWN_CAUSES: tuple[tuple[str, type[MeshinstallError], str, str], ...] = (
 )
 
 
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's stand-in for a value known only once applied
+
+
+def object_name(type_token: str, inputs: Any, urn: str) -> str:
+    """A resource as a person names it, kubectl's way: `Deployment demo/hello`, `Release istio-system/istiod`,
+    `Namespace demo` (its Kubernetes name, not the engine's `demo-hello-stable`)."""
+    inputs = inputs if isinstance(inputs, dict) else {}
+    metadata = inputs.get("metadata") if isinstance(inputs.get("metadata"), dict) else {}
+    name = metadata.get("name") or inputs.get("name") or urn.rsplit("::", 1)[-1]
+    namespace = metadata.get("namespace") or inputs.get("namespace") or ""
+    name, namespace = (v if isinstance(v, str) and v != UNKNOWN else "…" for v in (name, namespace))
+    kind = type_token.rsplit(":", 1)[-1]  # a dynamic resource of meshinstall's own (the simulated cluster): Resource
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+
+
 @dataclass
 class Journal:
     """Counts the changes the engine made and keeps the errors it reported, then passes each event on."""

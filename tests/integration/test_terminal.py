@@ -175,6 +175,10 @@ def test_adding_an_app_updates_the_dashboard_configmap_in_place(terminal):
 def test_destroy_at_200x50_says_what_it_keeps(terminal):
     code, screen = terminal.run("destroy", "dev", size=(200, 50), answers=(("to destroy it", "dev\n"),))
     assert code == 0, screen[-3000:]
+    before = screen[: screen.index("to destroy it")]
+    assert re.search(r"will keep +CustomResourceDefinition httproutes\.gateway\.networking\.k8s\.io", before), before
+    assert re.search(r"will delete +Deployment payments/checkout", before), before[-3000:]
+    assert re.search(r"destroy: \d+ object\(s\) to delete, \d+ to keep", before), before[-3000:]
     assert re.search(r"kept +CustomResourceDefinition httproutes\.gateway\.networking\.k8s\.io", screen), screen[-3000:]
     assert not re.search(r"deleted +CustomResourceDefinition httproutes", screen)
     assert len(lines_of(screen, "deleted")) > 30
