@@ -17,9 +17,16 @@ if TYPE_CHECKING:
     from ..stacks.engine.runs import Outcome
 
 
+NO_TERMINAL_WIDTH = 1000  # a file or a pipe has no width: tables take what their values need, never cut at 80
+
+
 def console(stderr: bool = False) -> Console:
-    """A console that wraps nothing (paths and messages stay on one line for editors and CI)."""
-    return Console(stderr=stderr, soft_wrap=True, highlight=False)
+    """A console that wraps nothing (paths and messages stay on one line for editors and CI), and, without a
+    terminal, cuts no table to 80 columns."""
+    out = Console(stderr=stderr, soft_wrap=True, highlight=False)
+    if not out.is_terminal:
+        out.width = NO_TERMINAL_WIDTH
+    return out
 
 
 def problems(out: Console, items: Iterable[SpecProblem]) -> None:

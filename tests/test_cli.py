@@ -228,3 +228,18 @@ def test_one_yaml_mistake_in_the_base_is_one_error_not_nine(isolated):
         lines = [line for line in err.splitlines() if line.startswith("environments/")]
         assert len(lines) == 1 and "environments/base.yaml:8:" in lines[0] and "YAML syntax error" in lines[0], err
         assert "1 problem found" in err
+
+
+def test_without_a_terminal_no_value_is_cut_at_80_columns(capsys):
+    """Issue 29: `status` into a file cut values at 80 columns (`…/clusters/dev/ku…`)."""
+    from meshinstall.cli import render
+
+    long = "/home/platform/repositories/platform/environments/.meshinstall/clusters/dev/kubeconfig-of-a-long-path"
+    render.outputs(render.console(), {"kubeconfig": long, "urls": {"grafana": long + "/grafana"}})
+    table = render.Table("started", "who", "changes")
+    table.add_row("2026-12-07 21:52:47", "alice@a-long-host-name.example.com", "create 87, update 12, " + long)
+    render.console().print(table)
+    out = capsys.readouterr().out
+    assert f"kubeconfig: {long}\n" in out and f"  grafana: {long}/grafana\n" in out
+    assert long in out.split("kubeconfig:")[1].split("urls")[1], "a table row is not cut either"
+    assert "…" not in out
