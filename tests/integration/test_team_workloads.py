@@ -161,8 +161,8 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
 
 
 def changes(output: str) -> list[str]:
-    """Every `up: N change(s)` line of an output."""
-    return [line for line in output.splitlines() if line.startswith("up: ")]
+    """Every `up: N change(s)` of an output (without what follows it on its line: the counts by kind, the time)."""
+    return re.findall(r"^up: \d+ change\(s\)", output, re.MULTILINE)
 
 
 def team_identity(shop: Shop, team: str) -> str:
