@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -20,10 +22,19 @@ if TYPE_CHECKING:
 NO_TERMINAL_WIDTH = 1000  # a file or a pipe has no width: tables take what their values need, never cut at 80
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """Output into a pipe that closed early (`up | head -1`): the rest of the output goes nowhere, and the command
+        goes on to its end (rich's own exits, which would stop an `up` before or in the middle of its update)."""
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, (sys.stderr if self.stderr else sys.stdout).fileno())
+
+
 def console(stderr: bool = False) -> Console:
     """A console that wraps nothing (paths and messages stay on one line for editors and CI), and, without a
     terminal, cuts no table to 80 columns."""
-    out = Console(stderr=stderr, soft_wrap=True, highlight=False)
+    out = _Console(stderr=stderr, soft_wrap=True, highlight=False)
     if not out.is_terminal:
         out.width = NO_TERMINAL_WIDTH
     return out
