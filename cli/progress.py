@@ -49,7 +49,6 @@ class EngineProgress:
 
     def __init__(self, out: Console, operation: str = "up") -> None:
         self.out, self.preview = out, operation == "preview"
-        self.started = time.monotonic()
         self.counts: Counter[str] = Counter()  # the ended changes, by their word (created, will update, …)
         self.read = 0  # objects read back by a refresh
         self.in_flight: dict[str, tuple[TaskID | None, float]] = {}
@@ -164,11 +163,6 @@ class EngineProgress:
 
     def _stamp(self) -> str:
         return "" if self.live else f"{datetime.now():%H:%M:%S} "
-
-    # --- the end --------------------------------------------------------------------------------------------
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
 
 
 def shown(meta: Any) -> bool:
