@@ -106,9 +106,14 @@ def connect(kubeconfig: str, context: str | None) -> Client:
 def _native(kubeconfig: str, context: str | None, stamp: int) -> Client | None:
     """The client of a user whose credentials the kubeconfig holds; None for one whose credentials a program gives
     (they may expire, so that client is not kept)."""
+    return _loaded(kubeconfig, context, run_exec=False)
+
+
+def _loaded(kubeconfig: str, context: str | None, run_exec: bool) -> Client | None:
+    """`_from` on the kubeconfig's file, whatever is wrong with it a ConfigError."""
     try:
         config = yaml.safe_load(Path(kubeconfig).read_text(encoding="utf-8")) or {}
-        return _from(config, kubeconfig, context)
+        return _from(config, kubeconfig, context, run_exec)
     except (OSError, yaml.YAMLError) as err:
         raise ConfigError(f"cannot read the kubeconfig {kubeconfig}: {err}") from err
     except (AttributeError, TypeError, ValueError) as err:  # not a kubeconfig's shape, base64 that is not, a bad PEM
@@ -194,14 +199,7 @@ def _by_a_program(kubeconfig: str, context: str | None) -> Client:
     """A user whose credentials a program (`exec`) gives: meshinstall runs it, bounded in time (the Kubernetes client's
     loader waits on it for good, and `doctor` hung silently on a plugin that never answered); an `auth-provider` is
     left to the Kubernetes client's loader."""
-    try:
-        config = yaml.safe_load(Path(kubeconfig).read_text(encoding="utf-8")) or {}
-        client = _from(config, kubeconfig, context, run_exec=True)
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"cannot read the kubeconfig {kubeconfig}: {err}") from err
-    except (AttributeError, TypeError, ValueError) as err:
-        raise ConfigError(f"the kubeconfig {kubeconfig} is not a valid kubeconfig: {err}") from err
-    return client or _by_the_client(kubeconfig, context)
+    return _loaded(kubeconfig, context, run_exec=True) or _by_the_client(kubeconfig, context)
 
 
 def _exec_credential(plugin: dict[str, Any], cluster: dict[str, Any], base: Path, kubeconfig: str) -> dict[str, str]:
