@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from . import render
+
 
 @click.command()
 @click.argument("envs", nargs=-1)
@@ -28,6 +30,5 @@ def codeowners(envs: tuple[str, ...], out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    render.write(out, text.encode(), folders=True)
     click.echo(f"wrote {out}")

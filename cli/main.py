@@ -301,7 +301,7 @@ def graph(env: str, kind: str, team: str | None, out: Path | None) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
     else:
-        out.write_bytes(data)
+        render.write(out, data)
         render.console(stderr=True).print(f"wrote {out} ({kind})", markup=False)
 
 

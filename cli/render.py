@@ -7,12 +7,13 @@ import os
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import SpecProblem
+from ..errors import SpecProblem, UsageError
 
 if TYPE_CHECKING:
     from ..checks.runner import Report
@@ -38,6 +39,19 @@ def console(stderr: bool = False) -> Console:
     if not out.is_terminal:
         out.width = NO_TERMINAL_WIDTH
     return out
+
+
+def write(path: Path, data: bytes, folders: bool = False) -> None:
+    """A command's `--out FILE` (its folders made first when `folders`): a folder that is missing or may not be
+    written is a usage error naming the file, not a traceback."""
+    try:
+        if folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as err:
+        raise UsageError(
+            f"--out {path}: cannot write it ({err.strerror}); give a file in a folder that exists"
+        ) from err
 
 
 def problems(out: Console, items: Iterable[SpecProblem]) -> None:

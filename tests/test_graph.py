@@ -80,3 +80,12 @@ def test_the_readme_picture_is_the_example_platform_as_drawn_now():
             assert f">{app.name}<" in picture or f">{app.name} canary<" in picture, app.name
     assert "platform-dev.svg" in (ROOT / "README.md").read_text()
     assert drawing.graph(spec).title in picture
+
+
+def test_an_out_file_that_cannot_be_written_is_a_usage_error_not_a_traceback(isolated):
+    for args in (
+        ("graph", "dev", "--out", "/nonexistent/folder/dev.dot"),
+        ("codeowners", "--out", "/proc/x/CODEOWNERS"),
+    ):
+        code, _, err = run(*args)
+        assert code == 2 and "cannot write it" in err and "Traceback" not in err, err
