@@ -11,6 +11,7 @@ listed.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -23,6 +24,7 @@ from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElaps
 from rich.text import Text
 
 from ..stacks.engine.events import UNKNOWN, object_name
+from ..stacks.state.state_file import SECRET_SIGNATURE
 
 # What each engine operation is called in a preview (will …), while it runs (…ing) and when it ended (…ed).
 WORDS = {
@@ -41,7 +43,6 @@ STYLES = {"created": "green", "updated": "yellow", "replaced": "magenta", "delet
 REPLACEMENT = ("create-replacement", "replace", "delete-replaced")
 MAX_DIFFS = 8  # property changes shown per object; the rest are counted
 MAX_VALUE = 60  # characters of a value in a diff
-SECRET = "4dabf18193072939515e22adb298388d"  # the engine's mark of a secret value
 
 
 class EngineProgress:
@@ -204,7 +205,7 @@ def label(meta: Any) -> str:
 def replaced_because(meta: Any) -> str:
     if meta.op.value not in REPLACEMENT or not meta.keys:
         return ""
-    return "replaced because " + ", ".join(meta.keys[:4]) + (" change" if len(meta.keys) == 1 else " change")
+    return f"replaced because {', '.join(meta.keys[:4])} change"
 
 
 def diffs(meta: Any) -> list[str]:
@@ -237,19 +238,12 @@ def at(value: Any, path: str) -> Any:
 
 
 def show(value: Any) -> str:
+    """A value of a diff, short; a secret (or anything holding one) as `[secret]`."""
     if value is ...:
         return "(none)"
     if value == UNKNOWN:
         return "(known after apply)"
-    if isinstance(value, dict) and SECRET in value:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=repr)
+    if SECRET_SIGNATURE in text:
         return "[secret]"
-    text = value if isinstance(value, str) else repr(value) if not isinstance(value, (dict, list)) else _json(value)
     return text if len(text) <= MAX_VALUE else text[: MAX_VALUE - 1] + "…"
-
-
-def _json(value: Any) -> str:
-    import json
-
-    if SECRET in json.dumps(value):
-        return "[secret]"
-    return json.dumps(value, sort_keys=True)
