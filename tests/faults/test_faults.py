@@ -14,7 +14,6 @@ See tests/faults/README.md for the matrix and its outcomes.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import re
@@ -31,6 +30,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT, SECRETS
+from disks import fill, room_for, small_disk
 
 from meshinstall.simulator.local_control_plane import PROCESSES, LocalClusterConfig, LocalControlPlane
 from meshinstall.stacks.cluster import recovery
@@ -484,17 +484,6 @@ def test_secrets_are_encrypted_at_rest_in_the_simulated_clusters_etcd(dev):
 # --- destroy, and crashes during the Helm installs --------------------------------------------------------------
 
 
-@contextmanager
-def small_disk(folder: Path, size: str) -> Iterator[Path]:
-    """A tmpfs of `size` mounted at `folder` for the block (root only: CI runs as root)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True)
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
 def gateway_replicas(n: int) -> Callable[[dict], None]:
     return lambda data: data["mesh"].setdefault("ingressGateway", {}).update(replicas=n)
 
@@ -537,16 +526,11 @@ def test_a_full_state_folder_is_exit_9_before_anything_is_cleared_or_applied(dev
     lock = state / ".pulumi" / "locks" / "organization" / "meshinstall" / "dev" / "left-by-a-dead-run.json"
     lock.parent.mkdir(parents=True, exist_ok=True)
     lock.write_text(json.dumps({"pid": dead.pid, "username": "root", "hostname": os.uname().nodename}))
-    used = sum(path.stat().st_size for path in state.rglob("*") if path.is_file())
-    with small_disk(tmp_path / "small", f"{used // 1024 + 4096}k") as small:
+    with small_disk(tmp_path / "small", f"{room_for(state) // 1024 + 4096}k") as small:
         shutil.copytree(state, small, dirs_exist_ok=True)
         subprocess.run(["mount", "--bind", str(small), str(state)], check=True)
         try:
-            with open(small / "filler", "wb") as filler:  # the disk fills up
-                with contextlib.suppress(OSError):
-                    while True:
-                        filler.write(b"\0" * 65536)
-                        filler.flush()
+            fill(small)  # the disk fills up
             doctor = dev.run("doctor", "dev")
             assert doctor.returncode == 4, doctor.stdout
             mi003 = doctor.stdout[doctor.stdout.index("MI003") :].split("\n")[0:3]

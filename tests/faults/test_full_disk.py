@@ -5,12 +5,9 @@ disk are in test_faults.py, on the fault suite's environment."""
 from __future__ import annotations
 
 import os
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
+from disks import fill, small_disk
 
 from meshinstall.errors import StateBackendUnreachable
 from meshinstall.stacks.state.backend import KEEP, MIN_FREE, FileBackend, beyond_retention
@@ -19,30 +16,6 @@ pytestmark = [
     pytest.mark.faults,
     pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs, which needs root (CI runs as root)"),
 ]
-
-
-@contextmanager
-def small_disk(folder: Path, size: str, *options: str) -> Iterator[Path]:
-    """A tmpfs of `size` mounted at `folder` for the block."""
-    folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", ",".join([f"size={size}", *options]), "tmpfs", str(folder)], check=True
-    )
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
-def fill(folder: Path) -> None:
-    """Write until the file system is full."""
-    with open(folder / "filler", "wb") as file:
-        try:
-            while True:
-                file.write(b"\0" * 65536)
-                file.flush()
-        except OSError:
-            pass
 
 
 def test_a_first_update_on_a_3_mb_file_system_is_refused_before_it_starts(tmp_path):
