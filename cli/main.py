@@ -409,9 +409,7 @@ def init(directory: Path, force: bool) -> None:
 def versions() -> None:
     """List the mesh versions meshinstall can install and the Kubernetes versions each supports."""
     for release in operations.describe.versions():
-        click.echo(
-            f"{release.provider} {release.version}: Kubernetes {release.kubernetes_min} to {release.kubernetes_max}"
-        )
+        click.echo(f"{release.provider} {release.version}: Kubernetes {release.kubernetes_range}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -121,6 +121,34 @@ class Upgrade:
 
 
 @dataclass(frozen=True)
+class TrustAnchor:
+    """Linkerd's trust anchor: given by reference, or made by meshinstall (`certificate` None)."""
+
+    certificate: SecretRef | None = None
+    key: SecretRef | None = None
+    validity_days: int = 3650
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """Linkerd's identity issuer: given by reference, owned by cert-manager, or made by meshinstall."""
+
+    certificate: SecretRef | None = None
+    key: SecretRef | None = None
+    cert_manager: bool = False
+    validity_days: int = 365
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Linkerd's identity certificates (mesh.identity)."""
+
+    trust_anchor: TrustAnchor = TrustAnchor()
+    issuer: Issuer = Issuer()
+    warn_days: int = 30
+
+
+@dataclass(frozen=True)
 class Mesh:
     """The mesh control plane."""
 
@@ -137,6 +165,12 @@ class Mesh:
     cni: MeshCni = MeshCni()
     gateway_api: GatewayApi = GatewayApi()
     upgrade: Upgrade = Upgrade()
+    identity: Identity = Identity()
+
+    @property
+    def linkerd(self) -> bool:
+        """Linkerd rather than Istio."""
+        return self.provider == "linkerd"
 
 
 @dataclass(frozen=True)

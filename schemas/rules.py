@@ -25,6 +25,10 @@ PLATFORM_NAMESPACES = {
     "istio-system",
     "monitoring",
     "meshinstall-system",
+    "linkerd",
+    "linkerd-cni",
+    "linkerd-viz",
+    "envoy-gateway-system",
 }
 SECRET_LOOKING = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)", re.IGNORECASE)
 
@@ -274,7 +278,7 @@ def mesh_version_supported(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
         yield doc.problem(
             ("cluster", "kubernetesVersion"),
             f"{spec.mesh.provider} {spec.mesh.version} does not support Kubernetes {spec.cluster.kubernetes_version}",
-            f"it supports Kubernetes {found.kubernetes_min} to {found.kubernetes_max}",
+            f"it supports Kubernetes {found.kubernetes_range}",
         )
 
 
@@ -312,7 +316,7 @@ def sidecars_admitted(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
     if spec.mesh.cni.enabled is False and spec.paas.pod_security in RESTRICTED_POD_SECURITY:
         yield doc.problem(
             ("mesh", "cni", "enabled"),
-            f"paas.podSecurity {spec.paas.pod_security!r} refuses the istio-init container (NET_ADMIN, NET_RAW) that sidecar injection adds without the CNI agent, so every app pod would be rejected",
+            f"paas.podSecurity {spec.paas.pod_security!r} refuses the {'linkerd-init' if spec.mesh.linkerd else 'istio-init'} container (NET_ADMIN, NET_RAW) that sidecar injection adds without the CNI agent, so every app pod would be rejected",
             "remove mesh.cni.enabled (the CNI agent is then installed) or set paas.podSecurity: privileged",
         )
 
@@ -374,3 +378,118 @@ def password_in(url: str) -> bool:
     """Whether a backend URL carries a password (`user:PASSWORD@` or `?password=`)."""
     parts = urllib.parse.urlsplit(url)
     return parts.password is not None or "password" in urllib.parse.parse_qs(parts.query)
+
+
+# Fields with no meaning for Linkerd, and why: each one written in a Linkerd spec is an error at its line. A value in
+# `only_if` makes the field an error only with that value (`egressGateway.enabled: false` says what Linkerd does).
+NOT_LINKERD: dict[tuple[str, ...], tuple[str, object]] = {
+    ("mesh", "profile"): ("istiod's profile; Linkerd's control plane has one shape", None),
+    ("mesh", "revision"): ("Istio's revisions; Linkerd runs one control plane", None),
+    ("mesh", "outboundTrafficPolicy"): (
+        "Linkerd's proxies pass every outbound connection; it has no registry-only mode",
+        None,
+    ),
+    ("mesh", "egressGateway", "enabled"): ("Linkerd ships no egress gateway", True),
+    ("mesh", "egressGateway", "replicas"): ("Linkerd ships no egress gateway", None),
+    ("mesh", "resources"): ("istiod's requests; Linkerd's control plane keeps its charts' requests", None),
+    ("mesh", "tracing"): (
+        "Istio's sidecar trace sampling; Linkerd traces only through its linkerd-jaeger extension",
+        None,
+    ),
+    ("mesh", "upgrade", "strategy"): ("Linkerd has no revisions: its upgrade is in place", "canary"),
+    ("mesh", "upgrade", "waves"): ("Linkerd has no revisions: its upgrade is in place, without waves", None),
+    ("mesh", "upgrade", "teamsPerWave"): ("Linkerd has no revisions: its upgrade is in place, without waves", None),
+    ("mesh", "upgrade", "pauseSeconds"): ("Linkerd has no revisions: its upgrade is in place, without waves", None),
+    ("monitoring", "kiali", "enabled"): (
+        "Kiali does not support Linkerd (linkerd-viz is its dashboard, and meshinstall installs it)",
+        True,
+    ),
+    ("monitoring", "tracing", "enabled"): (
+        "Linkerd's proxies send spans only through its linkerd-jaeger extension, which meshinstall does not install",
+        True,
+    ),
+}
+
+
+@rule
+def provider_fields(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """A field the chosen mesh gives no meaning is refused at its line, never dropped."""
+    provider = spec.mesh.provider
+    if provider == "istio" and ("mesh", "identity") in doc.positions:
+        yield doc.problem(
+            ("mesh", "identity"),
+            "mesh.identity has no meaning with provider istio: istiod makes its own CA",
+            "remove mesh.identity, or set mesh.provider: linkerd",
+            at_key=True,
+        )
+    if provider != "linkerd":
+        return
+    for path, (why, only_if) in NOT_LINKERD.items():
+        if path not in doc.positions or (only_if is not None and _value(doc.data, path) != only_if):
+            continue
+        yield doc.problem(
+            path,
+            f"{'.'.join(path)} has no meaning with provider linkerd: {why}",
+            f"remove {'.'.join(path)}"
+            + {True: ", or set it to false", "canary": ", or set it to in-place"}.get(only_if, ""),
+            at_key=True,
+        )
+
+
+def _value(data: object, path: tuple[str, ...]) -> object:
+    for part in path:
+        data = data.get(part) if isinstance(data, dict) else None
+    return data
+
+
+@rule
+def identity_complete(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """Linkerd's identity is made by meshinstall, given whole, or left to cert-manager with its trust anchor."""
+    if not spec.mesh.linkerd:
+        return
+    anchor, issuer, at = spec.mesh.identity.trust_anchor, spec.mesh.identity.issuer, ("mesh", "identity")
+    if anchor.key and not anchor.certificate:
+        yield doc.problem(
+            (*at, "trustAnchor", "key"),
+            "a trust anchor key without its certificate",
+            "add trustAnchor.certificate, or remove trustAnchor.key to let meshinstall make the trust anchor",
+        )
+    if issuer.cert_manager:
+        if issuer.certificate or issuer.key:
+            yield doc.problem(
+                (*at, "issuer", "certManager"),
+                "cert-manager owns the issuer, so its certificate and key are not given here",
+                "remove issuer.certificate and issuer.key, or set certManager: false",
+            )
+        if not anchor.certificate:
+            yield doc.problem(
+                (*at, "issuer", "certManager"),
+                "with cert-manager as the issuer, the trust anchor it signs with must be given",
+                "add trustAnchor.certificate: {fromFile: ca.crt} (the certificate of cert-manager's CA issuer)",
+            )
+        return
+    if bool(issuer.certificate) != bool(issuer.key):
+        given, missing = ("certificate", "key") if issuer.certificate else ("key", "certificate")
+        yield doc.problem(
+            (*at, "issuer", given),
+            f"the issuer's {given} is given without its {missing}",
+            f"add issuer.{missing}, or remove issuer.{given} to let meshinstall make the issuer",
+        )
+    if issuer.certificate and not anchor.certificate:
+        yield doc.problem(
+            (*at, "issuer", "certificate"),
+            "an issuer given without the trust anchor that signed it",
+            "add trustAnchor.certificate",
+        )
+    if anchor.certificate and not anchor.key and not issuer.certificate:
+        yield doc.problem(
+            (*at, "trustAnchor", "certificate"),
+            "meshinstall cannot sign an issuer with a trust anchor whose key it is not given",
+            "add trustAnchor.key, or give issuer.certificate and issuer.key, or set issuer.certManager: true",
+        )
+    if not anchor.certificate and issuer.validity_days >= anchor.validity_days:
+        yield doc.problem(
+            (*at, "issuer", "validityDays"),
+            f"the issuer would outlive the trust anchor that signs it ({issuer.validity_days} >= {anchor.validity_days} days)",
+            "make issuer.validityDays shorter than trustAnchor.validityDays",
+        )

@@ -103,6 +103,12 @@ def _read(record: Path) -> str | None:
 def with_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """A copy of schema-valid data with every default from the schema filled in."""
     out = copy.deepcopy(data)
+    if (out.get("mesh") or {}).get(
+        "provider"
+    ) == "linkerd":  # Kiali and Linkerd's tracing are not installed with Linkerd
+        monitoring = out.setdefault("monitoring", {})
+        for piece in ("kiali", "tracing"):
+            monitoring.setdefault(piece, {}).setdefault("enabled", False)
     _fill(schema(), out)
     return out
 

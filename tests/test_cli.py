@@ -42,7 +42,7 @@ def _entry(ctx: click.Context) -> None:
 def test_validate_all_example_environments(isolated):
     code, out, _ = run("validate")
     assert code == 0
-    assert "valid: dev, prod, staging" in out
+    assert "valid: dev, linkerd, prod, staging" in out
 
 
 def test_invalid_spec_exits_3_with_file_line_and_path(isolated):
@@ -103,7 +103,7 @@ def test_missing_secret_names_the_variable_not_a_value(isolated, monkeypatch, co
 def test_unknown_environment_lists_the_known_ones(isolated):
     code, _, err = run("preview", "qa")
     assert code == 2
-    assert "known: dev, prod, staging)" in err, "base.yaml, which the others extend, is not an environment"
+    assert "known: dev, linkerd, prod, staging)" in err, "base.yaml, which the others extend, is not an environment"
 
 
 def test_prod_destroy_needs_yes_and_force(isolated):
@@ -170,10 +170,14 @@ def test_help_documents_exit_codes():
     assert "3 the spec is invalid" in result.output
 
 
-def test_versions_lists_both_istio_releases_with_their_kubernetes_range():
+def test_versions_lists_both_istio_releases_and_linkerd_with_their_kubernetes_range():
     code, out, _ = run("versions")
     assert code == 0
-    assert out.splitlines() == ["istio 1.29.6: Kubernetes 1.31 to 1.35", "istio 1.30.3: Kubernetes 1.32 to 1.36"]
+    assert out.splitlines() == [
+        "istio 1.29.6: Kubernetes 1.31 to 1.35",
+        "istio 1.30.3: Kubernetes 1.32 to 1.36",
+        "linkerd edge-26.8.3: Kubernetes 1.31 and newer",
+    ]
 
 
 @pytest.mark.parametrize("left_out", ["gateway-api-v1.6.1-standard.crds.yaml", "jaeger-4.11.1.tgz"])

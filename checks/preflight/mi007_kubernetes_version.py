@@ -23,7 +23,7 @@ class KubernetesVersion(Check):
         info = kube.get(ctx.api, "/version")
         minor = f"{info['major']}.{info['minor'].rstrip('+')}"
         if found is None or not found.supports(minor):
-            supported = f"{found.kubernetes_min} to {found.kubernetes_max}" if found else "none"
+            supported = found.kubernetes_range if found else "none"
             return self.failed(
                 "/version",
                 f"{mesh.provider} {mesh.version} does not support Kubernetes {minor} (supported: {supported})",
