@@ -7,7 +7,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from . import SKIP_AWAIT, TEAM_LABEL, labels, metadata
+from . import SHARED_GATEWAY, SKIP_AWAIT, TEAM_LABEL, labels, metadata
+from .manifests import linkerd
 from .manifests.app import (
     AppArgs,
     authorization_spec,
@@ -16,6 +17,11 @@ from .manifests.app import (
     service_ports,
     virtual_service_spec,
 )
+
+
+def service_annotations(args: AppArgs) -> dict[str, str]:
+    """A Service is not awaited (below); with Linkerd, it carries the circuit breaker (failure accrual)."""
+    return {**SKIP_AWAIT, **(linkerd.failure_accrual_annotations(args) if args.mesh == "linkerd" else {})}
 
 
 class AppDeployment(pulumi.ComponentResource):
@@ -73,7 +79,9 @@ class AppDeployment(pulumi.ComponentResource):
         # Service is ready when its Deployment's pods are, and the Deployment is awaited.
         self.service = k8s.core.v1.Service(
             f"{name}-svc",
-            metadata=metadata(args.name, args.namespace, labels(app=args.name, **{TEAM_LABEL: args.team}), SKIP_AWAIT),
+            metadata=metadata(
+                args.name, args.namespace, labels(app=args.name, **{TEAM_LABEL: args.team}), service_annotations(args)
+            ),
             spec={"selector": {"app": args.name}, "ports": service_ports(args)},
             opts=child,
         )
@@ -83,9 +91,68 @@ class AppDeployment(pulumi.ComponentResource):
         self.virtual_service = self._istio(
             name, "VirtualService", "networking.istio.io/v1", meta(args.name), virtual_service_spec(args), child
         )
+        if args.mesh == "linkerd":
+            self._linkerd(name, args, meta, child)
+            return
         policy = authorization_spec(args)
         if policy:
             self._istio(name, "AuthorizationPolicy", "security.istio.io/v1", meta(f"allow-{args.name}"), policy, child)
+
+    def _linkerd(self, name: str, args: AppArgs, meta: Any, child: pulumi.ResourceOptions) -> None:
+        """Linkerd's terms for the same policy: the versions' Services and an HTTPRoute on the app's Service (canary,
+        timeout, retries), a Server with the callers' MeshTLSAuthentication, the route on the shared Gateway."""
+        if args.traffic.canary:
+            for version in ("stable", "canary"):
+                k8s.core.v1.Service(
+                    f"{name}-svc-{version}",
+                    metadata=metadata(
+                        f"{args.name}-{version}",
+                        args.namespace,
+                        labels(app=args.name, **{TEAM_LABEL: args.team}),
+                        service_annotations(args),
+                    ),
+                    spec=linkerd.version_service_spec(args, version),
+                    opts=child,
+                )
+        routes = "gateway.networking.k8s.io/v1"
+        route_meta = metadata(
+            args.name,
+            args.namespace,
+            labels(app=args.name, **{TEAM_LABEL: args.team}),
+            linkerd.route_annotations(args),
+        )
+        self._istio(name, "HTTPRoute", routes, route_meta, linkerd.mesh_route_spec(args), child)
+        self._istio(name, "Server", "policy.linkerd.io/v1beta3", meta(args.name), linkerd.server_spec(args), child)
+        authentication = linkerd.authentication_spec(args)
+        if authentication:
+            self._istio(
+                name,
+                "MeshTLSAuthentication",
+                "policy.linkerd.io/v1alpha1",
+                meta(f"{args.name}-callers"),
+                authentication,
+                child,
+            )
+            self._istio(
+                name,
+                "AuthorizationPolicy",
+                "policy.linkerd.io/v1alpha1",
+                meta(f"allow-{args.name}"),
+                linkerd.authorization_policy_spec(args),
+                child,
+            )
+        if args.route:
+            ingress = linkerd.ingress_route_spec(args, linkerd.ENVOY_GATEWAY_NAMESPACE, SHARED_GATEWAY)
+            k8s.apiextensions.CustomResource(
+                f"{name}-ingress-httproute",
+                api_version=routes,
+                kind="HTTPRoute",
+                metadata=metadata(
+                    f"{args.name}-ingress", args.namespace, labels(app=args.name, **{TEAM_LABEL: args.team})
+                ),
+                spec=ingress,
+                opts=child,
+            )
 
     @staticmethod
     def _istio(

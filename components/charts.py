@@ -11,6 +11,7 @@ if TYPE_CHECKING:  # the sources and releases are read without the Pulumi SDK (s
     import pulumi_kubernetes as k8s
 
 ISTIO_REPOSITORY = "https://istio-release.storage.googleapis.com/charts"
+LINKERD_REPOSITORY = "https://helm.linkerd.io/edge"
 
 # Official chart repositories; Istio's charts (base, istiod, gateway, cni) follow `mesh.version`.
 OFFICIAL = {
@@ -18,6 +19,12 @@ OFFICIAL = {
     "istiod": ISTIO_REPOSITORY,
     "gateway": ISTIO_REPOSITORY,
     "cni": ISTIO_REPOSITORY,
+    # Linkerd's charts follow `mesh.version` (edge-26.8.3 is chart 2026.8.3)
+    "linkerd-crds": LINKERD_REPOSITORY,
+    "linkerd-control-plane": LINKERD_REPOSITORY,
+    "linkerd2-cni": LINKERD_REPOSITORY,
+    "linkerd-viz": LINKERD_REPOSITORY,
+    "gateway-helm": "oci://docker.io/envoyproxy",  # Envoy Gateway publishes its chart to an OCI registry
     "kube-prometheus-stack": "https://prometheus-community.github.io/helm-charts",
     "kiali-server": "https://kiali.org/helm-charts",
     "jaeger": "https://jaegertracing.github.io/helm-charts",
@@ -26,6 +33,7 @@ PINNED = {
     "kube-prometheus-stack": "88.5.3",
     "kiali-server": "2.29.0",
     "jaeger": "4.11.1",
+    "gateway-helm": "v1.9.0",
 }
 
 # No chart installs the Gateway API CRDs: meshinstall does, from the mirror or the official release.
@@ -65,6 +73,8 @@ class ChartSource:
 
         if self.mirror is not None:
             return {"chart": str(self.mirror_path)}
+        if self.repository.startswith("oci://"):
+            return {"chart": f"{self.repository}/{self.name}", "version": self.version}
         return {
             "chart": self.name,
             "version": self.version,

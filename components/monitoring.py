@@ -17,9 +17,8 @@ from .manifests.monitoring import (
     PROMETHEUS_URL,
     MonitoringArgs,
     alert_rules_spec,
-    istiod_monitor_spec,
     mesh_dashboard,
-    sidecar_monitor_spec,
+    scrape_targets,
 )
 
 
@@ -67,22 +66,16 @@ class MonitoringStack(pulumi.ComponentResource):
             return metadata(name, namespace, labels(**extra))
 
         crd = "monitoring.coreos.com/v1"
-        k8s.apiextensions.CustomResource(
-            "istiod-monitor",
-            api_version=crd,
-            kind="ServiceMonitor",
-            metadata=meta("istiod"),
-            spec=istiod_monitor_spec(),
-            opts=opts,
-        )
-        k8s.apiextensions.CustomResource(
-            "sidecar-monitor",
-            api_version=crd,
-            kind="PodMonitor",
-            metadata=meta("envoy-sidecars"),
-            spec=sidecar_monitor_spec(),
-            opts=opts,
-        )
+        istio_names = {"istiod": "istiod-monitor", "envoy-sidecars": "sidecar-monitor"}  # as the state knows them
+        for (kind, name), spec in scrape_targets(args.mesh).items():
+            k8s.apiextensions.CustomResource(
+                istio_names.get(name, f"{name}-monitor"),
+                api_version=crd,
+                kind=kind,
+                metadata=meta(name),
+                spec=spec,
+                opts=opts,
+            )
         if args.grafana:
             k8s.core.v1.ConfigMap(
                 "mesh-dashboard",

@@ -9,6 +9,8 @@ import pulumi_kubernetes as k8s
 
 from . import INGRESS_NAMESPACE, SHARED_GATEWAY, metadata
 from .app import AppDeployment
+from .manifests import linkerd
+from .manifests.linkerd import ENVOY_GATEWAY_NAMESPACE
 from .manifests.paas import PaasArgs, gateway_spec
 from .team import TeamSpace
 
@@ -29,7 +31,16 @@ class PaasLayer(pulumi.ComponentResource):
             self.apps.append(
                 AppDeployment(f"{app.team}-{app.name}", replace(app, after=after), pulumi.ResourceOptions(parent=self))
             )
-        if args.gateway:
+        if args.gateway and args.mesh == "linkerd":
+            k8s.apiextensions.CustomResource(
+                "shared-gateway",
+                api_version="gateway.networking.k8s.io/v1",
+                kind="Gateway",
+                metadata=metadata(SHARED_GATEWAY, ENVOY_GATEWAY_NAMESPACE),
+                spec=linkerd.gateway_spec(args.gateway.hosts, args.gateway.tls_secret),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
+            )
+        elif args.gateway:
             k8s.apiextensions.CustomResource(
                 "shared-gateway",
                 api_version="networking.istio.io/v1",

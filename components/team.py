@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -29,7 +32,7 @@ class TeamSpace(pulumi.ComponentResource):
         for ns in args.namespaces:
             namespace = k8s.core.v1.Namespace(
                 f"{ns}-ns",
-                metadata=metadata(ns, None, namespace_labels(args)),
+                metadata=metadata(ns, None, namespace_labels(args), dict(args.namespace_annotations)),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.namespaces[ns] = namespace
@@ -51,6 +54,9 @@ class TeamSpace(pulumi.ComponentResource):
                 subjects=[{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": g} for g in args.groups],
                 opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[role])),
             )
+        if args.mesh != "istio":  # Linkerd: the namespace's `deny` default inbound policy (its annotations)
+            self._network_policies(ns, meta, opts)
+            return
         k8s.apiextensions.CustomResource(
             f"{ns}-deny-all",
             api_version="security.istio.io/v1",
@@ -59,5 +65,9 @@ class TeamSpace(pulumi.ComponentResource):
             spec=deny_all_authorization(),
             opts=opts,
         )
+        self._network_policies(ns, meta, opts)
+
+    @staticmethod
+    def _network_policies(ns: str, meta: Callable[[str], Any], opts: pulumi.ResourceOptions) -> None:
         for policy_name, spec in network_policies().items():
             k8s.networking.v1.NetworkPolicy(f"{ns}-{policy_name}", metadata=meta(policy_name), spec=spec, opts=opts)

@@ -22,7 +22,9 @@ class AppAlerts(Check):
             for app in team.apps:
                 wanted = {
                     r["alert"]: r["expr"]
-                    for r in alert_rules_spec(app_target(team, app), thresholds)["groups"][0]["rules"]
+                    for r in alert_rules_spec(app_target(team, app, ctx.spec.mesh.provider), thresholds)["groups"][0][
+                        "rules"
+                    ]
                 }
                 live = ctx.custom_object(
                     "monitoring.coreos.com", team.app_namespace, "prometheusrules", f"{app.name}-alerts"

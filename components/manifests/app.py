@@ -128,6 +128,7 @@ class AppArgs:
     annotations: Mapping[str, str] = field(default_factory=dict)
     run_as_root: bool = False
     capabilities: tuple[str, ...] = ()
+    mesh: str = "istio"  # the provider whose objects carry its traffic policy
 
     @property
     def service_ports(self) -> tuple[ServicePort, ...]:

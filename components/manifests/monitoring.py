@@ -31,6 +31,7 @@ class AppTarget:
     team: str
     namespace: str
     name: str
+    mesh: str = "istio"  # whose proxies' metrics measure it
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class MonitoringArgs:
     # the teams' namespaces by name: an app's rule waits for its own. (Every rule waited for every namespace: at 1000
     # apps, 100,000 dependencies, a quarter of the state, bench/results.md stop 19.)
     namespaces: Mapping[str, pulumi.Resource] = field(default_factory=dict)
+    mesh: str = "istio"
 
 
 def prometheus_stack_values(stack: PrometheusStack) -> dict[str, Any]:
@@ -130,6 +132,74 @@ def istiod_monitor_spec() -> dict[str, Any]:
     }
 
 
+def scrape_targets(mesh: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """What Prometheus scrapes of the mesh, by (kind, name): Istio's istiod and sidecars, or Linkerd's control
+    plane and proxies (the PodMonitors Linkerd's chart would write, which meshinstall writes once the CRDs exist)."""
+    if mesh == "linkerd":
+        return {
+            ("PodMonitor", "linkerd-controller"): linkerd_controller_monitor_spec(),
+            ("PodMonitor", "linkerd-proxies"): linkerd_proxy_monitor_spec(),
+        }
+    return {
+        ("ServiceMonitor", "istiod"): istiod_monitor_spec(),
+        ("PodMonitor", "envoy-sidecars"): sidecar_monitor_spec(),
+    }
+
+
+def linkerd_controller_monitor_spec() -> dict[str, Any]:
+    """Linkerd's control plane containers' admin ports (`*-admin`, but not the proxies')."""
+    return {
+        "namespaceSelector": {"matchNames": ["linkerd"]},
+        "selector": {"matchLabels": {}},
+        "podMetricsEndpoints": [
+            {
+                "interval": "15s",
+                "relabelings": [
+                    {
+                        "sourceLabels": ["__meta_kubernetes_pod_container_port_name"],
+                        "action": "keep",
+                        "regex": ".*-admin$",
+                    },
+                    {
+                        "sourceLabels": ["__meta_kubernetes_pod_container_port_name"],
+                        "action": "drop",
+                        "regex": "linkerd-admin",
+                    },
+                    {
+                        "sourceLabels": ["__meta_kubernetes_pod_container_name"],
+                        "action": "replace",
+                        "targetLabel": "component",
+                    },
+                ],
+            }
+        ],
+    }
+
+
+def linkerd_proxy_monitor_spec() -> dict[str, Any]:
+    """Every Linkerd proxy's admin port, with the pod's namespace and Deployment as labels (what the alerts select)."""
+    return {
+        "namespaceSelector": {"any": True},
+        "selector": {"matchExpressions": [{"key": "linkerd.io/control-plane-ns", "operator": "Exists"}]},
+        "podMetricsEndpoints": [
+            {
+                "interval": "15s",
+                "port": "linkerd-admin",
+                "path": "/metrics",
+                "relabelings": [
+                    {"sourceLabels": ["__meta_kubernetes_namespace"], "action": "replace", "targetLabel": "namespace"},
+                    {"sourceLabels": ["__meta_kubernetes_pod_name"], "action": "replace", "targetLabel": "pod"},
+                    {
+                        "sourceLabels": ["__meta_kubernetes_pod_label_linkerd_io_proxy_deployment"],
+                        "action": "replace",
+                        "targetLabel": "deployment",
+                    },
+                ],
+            }
+        ],
+    }
+
+
 def sidecar_monitor_spec() -> dict[str, Any]:
     """PodMonitor for every sidecar's merged Prometheus endpoint in mesh namespaces."""
     return {
@@ -139,18 +209,37 @@ def sidecar_monitor_spec() -> dict[str, Any]:
     }
 
 
-def _selector(target: AppTarget) -> str:
-    return f'destination_workload_namespace="{target.namespace}",destination_app="{target.name}",reporter="destination"'
+@dataclass(frozen=True)
+class Metrics:
+    """An app's requests, failures and latency in one mesh's proxy metrics (what its proxies measure inbound)."""
+
+    requests: str  # the request counter
+    failed: str  # the label matcher of a failed request
+    latency: str  # the latency histogram, in milliseconds
+
+    def of(self, target: AppTarget) -> str:
+        if target.mesh == "linkerd":  # both versions' Deployments (`app`, `app-canary`), inbound at their proxies
+            return (
+                f'namespace="{target.namespace}",deployment=~"{target.name}|{target.name}-canary",direction="inbound"'
+            )
+        return f'destination_workload_namespace="{target.namespace}",destination_app="{target.name}",reporter="destination"'
+
+
+METRICS = {
+    "istio": Metrics("istio_requests_total", 'response_code=~"5.."', "istio_request_duration_milliseconds_bucket"),
+    "linkerd": Metrics("response_total", 'classification="failure"', "response_latency_ms_bucket"),
+}
 
 
 def alert_rules_spec(target: AppTarget, alerts: AlertThresholds) -> dict[str, Any]:
     """PrometheusRule spec with the app's error-rate and p99-latency alerts at the given thresholds."""
-    sel = _selector(target)
+    metrics = METRICS[target.mesh]
+    sel, total = metrics.of(target), metrics.requests
     error_rate = (
-        f'sum(rate(istio_requests_total{{{sel},response_code=~"5.."}}[5m])) '
-        f"/ sum(rate(istio_requests_total{{{sel}}}[5m])) * 100 > {alerts.error_rate_percent:g}"
+        f"sum(rate({total}{{{sel},{metrics.failed}}}[5m])) "
+        f"/ sum(rate({total}{{{sel}}}[5m])) * 100 > {alerts.error_rate_percent:g}"
     )
-    latency = f"histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{{{sel}}}[5m])) by (le)) > {alerts.latency_p99_ms}"
+    latency = f"histogram_quantile(0.99, sum(rate({metrics.latency}{{{sel}}}[5m])) by (le)) > {alerts.latency_p99_ms}"
     common = {"team": target.team, "app": target.name, "namespace": target.namespace}
     return {
         "groups": [
@@ -185,7 +274,8 @@ def mesh_dashboard(apps: tuple[AppTarget, ...]) -> dict[str, Any]:
     """A Grafana dashboard: request rate, error rate and p99 latency for every app."""
     panels = []
     for i, target in enumerate(apps):
-        sel = _selector(target)
+        metrics = METRICS[target.mesh]
+        sel, total = metrics.of(target), metrics.requests
         panels.append(
             {
                 "id": i + 1,
@@ -196,17 +286,17 @@ def mesh_dashboard(apps: tuple[AppTarget, ...]) -> dict[str, Any]:
                     {
                         "refId": "A",
                         "legendFormat": "requests/s",
-                        "expr": f"sum(rate(istio_requests_total{{{sel}}}[1m]))",
+                        "expr": f"sum(rate({total}{{{sel}}}[1m]))",
                     },
                     {
                         "refId": "B",
-                        "legendFormat": "5xx/s",
-                        "expr": f'sum(rate(istio_requests_total{{{sel},response_code=~"5.."}}[1m]))',
+                        "legendFormat": "failed/s",
+                        "expr": f"sum(rate({total}{{{sel},{metrics.failed}}}[1m]))",
                     },
                     {
                         "refId": "C",
                         "legendFormat": "p99 ms",
-                        "expr": f"histogram_quantile(0.99, sum(rate(istio_request_duration_milliseconds_bucket{{{sel}}}[1m])) by (le))",
+                        "expr": f"histogram_quantile(0.99, sum(rate({metrics.latency}{{{sel}}}[1m])) by (le))",
                     },
                 ],
             }

@@ -28,6 +28,7 @@ class PaasArgs:
     apps: tuple[AppArgs, ...]
     gateway: SharedGateway | None = None
     after: tuple[pulumi.Resource, ...] = ()  # what the Gateway waits for (istiod, the Istio CRDs)
+    mesh: str = "istio"
 
 
 def gateway_spec(gateway: SharedGateway) -> dict[str, Any]:

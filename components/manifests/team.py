@@ -59,6 +59,8 @@ class TeamArgs:
     namespace_labels: Mapping[str, str] = field(default_factory=dict)  # e.g. sidecar injection
     default_request: Mapping[str, str] = field(default_factory=lambda: {"cpu": "100m", "memory": "128Mi"})
     after: tuple[pulumi.Resource, ...] = ()  # the Istio CRDs the namespace policies need
+    namespace_annotations: Mapping[str, str] = field(default_factory=dict)  # Linkerd's injection and default policy
+    mesh: str = "istio"
 
 
 def namespace_labels(args: TeamArgs) -> dict[str, str]:

@@ -22,7 +22,7 @@ class TeamWorkloadsArgs:
     @property
     def targets(self) -> tuple[AppTarget, ...]:
         """The apps as monitoring watches them."""
-        return tuple(AppTarget(self.team, self.namespace, app.name) for app in self.apps)
+        return tuple(AppTarget(self.team, self.namespace, app.name, app.mesh) for app in self.apps)
 
 
 def team_dashboard(args: TeamWorkloadsArgs) -> dict[str, Any]:

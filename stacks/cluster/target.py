@@ -107,9 +107,15 @@ class ClusterTarget:
 
 def spec_namespaces(spec: Spec) -> tuple[str, ...]:
     """Every namespace `up` of `spec` declares: the platform's and each team's."""
-    return (
-        ISTIO_NAMESPACE,
-        INGRESS_NAMESPACE,
-        MONITORING_NAMESPACE,
-        *(ns for team in spec.paas.teams for ns in team.namespaces),
-    )
+    teams = tuple(ns for team in spec.paas.teams for ns in team.namespaces)
+    if spec.mesh.linkerd:
+        from ...components.manifests import linkerd
+
+        optional = (
+            (linkerd.LINKERD_CNI_NAMESPACE, spec.cni_enabled),
+            (linkerd.LINKERD_VIZ_NAMESPACE, spec.monitoring.prometheus.enabled),
+            (linkerd.ENVOY_GATEWAY_NAMESPACE, spec.mesh.ingress_gateway.enabled),
+        )
+        chosen = tuple(name for name, wanted in optional if wanted)
+        return (linkerd.LINKERD_NAMESPACE, *chosen, MONITORING_NAMESPACE, *teams)
+    return (ISTIO_NAMESPACE, INGRESS_NAMESPACE, MONITORING_NAMESPACE, *teams)

@@ -9,7 +9,7 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
@@ -26,7 +26,7 @@ from ..state import state_file
 from ..state.backend import Backend, readable
 from ..state.passphrase import passphrase
 from ..state.places import PROJECT, Places, places, stack_name, state_backend
-from ..state.recorded import Recorded, recorded, recorded_inputs
+from ..state.recorded import Recorded, recorded, recorded_inputs, recorded_secret
 from ..state.secrets import ResolvedSecrets, resolve, state_password
 from . import fingerprint, toolchain
 from .events import Interrupts, Journal, failure
@@ -34,6 +34,8 @@ from .events import Interrupts, Journal, failure
 # the Pulumi SDK is imported when the engine runs (stacks/engine/automation.py), never on the way there
 if TYPE_CHECKING:
     from pulumi import automation as auto
+
+    from ..program.identity import LinkerdIdentity
 
 # The toolchain's engine (toolchain/pulumi/patches) saves the state at most this often during an operation, and at
 # its end, instead of after every step: a step-by-step save rewrites the whole state each time, which made a
@@ -161,7 +163,9 @@ def open_stack(spec: Spec) -> auto.Stack:
     return open_environment(spec).stack
 
 
-def open_environment(spec: Spec, refresh: bool = False) -> Environment:
+def open_environment(
+    spec: Spec, refresh: bool = False, rotate: Callable[[LinkerdIdentity], LinkerdIdentity] | None = None
+) -> Environment:
     """Select (or create) the environment's stack with the inline program bound to `spec`; `refresh` says whether
     the operation reads the cluster first (the program records it for the next `up`, stacks/engine/fingerprint.py)."""
     secret, secrets = read_secrets(spec)
@@ -212,8 +216,26 @@ def open_environment(spec: Spec, refresh: bool = False) -> Environment:
         asked_as=spec.named,
     )
     state = read_state(env)
+    if spec.mesh.linkerd:  # the program and the fingerprint read `secrets` when they run: from here on, with it
+        secrets = replace(secrets, identity=linkerd_identity(spec, secrets, state, secret, rotate))
     env.lay_out(upgrade.layout_from(spec, state), upgrade.in_progress(state))
     return env
+
+
+def linkerd_identity(
+    spec: Spec,
+    secrets: ResolvedSecrets,
+    state: Recorded,
+    passphrase: str,
+    rotate: Callable[[LinkerdIdentity], LinkerdIdentity] | None = None,
+) -> LinkerdIdentity:
+    """Linkerd's identity for the next run: the spec's, or what meshinstall made and the state keeps; `rotate`
+    (`meshinstall certs rotate`) makes the next one from it."""
+    from ..program import identity
+
+    previous = identity.LinkerdIdentity.from_record(recorded_secret(state, identity.IDENTITY_OUTPUT, passphrase))
+    now = identity.current(spec.mesh.identity, secrets.identity_given, previous)
+    return rotate(now) if rotate else now
 
 
 def _selector(

@@ -50,6 +50,7 @@ def inputs_fingerprint(
         "engine": tuple(_engine_binaries()),
         "cluster": tuple(_cluster(target)),
         "secret Grafana's admin password": (repr(secrets.grafana_password),),
+        **({"secret Linkerd's identity": (secrets.identity.record(),)} if secrets.identity else {}),
         **{
             f"secret of {team}/{app}": (repr(sorted(values.items())),)
             for (team, app), values in secrets.app_env.items()

@@ -17,6 +17,7 @@ from ...components.manifests.app import (
     TrafficPolicy,
 )
 from ...components.manifests.control_plane import ControlPlaneArgs
+from ...components.manifests.linkerd import LinkerdArgs, team_namespace_annotations
 from ...components.manifests.monitoring import AlertThresholds, AppTarget, MonitoringArgs
 from ...components.manifests.paas import PaasArgs, SharedGateway
 from ...components.manifests.sidecars import SidecarsArgs, injection_labels
@@ -27,6 +28,7 @@ from ...schemas import model
 if TYPE_CHECKING:
     import pulumi
 
+    from .identity import LinkerdIdentity
     from .releases import Releases
     from .upgrade import MeshLayout
 
@@ -44,6 +46,33 @@ def control_plane_args(charts: Releases, after: tuple[pulumi.Resource, ...]) -> 
         charts.egress_gateway,
         after,
         charts.more_istiods,
+    )
+
+
+def linkerd_args(
+    spec: model.Spec, charts: Releases, identity: LinkerdIdentity, after: tuple[pulumi.Resource, ...]
+) -> LinkerdArgs:
+    """Linkerd's releases, the identity it is given (the issuer's key as a secret) and Envoy Gateway's settings."""
+    import pulumi
+
+    assert charts.linkerd is not None
+    chosen, ingress = charts.linkerd, spec.mesh.ingress_gateway
+    issuer = (
+        (identity.issuer_certificate, pulumi.Output.secret(identity.issuer_key))
+        if identity.issuer_certificate and identity.issuer_key
+        else None
+    )
+    return LinkerdArgs(
+        chosen.crds,
+        chosen.control_plane,
+        chosen.cni,
+        chosen.viz,
+        chosen.gateway,
+        identity.bundle,
+        issuer,
+        ingress.replicas,
+        ingress.service_type,
+        after,
     )
 
 
@@ -67,7 +96,8 @@ def team_args(
     """A team's space: its namespaces inject the sidecars of the revision `layout` gives the team, and a container
     that states no requests gets the proxy's."""
     proxy = spec.sidecars.proxy
-    labels = injection_labels(layout.team_revision(team.name).value or None)
+    linkerd = spec.mesh.linkerd
+    labels = {} if linkerd else injection_labels(layout.team_revision(team.name).value or None)
     return TeamArgs(
         team.name,
         team.namespaces,
@@ -77,6 +107,8 @@ def team_args(
         labels,
         {"cpu": proxy.cpu, "memory": proxy.memory},
         after,
+        team_namespace_annotations(spec.mesh.mtls) if linkerd else {},
+        spec.mesh.provider,
     )
 
 
@@ -104,6 +136,7 @@ def app_args(
     team_namespaces: Mapping[str, str],
     secret_values: Mapping[str, pulumi.Input[str]] | None = None,
     after: tuple[pulumi.Resource, ...] = (),
+    mesh: str = "istio",
 ) -> AppArgs:
     """One app of `team`, in the team's app namespace; `team_namespaces` resolves its callers (`app_namespaces`)."""
     return AppArgs(
@@ -130,6 +163,7 @@ def app_args(
         annotations=dict(app.annotations),
         run_as_root=app.run_as_root,
         capabilities=app.capabilities,
+        mesh=mesh,
     )
 
 
@@ -177,13 +211,13 @@ def paas_args(
     paas = spec.paas
     namespaces = app_namespaces(paas)
     apps = tuple(
-        app_args(app, team, namespaces, app_env.get((team.name, app.name), {}), after)
+        app_args(app, team, namespaces, app_env.get((team.name, app.name), {}), after, spec.mesh.provider)
         for team in paas.teams
         if not team.owns_workloads
         for app in team.apps
     )
     teams = tuple(team_args(team, spec, layout, after) for team in paas.teams)
-    return PaasArgs(teams, apps, shared_gateway(paas.gateway) if paas.gateway else None, after)
+    return PaasArgs(teams, apps, shared_gateway(paas.gateway) if paas.gateway else None, after, spec.mesh.provider)
 
 
 def team_workloads_args(
@@ -197,7 +231,10 @@ def team_workloads_args(
     return TeamWorkloadsArgs(
         team.name,
         team.app_namespace,
-        tuple(app_args(app, team, namespaces, app_env.get((team.name, app.name), {})) for app in team.apps),
+        tuple(
+            app_args(app, team, namespaces, app_env.get((team.name, app.name), {}), mesh=spec.mesh.provider)
+            for app in team.apps
+        ),
         alert_thresholds(monitoring.alerts) if alerting else None,
         monitoring.grafana.enabled and monitoring.prometheus.enabled,
     )
@@ -206,9 +243,9 @@ def team_workloads_args(
 # --- monitoring -------------------------------------------------------------------------------------------------
 
 
-def app_target(team: model.Team, app: model.App) -> AppTarget:
+def app_target(team: model.Team, app: model.App, mesh: str = "istio") -> AppTarget:
     """An app whose traffic is watched, in its team's app namespace."""
-    return AppTarget(team.name, team.app_namespace, app.name)
+    return AppTarget(team.name, team.app_namespace, app.name, mesh)
 
 
 def alert_thresholds(alerts: model.Alerts) -> AlertThresholds:
@@ -226,7 +263,12 @@ def monitoring_args(
     """Every app of the spec watched, with its alerts when the spec turns them on; `namespaces` are the teams' by name."""
     monitoring = spec.monitoring
     return MonitoringArgs(
-        apps=tuple(app_target(team, app) for team in spec.paas.teams if not team.owns_workloads for app in team.apps),
+        apps=tuple(
+            app_target(team, app, spec.mesh.provider)
+            for team in spec.paas.teams
+            if not team.owns_workloads
+            for app in team.apps
+        ),
         grafana=monitoring.grafana.enabled,
         alerts=alert_thresholds(monitoring.alerts) if monitoring.alerts.enabled else None,
         prometheus=charts.prometheus,
@@ -235,4 +277,5 @@ def monitoring_args(
         grafana_password=grafana_password,
         after=after,
         namespaces=namespaces,
+        mesh=spec.mesh.provider,
     )

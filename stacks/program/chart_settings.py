@@ -4,6 +4,7 @@ kube-prometheus-stack's; stacks/program/releases.py turns them into each chart's
 from __future__ import annotations
 
 from ...components.manifests.control_plane import IstiodSettings, ProxyResources
+from ...components.manifests.linkerd import LinkerdSettings
 from ...components.manifests.monitoring import GRAFANA_SECRET, PrometheusStack
 from ...schemas import model
 
@@ -21,6 +22,21 @@ def istiod_settings(spec: model.Spec, revision: str) -> IstiodSettings:
         trace_sampling=mesh.tracing.sampling_percent,
         proxy=ProxyResources(proxy.cpu, proxy.memory, proxy.cpu_limit, proxy.memory_limit),
         hold_application_until_proxy_starts=sidecars.hold_application_until_proxy_starts,
+    )
+
+
+def linkerd_settings(spec: model.Spec) -> LinkerdSettings:
+    """Linkerd's control plane settings: CNI, the proxies' resources and start, mTLS, and whether Prometheus scrapes."""
+    proxy = spec.sidecars.proxy
+    return LinkerdSettings(
+        cni=spec.cni_enabled,
+        proxy_cpu=proxy.cpu,
+        proxy_memory=proxy.memory,
+        proxy_cpu_limit=proxy.cpu_limit,
+        proxy_memory_limit=proxy.memory_limit,
+        hold_application_until_proxy_starts=spec.sidecars.hold_application_until_proxy_starts,
+        mtls=spec.mesh.mtls,
+        pod_monitors=spec.monitoring.prometheus.enabled,
     )
 
 

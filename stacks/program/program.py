@@ -14,6 +14,7 @@ from ...components import ADOPTED
 from ...components.cluster import Cluster
 from ...components.control_plane import ControlPlane
 from ...components.gateway_api import GatewayApi, GatewayApiArgs
+from ...components.linkerd import LinkerdControlPlane
 from ...components.manifests.app import service_host
 from ...components.monitoring import MonitoringStack
 from ...components.paas import PaasLayer
@@ -22,8 +23,9 @@ from ...schemas.model import Spec
 from ..cluster.target import ClusterTarget
 from ..state.recorded import INPUTS_OUTPUT, READ_AT_OUTPUT, REFRESHED_OUTPUT
 from ..state.secrets import ResolvedSecrets
-from .args import control_plane_args, monitoring_args, paas_args, sidecars_args
+from .args import control_plane_args, linkerd_args, monitoring_args, paas_args, sidecars_args
 from .gateway_api import GatewayApiPlan
+from .identity import IDENTITY_OUTPUT
 from .releases import chart_mirror, releases
 from .upgrade import RECORD_OUTPUT, MeshLayout, steady
 
@@ -103,11 +105,18 @@ def build(
     target = ClusterTarget.of(spec)
     k8s_cluster = Cluster("cluster", target.cluster_args())
     on_cluster = pulumi.ResourceOptions(providers={"kubernetes": k8s_cluster.provider})
-    control_plane = ControlPlane(
-        "control-plane", control_plane_args(charts, _gateway_api(gateway_api, on_cluster)), on_cluster
-    )
+    crds = _gateway_api(gateway_api, on_cluster)
+    control_plane: ControlPlane | LinkerdControlPlane
+    if spec.mesh.linkerd:
+        assert secrets.identity is not None  # read before the engine (stacks/engine/environment.py)
+        control_plane = LinkerdControlPlane("linkerd", linkerd_args(spec, charts, secrets.identity, crds), on_cluster)
+        if secrets.identity.made:  # kept for the next run, encrypted in the state, never in an output one reads
+            pulumi.export(IDENTITY_OUTPUT, pulumi.Output.secret(secrets.identity.record()))
+    else:
+        control_plane = ControlPlane("control-plane", control_plane_args(charts, crds), on_cluster)
     after = tuple(control_plane.ready)
-    Sidecars("sidecars", sidecars_args(spec, after), on_cluster)
+    if not spec.mesh.linkerd:  # Linkerd's meshed traffic is always mTLS; its policy is the namespaces' and apps'
+        Sidecars("sidecars", sidecars_args(spec, after), on_cluster)
     paas = PaasLayer("paas", paas_args(spec, layout, secrets.app_env, after), on_cluster)
     team_namespaces = {name: ns for space in paas.teams.values() for name, ns in space.namespaces.items()}
     watched = monitoring_args(spec, charts, secrets.grafana_password, after, team_namespaces)

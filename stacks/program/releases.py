@@ -16,7 +16,8 @@ from ...components import (
     ISTIO_NAMESPACE,
     MONITORING_NAMESPACE,
 )
-from ...components.charts import GATEWAY_API_FILE, GATEWAY_API_URL, ChartSource, HelmRelease, chart
+from ...components.charts import GATEWAY_API_FILE, GATEWAY_API_URL, PINNED, ChartSource, HelmRelease, chart
+from ...components.manifests import linkerd as linkerd_manifests
 from ...components.manifests.control_plane import base_values, cni_values, egress_values, gateway_values, istiod_values
 from ...components.manifests.monitoring import (
     PROMETHEUS_STACK_RELEASE,
@@ -25,7 +26,7 @@ from ...components.manifests.monitoring import (
     prometheus_stack_values,
 )
 from ...schemas.model import Spec
-from .chart_settings import istiod_settings, prometheus_stack
+from .chart_settings import istiod_settings, linkerd_settings, prometheus_stack
 from .upgrade import MeshLayout, Revision, steady
 
 # Overrides `charts.mirror`, so that a spec in Git never holds a path of one machine.
@@ -55,11 +56,26 @@ def chart_mirror(spec: Spec) -> Mirror:
 
 
 @dataclass(frozen=True)
-class Releases:
-    """The releases of one environment; the optional ones are None when the spec leaves them out."""
+class LinkerdReleases:
+    """Linkerd's releases and Envoy Gateway's, in install order (None: the spec leaves it out)."""
 
-    base: HelmRelease
-    istiod: HelmRelease  # the default revision's
+    crds: HelmRelease
+    cni: HelmRelease | None
+    control_plane: HelmRelease
+    viz: HelmRelease | None
+    gateway: HelmRelease | None
+
+    def all(self) -> tuple[HelmRelease, ...]:
+        return tuple(r for r in (self.crds, self.cni, self.control_plane, self.viz, self.gateway) if r is not None)
+
+
+@dataclass(frozen=True)
+class Releases:
+    """The releases of one environment; the optional ones are None when the spec leaves them out (Istio's, with
+    Linkerd)."""
+
+    base: HelmRelease | None
+    istiod: HelmRelease | None  # the default revision's
     cni: HelmRelease | None
     ingress_gateway: HelmRelease | None
     egress_gateway: HelmRelease | None
@@ -68,10 +84,12 @@ class Releases:
     jaeger: HelmRelease | None
     # the other revisions during a canary upgrade (stacks/program/upgrade.py)
     more_istiods: tuple[HelmRelease, ...] = ()
+    linkerd: LinkerdReleases | None = None
 
     def all(self) -> tuple[HelmRelease, ...]:
         """Every release the spec installs, in install order."""
         ordered = (
+            *(self.linkerd.all() if self.linkerd else ()),
             self.base,
             self.cni,
             self.istiod,
@@ -90,6 +108,18 @@ def releases(spec: Spec, layout: MeshLayout | None = None) -> Releases:
     `mesh.version`), the monitoring charts at meshinstall's pins."""
     mesh, monitoring = spec.mesh, spec.monitoring
     mirror = chart_mirror(spec).path
+    prometheus = (
+        HelmRelease(
+            PROMETHEUS_STACK_RELEASE,
+            chart("kube-prometheus-stack", mirror),
+            MONITORING_NAMESPACE,
+            prometheus_stack_values(prometheus_stack(monitoring)),
+        )
+        if monitoring.prometheus.enabled
+        else None
+    )
+    if mesh.linkerd:  # neither Kiali nor Jaeger: validation refuses them with Linkerd
+        return Releases(None, None, None, None, None, prometheus, None, None, linkerd=linkerd(spec))
     layout = layout or steady(spec, None)
     default, gateway = layout.revisions[0], layout.gateway
     ingress, egress = mesh.ingress_gateway, mesh.egress_gateway
@@ -125,14 +155,7 @@ def releases(spec: Spec, layout: MeshLayout | None = None) -> Releases:
         )
         if egress.enabled
         else None,
-        prometheus=HelmRelease(
-            PROMETHEUS_STACK_RELEASE,
-            chart("kube-prometheus-stack", mirror),
-            MONITORING_NAMESPACE,
-            prometheus_stack_values(prometheus_stack(monitoring)),
-        )
-        if monitoring.prometheus.enabled
-        else None,
+        prometheus=prometheus,
         kiali=HelmRelease(
             "kiali",
             chart("kiali-server", mirror),
@@ -145,6 +168,45 @@ def releases(spec: Spec, layout: MeshLayout | None = None) -> Releases:
         if monitoring.tracing.enabled
         else None,
         more_istiods=tuple(istiod(revision) for revision in layout.revisions[1:]),
+    )
+
+
+def linkerd(spec: Spec) -> LinkerdReleases:
+    """Linkerd's charts at `mesh.version`, and Envoy Gateway for the routes when the ingress gateway is on."""
+    mirror, version = chart_mirror(spec).path, linkerd_manifests.chart_version(spec.mesh.version)
+    monitoring = spec.monitoring
+
+    def release(name: str, chart_name: str, namespace: str, values: dict, pinned: str | None = None) -> HelmRelease:
+        return HelmRelease(name, chart(chart_name, mirror, pinned or version), namespace, values)
+
+    ns = linkerd_manifests.LINKERD_NAMESPACE
+    return LinkerdReleases(
+        crds=release("linkerd-crds", "linkerd-crds", ns, linkerd_manifests.crds_values()),
+        cni=release(
+            "linkerd2-cni", "linkerd2-cni", linkerd_manifests.LINKERD_CNI_NAMESPACE, linkerd_manifests.cni_values()
+        )
+        if spec.cni_enabled
+        else None,
+        control_plane=release(
+            "linkerd-control-plane",
+            "linkerd-control-plane",
+            ns,
+            linkerd_manifests.control_plane_values(linkerd_settings(spec)),
+        ),
+        viz=release(
+            "linkerd-viz", "linkerd-viz", linkerd_manifests.LINKERD_VIZ_NAMESPACE, linkerd_manifests.viz_values()
+        )
+        if monitoring.prometheus.enabled
+        else None,
+        gateway=release(
+            "envoy-gateway",
+            "gateway-helm",
+            linkerd_manifests.ENVOY_GATEWAY_NAMESPACE,
+            linkerd_manifests.gateway_values(),
+            PINNED["gateway-helm"],
+        )
+        if spec.mesh.ingress_gateway.enabled
+        else None,
     )
 
 

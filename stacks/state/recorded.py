@@ -15,7 +15,8 @@ from . import state_file
 INPUTS_OUTPUT = "inputs"
 REFRESHED_OUTPUT = "refreshedCluster"
 READ_AT_OUTPUT = "clusterReadAt"  # when meshinstall read the cluster instead of the engine refreshing it
-RECORDING_OUTPUTS = (INPUTS_OUTPUT, REFRESHED_OUTPUT, READ_AT_OUTPUT)
+IDENTITY_OUTPUT = "linkerdIdentity"  # Linkerd's certificates meshinstall made (stacks/program/identity.py)
+RECORDING_OUTPUTS = (INPUTS_OUTPUT, REFRESHED_OUTPUT, READ_AT_OUTPUT, IDENTITY_OUTPUT)
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
@@ -34,6 +35,7 @@ class Recorded:
     charts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     read_at: datetime | None = None  # when meshinstall read the cluster for the last update, which did not refresh
     secrets_salt: str | None = None  # the passphrase provider's, with which `recorded_inputs` opens the fingerprint
+    sealed: Mapping[str, Any] = field(default_factory=dict)  # the secret outputs as the state holds them, encrypted
 
     def read_since(self, update_started: datetime) -> datetime:
         """Since when others' writes are unseen: the last update's start, or the earlier reading that replaced its refresh."""
@@ -47,11 +49,13 @@ def recorded(deployment: Mapping[str, Any]) -> Recorded:
     helm: dict[str, int] = {}
     charts: dict[str, tuple[str, str]] = {}
     stack_outputs: dict[str, Any] = {}
+    stack_outputs_raw: dict[str, Any] = {}
     for resource in deployment.get("resources", []):
         kind, outputs = resource.get("type", ""), resource.get("outputs", {})
         if kind == "pulumi:pulumi:Stack":
             # a secret, opened by `recorded_inputs`; plain from meshinstall before stop 22
             inputs = outputs.get(INPUTS_OUTPUT)
+            stack_outputs_raw = outputs
             stack_outputs = {
                 k: "[secret]" if isinstance(v, dict) and state_file.SECRET_SIGNATURE in v else v
                 for k, v in outputs.items()
@@ -79,6 +83,7 @@ def recorded(deployment: Mapping[str, Any]) -> Recorded:
         charts,
         datetime.fromisoformat(read_at) if isinstance(read_at, str) else None,
         state_file.secrets_salt(deployment),
+        {k: v for k, v in stack_outputs_raw.items() if isinstance(v, dict) and state_file.SECRET_SIGNATURE in v},
     )
 
 
@@ -89,3 +94,9 @@ def recorded_inputs(state: Recorded, passphrase: str) -> str | None:
         return state.inputs
     opened = state_file.open_secret(state.inputs, state.secrets_salt, passphrase) if state.secrets_salt else None
     return opened if isinstance(opened, str) else None
+
+
+def recorded_secret(state: Recorded, name: str, passphrase: str) -> Any:
+    """A secret output of the last update, opened with the passphrase; None when there is none or it does not open."""
+    sealed = state.sealed.get(name)
+    return state_file.open_secret(sealed, state.secrets_salt, passphrase) if sealed and state.secrets_salt else None

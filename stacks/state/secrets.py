@@ -6,9 +6,13 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import UsageError
 from ...schemas.model import SecretRef, Spec
+
+if TYPE_CHECKING:
+    from ..program.identity import LinkerdIdentity
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,9 @@ class ResolvedSecrets:
 
     grafana_password: str | None = None
     app_env: Mapping[tuple[str, str], Mapping[str, str]] = field(default_factory=dict)
+    # Linkerd's identity as the spec gives it by reference: "anchor", "anchorKey", "issuer", "issuerKey" (PEM)
+    identity_given: Mapping[str, str] = field(default_factory=dict)
+    identity: LinkerdIdentity | None = None  # what the control plane is given (stacks/program/identity.py)
 
 
 def resolve(
@@ -24,8 +31,8 @@ def resolve(
 ) -> ResolvedSecrets:
     """Read every referenced secret; one error lists every missing or empty one (names only, never values): an
     empty password is a mistake, not a choice (an unset variable exported as `X=` is the usual way to make it).
-    `teams` given: only those teams' apps' secrets; `grafana` False: not Grafana's password (a team's `up` reads
-    its own secrets and no other's)."""
+    `teams` given: only those teams' apps' secrets; `grafana` False: not Grafana's password nor Linkerd's identity (a
+    team's `up` reads its own secrets and no other's)."""
     missing: list[str] = []
     read = _reader(spec, os.environ if environ is None else environ, missing)
     password = spec.monitoring.grafana.admin_password
@@ -42,9 +49,21 @@ def resolve(
             app_env[(team.name, app.name)] = {
                 name: read(ref, _where(app.source, i, j, name, ref)) for name, ref in app.secret_env.items()
             }
+    given: dict[str, str] = {}
+    if spec.mesh.linkerd and grafana:
+        anchor, issuer = spec.mesh.identity.trust_anchor, spec.mesh.identity.issuer
+        at = "$.mesh.identity"
+        for name, ref, where in (
+            ("anchor", anchor.certificate, f"{at}.trustAnchor.certificate"),
+            ("anchorKey", anchor.key, f"{at}.trustAnchor.key"),
+            ("issuer", issuer.certificate, f"{at}.issuer.certificate"),
+            ("issuerKey", issuer.key, f"{at}.issuer.key"),
+        ):
+            if ref:
+                given[name] = read(ref, where)
     if missing:
         raise UsageError("secrets are missing or empty:\n  " + "\n  ".join(missing))
-    return ResolvedSecrets(admin, app_env)
+    return ResolvedSecrets(admin, app_env, given)
 
 
 def _where(source: str, i: int, j: int, name: str, ref: SecretRef) -> str:
