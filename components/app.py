@@ -85,15 +85,15 @@ class AppDeployment(pulumi.ComponentResource):
             spec={"selector": {"app": args.name}, "ports": service_ports(args)},
             opts=child,
         )
+        if args.mesh == "linkerd":
+            self._linkerd(name, args, meta, child)
+            return
         self.destination_rule = self._istio(
             name, "DestinationRule", "networking.istio.io/v1", meta(args.name), destination_rule_spec(args), child
         )
         self.virtual_service = self._istio(
             name, "VirtualService", "networking.istio.io/v1", meta(args.name), virtual_service_spec(args), child
         )
-        if args.mesh == "linkerd":
-            self._linkerd(name, args, meta, child)
-            return
         policy = authorization_spec(args)
         if policy:
             self._istio(name, "AuthorizationPolicy", "security.istio.io/v1", meta(f"allow-{args.name}"), policy, child)

@@ -8,6 +8,7 @@ from ...stacks.program.gateway_api import crd_owner
 from ..base import Check, Context, Result, Skip, register
 
 OUR_RELEASES = {ISTIOD_RELEASE, ISTIO_BASE_RELEASE}
+LINKERD_RELEASES = {"linkerd-control-plane", "linkerd-viz"}
 
 
 @register
@@ -18,6 +19,8 @@ class MeshOwnership(Check):
     needs_running_cluster = Skip("the simulated cluster is not running; `up` starts it", "webhooks, CRDs")
 
     def inspect(self, ctx: Context) -> Result:
+        if ctx.spec.mesh.linkerd:
+            return self._linkerd(ctx)
         revisions = ctx.layout.revisions  # two during a canary upgrade
         ours, our_releases = {r.name for r in revisions}, OUR_RELEASES | {r.release for r in revisions}
         conflicts = []
@@ -54,3 +57,21 @@ class MeshOwnership(Check):
             f"{len(gateway_api)} Gateway API CRDs present, owned by: {owners}" if gateway_api else "no Gateway API CRDs"
         )
         return self.passed("mutatingwebhookconfigurations, customresourcedefinitions", note)
+
+    def _linkerd(self, ctx: Context) -> Result:
+        """With Linkerd: no Istio nor Kuma injects, and Linkerd's own webhooks are meshinstall's releases."""
+        conflicts = []
+        for hook in kube.list_metadata(ctx.api, "admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations"):
+            name, labels = hook["metadata"]["name"], hook["metadata"].get("labels") or {}
+            release = (hook["metadata"].get("annotations") or {}).get("meta.helm.sh/release-name")
+            if labels.get("app") == "sidecar-injector" or "istio" in name or "kuma" in name:
+                conflicts.append(f"webhook {name} (another mesh)")
+            elif name.startswith("linkerd-") and release not in LINKERD_RELEASES:
+                conflicts.append(f"webhook {name} (a Linkerd not installed by meshinstall)")
+        if conflicts:
+            return self.failed(
+                "mutatingwebhookconfigurations",
+                "; ".join(conflicts),
+                "remove the other installation: one mesh injects a cluster's pods",
+            )
+        return self.passed("mutatingwebhookconfigurations", "no other mesh injects pods")

@@ -26,6 +26,8 @@ IDENTITY_SUFFIX = "serviceaccount.identity.linkerd.cluster.local"
 # Envoy Gateway names the proxies' ServiceAccounts after the Gateway with a hash: the ingress is every identity of
 # its namespace
 INGRESS_IDENTITY = f"*.{ENVOY_GATEWAY_NAMESPACE}.{IDENTITY_SUFFIX}"
+ISSUER_SECRET = "linkerd-identity-issuer"  # kubernetes.io/tls, read by linkerd-identity (external-CA mode)
+TRUST_ROOTS = "linkerd-identity-trust-roots"  # the ConfigMap of the anchors the proxies trust
 CONTROL_PLANE_DEPLOYMENTS = ("linkerd-destination", "linkerd-identity", "linkerd-proxy-injector")
 INJECTOR_WEBHOOK = "linkerd-proxy-injector-webhook-config"
 
@@ -41,7 +43,6 @@ class LinkerdSettings:
     proxy_memory_limit: str
     hold_application_until_proxy_starts: bool
     mtls: str  # strict: only meshed (mTLS) clients where no policy says otherwise; permissive: any client
-    pod_monitors: bool  # kube-prometheus-stack scrapes the proxies and the control plane
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,9 @@ def control_plane_values(settings: LinkerdSettings) -> dict[str, Any]:
                 "memory": {"request": settings.proxy_memory, "limit": settings.proxy_memory_limit},
             },
         },
-        "podMonitor": {"enabled": settings.pod_monitors, "labels": {"release": PROMETHEUS_STACK_RELEASE}},
+        # the chart's PodMonitors need prometheus-operator's CRDs, which come later: the monitoring component writes
+        # the same ones (components/manifests/monitoring.py `scrape_targets`)
+        "podMonitor": {"enabled": False},
     }
 
 
@@ -191,13 +194,18 @@ def gateway_spec(hosts: tuple[str, ...], tls_secret: str | None) -> dict[str, An
     return {"gatewayClassName": GATEWAY_CLASS, "listeners": listeners}
 
 
-def callers(app: AppArgs) -> list[dict[str, str]]:
-    """The ServiceAccounts `allowFrom` names (each app runs as its own)."""
-    refs = []
+def identity(namespace: str, service_account: str) -> str:
+    """A workload's Linkerd (mTLS) identity."""
+    return f"{service_account}.{namespace}.{IDENTITY_SUFFIX}"
+
+
+def callers(app: AppArgs) -> list[str]:
+    """The identities of the apps `allowFrom` names (each app runs as its own ServiceAccount)."""
+    out = []
     for ref in app.allow_from:
         team, name = ref.split("/") if "/" in ref else (app.team, ref)
-        refs.append({"kind": "ServiceAccount", "name": name, "namespace": app.team_namespaces.get(team, team)})
-    return sorted(refs, key=lambda r: (r["namespace"], r["name"]))
+        out.append(identity(app.team_namespaces.get(team, team), name))
+    return out
 
 
 def server_spec(app: AppArgs) -> dict[str, Any]:
@@ -214,12 +222,8 @@ def server_spec(app: AppArgs) -> dict[str, Any]:
 def authentication_spec(app: AppArgs) -> dict[str, Any] | None:
     """The app's callers as a MeshTLSAuthentication (mTLS identities), or None when nobody may call it: the
     namespace's `deny` default then refuses every request, as Istio's default-deny does."""
-    spec: dict[str, Any] = {}
-    if app.allow_from:
-        spec["identityRefs"] = callers(app)
-    if app.route:
-        spec["identities"] = [INGRESS_IDENTITY]
-    return spec or None
+    identities = callers(app) + ([INGRESS_IDENTITY] if app.route else [])
+    return {"identities": sorted(set(identities))} if identities else None
 
 
 def authorization_policy_spec(app: AppArgs) -> dict[str, Any]:

@@ -36,7 +36,6 @@ def linkerd_settings(spec: model.Spec) -> LinkerdSettings:
         proxy_memory_limit=proxy.memory_limit,
         hold_application_until_proxy_starts=spec.sidecars.hold_application_until_proxy_starts,
         mtls=spec.mesh.mtls,
-        pod_monitors=spec.monitoring.prometheus.enabled,
     )
 
 

@@ -27,8 +27,6 @@ __all__ = ["IDENTITY_OUTPUT", "LinkerdIdentity"]
 TRUST_DOMAIN = "cluster.local"
 ANCHOR_NAME = f"root.linkerd.{TRUST_DOMAIN}"
 ISSUER_NAME = f"identity.linkerd.{TRUST_DOMAIN}"
-ISSUER_SECRET = "linkerd-identity-issuer"  # kubernetes.io/tls, read by linkerd-identity (external-CA mode)
-TRUST_ROOTS = "linkerd-identity-trust-roots"  # the ConfigMap of the anchors the proxies trust
 
 # An anchor rotation's phases (Linkerd's "rotating the trust anchor"): both anchors trusted, then the issuer signed
 # by the new one, then the old anchor dropped. Each is an `up`; the phase is recorded, so an interrupted one resumes.
