@@ -176,10 +176,12 @@ class Context:
             if (s["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == service
         ]
 
-    def custom_object(self, group: str, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
-        """A v1 custom object (`networking.istio.io`, `monitoring.coreos.com`, ...), or None when it does not exist.
+    def custom_object(
+        self, group: str, namespace: str, plural: str, name: str, version: str = "v1"
+    ) -> dict[str, Any] | None:
+        """A custom object (`networking.istio.io`, `monitoring.coreos.com`, ...), or None when it does not exist.
         The namespace's objects of that kind are listed once for the run (verify at 100 apps made 300 GETs)."""
-        return self._named(f"{group}/v1", namespace, plural).get(name)
+        return self._named(f"{group}/{version}", namespace, plural).get(name)
 
 
 class Check:
@@ -199,6 +201,7 @@ class Check:
     needs_running_cluster: ClassVar[Skip | None] = None
     # Why the check needs running containers (a sidecar, a proxy, an operator): on a simulated cluster (or one of KWOK
     # nodes) it is then skipped with that reason, never passed.
+    mesh: ClassVar[str] = ""  # a check of one mesh's objects ("istio", "linkerd"): skipped with the other
     needs_containers: ClassVar[str] = ""
     # A failure stops the checks that have not started yet: each is skipped so (the spec's, the cluster's).
     fatal: ClassVar[Skip | None] = None
@@ -235,6 +238,8 @@ class Check:
         """Why the check cannot run in `ctx`, from its traits (the first one unmet); None when it can."""
         if self.needs_spec and ctx.spec is None:
             return SPEC_INVALID
+        if self.mesh and ctx.spec is not None and ctx.spec.mesh.provider != self.mesh:
+            return Skip(f"{self.mesh.capitalize()}'s objects: this environment runs {ctx.spec.mesh.provider}")
         if self.needs_running_cluster and ctx.cluster_not_running:
             return replace(self.needs_running_cluster, reason=self.needs_running_cluster.reason.format(spec=ctx.spec))
         if self.needs_containers and ctx.containerless:

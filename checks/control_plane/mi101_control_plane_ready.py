@@ -10,6 +10,7 @@ from ..probes import available
 @register
 class ControlPlaneReady(Check):
     id = "MI101"
+    mesh = "istio"
     title = "istiod and the gateways are available"
     phase = "verify"
 

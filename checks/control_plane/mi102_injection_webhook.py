@@ -11,6 +11,7 @@ from ..probes import ready_endpoints
 @register
 class InjectionWebhook(Check):
     id = "MI102"
+    mesh = "istio"
     title = "the injection webhook is served and selects the team namespaces"
     phase = "verify"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...components import MONITORING_NAMESPACE
-from ...components.manifests.monitoring import OPERATOR_NAME, PROMETHEUS_NAME
+from ...components.manifests.monitoring import OPERATOR_NAME, PROMETHEUS_NAME, scrape_targets
 from ..base import Check, Context, Result, register
 from ..probes import available
 
@@ -18,7 +18,7 @@ class MonitoringObjects(Check):
         monitoring = ctx.spec.monitoring
         if not monitoring.prometheus.enabled:
             return self.skipped("monitoring", "monitoring.prometheus is disabled")
-        wanted = [("servicemonitors", "istiod"), ("podmonitors", "envoy-sidecars")]
+        wanted = [(f"{kind.lower()}s", name) for kind, name in scrape_targets(ctx.spec.mesh.provider)]
         missing = [
             f"{plural}/{name}"
             for plural, name in wanted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...components.manifests.linkerd import team_namespace_annotations
 from ...components.manifests.team import quota_spec
 from ...stacks.program.args import quota
 from ..base import Check, Context, Result, register
@@ -45,8 +46,13 @@ def _namespace_problems(ctx: Context, team, ns: str) -> list[str]:
             problems.append(
                 f"rolebinding team-developer binds {subjects or 'nothing'}, the spec says {sorted(team.groups)}"
             )
-    policies = {p["metadata"]["name"] for p in ctx.items("security.istio.io/v1", "authorizationpolicies", ns)}
-    if "default-deny" not in policies:
+    if ctx.spec.mesh.linkerd:
+        annotations = (ctx.get(f"/api/v1/namespaces/{ns}") or {}).get("metadata", {}).get("annotations") or {}
+        wanted_annotations = team_namespace_annotations(ctx.spec.mesh.mtls)
+        problems += [f"annotation {k}={v} missing" for k, v in wanted_annotations.items() if annotations.get(k) != v]
+    elif "default-deny" not in {
+        p["metadata"]["name"] for p in ctx.items("security.istio.io/v1", "authorizationpolicies", ns)
+    }:
         problems.append("authorizationpolicy default-deny missing")
     netpols = {p["metadata"]["name"] for p in ctx.items("networking.k8s.io/v1", "networkpolicies", ns)}
     problems += [f"networkpolicy {name} missing" for name in ("default-deny", "allow-mesh") if name not in netpols]

@@ -10,6 +10,7 @@ from ..base import Check, Context, Result, register
 @register
 class TrafficPolicy(Check):
     id = "MI403"
+    mesh = "istio"
     title = "traffic policy matches the spec"
     phase = "verify"
 

@@ -9,6 +9,7 @@ from ..base import Check, Context, Result, register
 @register
 class GatewayRoute(Check):
     id = "MI405"
+    mesh = "istio"
     title = "routed apps answer through the ingress gateway"
     phase = "verify"
     needs_containers = "nothing answers behind the gateway's address"

@@ -9,6 +9,7 @@ from ..base import Check, Context, Result, register
 @register
 class InjectionLabels(Check):
     id = "MI201"
+    mesh = "istio"
     title = "team namespaces carry the injection label"
     phase = "verify"
 

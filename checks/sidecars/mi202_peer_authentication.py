@@ -10,6 +10,7 @@ from ..base import Check, Context, Result, register
 @register
 class PeerAuthenticationMode(Check):
     id = "MI202"
+    mesh = "istio"
     title = "mesh-wide mTLS has the spec's mode"
     phase = "verify"
 

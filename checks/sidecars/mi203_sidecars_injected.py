@@ -8,6 +8,7 @@ from ..base import Check, Context, Result, register
 @register
 class SidecarsInjected(Check):
     id = "MI203"
+    mesh = "istio"
     title = "app pods run the istio-proxy sidecar"
     phase = "verify"
     needs_containers = "no sidecar is injected there"

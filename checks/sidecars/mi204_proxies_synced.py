@@ -8,6 +8,7 @@ from ..base import Check, Context, Result, register
 @register
 class ProxiesReady(Check):
     id = "MI204"
+    mesh = "istio"
     title = "sidecar proxies are ready"
     phase = "verify"
     needs_containers = "no proxy runs to ask"
