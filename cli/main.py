@@ -243,6 +243,8 @@ def status(env: str, as_json: bool) -> None:
             f"done: {', '.join(upgrading['done']) or 'nothing yet'}; pending: {', '.join(upgrading['pending'])}; `meshinstall up {env}` resumes it",
             markup=False,
         )
+    for cert in info.get("certificates", []):
+        out.print(f"linkerd {cert['role']}: expires {cert['expires']} ({cert['daysLeft']} days left)", markup=False)
     render.outputs(out, {k: v for k, v in info["outputs"].items() if k != "meshUpgrade"})
 
 
@@ -330,6 +332,35 @@ def rbac(env: str, as_json: bool, team: str | None) -> None:
 
 cli.add_command(codeowners)
 cli.add_command(teams)
+
+
+@cli.group()
+def certs() -> None:
+    """Linkerd's identity certificates: the trust anchor and the issuer meshinstall made."""
+
+
+@certs.command("show")
+@engine_command
+def certs_show(env: str, as_json: bool) -> None:
+    """Show ENV's trust anchor(s) and issuer, and the days each has left."""
+    found = operations.certs.certificates(operations.load(env))
+    if as_json:
+        click.echo(render.as_json([{**c.__dict__, "expires": c.expires.isoformat()} for c in found]))
+        return
+    for cert in found:
+        click.echo(f"{cert.role}: {cert.subject}, expires {cert.expires.isoformat()} ({cert.days_left} days left)")
+    if not found:
+        click.echo(f"{env} has no Linkerd identity yet: `meshinstall up {env}` makes it")
+
+
+@certs.command("rotate")
+@engine_command
+@click.option("--anchor", is_flag=True, help="Rotate the trust anchor (three updates; resumes where a run stopped).")
+@click.option("--yes", "-y", is_flag=True, help="Rotate without asking.")
+def certs_rotate(env: str, as_json: bool, anchor: bool, yes: bool) -> None:
+    """Rotate ENV's identity issuer, or with --anchor its trust anchor, as Linkerd's documentation prescribes."""
+    spec = operations.begin(env)
+    operations.certs.rotate(spec, env, TerminalView(as_json), anchor, yes)
 
 
 @cli.group()

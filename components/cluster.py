@@ -46,6 +46,9 @@ class Cluster(pulumi.ComponentResource):
             # a ConfigMap changes in place, as kubectl apply does (the provider's default replaces it: delete, then
             # create, for the dashboard whenever a team or app was added)
             enable_config_map_mutable=True,
+            # a Secret too: Linkerd's identity issuer, rotated in place, is never absent (a replacement deletes it
+            # first, and the identity controller would find no issuer)
+            enable_secret_mutable=True,
             kube_client_settings=k8s.KubeClientSettingsArgs(qps=CLIENT_QPS, burst=CLIENT_BURST),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -5,6 +5,7 @@ returning what it did.
 - `upgrade`: a change of mesh.version (its plan, a canary upgrade's waves, an in-place upgrade's restarts);
 - `checks`: doctor and verify, and the checks as steps of a run;
 - `state`: status, history, unlock, state migrate;
+- `certs`: Linkerd's identity certificates, shown and rotated;
 - `describe`: the read-only ones that open no state (rbac, the cluster's kubeconfig and status, versions);
 - `team`: a team's own `preview`/`up` (`--team`), and what the platform's `up` and `destroy` do with teams' stacks;
 - `ownership`: CODEOWNERS from the specs; `score_export`: a team's inline apps written as Score files;
@@ -28,9 +29,9 @@ from ..schemas import environment_files, resolve_environment
 
 if TYPE_CHECKING:
     from ..schemas.model import Spec
-    from . import apply, checks, describe, state, team, upgrade  # noqa: F401
+    from . import apply, certs, checks, describe, state, team, upgrade  # noqa: F401
 
-USE_CASES = ("apply", "checks", "describe", "state", "team", "upgrade")
+USE_CASES = ("apply", "certs", "checks", "describe", "state", "team", "upgrade")
 
 
 def __getattr__(name: str) -> ModuleType:

@@ -22,11 +22,19 @@ WHO = re.compile(r" by (\S+@\S+)$")
 
 def status(spec: Spec) -> dict[str, Any]:
     """The environment's outputs (secrets masked), its last update, and a mesh upgrade in progress."""
-    stack = environment.open_stack(spec)
+    opened = environment.open_environment(spec)
+    stack = opened.stack
     info = runs.status(stack)
     upgrading = upgrade.progress(stack, spec)
     if upgrading:
         info["upgrade"] = upgrading
+    if spec.mesh.linkerd and info.get("lastUpdate"):
+        from . import certs
+
+        info["certificates"] = [
+            {"role": c.role, "subject": c.subject, "expires": c.expires.isoformat(), "daysLeft": c.days_left}
+            for c in certs.describe(opened.identity)
+        ]
     return info
 
 

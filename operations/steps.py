@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..components import managed_by_selector
 from ..components.manifests.team import TEAM_QUOTA
@@ -26,18 +26,28 @@ from ..stacks.state.places import PROJECT, places, stack_name, state_backend
 from . import checks
 from .view import View
 
+if TYPE_CHECKING:
+    from ..stacks.program.identity import LinkerdIdentity
+
 
 @contextmanager
-def changing(spec: Spec, view: View, refresh: bool = False, doctor: bool = False) -> Iterator[Environment]:
+def changing(
+    spec: Spec,
+    view: View,
+    refresh: bool = False,
+    doctor: bool = False,
+    rotate: Callable[[LinkerdIdentity], LinkerdIdentity] | None = None,
+) -> Iterator[Environment]:
     """For a use case that changes the environment: its lock, what a dead run left cleared (said), the doctor's
     checks if asked (but MI012, whose stuck releases are cleared next), the simulated cluster restarted if it
-    stopped, then the opened environment with any interrupted operation recovered."""
+    stopped, then the opened environment with any interrupted operation recovered (`rotate`: Linkerd's identity
+    renewed from the one the state keeps, operations/certs.py)."""
     with exclusive(spec, view):
         if doctor:
             checks.require(checks.run("doctor", spec.source, spec, skip=frozenset({"MI012"})), view)
         if ClusterTarget.of(spec).restart_if_stopped():
             view.notice(f"the simulated cluster of {spec.name} was stopped: restarted it on its data")
-        opened = environment.open_environment(spec, refresh)
+        opened = environment.open_environment(spec, refresh, rotate)
         for line in recover_state(opened, spec):
             view.notice(line)
         yield opened

@@ -21,15 +21,16 @@ RESTART_ANNOTATION = "kubectl.kubernetes.io/restartedAt"  # what `kubectl rollou
 AVAILABLE_TIMEOUT = 600
 
 
-def restart_deployments(target: ClusterTarget, namespaces: tuple[str, ...]) -> list[str]:
-    """`kubectl rollout restart` of the Deployments meshinstall owns in `namespaces`, then wait until each has
-    rolled out (its pods have the new template and are available). Returns `namespace/name` of each."""
+def restart_deployments(target: ClusterTarget, namespaces: tuple[str, ...], every: tuple[str, ...] = ()) -> list[str]:
+    """`kubectl rollout restart` of the Deployments meshinstall owns in `namespaces` (and of every Deployment in
+    `every`: charts' and controllers'), then wait until each has rolled out (its pods have the new template and are
+    available). Returns `namespace/name` of each."""
     api = kube.connect(target.kubeconfig, target.context)
-    selector = managed_by_selector()
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     changes = {"spec": {"template": {"metadata": {"annotations": {RESTART_ANNOTATION: now}}}}}
     restarted = []
-    for namespace in namespaces:
+    for namespace in (*namespaces, *every):
+        selector = "" if namespace in every else managed_by_selector()
         for deployment in kube.items(api, "apps/v1", "deployments", selector, namespace):
             name = deployment["metadata"]["name"]
             kube.patch(api, "apps/v1", "deployments", name, changes, namespace, field_manager=RESTART_MANAGER)

@@ -147,6 +147,11 @@ class Environment:
         """Make the next engine run declare `layout` and record `record` (None: no upgrade in progress)."""
         self.program_inputs.update(layout=layout, record=record, inputs=self.fingerprint(layout, record))
 
+    @property
+    def identity(self) -> LinkerdIdentity | None:
+        """Linkerd's identity the next run declares (None with Istio)."""
+        return self.program_inputs.get("identity")
+
     def read_cluster_at(self, when: datetime) -> None:
         """Make the next engine run record that meshinstall read the cluster at `when`, in place of a refresh."""
         self.program_inputs["read_at"] = when.isoformat()
@@ -218,6 +223,7 @@ def open_environment(
     state = read_state(env)
     if spec.mesh.linkerd:  # the program and the fingerprint read `secrets` when they run: from here on, with it
         secrets = replace(secrets, identity=linkerd_identity(spec, secrets, state, secret, rotate))
+        cell["identity"] = secrets.identity
     env.lay_out(upgrade.layout_from(spec, state), upgrade.in_progress(state))
     return env
 
