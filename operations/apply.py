@@ -12,7 +12,7 @@ from ..stacks.cluster.target import ClusterTarget
 from ..stacks.engine import environment, runs
 from ..stacks.engine.events import object_name
 from . import checks, team, upgrade
-from .steps import after_the_update, changing, converge, decide, run_engine
+from .steps import after_the_update, changing, converge, decide, run_engine, same_mesh
 from .view import View
 
 
@@ -34,6 +34,7 @@ def preview(
     nothing to do. It starts nothing: a stopped simulated cluster is an error."""
     ClusterTarget.of(spec).require_running("preview")
     opened = environment.open_environment(spec, refresh)
+    same_mesh(spec, environment.read_state(opened))
     team.announce_handover(opened, spec, view)
     plan = upgrade.announce(opened, spec, view, allow_downgrade)
     if plan and plan.strategy == "canary":

@@ -21,8 +21,10 @@ from ..stacks.engine import environment, runs, unchanged
 from ..stacks.engine.environment import Environment
 from ..stacks.engine.events import Journal
 from ..stacks.program import releases
+from ..stacks.state import state_file
 from ..stacks.state.lock import Lease, held
 from ..stacks.state.places import PROJECT, places, stack_name, state_backend
+from ..stacks.state.recorded import Recorded, recorded
 from . import checks
 from .view import View
 
@@ -43,6 +45,7 @@ def changing(
     stopped, then the opened environment with any interrupted operation recovered (`rotate`: Linkerd's identity
     renewed from the one the state keeps, operations/certs.py)."""
     with exclusive(spec, view):
+        same_mesh(spec, saved_record(spec))  # before the doctor, whose MI008 would call the installed mesh another's
         if doctor:
             checks.require(checks.run("doctor", spec.source, spec, skip=frozenset({"MI012"})), view)
         if ClusterTarget.of(spec).restart_if_stopped():
@@ -51,6 +54,40 @@ def changing(
         for line in recover_state(opened, spec):
             view.notice(line)
         yield opened
+
+
+def installed_mesh(state: Recorded) -> str | None:
+    """The mesh the state's Helm releases install ("istio", "linkerd"), or None before the first `up`."""
+    for release in state.helm_releases:
+        name = release.partition("/")[2]
+        if name == "linkerd-control-plane":
+            return "linkerd"
+        if name == "istiod" or name.startswith("istiod-"):
+            return "istio"
+    return None
+
+
+def saved_record(spec: Spec) -> Recorded | None:
+    """What the environment's state records, read from its backend when meshinstall reads it itself (else None)."""
+    try:
+        saved = state_backend(spec).saved_state(PROJECT, spec.name)
+        deployment = state_file.latest(*saved) if saved else None
+    except (state_file.StateUnreadable, MeshinstallError, OSError):
+        return None  # the commands after this say why the state cannot be read
+    return recorded(deployment) if deployment else None
+
+
+def same_mesh(spec: Spec, state: Recorded | None) -> None:
+    """A change of `mesh.provider` on an environment that is up is refused, before anything changes: done in place,
+    the teams' pods would be meshed by neither mesh between the two installs (and their policy enforced by neither)."""
+    installed = installed_mesh(state) if state else None
+    if installed and installed != spec.mesh.provider:
+        raise UsageError(
+            f"{spec.name} runs {installed}, and its spec now says mesh.provider: {spec.mesh.provider}: meshinstall does "
+            f"not switch meshes in place (every team would be unmeshed between the two). Nothing was changed. Either "
+            f"set mesh.provider back to {installed}, or move: `meshinstall destroy {spec.named}`, then "
+            f"`meshinstall up {spec.named}` (the teams' workloads are recreated on the new mesh)"
+        )
 
 
 @contextmanager
