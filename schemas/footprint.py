@@ -15,6 +15,10 @@ from .quantity import bytes_of, millicores
 GATEWAY_POD = ("100m", "128Mi")  # gateway chart `resources.requests`
 CNI_NODE_POD = ("100m", "100Mi")  # cni chart `resources.requests`, one pod per node
 KIALI_POD = ("10m", "64Mi")  # kiali-server `deployment.resources.requests`
+ENVOY_GATEWAY_POD = ("100m", "256Mi")  # gateway-helm `deployment.envoyGateway.resources.requests`
+ENVOY_PROXY_POD = ("100m", "512Mi")  # the Envoy proxies Envoy Gateway makes for a Gateway (its default requests)
+LINKERD_PODS = 3  # destination, identity, proxy-injector; only identity's proxy states requests (the spec's proxy's)
+LINKERD_VIZ_PODS = 4  # metrics-api, tap, tap-injector, web
 
 
 @dataclass(frozen=True)
@@ -40,18 +44,40 @@ def platform_footprint(spec: Spec, nodes: int) -> Footprint:
     node-exporter per node, and the Prometheus and Alertmanager pods the operator makes.
     """
     mesh, monitoring = spec.mesh, spec.monitoring
+    if mesh.linkerd:
+        return _linkerd(spec, nodes) + _monitoring(spec, nodes)
     total = _pods(1, mesh.resources.istiod.cpu, mesh.resources.istiod.memory)
     if spec.cni_enabled:
         total += _pods(nodes, *CNI_NODE_POD)
     for gateway in (mesh.ingress_gateway, mesh.egress_gateway):
         if gateway.enabled:
             total += _pods(gateway.replicas, *GATEWAY_POD)
-    if monitoring.prometheus.enabled:
-        total += _pods(2 + int(monitoring.grafana.enabled) + nodes + 1 + int(monitoring.alerts.enabled))
+    total += _monitoring(spec, nodes)
     if monitoring.kiali.enabled:
         total += _pods(1, *KIALI_POD)
     if monitoring.tracing.enabled:
         total += _pods(1)
+    return total
+
+
+def _monitoring(spec: Spec, nodes: int) -> Footprint:
+    monitoring = spec.monitoring
+    if not monitoring.prometheus.enabled:
+        return Footprint()
+    return _pods(2 + int(monitoring.grafana.enabled) + nodes + 1 + int(monitoring.alerts.enabled))
+
+
+def _linkerd(spec: Spec, nodes: int) -> Footprint:
+    """Linkerd's control plane, its CNI plugin (no requests), linkerd-viz (with Prometheus), Envoy Gateway and the
+    proxies it makes for the shared Gateway."""
+    proxy = spec.sidecars.proxy
+    total = _pods(LINKERD_PODS - 1) + _pods(1, proxy.cpu, proxy.memory)
+    if spec.cni_enabled:
+        total += _pods(nodes)
+    if spec.monitoring.prometheus.enabled:
+        total += _pods(LINKERD_VIZ_PODS)
+    if spec.mesh.ingress_gateway.enabled:
+        total += _pods(1, *ENVOY_GATEWAY_POD) + _pods(spec.mesh.ingress_gateway.replicas, *ENVOY_PROXY_POD)
     return total
 
 

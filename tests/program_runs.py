@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from mocks import Registered, run
 
 from meshinstall.schemas.validate import load_spec
 from meshinstall.stacks.cluster.target import ClusterTarget
-from meshinstall.stacks.program import gateway_api, program
+from meshinstall.stacks.program import gateway_api, identity, program
 from meshinstall.stacks.state import secrets
 
 
@@ -19,6 +20,8 @@ def resources(env: str) -> tuple[Registered, ...]:
     """Every resource the program registers for environments/<env>.yaml."""
     spec = load_spec(ROOT / "environments" / f"{env}.yaml")
     resolved = secrets.resolve(spec, SECRETS)
+    if spec.mesh.linkerd:  # made for this run, as a first `up` makes it (stacks/engine/environment.py)
+        resolved = replace(resolved, identity=identity.current(spec.mesh.identity, resolved.identity_given, None))
     crds = gateway_api.plan(spec, ClusterTarget.of(spec))
     return tuple(run(lambda: program.build(spec, resolved, crds), stack=env).values())
 

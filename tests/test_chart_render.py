@@ -14,7 +14,8 @@ from program_runs import of_type
 from meshinstall.schemas.validate import load_spec
 from meshinstall.stacks.program.releases import releases
 
-ENVIRONMENTS = ("dev", "staging", "prod")
+ENVIRONMENTS = ("dev", "staging", "prod")  # Istio's
+LINKERD = "linkerd"  # environments/linkerd.yaml: Linkerd's charts and Envoy Gateway
 
 
 def env_releases(env: str):
@@ -27,7 +28,7 @@ def release(env: str, name: str):
     return found[0]
 
 
-CASES = [(env, r.name) for env in ENVIRONMENTS for r in env_releases(env).all()]
+CASES = [(env, r.name) for env in (*ENVIRONMENTS, LINKERD) for r in env_releases(env).all()]
 
 
 @pytest.mark.parametrize(("env", "name"), CASES, ids=[f"{e}-{n}" for e, n in CASES])
@@ -165,7 +166,7 @@ def _rendered_footprint(env: str, nodes: int):
                 continue
             count = nodes if doc["kind"] == "DaemonSet" else doc["spec"].get("replicas", 1)
             requests = [
-                c.get("resources", {}).get("requests") or {} for c in doc["spec"]["template"]["spec"]["containers"]
+                (c.get("resources") or {}).get("requests") or {} for c in doc["spec"]["template"]["spec"]["containers"]
             ]
             cpu = sum(millicores(str(r.get("cpu", "0"))) for r in requests)
             memory = sum(bytes_of(str(r.get("memory", "0"))) for r in requests)
@@ -173,10 +174,14 @@ def _rendered_footprint(env: str, nodes: int):
         # the operator makes them from the Prometheus and Alertmanager resources
         if chosen.name == "kube-prometheus-stack":
             total += Footprint(0, 0, 1 + int(spec.monitoring.alerts.enabled))
+        # Envoy Gateway makes the shared Gateway's proxies (100m and 512Mi each, its default EnvoyProxy resources)
+        if chosen.name == "envoy-gateway":
+            replicas = spec.mesh.ingress_gateway.replicas
+            total += Footprint(replicas * 100, replicas * bytes_of("512Mi"), replicas)
     return total
 
 
-@pytest.mark.parametrize("env", ENVIRONMENTS)
+@pytest.mark.parametrize("env", (*ENVIRONMENTS, LINKERD))
 @pytest.mark.needs_helm
 def test_the_capacity_rules_count_what_the_charts_request(env):
     from meshinstall.schemas.footprint import platform_footprint
@@ -184,3 +189,53 @@ def test_the_capacity_rules_count_what_the_charts_request(env):
     spec = load_spec(ROOT / "environments" / f"{env}.yaml")
     nodes = spec.cluster.nodes
     assert platform_footprint(spec, nodes) == _rendered_footprint(env, nodes)
+
+
+@pytest.mark.needs_helm
+def test_linkerd_installs_its_four_charts_at_the_edge_release_and_envoy_gateway():
+    chosen = {r.name: (r.chart.name, r.chart.version, r.namespace) for r in env_releases(LINKERD).all()}
+    assert chosen == {
+        "linkerd-crds": ("linkerd-crds", "2026.8.3", "linkerd"),
+        "linkerd2-cni": ("linkerd2-cni", "2026.8.3", "linkerd-cni"),
+        "linkerd-control-plane": ("linkerd-control-plane", "2026.8.3", "linkerd"),
+        "linkerd-viz": ("linkerd-viz", "2026.8.3", "linkerd-viz"),
+        "envoy-gateway": ("gateway-helm", "v1.9.0", "envoy-gateway-system"),
+        "kube-prometheus-stack": ("kube-prometheus-stack", "88.5.3", "monitoring"),
+    }
+
+
+@pytest.mark.needs_helm
+def test_linkerd_control_plane_reads_meshinstalls_identity_and_holds_no_key():
+    """External-CA mode: the chart writes neither the issuer's Secret nor the trust roots; no value holds a key."""
+    control_plane = release(LINKERD, "linkerd-control-plane")
+    rendered = render(control_plane)
+    names = {(o["kind"], o["metadata"]["name"]) for o in rendered}
+    assert ("Secret", "linkerd-identity-issuer") not in names
+    assert ("ConfigMap", "linkerd-identity-trust-roots") not in names
+    identity = next(d for d in objects(rendered, "Deployment") if d["metadata"]["name"] == "linkerd-identity")
+    args = identity["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "-identity-scheme=kubernetes.io/tls" in args
+    assert "PRIVATE KEY" not in json.dumps(control_plane.values)
+
+
+@pytest.mark.needs_helm
+def test_restricted_pod_security_brings_linkerd_cni_and_no_proxy_init():
+    assert load_spec(ROOT / "environments" / f"{LINKERD}.yaml").paas.pod_security == "restricted"
+    daemonsets = objects(render(release(LINKERD, "linkerd2-cni")), "DaemonSet")
+    assert [d["metadata"]["name"] for d in daemonsets] == ["linkerd-cni"]
+    rendered = render(release(LINKERD, "linkerd-control-plane"))
+    init = [
+        c["name"]
+        for d in objects(rendered, "Deployment")
+        for c in d["spec"]["template"]["spec"].get("initContainers", [])
+    ]
+    assert "linkerd-init" not in init  # the NET_ADMIN container Pod Security `restricted` refuses
+
+
+@pytest.mark.needs_helm
+def test_linkerd_viz_reads_the_platforms_prometheus():
+    rendered = render(release(LINKERD, "linkerd-viz"))
+    assert not [d for d in objects(rendered, "Deployment") if d["metadata"]["name"] == "prometheus"]
+    metrics = next(d for d in objects(rendered, "Deployment") if d["metadata"]["name"] == "metrics-api")
+    args = metrics["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "-prometheus-url=http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090" in args

@@ -15,7 +15,7 @@ from meshinstall.cli.main import main
 from meshinstall.stacks.program import rbac
 from meshinstall.stacks.program.releases import releases
 
-ENVIRONMENTS = ("dev", "staging", "prod")
+ENVIRONMENTS = ("dev", "staging", "prod", "linkerd")
 
 
 def plural(kind: str) -> str:

@@ -51,6 +51,10 @@ CONDITIONS: dict[str, Callable[[Spec], bool]] = {
     "monitoring": _monitoring,
     "teams": _teams,
     "cni": lambda spec: spec.cni_enabled,
+    "istio": lambda spec: not spec.mesh.linkerd,
+    "linkerd": lambda spec: spec.mesh.linkerd,
+    "linkerd and ingress": lambda spec: spec.mesh.linkerd and spec.mesh.ingress_gateway.enabled,
+    "linkerd and monitoring": lambda spec: spec.mesh.linkerd and _monitoring(spec),
 }
 
 RULES = (
@@ -121,12 +125,57 @@ RULES = (
         ("gateways", "virtualservices", "destinationrules", "sidecars"),
         MANAGE,
         "the shared ingress Gateway, each app's routes and traffic policy, each team's Sidecar scope",
+        "istio",
     ),
     Rule(
         ("security.istio.io",),
         ("peerauthentications", "authorizationpolicies"),
         MANAGE,
         "the mesh's mTLS mode and each team's allowFrom",
+        "istio",
+    ),
+    Rule(
+        ("policy.linkerd.io",),
+        ("servers", "meshtlsauthentications", "authorizationpolicies", "networkauthentications"),
+        MANAGE,
+        "each app's Server and allowFrom (MeshTLSAuthentication, AuthorizationPolicy); linkerd-viz's own policy",
+        "linkerd",
+    ),
+    Rule(("linkerd.io",), ("serviceprofiles",), MANAGE, "linkerd-viz's ServiceProfile of its metrics API", "linkerd"),
+    Rule(
+        ("gateway.networking.k8s.io",),
+        ("httproutes",),
+        MANAGE,
+        "each app's routes with Linkerd: canary weights and timeouts in the mesh, its host and path on the shared Gateway",
+        "linkerd",
+    ),
+    Rule(
+        ("gateway.networking.k8s.io",),
+        ("gateways", "gatewayclasses"),
+        MANAGE,
+        "Envoy Gateway's GatewayClass and the shared Gateway the routes attach to",
+        "linkerd and ingress",
+    ),
+    Rule(
+        ("gateway.envoyproxy.io",),
+        ("envoyproxies",),
+        MANAGE,
+        "the EnvoyProxy that meshes Envoy Gateway's proxies, with the spec's replicas and Service type",
+        "linkerd and ingress",
+    ),
+    Rule(
+        ("apiregistration.k8s.io",),
+        ("apiservices",),
+        MANAGE,
+        "linkerd-viz's tap API (its chart registers v1alpha1.tap.linkerd.io)",
+        "linkerd and monitoring",
+    ),
+    Rule(
+        ("admissionregistration.k8s.io",),
+        ("validatingadmissionpolicies", "validatingadmissionpolicybindings"),
+        MANAGE,
+        "Envoy Gateway's chart: its admission policy",
+        "linkerd and ingress",
     ),
     Rule(
         ("monitoring.coreos.com",),
@@ -177,12 +226,28 @@ TEAM_RULES = (
         ("virtualservices", "destinationrules"),
         MANAGE,
         "each workload's routes (in the mesh and on the shared gateway) and traffic policy",
+        "istio",
     ),
     Rule(
         ("security.istio.io",),
         ("authorizationpolicies",),
         MANAGE,
         "each workload's callers: the workloads whose `service-port` resources name it",
+        "istio",
+    ),
+    Rule(
+        ("gateway.networking.k8s.io",),
+        ("httproutes",),
+        MANAGE,
+        "each workload's routes with Linkerd (in the mesh, and on the shared Gateway)",
+        "linkerd",
+    ),
+    Rule(
+        ("policy.linkerd.io",),
+        ("servers", "meshtlsauthentications", "authorizationpolicies"),
+        MANAGE,
+        "each workload's Server and callers with Linkerd",
+        "linkerd",
     ),
     Rule(("monitoring.coreos.com",), ("prometheusrules",), MANAGE, "each workload's alerts", "alerts"),
     Rule(
@@ -204,6 +269,8 @@ TEAM_CONDITIONS: dict[str, Callable[[Spec], bool]] = {
     "always": lambda spec: True,
     "grafana": lambda spec: spec.monitoring.grafana.enabled and spec.monitoring.prometheus.enabled,
     "alerts": lambda spec: spec.monitoring.alerts.enabled and spec.monitoring.prometheus.enabled,
+    "istio": lambda spec: not spec.mesh.linkerd,
+    "linkerd": lambda spec: spec.mesh.linkerd,
 }
 
 
