@@ -109,8 +109,13 @@ def viz_values() -> dict[str, Any]:
 
 
 def gateway_values() -> dict[str, Any]:
-    """`gateway-helm` (Envoy Gateway): the chart's defaults."""
-    return {}
+    """`gateway-helm` (Envoy Gateway): the chart's defaults but for two Helm hooks that `helm uninstall` leaves
+    behind, cluster-wide: its certificate Job's roles are deleted once the Job has succeeded, and its topology
+    injector (a webhook that labels the Envoy pods with their node's zone, for topology-aware routing) is off."""
+    return {
+        "certgen": {"rbac": {"annotations": {"helm.sh/hook-delete-policy": "before-hook-creation,hook-succeeded"}}},
+        "topologyInjector": {"enabled": False},
+    }
 
 
 def namespace_labels(name: str, cni: bool) -> dict[str, str]:
