@@ -48,9 +48,11 @@ def graph(spec: Spec, team: str | None = None) -> Graph:
     if team is not None and team not in {t.name for t in teams}:
         raise UsageError(f"{spec.name} has no team {team!r} (its teams: {', '.join(t.name for t in teams)})")
     drawn = [t for t in teams if team in (None, t.name)]
-    result = Graph(f"{spec.name}: Istio {spec.mesh.version}" + (f", team {team}" if team else ""))
+    mesh = "Linkerd" if spec.mesh.linkerd else "Istio"
+    result = Graph(f"{spec.name}: {mesh} {spec.mesh.version}" + (f", team {team}" if team else ""))
     gateway = spec.paas.gateway
-    result.nodes.append(Node("gateway", "ingress gateway\n" + ", ".join(gateway.hosts if gateway else ()), "diamond"))
+    ingress = "Envoy Gateway" if spec.mesh.linkerd else "ingress gateway"
+    result.nodes.append(Node("gateway", f"{ingress}\n" + ", ".join(gateway.hosts if gateway else ()), "diamond"))
     if team is None:
         result.clusters["control-plane"] = ("control plane", _control_plane(spec))
         result.clusters["monitoring"] = ("monitoring", _monitoring(spec))
@@ -93,7 +95,10 @@ def _app_label(app: App) -> str:
 
 def _control_plane(spec: Spec) -> list[Node]:
     revision = f" (revision {spec.mesh.revision})" if spec.mesh.revision else ""
-    nodes = [Node("istiod", f"istiod {spec.mesh.version}{revision}\nmTLS {spec.mesh.mtls}", "ellipse")]
+    if spec.mesh.linkerd:
+        nodes = [Node("linkerd", f"linkerd {spec.mesh.version}\nmTLS always, deny by default", "ellipse")]
+    else:
+        nodes = [Node("istiod", f"istiod {spec.mesh.version}{revision}\nmTLS {spec.mesh.mtls}", "ellipse")]
     if spec.mesh.gateway_api.install:
         nodes.append(Node("gateway-api", "Gateway API CRDs", "ellipse"))
     return nodes
@@ -104,6 +109,7 @@ def _monitoring(spec: Spec) -> list[Node]:
         ("prometheus", f"Prometheus ({spec.monitoring.prometheus.retention})", spec.monitoring.prometheus.enabled),
         ("grafana", "Grafana", spec.monitoring.grafana.enabled),
         ("kiali", "Kiali", spec.monitoring.kiali.enabled),
+        ("viz", "linkerd-viz", spec.mesh.linkerd and spec.monitoring.prometheus.enabled),
         ("tracing", spec.monitoring.tracing.backend.capitalize(), spec.monitoring.tracing.enabled),
     ]
     return [Node(node, label, "ellipse") for node, label, enabled in parts if enabled]

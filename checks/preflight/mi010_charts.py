@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 
 from ..base import Check, Context, Result, register
@@ -37,9 +38,22 @@ class ChartsReachable(Check):
         return self.passed(target, ", ".join(f"{s.name} {s.version}" for s in sources))
 
 
+# Docker Hub's registry API is not served at docker.io itself
+OCI_HOSTS = {"docker.io": "registry-1.docker.io"}
+
+
 def _repository_answers(url: str) -> bool:
+    """A Helm repository serves its index.yaml; an OCI registry (Envoy Gateway's chart) answers at /v2/, asking for
+    a token (401) before a pull, which is an answer."""
+    if url.startswith("oci://"):
+        host = url.removeprefix("oci://").split("/")[0]
+        probe = f"https://{OCI_HOSTS.get(host, host)}/v2/"
+    else:
+        probe = f"{url}/index.yaml"
     try:
-        with urllib.request.urlopen(f"{url}/index.yaml", timeout=5) as response:
+        with urllib.request.urlopen(probe, timeout=5) as response:
             return response.status == 200
+    except urllib.error.HTTPError as err:
+        return url.startswith("oci://") and err.code == 401
     except OSError:
         return False
