@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .. import MESH_MEMBER_LABEL, MONITORING_NAMESPACE, labels
 from ..charts import HelmRelease
 from .app import AppArgs
+from .control_plane import ProxyResources
 from .monitoring import PROMETHEUS_STACK_RELEASE
 
 if TYPE_CHECKING:
@@ -37,10 +38,7 @@ class LinkerdSettings:
     """What the control plane's values say: CNI, the proxies' resources and start, the default inbound policy."""
 
     cni: bool
-    proxy_cpu: str
-    proxy_memory: str
-    proxy_cpu_limit: str
-    proxy_memory_limit: str
+    proxy: ProxyResources
     hold_application_until_proxy_starts: bool
     mtls: str  # strict: only meshed (mTLS) clients where no policy says otherwise; permissive: any client
 
@@ -88,8 +86,8 @@ def control_plane_values(settings: LinkerdSettings) -> dict[str, Any]:
             "await": settings.hold_application_until_proxy_starts,
             "defaultInboundPolicy": "all-authenticated" if settings.mtls == "strict" else "all-unauthenticated",
             "resources": {
-                "cpu": {"request": settings.proxy_cpu, "limit": settings.proxy_cpu_limit},
-                "memory": {"request": settings.proxy_memory, "limit": settings.proxy_memory_limit},
+                "cpu": {"request": settings.proxy.cpu, "limit": settings.proxy.cpu_limit},
+                "memory": {"request": settings.proxy.memory, "limit": settings.proxy.memory_limit},
             },
         },
         # the chart's PodMonitors need prometheus-operator's CRDs, which come later: the monitoring component writes

@@ -11,7 +11,7 @@ from ...schemas import model
 
 def istiod_settings(spec: model.Spec, revision: str) -> IstiodSettings:
     """The settings of istiod at `revision` ("" for the default one): the mesh's and the sidecars' from the spec."""
-    mesh, sidecars, proxy = spec.mesh, spec.sidecars, spec.sidecars.proxy
+    mesh, sidecars = spec.mesh, spec.sidecars
     return IstiodSettings(
         revision=revision,
         profile=mesh.profile,
@@ -20,22 +20,21 @@ def istiod_settings(spec: model.Spec, revision: str) -> IstiodSettings:
         cni=spec.cni_enabled,
         outbound_traffic_policy=mesh.outbound_traffic_policy,
         trace_sampling=mesh.tracing.sampling_percent,
-        proxy=ProxyResources(proxy.cpu, proxy.memory, proxy.cpu_limit, proxy.memory_limit),
+        proxy=proxy_resources(spec),
         hold_application_until_proxy_starts=sidecars.hold_application_until_proxy_starts,
     )
 
 
-def linkerd_settings(spec: model.Spec) -> LinkerdSettings:
-    """Linkerd's control plane settings: CNI, the proxies' resources and start, mTLS, and whether Prometheus scrapes."""
+def proxy_resources(spec: model.Spec) -> ProxyResources:
+    """Each proxy's requests and limits (Istio's sidecar, Linkerd's proxy)."""
     proxy = spec.sidecars.proxy
+    return ProxyResources(proxy.cpu, proxy.memory, proxy.cpu_limit, proxy.memory_limit)
+
+
+def linkerd_settings(spec: model.Spec) -> LinkerdSettings:
+    """Linkerd's control plane settings: CNI, the proxies' resources and start, and mTLS."""
     return LinkerdSettings(
-        cni=spec.cni_enabled,
-        proxy_cpu=proxy.cpu,
-        proxy_memory=proxy.memory,
-        proxy_cpu_limit=proxy.cpu_limit,
-        proxy_memory_limit=proxy.memory_limit,
-        hold_application_until_proxy_starts=spec.sidecars.hold_application_until_proxy_starts,
-        mtls=spec.mesh.mtls,
+        spec.cni_enabled, proxy_resources(spec), spec.sidecars.hold_application_until_proxy_starts, spec.mesh.mtls
     )
 
 
