@@ -166,6 +166,39 @@ def test_an_anchor_rotation_bundles_reissues_and_drops_the_old_anchor(linkerd):
     assert linkerd.ok("verify", "linkerd")
 
 
+def test_an_interrupted_anchor_rotation_resumes_where_it_stopped(linkerd):
+    """Killed after its first phase (the new anchor trusted beside the old one, the workloads restarted), the rotation
+    is recorded in the state: `up` keeps both anchors, an issuer rotation is refused, and the same command resumes."""
+    rotating = subprocess.Popen(
+        ["meshinstall", "certs", "rotate", "linkerd", "--anchor", "--yes"],
+        cwd=linkerd.folder,
+        env={**linkerd.env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    said = ""
+    for line in rotating.stdout:
+        said += line
+        if "restarted" in line:
+            rotating.kill()
+            break
+    rotating.wait(timeout=60)
+    linkerd.said.append(said)
+    assert "trusted beside the old one" in said, said
+    kept = linkerd.kept_identity()
+    assert kept.rotation in (identity.BUNDLED, identity.REISSUED) and len(kept.anchors) == 2
+    new_anchor = kept.anchors[0]
+    up = linkerd.ok("up", "linkerd", "--yes")
+    assert len(identity.certificates(linkerd.issuer_in_cluster()[2])) == 2, up
+    refused = linkerd.run("certs", "rotate", "linkerd", "--yes")
+    assert refused.returncode == 2 and "finish it with `meshinstall certs rotate linkerd --anchor`" in refused.stderr
+    resumed = linkerd.ok("certs", "rotate", "linkerd", "--anchor", "--yes")
+    assert "trusted beside the old one" not in resumed and "old trust anchor is dropped" in resumed, resumed
+    issuer, _, roots = linkerd.issuer_in_cluster()
+    assert roots == new_anchor and identity.signed_by(issuer, roots)
+
+
 def test_no_private_key_is_in_plain_text_in_the_state_the_logs_or_any_output(linkerd):
     _, issuer_key, _ = linkerd.issuer_in_cluster()
     kept = linkerd.kept_identity()
