@@ -121,3 +121,51 @@ def test_linkerds_checks_are_skipped_by_name_on_istio(isolated):
     for check_id in ("MI014", "MI111", "MI411"):
         status, _, reason = run_check(check_id, ctx)
         assert (status, reason) == ("skipped", "Linkerd's objects: this environment runs istio"), check_id
+
+
+def pods(namespace: str, app: str, proxy: bool, ready: bool) -> dict:
+    containers = [{"name": app}, *([{"name": "linkerd-proxy"}] if proxy else [])]
+    return {
+        "kind": "PodList",
+        "items": [
+            {
+                "metadata": {"name": f"{app}-5f7d9-abcde", "namespace": namespace},
+                "spec": {"containers": containers},
+                "status": {"containerStatuses": [{"name": c["name"], "ready": ready} for c in containers]},
+            }
+        ],
+    }
+
+
+def data_plane(proxy: bool = True, ready: bool = True) -> Answers:
+    apps = {"payments": ("checkout", "orders"), "storefront": ("web",)}
+    answers = {
+        f"/api/v1/namespaces/{ns}/pods?labelSelector=app={app}": always(
+            200, pods(ns, app, proxy or app != "web", ready or app != "orders")
+        )
+        for ns, names in apps.items()
+        for app in names
+    }
+    return Answers({**recorded(REAL_NODES).answers, **answers}, default=NOT_FOUND)
+
+
+def test_mi211_passes_when_every_app_pod_runs_a_ready_proxy(linkerd_spec):
+    ctx = cluster(data_plane(), linkerd_spec)
+    assert run_check("MI211", ctx) == ("passed", "pods of every app: container linkerd-proxy, ready", "")
+
+
+def test_mi211_fails_naming_pods_without_a_proxy_and_with_one_not_ready(linkerd_spec):
+    ctx = cluster(data_plane(proxy=False, ready=False), linkerd_spec)
+    assert run_check("MI211", ctx) == (
+        "failed",
+        "pods of every app: container linkerd-proxy, ready",
+        "no proxy in storefront/web-5f7d9-abcde; proxy not ready in payments/orders-5f7d9-abcde",
+    )
+
+
+def test_mi211_is_skipped_where_no_container_runs(isolated):
+    ctx = cluster(Answers({}, default=NOT_FOUND), isolated / "environments" / "linkerd.yaml")
+    assert run_check("MI211", ctx)[0::2] == (
+        "skipped",
+        "simulated cluster has no containers: no proxy is injected there",
+    )

@@ -29,7 +29,7 @@ def test_the_traits_each_check_declares():
     assert with_trait("needs_spec") == {"MI001": False}
     assert with_trait("gates") == {"MI005": ("verify",)}
     assert set(with_trait("needs_running_cluster")) == {"MI006", "MI007", "MI008", "MI012", "MI014"}
-    assert set(with_trait("needs_containers")) == {"MI203", "MI204", "MI303", "MI405"}
+    assert set(with_trait("needs_containers")) == {"MI203", "MI204", "MI211", "MI303", "MI405"}
     assert set(with_trait("needs_cluster")) == {"MI001", "MI002", "MI003", "MI004", "MI010", "MI011"}
 
 
