@@ -40,6 +40,15 @@ class PaasLayer(pulumi.ComponentResource):
                 spec=linkerd.gateway_spec(args.gateway.hosts, args.gateway.tls_secret),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
             )
+            if args.gateway.tls_secret:
+                k8s.apiextensions.CustomResource(
+                    "shared-gateway-https-redirect",
+                    api_version="gateway.networking.k8s.io/v1",
+                    kind="HTTPRoute",
+                    metadata=metadata(f"{SHARED_GATEWAY}-https-redirect", ENVOY_GATEWAY_NAMESPACE),
+                    spec=linkerd.redirect_route_spec(SHARED_GATEWAY),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
+                )
         elif args.gateway:
             k8s.apiextensions.CustomResource(
                 "shared-gateway",

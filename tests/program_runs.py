@@ -18,7 +18,12 @@ from meshinstall.stacks.state import secrets
 @cache
 def resources(env: str) -> tuple[Registered, ...]:
     """Every resource the program registers for environments/<env>.yaml."""
-    spec = load_spec(ROOT / "environments" / f"{env}.yaml")
+    return registered(ROOT / "environments" / f"{env}.yaml", env)
+
+
+def registered(spec_file: Path, env: str) -> tuple[Registered, ...]:
+    """Every resource the program registers for the spec at `spec_file`."""
+    spec = load_spec(spec_file)
     resolved = secrets.resolve(spec, SECRETS)
     if spec.mesh.linkerd:  # made for this run, as a first `up` makes it (stacks/engine/environment.py)
         resolved = replace(resolved, identity=identity.current(spec.mesh.identity, resolved.identity_given, None))

@@ -160,3 +160,32 @@ def test_the_spec_of_the_example_is_restricted_and_brings_the_cni_plugin():
     spec = spec_of(ENV)
     assert spec.cni_enabled and spec.paas.pod_security == "restricted"
     assert not spec.monitoring.kiali.enabled and not spec.monitoring.tracing.enabled
+
+
+def test_with_tls_the_routes_are_https_and_http_redirects(tmp_path):
+    from conftest import ROOT
+    from program_runs import registered
+
+    spec = tmp_path / "environments" / "linkerd.yaml"
+    spec.parent.mkdir()
+    text = (ROOT / "environments" / "linkerd.yaml").read_text()
+    spec.write_text(
+        text.replace(
+            'gateway: {hosts: ["*.apps.example.com"]}',
+            'gateway: {hosts: ["*.apps.example.com"], tls: {secretName: apps-tls}}',
+        )
+    )
+    found = registered(spec, "linkerd-tls")
+    routes = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in found if r.type.endswith(":HTTPRoute")}
+    assert routes["paas-gateway-https-redirect"] == {
+        "parentRefs": [{"name": "paas-gateway", "port": 80}],
+        "rules": [
+            {"filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]}
+        ],
+    }
+    assert routes["web-ingress"]["parentRefs"] == [
+        {"name": "paas-gateway", "namespace": "envoy-gateway-system", "port": 443}
+    ]
+    gateway = next(r.inputs["spec"] for r in found if r.type.endswith(":Gateway"))
+    https = [x for x in gateway["listeners"] if x["protocol"] == "HTTPS"]
+    assert [x["tls"]["certificateRefs"] for x in https] == [[{"kind": "Secret", "name": "apps-tls"}]]

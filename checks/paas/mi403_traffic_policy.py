@@ -19,7 +19,7 @@ class TrafficPolicy(Check):
         wrong = []
         for team in ctx.spec.paas.teams:
             for app in team.apps:
-                args = app_args(app, team, namespaces)
+                args = app_args(app, team, namespaces, spec=ctx.spec)
                 if not args.service_ports:  # a Score workload without ports has no traffic policy
                     continue
                 for plural, wanted in (

@@ -23,7 +23,7 @@ class LinkerdPolicy(Check):
             for app in team.apps:
                 if not app.has_service:
                     continue
-                args = app_args(app, team, namespaces, mesh="linkerd")
+                args = app_args(app, team, namespaces, spec=ctx.spec)
                 problems += [f"{team.app_namespace}/{app.name}: {p}" for p in _app_problems(ctx, args)]
         gateway = ctx.spec.paas.gateway
         if gateway and ctx.spec.mesh.ingress_gateway.enabled:

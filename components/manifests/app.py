@@ -129,6 +129,7 @@ class AppArgs:
     run_as_root: bool = False
     capabilities: tuple[str, ...] = ()
     mesh: str = "istio"  # the provider whose objects carry its traffic policy
+    gateway_https: bool = False  # Linkerd: the shared Gateway has TLS, and the route attaches to HTTPS only
 
     @property
     def service_ports(self) -> tuple[ServicePort, ...]:

@@ -197,6 +197,16 @@ def gateway_spec(hosts: tuple[str, ...], tls_secret: str | None) -> dict[str, An
     return {"gatewayClassName": GATEWAY_CLASS, "listeners": listeners}
 
 
+def redirect_route_spec(gateway_name: str) -> dict[str, Any]:
+    """With TLS, every HTTP request to the shared Gateway is redirected to HTTPS (as Istio's `httpsRedirect`)."""
+    return {
+        "parentRefs": [{"name": gateway_name, "port": 80}],
+        "rules": [
+            {"filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]}
+        ],
+    }
+
+
 def identity(namespace: str, service_account: str) -> str:
     """A workload's Linkerd (mTLS) identity."""
     return f"{service_account}.{namespace}.{IDENTITY_SUFFIX}"
@@ -285,8 +295,11 @@ def ingress_route_spec(app: AppArgs, gateway_namespace: str, gateway_name: str) 
     """The app's host and path on the shared Gateway."""
     assert app.route is not None
     port = app.route.port or app.service_ports[0].port
+    parent: dict[str, Any] = {"name": gateway_name, "namespace": gateway_namespace}
+    if app.gateway_https:  # HTTPS only: the HTTP listeners redirect (`redirect_route_spec`)
+        parent["port"] = 443
     return {
-        "parentRefs": [{"name": gateway_name, "namespace": gateway_namespace}],
+        "parentRefs": [parent],
         "hostnames": [app.route.host],
         "rules": [_rule(app, port, app.route.path)],
     }

@@ -136,9 +136,10 @@ def app_args(
     team_namespaces: Mapping[str, str],
     secret_values: Mapping[str, pulumi.Input[str]] | None = None,
     after: tuple[pulumi.Resource, ...] = (),
-    mesh: str = "istio",
+    spec: model.Spec | None = None,
 ) -> AppArgs:
-    """One app of `team`, in the team's app namespace; `team_namespaces` resolves its callers (`app_namespaces`)."""
+    """One app of `team`, in the team's app namespace; `team_namespaces` resolves its callers (`app_namespaces`);
+    `spec` says which mesh carries its policy and whether the shared Gateway has TLS."""
     return AppArgs(
         name=app.name,
         team=team.name,
@@ -163,7 +164,8 @@ def app_args(
         annotations=dict(app.annotations),
         run_as_root=app.run_as_root,
         capabilities=app.capabilities,
-        mesh=mesh,
+        mesh=spec.mesh.provider if spec else "istio",
+        gateway_https=bool(spec and spec.paas.gateway and spec.paas.gateway.tls),
     )
 
 
@@ -211,7 +213,7 @@ def paas_args(
     paas = spec.paas
     namespaces = app_namespaces(paas)
     apps = tuple(
-        app_args(app, team, namespaces, app_env.get((team.name, app.name), {}), after, spec.mesh.provider)
+        app_args(app, team, namespaces, app_env.get((team.name, app.name), {}), after, spec)
         for team in paas.teams
         if not team.owns_workloads
         for app in team.apps
@@ -231,10 +233,7 @@ def team_workloads_args(
     return TeamWorkloadsArgs(
         team.name,
         team.app_namespace,
-        tuple(
-            app_args(app, team, namespaces, app_env.get((team.name, app.name), {}), mesh=spec.mesh.provider)
-            for app in team.apps
-        ),
+        tuple(app_args(app, team, namespaces, app_env.get((team.name, app.name), {}), spec=spec) for app in team.apps),
         alert_thresholds(monitoring.alerts) if alerting else None,
         monitoring.grafana.enabled and monitoring.prometheus.enabled,
     )
