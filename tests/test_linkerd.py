@@ -189,3 +189,30 @@ def test_with_tls_the_routes_are_https_and_http_redirects(tmp_path):
     gateway = next(r.inputs["spec"] for r in found if r.type.endswith(":Gateway"))
     https = [x for x in gateway["listeners"] if x["protocol"] == "HTTPS"]
     assert [x["tls"]["certificateRefs"] for x in https] == [[{"kind": "Secret", "name": "apps-tls"}]]
+
+
+def test_an_anchor_given_by_reference_signs_the_issuer_meshinstall_makes(tmp_path):
+    from conftest import ROOT
+
+    from meshinstall.schemas.validate import load_spec
+    from meshinstall.stacks.state import secrets
+
+    anchor, key = identity.make_anchor(365)
+    (tmp_path / "anchor.crt").write_text(anchor)
+    (tmp_path / "anchor.key").write_text(key)
+    text = (ROOT / "environments" / "linkerd.yaml").read_text()
+    text = text.replace(
+        "    trustAnchor: {validityDays: 3650}",
+        "    trustAnchor: {certificate: {fromFile: anchor.crt}, key: {fromEnv: ANCHOR_KEY}}",
+    ).replace("    issuer: {validityDays: 365}", "    issuer: {validityDays: 30}")
+    (tmp_path / "linkerd.yaml").write_text(text)
+    spec = load_spec(tmp_path / "linkerd.yaml")
+    resolved = secrets.resolve(spec, {"GRAFANA_ADMIN_PASSWORD": "pw", "CHECKOUT_DB_PASSWORD": "pw", "ANCHOR_KEY": key})
+    assert resolved.identity_given == {"anchor": anchor.strip(), "anchorKey": key}
+    made = identity.current(spec.mesh.identity, resolved.identity_given, None)
+    assert made.anchors == (anchor.strip(),) and identity.signed_by(made.issuer_certificate, made.bundle)
+    assert 28 <= identity.days_left(made.issuer_certificate) <= 30
+    with pytest.raises(
+        Exception, match=r"\$.mesh.identity.trustAnchor.key: environment variable ANCHOR_KEY is not set"
+    ):
+        secrets.resolve(spec, {"GRAFANA_ADMIN_PASSWORD": "pw", "CHECKOUT_DB_PASSWORD": "pw"})
