@@ -64,7 +64,10 @@ def test_doctor_and_verify_pass_on_the_dev_platform(platform, capsys, monkeypatc
         "MI011",
         "MI012",
         "MI013",
+        "MI014",
     }
+    linkerds = next(r for r in report["results"] if r["id"] == "MI014")
+    assert (linkerds["status"], linkerds["message"]) == ("skipped", "Linkerd's objects: this environment runs istio")
     assert main(["verify", "dev"]) == 0
     out = capsys.readouterr().out
     assert "√ MI402 apps are available behind their Services" in out
