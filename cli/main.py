@@ -4,6 +4,7 @@ what comes back, and maps meshinstall's errors to the exit codes of `errors.py`.
 from __future__ import annotations
 
 import gc
+import json
 import signal
 import sys
 from collections.abc import Callable
@@ -434,6 +435,30 @@ def init(directory: Path, force: bool) -> None:
         f"wrote {target}/base.yaml, {target}/dev.yaml and {target / STARTER_SCORE}; "
         "next: meshinstall validate && meshinstall up dev"
     )
+
+
+@cli.command("diff")
+@click.argument("left")
+@click.argument("right")
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+def diff_command(left: str, right: str, as_json: bool) -> None:
+    """Compare the merged specs of environments LEFT and RIGHT field by field, each value with where it comes from."""
+    from ..operations.spec_diff import MISSING, diff
+
+    found = diff(left, right)
+    if as_json:
+        click.echo(render.as_json({"left": left, "right": right, "differences": [d.to_dict() for d in found]}))
+        return
+    if not found:
+        click.echo(f"{left} and {right} are the same")
+        return
+    for each in found:
+        click.echo(each.path)
+        for name, side in ((left, each.left), (right, each.right)):
+            click.echo(
+                f"  {name}: " + ("(not set)" if side.value is MISSING else f"{json.dumps(side.value)}  ({side.origin})")
+            )
+    click.echo(f"{len(found)} difference(s)")
 
 
 @cli.command()

@@ -247,3 +247,35 @@ def test_without_a_terminal_no_value_is_cut_at_80_columns(capsys):
     assert f"kubeconfig: {long}\n" in out and f"  grafana: {long}/grafana\n" in out
     assert long in out.split("kubeconfig:")[1].split("urls")[1], "a table row is not cut either"
     assert "…" not in out
+
+
+def test_diff_names_each_differing_field_with_where_each_value_comes_from(isolated):
+    code, out, _ = run("diff", "staging", "prod")
+    assert code == 0
+    lines = out.splitlines()
+    at = lines.index("$.mesh.ingressGateway.replicas")
+    assert lines[at + 1 : at + 3] == [
+        "  staging: 2  (environments/base.yaml:11:45)",
+        "  prod: 3  (environments/prod.yaml:16:30)",
+    ]
+    at = lines.index("$.mesh.upgrade.pauseSeconds")
+    assert lines[at + 1 : at + 3] == ["  staging: 60  (environments/staging.yaml:14:80)", "  prod: 0  (default)"]
+    at = lines.index("$.mesh.revision")
+    assert lines[at + 1] == "  staging: (not set)"
+    assert "$.mesh.provider" not in lines and lines[-1].endswith("difference(s)")
+
+
+def test_diff_as_json_and_of_an_environment_with_itself(isolated):
+    code, out, _ = run("diff", "dev", "linkerd", "--json")
+    assert code == 0
+    found = {d["path"]: d for d in json.loads(out)["differences"]}
+    assert found["$.mesh.provider"]["left"] == {"value": "istio", "from": "environments/base.yaml:6:13"}
+    assert found["$.mesh.provider"]["right"] == {"value": "linkerd", "from": "environments/linkerd.yaml:16:13"}
+    code, out, _ = run("diff", "dev", "dev")
+    assert (code, out.strip()) == (0, "dev and dev are the same")
+
+
+def test_diff_of_an_invalid_spec_is_exit_3_with_its_problems(isolated):
+    (isolated / "environments" / "dev.yaml").write_text("apiVersion: meshinstall/v1\nkind: MeshSpec\n")
+    code, _, err = run("diff", "dev", "prod")
+    assert code == 3 and "dev.yaml" in err
