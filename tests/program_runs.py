@@ -7,11 +7,11 @@ from functools import cache
 from pathlib import Path
 
 from conftest import ROOT, SECRETS
-from mocks import Registered, run
 
 from meshinstall.schemas.validate import load_spec
 from meshinstall.stacks.cluster.target import ClusterTarget
 from meshinstall.stacks.program import gateway_api, identity, program
+from meshinstall.stacks.program.offline import Registered, run
 from meshinstall.stacks.state import secrets
 
 

@@ -124,8 +124,9 @@ def test_the_program_sends_the_engine_no_debug_messages_and_every_other_one(monk
 
 def test_the_program_sends_no_stack_with_its_resources(monkeypatch):
     """The engine keeps the stack sent with each registration in the state (2.4 kB of a Deployment's 9.8 kB)."""
-    from mocks import run
     from pulumi.runtime import resource
+
+    from meshinstall.stacks.program.offline import run
 
     class Thing(pulumi.ComponentResource):  # as meshinstall's components are declared
         def __init__(self, name: str) -> None:

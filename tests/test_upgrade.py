@@ -127,10 +127,10 @@ def test_the_installed_version_and_revision_come_from_the_istiod_release_in_the_
 
 def test_mid_upgrade_two_istiod_revisions_run_side_by_side_and_each_team_gets_its_own(isolated):
     from conftest import SECRETS
-    from mocks import run
 
     from meshinstall.stacks.cluster.target import ClusterTarget
     from meshinstall.stacks.program import gateway_api, program
+    from meshinstall.stacks.program.offline import run
     from meshinstall.stacks.program.upgrade import MeshLayout, Revision
     from meshinstall.stacks.state import secrets
 

@@ -1,4 +1,6 @@
-"""Runs meshinstall's Pulumi program offline under Pulumi mocks and records every registration."""
+"""The Pulumi program run offline, without an engine or a cluster: Pulumi's mocks answer every registration with
+its inputs, and each is recorded as the engine would see it. `meshinstall render` writes what it records (the
+objects `up` would apply), and the tests read the program through it."""
 
 from __future__ import annotations
 
