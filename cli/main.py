@@ -437,6 +437,25 @@ def init(directory: Path, force: bool) -> None:
     )
 
 
+@cli.command("render")
+@click.argument("env")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="The folder to write (kept in Git)."
+)
+def render_command(env: str, out: Path) -> None:
+    """Write the objects `up ENV` would apply to --out, in apply order, with the Secrets to create beside them.
+
+    Reads no cluster and no state, and writes no secret value."""
+    from ..operations.render import SECRETS_FILE, write
+
+    done = write(operations.load(env), out)
+    click.echo(
+        f"wrote {len(done.objects)} objects in {len(done.stages)} folders to {out} (apply them in order: "
+        f"kubectl apply --server-side -f {out}/00-crds, then each folder); {len(done.secrets)} Secret(s) to create: "
+        f"{out / SECRETS_FILE}"
+    )
+
+
 @cli.command("diff")
 @click.argument("left")
 @click.argument("right")

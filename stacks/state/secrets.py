@@ -108,3 +108,12 @@ def _reader(spec: Spec, environ: Mapping[str, str], missing: list[str]) -> Calla
             return ""
 
     return read
+
+
+def read_one(spec: Spec, ref: SecretRef, where: str, environ: Mapping[str, str] | None = None) -> str:
+    """One reference's value; UsageError naming it when it is missing or empty."""
+    missing: list[str] = []
+    value = _reader(spec, os.environ if environ is None else environ, missing)(ref, where)
+    if missing:
+        raise UsageError("a secret is missing or empty:\n  " + "\n  ".join(missing))
+    return value

@@ -1,0 +1,97 @@
+"""Issue 31: `meshinstall render` writes what `up` would apply, from no cluster and no state, with no secret value."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+
+import pytest
+import yaml
+from conftest import ROOT, SECRETS
+
+from meshinstall.cli.main import main
+
+pytestmark = pytest.mark.needs_helm
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """`render dev` once for the module, in a copy of environments/, with no secret and no passphrase set."""
+    folder = tmp_path_factory.mktemp("render")
+    shutil.copytree(ROOT / "environments", folder / "environments", ignore=shutil.ignore_patterns(".meshinstall"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        patch.setenv("HOME", str(folder / "home"))
+        for name in ("MESHINSTALL_PASSPHRASE", *SECRETS):
+            patch.delenv(name, raising=False)  # render reads no secret value, nor the state
+        out = folder / "gitops"
+        said = io.StringIO()
+        with contextlib.redirect_stdout(said):
+            assert main(["render", "dev", "--out", str(out)]) == 0
+    return out, said.getvalue()
+
+
+def objects(folder) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all((folder / "manifests.yaml").read_text()) if doc]
+
+
+def test_render_writes_the_stages_in_apply_order(rendered):
+    out, said = rendered
+    stages = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert stages == [
+        "00-crds",
+        "01-namespaces",
+        "02-istio-base",
+        "03-istio-cni",
+        "04-istiod",
+        "05-istio-ingressgateway",
+        "06-kube-prometheus-stack",
+        "07-jaeger",
+        "08-kiali",
+        "09-platform",
+    ]
+    assert {o["kind"] for o in objects(out / "00-crds")} == {"CustomResourceDefinition"}
+    assert {o["metadata"]["name"] for o in objects(out / "01-namespaces")} >= {"istio-system", "payments", "storefront"}
+    assert "kubectl apply --server-side" in said
+
+
+def test_render_writes_the_platforms_objects_as_up_declares_them(rendered):
+    out, _ = rendered
+    platform = {
+        (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in objects(out / "09-platform")
+    }
+    canary = platform[("VirtualService", "payments", "checkout")]["spec"]["http"][0]["route"]
+    assert [d["weight"] for d in canary] == [90, 10]
+    assert ("Deployment", "payments", "checkout-canary") in platform
+    assert ("PeerAuthentication", "istio-system", "default") in platform
+    istiod = objects(out / "04-istiod")
+    assert all(
+        o["metadata"].get("namespace") == "istio-system" for o in istiod if o["kind"] in ("Deployment", "Service")
+    )
+
+
+def test_render_writes_no_secret_value_and_lists_the_secrets_to_create(rendered):
+    out, _ = rendered
+    everything = [o for folder in out.iterdir() if folder.is_dir() for o in objects(folder)]
+    assert not [
+        o
+        for o in everything
+        if o["kind"] == "Secret"
+        and o["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") == "meshinstall"
+    ]
+    text = "".join(p.read_text() for p in out.rglob("*.yaml"))
+    assert not [value for value in SECRETS.values() if value in text]
+    assert "pulumi.com/" not in text  # the engine's annotations are the engine's
+    secrets = yaml.safe_load((out / "secrets-to-create.yaml").read_text())["secrets"]
+    assert {
+        "namespace": "payments",
+        "name": "checkout-env",
+        "type": "Opaque",
+        "keys": {"DB_PASSWORD": "env:CHECKOUT_DB_PASSWORD"},
+    } in secrets
+
+
+def test_render_of_a_linkerd_identity_that_meshinstall_makes_is_refused(isolated, capsys):
+    assert main(["render", "linkerd", "--out", str(isolated / "out")]) == 2
+    assert "render does not read" in capsys.readouterr().err
