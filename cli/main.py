@@ -456,6 +456,18 @@ def render_command(env: str, out: Path) -> None:
     )
 
 
+@cli.command("images")
+@click.argument("env")
+@click.option("--json", "as_json", is_flag=True, help="Print the images as a JSON list.")
+def images_command(env: str, as_json: bool) -> None:
+    """List every image ENV's pods will run, one a line (for `skopeo sync` or `crane copy`)."""
+    from ..stacks.program.images import images
+    from ..stacks.program.rendered import render as rendered
+
+    found = images(rendered(operations.load(env), any_identity=True))
+    click.echo(render.as_json(found) if as_json else "\n".join(found))
+
+
 @cli.command("diff")
 @click.argument("left")
 @click.argument("right")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import shutil
 
 import pytest
@@ -11,6 +12,7 @@ import yaml
 from conftest import ROOT, SECRETS
 
 from meshinstall.cli.main import main
+from meshinstall.stacks.program.images import full_name, pod_images
 
 pytestmark = pytest.mark.needs_helm
 
@@ -95,3 +97,31 @@ def test_render_writes_no_secret_value_and_lists_the_secrets_to_create(rendered)
 def test_render_of_a_linkerd_identity_that_meshinstall_makes_is_refused(isolated, capsys):
     assert main(["render", "linkerd", "--out", str(isolated / "out")]) == 2
     assert "render does not read" in capsys.readouterr().err
+
+
+def test_images_lists_every_image_of_the_rendered_pods_and_those_made_at_run_time(rendered, isolated, capsys):
+    out, _ = rendered
+    pods = set()
+    for folder in out.iterdir():
+        if folder.is_dir():
+            pods |= {full_name(i) for o in objects(folder) for i in pod_images(o) if i != "auto"}
+    assert main(["images", "dev", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed == sorted(set(listed))
+    made_at_run_time = set(listed) - pods
+    assert made_at_run_time == {
+        "docker.io/istio/proxyv2:1.30.3",  # the sidecar (and istio-init) the injector adds
+        "quay.io/prometheus/prometheus:v3.14.0-distroless",  # the operator's pods
+        "quay.io/prometheus/alertmanager:v0.34.0",
+        "quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1",
+    }
+    assert pods <= set(listed)
+    assert {"registry.example.com/payments/checkout:1.5.0", "docker.io/jaegertracing/jaeger:2.19.0"} <= set(listed)
+
+
+def test_images_of_linkerd_name_its_proxy_and_envoy_gateways_proxies(isolated, capsys):
+    assert main(["images", "linkerd"]) == 0
+    listed = capsys.readouterr().out.split()
+    assert "cr.l5d.io/linkerd/proxy:edge-26.8.3" in listed
+    assert "docker.io/envoyproxy/envoy:distroless-v1.39.0" in listed and "docker.io/envoyproxy/gateway:v1.9.0" in listed
+    assert not [i for i in listed if "istio" in i or "kiali" in i or "jaeger" in i]

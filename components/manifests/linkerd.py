@@ -20,7 +20,10 @@ LINKERD_NAMESPACE = "linkerd"
 LINKERD_CNI_NAMESPACE = "linkerd-cni"
 LINKERD_VIZ_NAMESPACE = "linkerd-viz"
 ENVOY_GATEWAY_NAMESPACE = "envoy-gateway-system"
-GATEWAY_CLASS = "meshinstall"  # Envoy Gateway's GatewayClass, with the EnvoyProxy that meshes its pods
+GATEWAY_CLASS = "meshinstall"
+# The Envoy that Envoy Gateway v1.9 runs for a Gateway (its built-in default, Envoy 1.39), named here so that
+# `meshinstall images` lists it and a private registry can serve it
+ENVOY_IMAGE = "docker.io/envoyproxy/envoy:distroless-v1.39.0"  # Envoy Gateway's GatewayClass, with the EnvoyProxy that meshes its pods
 INJECT = "linkerd.io/inject"
 DEFAULT_INBOUND_POLICY = "config.linkerd.io/default-inbound-policy"
 IDENTITY_SUFFIX = "serviceaccount.identity.linkerd.cluster.local"
@@ -157,7 +160,11 @@ def envoy_proxy_spec(replicas: int, service_type: str) -> dict[str, Any]:
         "provider": {
             "type": "Kubernetes",
             "kubernetes": {
-                "envoyDeployment": {"replicas": replicas, "pod": {"annotations": {INJECT: "enabled"}}},
+                "envoyDeployment": {
+                    "replicas": replicas,
+                    "pod": {"annotations": {INJECT: "enabled"}},
+                    "container": {"image": ENVOY_IMAGE},
+                },
                 "envoyService": {"type": service_type},
             },
         }

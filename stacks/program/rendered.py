@@ -59,11 +59,16 @@ class Rendered:
         return [o for stage in self.stages for o in stage.objects]
 
 
-def render(spec: Spec) -> Rendered:
-    """Every object `up` of `spec` would apply, in apply order, and the Secrets to create beside them."""
+def render(spec: Spec, any_identity: bool = False) -> Rendered:
+    """Every object `up` of `spec` would apply, in apply order, and the Secrets to create beside them.
+    `any_identity`: a Linkerd identity meshinstall makes is made for this rendering (what is rendered is then not to
+    be applied: `images` reads it)."""
     from . import offline, program
 
-    linkerd_identity = _given_identity(spec)
+    if spec.mesh.linkerd and any_identity and spec.mesh.identity.trust_anchor.certificate is None:
+        linkerd_identity = identity.made(1, 1) if not spec.mesh.identity.issuer.cert_manager else None
+    else:
+        linkerd_identity = _given_identity(spec)
     source = gateway_api_source(spec)
     plan = GatewayApiPlan(release_text(source)) if source else GatewayApiPlan()
     placeholders = ResolvedSecrets(
