@@ -86,7 +86,7 @@ class LinkerdControlPlane(pulumi.ComponentResource):
             api_version="gateway.envoyproxy.io/v1alpha1",
             kind="EnvoyProxy",
             metadata=metadata(linkerd.GATEWAY_CLASS, linkerd.ENVOY_GATEWAY_NAMESPACE),
-            spec=linkerd.envoy_proxy_spec(args.ingress_replicas, args.ingress_service_type),
+            spec=linkerd.envoy_proxy_spec(args.ingress_replicas, args.ingress_service_type, args.registry),
             opts=after,
         )
         return k8s.apiextensions.CustomResource(

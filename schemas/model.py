@@ -429,6 +429,15 @@ class State:
 
 
 @dataclass(frozen=True)
+class Images:
+    """Where the platform's images come from (a private registry, or their public ones)."""
+
+    registry: str | None = None
+    pull_secrets: tuple[str, ...] = ()
+    apps: bool = False
+
+
+@dataclass(frozen=True)
 class Charts:
     """Where charts come from."""
 
@@ -449,6 +458,7 @@ class Spec:
     paas: Paas = Paas()
     state: State = State()
     charts: Charts = Charts()
+    images: Images = Images()
     source: Path = Path(".")
     content_hash: str = ""
     given_as: str = ""  # how the command named the environment (its name or its spec's path): hints repeat it

@@ -358,6 +358,19 @@ def no_plaintext_secrets(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
 
 
 @rule
+def images_registry(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
+    """Pull Secrets and the apps' rewrite need a registry."""
+    images = spec.images
+    if images.registry:
+        return
+    for key, given in (("pullSecrets", bool(images.pull_secrets)), ("apps", images.apps)):
+        if given:
+            yield doc.problem(
+                ("images", key), f"images.{key} needs images.registry", "add images.registry, or remove it"
+            )
+
+
+@rule
 def state_credentials(spec: Spec, doc: Document) -> Iterator[SpecProblem]:
     """The state backend's URL holds no password (the spec is in Git); `password` goes with PostgreSQL only."""
     if password_in(spec.state.backend):

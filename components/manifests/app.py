@@ -130,6 +130,7 @@ class AppArgs:
     capabilities: tuple[str, ...] = ()
     mesh: str = "istio"  # the provider whose objects carry its traffic policy
     gateway_https: bool = False  # Linkerd: the shared Gateway has TLS, and the route attaches to HTTPS only
+    pull_secrets: tuple[str, ...] = ()  # its images come from the private registry (`images.apps`)
 
     @property
     def service_ports(self) -> tuple[ServicePort, ...]:
@@ -267,6 +268,7 @@ def deployment_spec(app: AppArgs, version: str, image: str, replicas: int) -> di
                 "serviceAccountName": app.name,
                 "automountServiceAccountToken": app.automount_service_account_token,
                 "containers": containers(app, image),
+                **({"imagePullSecrets": [{"name": n} for n in app.pull_secrets]} if app.pull_secrets else {}),
             },
         },
     }

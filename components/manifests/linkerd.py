@@ -12,6 +12,7 @@ from ..charts import HelmRelease
 from .app import AppArgs
 from .control_plane import ProxyResources
 from .monitoring import PROMETHEUS_STACK_RELEASE
+from .registry import Registry
 
 if TYPE_CHECKING:
     import pulumi
@@ -60,6 +61,7 @@ class LinkerdArgs:
     ingress_replicas: int = 1
     ingress_service_type: str = "LoadBalancer"
     after: tuple[pulumi.Resource, ...] = ()  # the Gateway API CRDs
+    registry: Registry | None = None  # where Envoy Gateway's proxies pull their image
 
 
 def chart_version(mesh_version: str) -> str:
@@ -154,16 +156,20 @@ def team_namespace_annotations(mtls: str) -> dict[str, str]:
     return {INJECT: "enabled", DEFAULT_INBOUND_POLICY: "deny"}
 
 
-def envoy_proxy_spec(replicas: int, service_type: str) -> dict[str, Any]:
-    """Envoy Gateway's proxies: meshed (so that the teams' policies admit them), with the spec's replicas and Service."""
+def envoy_proxy_spec(replicas: int, service_type: str, registry: Registry | None = None) -> dict[str, Any]:
+    """Envoy Gateway's proxies: meshed (so that the teams' policies admit them), with the spec's replicas and Service,
+    their image from the private registry if there is one."""
+    pod: dict[str, Any] = {"annotations": {INJECT: "enabled"}}
+    if registry and registry.pull_secrets:
+        pod["imagePullSecrets"] = [{"name": n} for n in registry.pull_secrets]
     return {
         "provider": {
             "type": "Kubernetes",
             "kubernetes": {
                 "envoyDeployment": {
                     "replicas": replicas,
-                    "pod": {"annotations": {INJECT: "enabled"}},
-                    "container": {"image": ENVOY_IMAGE},
+                    "pod": pod,
+                    "container": {"image": registry.mirrored(ENVOY_IMAGE) if registry else ENVOY_IMAGE},
                 },
                 "envoyService": {"type": service_type},
             },

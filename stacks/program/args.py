@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from ...components.manifests.app import (
@@ -24,6 +24,7 @@ from ...components.manifests.sidecars import SidecarsArgs, injection_labels
 from ...components.manifests.team import Quota, TeamArgs
 from ...components.manifests.team_workloads import TeamWorkloadsArgs
 from ...schemas import model
+from .chart_settings import registry_of
 
 if TYPE_CHECKING:
     import pulumi
@@ -73,6 +74,7 @@ def linkerd_args(
         ingress.replicas,
         ingress.service_type,
         after,
+        registry_of(spec),
     )
 
 
@@ -112,8 +114,8 @@ def team_args(
     )
 
 
-def traffic_policy(traffic: model.TrafficPolicy) -> TrafficPolicy:
-    """An app's timeout, retries, circuit breaker and canary."""
+def traffic_policy(traffic: model.TrafficPolicy, image: Callable[[str], str] = str) -> TrafficPolicy:
+    """An app's timeout, retries, circuit breaker and canary (`image`: where the canary's image is pulled)."""
     retries, breaker, canary = traffic.retries, traffic.circuit_breaker, traffic.canary
     return TrafficPolicy(
         timeout=traffic.timeout,
@@ -121,7 +123,7 @@ def traffic_policy(traffic: model.TrafficPolicy) -> TrafficPolicy:
         circuit_breaker=CircuitBreaker(breaker.consecutive_errors, breaker.ejection_time, breaker.max_ejection_percent)
         if breaker
         else None,
-        canary=Canary(canary.image, canary.replicas, canary.weight) if canary else None,
+        canary=Canary(image(canary.image), canary.replicas, canary.weight) if canary else None,
     )
 
 
@@ -140,11 +142,13 @@ def app_args(
 ) -> AppArgs:
     """One app of `team`, in the team's app namespace; `team_namespaces` resolves its callers (`app_namespaces`);
     `spec` says which mesh carries its policy and whether the shared Gateway has TLS."""
+    registry = registry_of(spec) if spec and spec.images.apps else None
+    image = registry.mirrored if registry else str
     return AppArgs(
         name=app.name,
         team=team.name,
         namespace=team.app_namespace,
-        image=app.image,
+        image=image(app.image),
         replicas=app.replicas,
         port=app.port,
         protocol=app.protocol,
@@ -155,17 +159,18 @@ def app_args(
         secret_env=tuple(app.secret_env),
         route=Route(app.route.host, app.route.path, app.route.port) if app.route else None,
         allow_from=app.allow_from,
-        traffic=traffic_policy(app.traffic),
+        traffic=traffic_policy(app.traffic, image),
         secret_values=secret_values or {},
         team_namespaces=team_namespaces,
         after=after,
-        containers=tuple(container(c) for c in app.containers),
+        containers=tuple(container(c, image) for c in app.containers),
         ports=tuple(ServicePort(p.name, p.port, p.target_port, p.protocol) for p in app.ports),
         annotations=dict(app.annotations),
         run_as_root=app.run_as_root,
         capabilities=app.capabilities,
         mesh=spec.mesh.provider if spec else "istio",
         gateway_https=bool(spec and spec.paas.gateway and spec.paas.gateway.tls),
+        pull_secrets=registry.pull_secrets if registry else (),
     )
 
 
@@ -178,12 +183,12 @@ def probe(spec_probe: model.Probe | None) -> Probe | None:
     )
 
 
-def container(spec_container: model.Container) -> Container:
-    """One container of a workload from a team's Score file."""
+def container(spec_container: model.Container, image: Callable[[str], str] = str) -> Container:
+    """One container of a workload from a team's Score file (`image`: where its image is pulled)."""
     c = spec_container
     return Container(
         name=c.name,
-        image=c.image,
+        image=image(c.image),
         cpu=c.resources.cpu,
         memory=c.resources.memory,
         command=c.command,

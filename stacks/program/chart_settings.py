@@ -6,6 +6,7 @@ from __future__ import annotations
 from ...components.manifests.control_plane import IstiodSettings, ProxyResources
 from ...components.manifests.linkerd import LinkerdSettings
 from ...components.manifests.monitoring import GRAFANA_SECRET, PrometheusStack
+from ...components.manifests.registry import Registry
 from ...schemas import model
 
 
@@ -36,6 +37,12 @@ def linkerd_settings(spec: model.Spec) -> LinkerdSettings:
     return LinkerdSettings(
         spec.cni_enabled, proxy_resources(spec), spec.sidecars.hold_application_until_proxy_starts, spec.mesh.mtls
     )
+
+
+def registry_of(spec: model.Spec) -> Registry | None:
+    """The private registry the platform's images come from (`images.registry`), or None."""
+    images = spec.images
+    return Registry(images.registry, images.pull_secrets, images.apps) if images.registry else None
 
 
 def prometheus_stack(monitoring: model.Monitoring) -> PrometheusStack:

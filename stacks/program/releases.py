@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -25,8 +27,9 @@ from ...components.manifests.monitoring import (
     kiali_values,
     prometheus_stack_values,
 )
+from ...components.manifests.registry import Registry, chart_values, merged
 from ...schemas.model import Spec
-from .chart_settings import istiod_settings, linkerd_settings, prometheus_stack
+from .chart_settings import istiod_settings, linkerd_settings, prometheus_stack, registry_of
 from .upgrade import MeshLayout, Revision, steady
 
 # Overrides `charts.mirror`, so that a spec in Git never holds a path of one machine.
@@ -105,7 +108,23 @@ class Releases:
 
 def releases(spec: Spec, layout: MeshLayout | None = None) -> Releases:
     """The spec's releases: Istio's charts as `layout` lays the revisions out (by default one revision at
-    `mesh.version`), the monitoring charts at meshinstall's pins."""
+    `mesh.version`), the monitoring charts at meshinstall's pins; every image from `images.registry` if set."""
+    return _from_registry(_releases(spec, layout), registry_of(spec))
+
+
+def _from_registry(found: Any, registry: Registry | None) -> Any:
+    """Each release of `found` (Releases, LinkerdReleases, a tuple of them) with its images at `registry`."""
+    if registry is None or found is None:
+        return found
+    if isinstance(found, HelmRelease):
+        return dataclasses.replace(found, values=merged(found.values, chart_values(found.chart.name, registry)))
+    if isinstance(found, tuple):
+        return tuple(_from_registry(each, registry) for each in found)
+    changes = {f.name: _from_registry(getattr(found, f.name), registry) for f in dataclasses.fields(found)}
+    return dataclasses.replace(found, **changes)
+
+
+def _releases(spec: Spec, layout: MeshLayout | None = None) -> Releases:
     mesh, monitoring = spec.mesh, spec.monitoring
     mirror = chart_mirror(spec).path
     prometheus = (

@@ -169,3 +169,32 @@ def test_mi211_is_skipped_where_no_container_runs(isolated):
         "skipped",
         "simulated cluster has no containers: no proxy is injected there",
     )
+
+
+def platform_pods(image: str) -> Answers:
+    pod = {"metadata": {"name": "istiod-5c8f7-x2x9q"}, "spec": {"containers": [{"name": "discovery", "image": image}]}}
+    answers = {"/api/v1/namespaces/istio-system/pods": always(200, {"kind": "PodList", "items": [pod]})}
+    empty = {"kind": "PodList", "items": []}
+    answers |= {f"/api/v1/namespaces/{ns}/pods": always(200, empty) for ns in ("istio-ingress", "monitoring")}
+    return Answers(answers, default=NOT_FOUND)
+
+
+@pytest.mark.parametrize(
+    ("image", "outcome"),
+    [
+        ("registry.corp.example/mirror/istio/pilot:1.30.3", ("passed", "")),
+        (
+            "docker.io/istio/pilot:1.30.3",
+            (
+                "failed",
+                "1 container(s) run an image from outside registry.corp.example/mirror: "
+                "istio-system/istiod-5c8f7-x2x9q (discovery: docker.io/istio/pilot:1.30.3)",
+            ),
+        ),
+    ],
+)
+def test_mi103_finds_a_platform_pod_pulling_from_outside_the_registry(isolated, image, outcome):
+    spec = isolated / "environments" / "staging.yaml"
+    spec.write_text(spec.read_text() + '\nimages: {registry: "registry.corp.example/mirror"}\n')
+    status, target, message = run_check("MI103", cluster(platform_pods(image), spec))
+    assert (status, message) == outcome and target == "pods in istio-system, istio-ingress, monitoring"
