@@ -442,17 +442,27 @@ def init(directory: Path, force: bool) -> None:
 @click.option(
     "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="The folder to write (kept in Git)."
 )
-def render_command(env: str, out: Path) -> None:
-    """Write the objects `up ENV` would apply to --out, in apply order, with the Secrets to create beside them.
+@click.option(
+    "--format", "form", type=click.Choice(["manifests", "argocd", "flux"]), default="manifests", show_default=True
+)
+@click.option("--repo-url", help="argocd: the Git repository Argo CD reads the rendered folders from.")
+@click.option("--repo-path", help="argocd, flux: where --out is in that repository (default: --out as given).")
+def render_command(env: str, out: Path, form: str, repo_url: str | None, repo_path: str | None) -> None:
+    """Write the objects `up ENV` would apply to --out, in apply order, with the Secrets to create beside them:
+    plain manifests, Argo CD Applications with sync waves, or Flux HelmReleases and Kustomizations.
 
     Reads no cluster and no state, and writes no secret value."""
     from ..operations.render import SECRETS_FILE, write
 
-    done = write(operations.load(env), out)
+    done = write(operations.load(env), out, form, repo_url, repo_path)
+    then = {
+        "manifests": f"apply the folders in order: kubectl apply --server-side -f {out}/00-crds, then each",
+        "argocd": f"push {out} to {repo_url}, then: kubectl apply -n argocd -f {out}/root.yaml",
+        "flux": f"push {out} to the repository Flux reads, then apply {out}/kustomizations.yaml (or add it to Flux's)",
+    }[form]
     click.echo(
-        f"wrote {len(done.objects)} objects in {len(done.stages)} folders to {out} (apply them in order: "
-        f"kubectl apply --server-side -f {out}/00-crds, then each folder); {len(done.secrets)} Secret(s) to create: "
-        f"{out / SECRETS_FILE}"
+        f"wrote {len(done.objects)} objects of {env} to {out} ({form}); {then}; "
+        f"{len(done.secrets)} Secret(s) to create first: {out / SECRETS_FILE}"
     )
 
 

@@ -1,43 +1,82 @@
-"""`meshinstall render ENV --out DIR`: the objects `up` would apply, written for a GitOps tool or `kubectl apply`,
-from no cluster and no state (stacks/program/rendered.py)."""
+"""`meshinstall render ENV --out DIR`: the objects `up` would apply, written for `kubectl apply` (`manifests`), Argo
+CD (`argocd`) or Flux (`flux`), from no cluster and no state (stacks/program/rendered.py, stacks/program/gitops.py)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from ..errors import UsageError
 from ..schemas.model import Spec
-from ..stacks.program.rendered import Rendered, render
+from ..stacks.program import gitops
+from ..stacks.program.releases import releases
+from ..stacks.program.rendered import Rendered, Stage, render
 
 SECRETS_FILE = "secrets-to-create.yaml"
+FORMATS = ("manifests", "argocd", "flux")
 
 
-def write(spec: Spec, out: Path) -> Rendered:
-    """Render `spec` into `out`: one folder per stage in apply order (`00-crds`, `01-namespaces`, a folder per chart,
-    then the platform's objects), each with its `manifests.yaml`, and the Secrets to create beside them."""
+def write(
+    spec: Spec, out: Path, form: str = "manifests", repo_url: str | None = None, repo_path: str | None = None
+) -> Rendered:
+    """Render `spec` into `out`. `manifests`: one folder per stage in apply order (`00-crds`, `01-namespaces`, a
+    folder per chart, then the platform's objects). `argocd`: the folders without the charts' objects, and
+    `applications/` (sync waves in that order) with `root.yaml`, the app of apps. `flux`: the same folders and
+    `flux/` (HelmRepositories, HelmReleases), with `kustomizations.yaml`. The Secrets to create are listed beside."""
+    if form == "argocd" and not repo_url:
+        raise UsageError("--format argocd needs --repo-url: the Git repository Argo CD reads the rendered folders from")
     rendered = render(spec)
+    path = (repo_path or str(out)).strip("/").removeprefix("./")
+    charts = releases(spec).all()
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        if any(out.iterdir()):
-            stale = [p for p in out.iterdir() if p.is_dir() and p.name[:2].isdigit()]
-            for folder in stale:  # a stage of an earlier render that this one does not have would be applied too
-                for file in folder.glob("*.yaml"):
-                    file.unlink()
-                folder.rmdir()
-        for stage in rendered.stages:
-            folder = out / stage.name
-            folder.mkdir(exist_ok=True)
-            (folder / "manifests.yaml").write_text(_yaml(stage.objects), encoding="utf-8")
+        _clear(out)
+        stages = rendered.stages if form == "manifests" else _without_charts(rendered, charts)
+        for stage in stages:
+            _dump(out / stage.name / "manifests.yaml", stage.objects)
+        if form == "argocd":
+            apps = gitops.argocd(rendered, charts, spec.name, repo_url or "", path)
+            _dump(out / "root.yaml", [apps["root"]])
+            _dump(out / "applications" / "applications.yaml", apps["applications"])
+        if form == "flux":
+            found = gitops.flux(rendered, charts, spec.name, path, "flux-system")
+            _dump(out / "flux" / "sources.yaml", found["sources"])
+            _dump(out / "flux" / "releases.yaml", found["releases"])
+            _dump(out / "kustomizations.yaml", found["kustomizations"])
         (out / SECRETS_FILE).write_text(_secrets(spec, rendered), encoding="utf-8")
     except OSError as err:
         raise UsageError(f"cannot write {err.filename or out}: {err.strerror}") from err
     return rendered
 
 
-def _yaml(objects: list[dict]) -> str:
-    return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False, width=120)
+def _without_charts(rendered: Rendered, charts: tuple[Any, ...]) -> list[Stage]:
+    """The stages a GitOps tool applies from Git: not the charts' (it installs them), nor their CRDs."""
+    names = {release.name for release in charts}
+    kept = []
+    for stage in rendered.stages:
+        if stage.name[3:] in names:
+            continue
+        objects = [o for o in stage.objects if o["metadata"]["name"] not in rendered.chart_crds]
+        kept.append(Stage(stage.name, objects))
+    return kept
+
+
+def _clear(out: Path) -> None:
+    """What an earlier render wrote goes first: a stage it had and this one does not would be applied too."""
+    out.mkdir(parents=True, exist_ok=True)
+    for folder in (
+        *(p for p in out.iterdir() if p.is_dir() and p.name[:2].isdigit()),
+        out / "applications",
+        out / "flux",
+    ):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _dump(path: Path, objects: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump_all(objects, sort_keys=False, width=120), encoding="utf-8")
 
 
 def _secrets(spec: Spec, rendered: Rendered) -> str:

@@ -55,7 +55,7 @@ def test_render_writes_the_stages_in_apply_order(rendered):
     ]
     assert {o["kind"] for o in objects(out / "00-crds")} == {"CustomResourceDefinition"}
     assert {o["metadata"]["name"] for o in objects(out / "01-namespaces")} >= {"istio-system", "payments", "storefront"}
-    assert "kubectl apply --server-side" in said
+    assert "kubectl apply --server-side -f" in said
 
 
 def test_render_writes_the_platforms_objects_as_up_declares_them(rendered):
@@ -154,3 +154,57 @@ def test_with_a_private_registry_every_platform_image_comes_from_it(isolated, ca
     else:
         assert f"{registry}/linkerd/proxy:edge-26.8.3" in listed
         assert f"{registry}/envoyproxy/envoy:distroless-v1.39.0" in listed
+
+
+def test_argocd_applications_sync_in_wave_order_and_ignore_what_controllers_own(isolated, capsys):
+    out = isolated / "gitops"
+    assert main(["render", "dev", "--out", str(out), "--format", "argocd"]) == 2  # where does Argo CD read Git?
+    assert "--repo-url" in capsys.readouterr().err
+    url = "https://git.example.com/platform.git"
+    assert (
+        main(["render", "dev", "--out", str(out), "--format", "argocd", "--repo-url", url, "--repo-path", "envs/dev"])
+        == 0
+    )
+    apps = list(yaml.safe_load_all((out / "applications" / "applications.yaml").read_text()))
+    waves = [int(a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) for a in apps]
+    assert waves == sorted(waves) == list(range(len(apps)))
+    by_name = {a["metadata"]["name"]: a["spec"] for a in apps}
+    assert by_name["dev-crds"]["source"] == {"repoURL": url, "path": "envs/dev/00-crds", "targetRevision": "HEAD"}
+    istiod = by_name["dev-istiod"]
+    assert (istiod["source"]["chart"], istiod["source"]["targetRevision"]) == ("istiod", "1.30.3")
+    assert istiod["source"]["repoURL"] == "https://istio-release.storage.googleapis.com/charts"
+    assert istiod["destination"]["namespace"] == "istio-system"
+    drift = {(d["kind"], tuple(d["jqPathExpressions"])) for d in istiod["ignoreDifferences"]}
+    assert (
+        "ValidatingWebhookConfiguration",
+        (".webhooks[]?.clientConfig.caBundle", ".webhooks[]?.failurePolicy"),
+    ) in drift
+    root = yaml.safe_load((out / "root.yaml").read_text())
+    assert root["spec"]["source"]["path"] == "envs/dev/applications"
+    crds = {o["metadata"]["name"] for o in objects(out / "00-crds")}
+    assert crds and all(name.endswith("gateway.networking.k8s.io") for name in crds), "the charts install their own"
+    assert not (out / "04-istiod").exists()
+
+
+def test_flux_helm_releases_depend_on_each_other_in_install_order(isolated):
+    out = isolated / "gitops"
+    assert main(["render", "dev", "--out", str(out), "--format", "flux"]) == 0
+    releases = list(yaml.safe_load_all((out / "flux" / "releases.yaml").read_text()))
+    names = [r["metadata"]["name"] for r in releases]
+    assert names[:3] == ["dev-istio-base", "dev-istio-cni", "dev-istiod"]
+    assert [r["spec"].get("dependsOn") for r in releases[1:]] == [[{"name": n}] for n in names[:-1]]
+    sources = {
+        s["metadata"]["name"]: s["spec"]["url"] for s in yaml.safe_load_all((out / "flux" / "sources.yaml").read_text())
+    }
+    assert sources["istio"] == "https://istio-release.storage.googleapis.com/charts"
+    kustomizations = list(yaml.safe_load_all((out / "kustomizations.yaml").read_text()))
+    assert [k["spec"]["path"].rsplit("/", 1)[-1] for k in kustomizations] == [
+        "00-crds",
+        "01-namespaces",
+        "flux",
+        "09-platform",
+    ]
+    assert all(
+        k["spec"]["dependsOn"] == [{"name": before["metadata"]["name"]}]
+        for before, k in zip(kustomizations, kustomizations[1:], strict=False)
+    )

@@ -53,6 +53,7 @@ class Stage:
 class Rendered:
     stages: list[Stage]
     secrets: list[SecretToCreate]
+    chart_crds: frozenset[str] = frozenset()  # the CRDs a chart brings (a GitOps tool installs them with the chart)
 
     @property
     def objects(self) -> list[dict[str, Any]]:
@@ -87,7 +88,10 @@ def render(spec: Spec, any_identity: bool = False) -> Rendered:
         else:
             own.append(manifest)
     charts = [(release, chart_objects(release, spec.cluster.kubernetes_version)) for release in releases(spec).all()]
-    return Rendered(_staged(own, charts), secrets)
+    chart_crds = {
+        o["metadata"]["name"] for _, found in charts for o in found if o["kind"] == "CustomResourceDefinition"
+    }
+    return Rendered(_staged(own, charts), secrets, frozenset(chart_crds))
 
 
 def _given_identity(spec: Spec) -> identity.LinkerdIdentity | None:

@@ -18,8 +18,10 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from meshinstall.cli.main import main
+from meshinstall.simulator import LocalClusterConfig, LocalControlPlane
+from meshinstall.stacks.cluster import kube
 from meshinstall.stacks.cluster.target import ClusterTarget
-from meshinstall.stacks.engine import environment, runs
+from meshinstall.stacks.engine import environment, runs, toolchain
 from meshinstall.stacks.state import recorded
 
 pytestmark = pytest.mark.integration
@@ -58,6 +60,84 @@ def test_deployments_report_available_replicas(platform):
     for (namespace, name), replicas in expected.items():
         status = platform.apps.read_namespaced_deployment_status(name, namespace).status
         assert status.available_replicas == replicas, f"{namespace}/{name}: {status}"
+
+
+# kinds compared between the cluster `up` made and the one the rendered manifests were applied to: the workloads
+# and the mesh's and monitoring's objects, by their API group/version and plural
+COMPARED = (
+    ("apps/v1", "deployments"),
+    ("apps/v1", "daemonsets"),
+    ("v1", "services"),
+    ("v1", "serviceaccounts"),
+    ("networking.istio.io/v1", "virtualservices"),
+    ("networking.istio.io/v1", "destinationrules"),
+    ("networking.istio.io/v1", "gateways"),
+    ("networking.istio.io/v1", "sidecars"),
+    ("security.istio.io/v1", "authorizationpolicies"),
+    ("security.istio.io/v1", "peerauthentications"),
+    ("monitoring.coreos.com/v1", "prometheusrules"),
+    ("monitoring.coreos.com/v1", "servicemonitors"),
+    ("monitoring.coreos.com/v1", "podmonitors"),
+    ("networking.k8s.io/v1", "networkpolicies"),
+    ("v1", "resourcequotas"),
+)
+SPEC_COMPARED = {"deployments", "daemonsets", "virtualservices", "destinationrules", "authorizationpolicies"}
+
+
+def _applied(api, api_version: str, plural: str) -> dict[tuple[str, str], dict]:
+    """The objects of a kind that `up` or `kubectl apply` put there (not those controllers and Kubernetes make)."""
+    found = {}
+    for o in kube.items(api, api_version, plural):
+        meta = o["metadata"]
+        labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+        made = (
+            labels.get("app.kubernetes.io/managed-by") in ("meshinstall", "Helm")
+            or "meta.helm.sh/release-name" in annotations
+        )
+        applied = "kubectl.kubernetes.io/last-applied-configuration" in annotations or any(
+            f.get("manager") == "kubectl" for f in meta.get("managedFields") or []
+        )
+        if made or applied:
+            found[(meta.get("namespace", ""), meta["name"])] = o
+    return found
+
+
+def test_the_rendered_manifests_applied_to_a_fresh_cluster_make_what_up_made(platform, tmp_path, monkeypatch):
+    """Issue 31, the proof of `render`: its manifests, applied in order with `kubectl apply --server-side` to a
+    fresh simulated cluster, make the objects `up` made, with the same workload and mesh specs."""
+    monkeypatch.chdir(platform.folder)
+    out = tmp_path / "gitops"
+    assert main(["render", "dev", "--out", str(out)]) == 0
+    plane = LocalControlPlane(
+        LocalClusterConfig(state_dir=str(tmp_path / "fresh"), nodes=3, search_path=toolchain.search_path())
+    )
+    try:
+        plane.start()
+        kubeconfig = str(plane.kubeconfig_path)
+
+        def kubectl(*args: str) -> str:
+            done = subprocess.run(
+                ["kubectl", "--kubeconfig", kubeconfig, *args], capture_output=True, text=True, timeout=300
+            )
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        for stage in sorted(p for p in out.iterdir() if p.is_dir()):
+            kubectl("apply", "--server-side", "--force-conflicts", "-f", str(stage / "manifests.yaml"))
+            if stage.name == "00-crds":
+                kubectl("wait", "--for", "condition=established", "crd", "--all", "--timeout=120s")
+        for secret in yaml.safe_load((out / "secrets-to-create.yaml").read_text())["secrets"]:
+            values = [f"--from-literal={key}=rendered" for key in secret["keys"]]
+            kubectl("-n", secret["namespace"], "create", "secret", "generic", secret["name"], *values)
+        fresh, made = kube.connect(kubeconfig, None), kube.connect(ClusterTarget.of(platform.spec).kubeconfig, None)
+        for api_version, plural in COMPARED:
+            by_up, by_render = _applied(made, api_version, plural), _applied(fresh, api_version, plural)
+            assert set(by_up) == set(by_render), (plural, set(by_up) ^ set(by_render))
+            if plural in SPEC_COMPARED:
+                differ = [key for key in by_up if by_up[key]["spec"] != by_render[key]["spec"]]
+                assert not differ, (plural, differ)
+    finally:
+        plane.remove()
 
 
 def test_the_state_keeps_the_objects_without_their_field_managers(platform):
