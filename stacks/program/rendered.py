@@ -9,6 +9,7 @@ Secrets Operator (README, "GitOps")."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 import yaml
 
 from ...components import OWNERSHIP, SKIP_AWAIT
-from ...components.charts import HelmRelease
+from ...components.charts import ChartSource, HelmRelease
 from ...errors import UsageError
 from ...schemas.model import SecretRef, Spec
 from ..engine import toolchain
@@ -170,6 +171,13 @@ def _describe(ref: SecretRef | None) -> str:
 
 def chart_objects(release: HelmRelease, kubernetes_version: str) -> list[dict[str, Any]]:
     """`helm template` of one release with the values `up` gives it, its CRDs included; its test hooks left out."""
+    found = _template(release.name, release.chart, release.namespace, json.dumps(release.values), kubernetes_version)
+    return json.loads(found)  # a copy: the caller may change it
+
+
+@functools.lru_cache(maxsize=64)  # `render` then `images` of the same environment run helm once per release
+def _template(name: str, chart: ChartSource, namespace: str, values: str, kubernetes_version: str) -> str:
+    release = HelmRelease(name, chart, namespace, json.loads(values))
     source = release.chart.release_args()
     command = [
         str(toolchain.find("helm") or "helm"),
@@ -196,11 +204,14 @@ def chart_objects(release: HelmRelease, kubernetes_version: str) -> list[dict[st
         raise UsageError("render needs helm from the toolchain (toolchain/install.sh puts it on PATH)") from err
     if done.returncode != 0:
         raise UsageError(f"helm template of {release.name} failed: {done.stderr.strip()}")
-    return [
-        _in_namespace(doc, release.namespace)
-        for doc in yaml.load_all(done.stdout, Loader=_Loader)
-        if doc and (doc.get("metadata", {}).get("annotations") or {}).get("helm.sh/hook") != "test"
-    ]
+    return json.dumps(
+        [
+            _in_namespace(doc, release.namespace)
+            for doc in yaml.load_all(done.stdout, Loader=_Loader)
+            if doc and (doc.get("metadata", {}).get("annotations") or {}).get("helm.sh/hook") != "test"
+        ],
+        default=str,
+    )
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml: the CRDs are megabytes
