@@ -74,9 +74,12 @@ def _clear(out: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: the CRDs are megabytes (3 s in pure Python)
+
+
 def _dump(path: Path, objects: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump_all(objects, sort_keys=False, width=120), encoding="utf-8")
+    path.write_text(yaml.dump_all(objects, Dumper=DUMPER, sort_keys=False, width=120), encoding="utf-8")
 
 
 def _secrets(spec: Spec, rendered: Rendered) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +89,9 @@ def render(spec: Spec, any_identity: bool = False) -> Rendered:
             secrets.append(_to_create(manifest, spec))
         else:
             own.append(manifest)
-    charts = [(release, chart_objects(release, spec.cluster.kubernetes_version)) for release in releases(spec).all()]
+    chosen, version = releases(spec).all(), spec.cluster.kubernetes_version
+    with ThreadPoolExecutor(max_workers=4) as pool:  # each is a `helm template` process
+        charts = list(zip(chosen, pool.map(lambda release: chart_objects(release, version), chosen), strict=True))
     chart_crds = {
         o["metadata"]["name"] for _, found in charts for o in found if o["kind"] == "CustomResourceDefinition"
     }
