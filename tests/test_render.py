@@ -208,3 +208,27 @@ def test_flux_helm_releases_depend_on_each_other_in_install_order(isolated):
         k["spec"]["dependsOn"] == [{"name": before["metadata"]["name"]}]
         for before, k in zip(kustomizations, kustomizations[1:], strict=False)
     )
+
+
+def test_a_linkerd_render_writes_no_key_pair_the_charts_draw_and_lists_them(isolated, capsys):
+    from meshinstall.stacks.program import identity
+
+    anchor, _ = identity.make_anchor(365)
+    (isolated / "environments" / "ca.crt").write_text(anchor)
+    (isolated / "environments" / "lk.yaml").write_text(
+        "extends: linkerd.yaml\nmetadata: {name: lk}\nmesh:\n  identity:\n"
+        "    trustAnchor: {certificate: {fromFile: ca.crt}}\n    issuer: {certManager: true}\n"
+    )
+    out = isolated / "gitops"
+    assert main(["render", "lk", "--out", str(out)]) == 0
+    written = [o for folder in out.iterdir() if folder.is_dir() for o in objects(folder)]
+    assert not [o for o in written if o["kind"] == "Secret" and "tls.key" in (o.get("data") or {})]
+    assert "PRIVATE KEY-----" not in "".join(p.read_text() for p in out.rglob("*.yaml"))
+    roots = next(
+        o for o in written if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "linkerd-identity-trust-roots"
+    )
+    assert roots["data"]["ca-bundle.crt"] == anchor.strip()
+    listed = {s["name"]: s for s in yaml.safe_load((out / "secrets-to-create.yaml").read_text())["secrets"]}
+    injector = listed["linkerd-proxy-injector-k8s-tls"]
+    assert injector["namespace"] == "linkerd" and "issue it with cert-manager" in injector["keys"]["tls.key"]
+    assert "linkerd-identity-issuer" not in listed  # cert-manager writes it

@@ -92,6 +92,10 @@ def render(spec: Spec, any_identity: bool = False) -> Rendered:
     chosen, version = releases(spec).all(), spec.cluster.kubernetes_version
     with ThreadPoolExecutor(max_workers=4) as pool:  # each is a `helm template` process
         charts = list(zip(chosen, pool.map(lambda release: chart_objects(release, version), chosen), strict=True))
+    for release, found in charts:  # a key pair a chart draws as it renders (Linkerd's webhooks') is not written
+        keyed = [o for o in found if o["kind"] == "Secret" and "tls.key" in (o.get("data") or {})]
+        secrets += [_drawn(o, release) for o in keyed]
+        found[:] = [o for o in found if o not in keyed]
     chart_crds = {
         o["metadata"]["name"] for _, found in charts for o in found if o["kind"] == "CustomResourceDefinition"
     }
@@ -138,6 +142,18 @@ def _to_create(secret: dict[str, Any], spec: Spec) -> SecretToCreate:
         meta["name"],
         secret.get("type", "Opaque"),
         {key: sources.get(key, "meshinstall's own value, not a secret of the spec") for key in keys},
+    )
+
+
+def _drawn(secret: dict[str, Any], release: HelmRelease) -> SecretToCreate:
+    """A TLS Secret the chart makes with a key pair of its own at each rendering (its webhook's certificate)."""
+    meta = secret["metadata"]
+    why = f"a key pair chart {release.chart.name} draws at each rendering, for its webhook: issue it with cert-manager"
+    return SecretToCreate(
+        meta.get("namespace", release.namespace),
+        meta["name"],
+        secret.get("type", "kubernetes.io/tls"),
+        dict.fromkeys(sorted(secret.get("data") or {}), why),
     )
 
 
