@@ -230,5 +230,9 @@ def test_a_linkerd_render_writes_no_key_pair_the_charts_draw_and_lists_them(isol
     assert roots["data"]["ca-bundle.crt"] == anchor.strip()
     listed = {s["name"]: s for s in yaml.safe_load((out / "secrets-to-create.yaml").read_text())["secrets"]}
     injector = listed["linkerd-proxy-injector-k8s-tls"]
-    assert injector["namespace"] == "linkerd" and "issue it with cert-manager" in injector["keys"]["tls.key"]
+    assert injector["namespace"] == "linkerd" and "issued by cert-manager" in injector["keys"]["tls.key"]
+    hooks = {o["metadata"]["name"]: o for o in written if o["kind"].endswith("WebhookConfiguration")}
+    annotations = hooks["linkerd-proxy-injector-webhook-config"]["metadata"]["annotations"]
+    assert annotations["cert-manager.io/inject-ca-from-secret"] == "linkerd/linkerd-proxy-injector-k8s-tls"
+    assert {"tap-k8s-tls", "tap-injector-k8s-tls", "linkerd-sp-validator-k8s-tls"} <= set(listed)
     assert "linkerd-identity-issuer" not in listed  # cert-manager writes it

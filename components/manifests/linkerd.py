@@ -101,6 +101,27 @@ def control_plane_values(settings: LinkerdSettings) -> dict[str, Any]:
     }
 
 
+# The webhooks of Linkerd's charts and the TLS Secrets their servers read (`<namespace>/<Secret>`): the charts draw a
+# key pair for each as they render; a GitOps render leaves them to cert-manager (`gitops_webhook_values`).
+WEBHOOK_SECRETS = {
+    "linkerd-control-plane": {
+        "proxyInjector": "linkerd/linkerd-proxy-injector-k8s-tls",
+        "profileValidator": "linkerd/linkerd-sp-validator-k8s-tls",
+        "policyValidator": "linkerd/linkerd-policy-validator-k8s-tls",
+    },
+    "linkerd-viz": {"tap": "linkerd-viz/tap-k8s-tls", "tapInjector": "linkerd-viz/tap-injector-k8s-tls"},
+}
+
+
+def gitops_webhook_values(chart: str) -> dict[str, Any]:
+    """For a render: no key pair drawn by the chart; cert-manager issues each webhook's Secret, and its CA injector
+    copies the Secret's `ca.crt` into the webhook (Linkerd's documented `externalSecret` and `injectCaFromSecret`)."""
+    return {
+        component: {"externalSecret": True, "injectCaFromSecret": secret}
+        for component, secret in WEBHOOK_SECRETS.get(chart, {}).items()
+    }
+
+
 def prometheus_url() -> str:
     """kube-prometheus-stack's Prometheus, which linkerd-viz reads instead of running its own."""
     return f"http://{PROMETHEUS_STACK_RELEASE}-prometheus.{MONITORING_NAMESPACE}.svc.cluster.local:9090"

@@ -9,6 +9,7 @@ Secrets Operator (README, "GitOps")."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import subprocess
@@ -20,6 +21,8 @@ import yaml
 
 from ...components import OWNERSHIP, SKIP_AWAIT
 from ...components.charts import ChartSource, HelmRelease
+from ...components.manifests.linkerd import WEBHOOK_SECRETS, gitops_webhook_values
+from ...components.manifests.registry import merged
 from ...errors import UsageError
 from ...schemas.model import SecretRef, Spec
 from ..engine import toolchain
@@ -89,13 +92,16 @@ def render(spec: Spec, any_identity: bool = False) -> Rendered:
             secrets.append(_to_create(manifest, spec))
         else:
             own.append(manifest)
-    chosen, version = releases(spec).all(), spec.cluster.kubernetes_version
+    chosen = tuple(_for_gitops(release) for release in releases(spec).all())
+    version = spec.cluster.kubernetes_version
     with ThreadPoolExecutor(max_workers=4) as pool:  # each is a `helm template` process
         charts = list(zip(chosen, pool.map(lambda release: chart_objects(release, version), chosen), strict=True))
-    for release, found in charts:  # a key pair a chart draws as it renders (Linkerd's webhooks') is not written
+    for _, found in charts:  # and should a chart draw a key pair all the same, it is not written
         keyed = [o for o in found if o["kind"] == "Secret" and "tls.key" in (o.get("data") or {})]
-        secrets += [_drawn(o, release) for o in keyed]
         found[:] = [o for o in found if o not in keyed]
+    secrets += [
+        _issued(secret) for release in chosen for secret in WEBHOOK_SECRETS.get(release.chart.name, {}).values()
+    ]
     chart_crds = {
         o["metadata"]["name"] for _, found in charts for o in found if o["kind"] == "CustomResourceDefinition"
     }
@@ -145,16 +151,19 @@ def _to_create(secret: dict[str, Any], spec: Spec) -> SecretToCreate:
     )
 
 
-def _drawn(secret: dict[str, Any], release: HelmRelease) -> SecretToCreate:
-    """A TLS Secret the chart makes with a key pair of its own at each rendering (its webhook's certificate)."""
-    meta = secret["metadata"]
-    why = f"a key pair chart {release.chart.name} draws at each rendering, for its webhook: issue it with cert-manager"
-    return SecretToCreate(
-        meta.get("namespace", release.namespace),
-        meta["name"],
-        secret.get("type", "kubernetes.io/tls"),
-        dict.fromkeys(sorted(secret.get("data") or {}), why),
-    )
+def _for_gitops(release: HelmRelease) -> HelmRelease:
+    """A release as a render writes it: Linkerd's webhook certificates left to cert-manager (the charts would draw a
+    key pair at each rendering and write it in plain text)."""
+    webhooks = gitops_webhook_values(release.chart.name)
+    return dataclasses.replace(release, values=merged(release.values, webhooks)) if webhooks else release
+
+
+def _issued(secret: str) -> SecretToCreate:
+    """A webhook's TLS Secret, for cert-manager to issue."""
+    namespace, name = secret.split("/")
+    service = name.removesuffix("-k8s-tls")
+    why = f"issued by cert-manager for {service}.{namespace}.svc; its CA injector copies ca.crt into the webhook"
+    return SecretToCreate(namespace, name, "kubernetes.io/tls", dict.fromkeys(("ca.crt", "tls.crt", "tls.key"), why))
 
 
 def _opened(value: Any) -> dict[str, Any]:
