@@ -9,7 +9,8 @@ import pytest
 from program_runs import named, of_type, resources, spec_of
 
 from meshinstall.components.manifests.monitoring import AlertThresholds, AppTarget, alert_rules_spec
-from meshinstall.schemas.model import Identity, Issuer, TrustAnchor
+from meshinstall.errors import UsageError
+from meshinstall.schemas.model import Identity, Issuer, SecretRef, TrustAnchor
 from meshinstall.stacks.program import identity
 from meshinstall.stacks.state.state_file import SECRET_SIGNATURE
 
@@ -216,3 +217,19 @@ def test_an_anchor_given_by_reference_signs_the_issuer_meshinstall_makes(tmp_pat
         Exception, match=r"\$.mesh.identity.trustAnchor.key: environment variable ANCHOR_KEY is not set"
     ):
         secrets.resolve(spec, {"GRAFANA_ADMIN_PASSWORD": "pw", "CHECKOUT_DB_PASSWORD": "pw"})
+
+
+def test_a_reference_that_holds_no_pem_is_a_clear_error_naming_its_path():
+    given = Identity(TrustAnchor(certificate=SecretRef(from_file="bad.crt"), key=SecretRef(from_file="anchor.key")))
+    _, key = identity.make_anchor(30)
+    with pytest.raises(UsageError) as refused:
+        identity.current(given, {"anchor": "not a certificate", "anchorKey": key}, None)
+    assert str(refused.value).startswith(
+        "$.mesh.identity.trustAnchor.certificate (file:bad.crt) is not a PEM certificate"
+    )
+    rsa = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----"
+    anchor, _ = identity.make_anchor(30)
+    with pytest.raises(
+        UsageError, match=r"\$.mesh.identity.trustAnchor.key \(file:anchor.key\) is not a PEM private key"
+    ):
+        identity.current(given, {"anchor": anchor, "anchorKey": rsa}, None)

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from ...errors import UsageError
 from ..state.recorded import IDENTITY_OUTPUT
 
 if TYPE_CHECKING:
@@ -203,6 +204,7 @@ def current(spec: Identity, given: Mapping[str, str], previous: LinkerdIdentity 
     last update's record), else new certificates. An issuer meshinstall signs with a given anchor is kept while the
     anchor stays the same."""
     anchor, issuer = spec.trust_anchor, spec.issuer
+    _readable(spec, given)
     if issuer.cert_manager:
         return LinkerdIdentity((given["anchor"],), made=False)
     if issuer.certificate:
@@ -213,3 +215,31 @@ def current(spec: Identity, given: Mapping[str, str], previous: LinkerdIdentity 
         issued, key = make_issuer(given["anchor"], given["anchorKey"], issuer.validity_days)
         return LinkerdIdentity((given["anchor"],), issued, key, given["anchorKey"])
     return previous if previous and previous.anchor_key else made(anchor.validity_days, issuer.validity_days)
+
+
+def _readable(spec: Identity, given: Mapping[str, str]) -> None:
+    """What the spec's references hold is PEM that Linkerd can use (ECDSA P-256 keys): UsageError naming the JSON
+    path and where the value was read, never a traceback from the parser."""
+    anchor, issuer = spec.trust_anchor, spec.issuer
+    paths = {
+        "anchor": ("trustAnchor.certificate", anchor.certificate),
+        "anchorKey": ("trustAnchor.key", anchor.key),
+        "issuer": ("issuer.certificate", issuer.certificate),
+        "issuerKey": ("issuer.key", issuer.key),
+    }
+    for name, value in given.items():
+        path, ref = paths[name]
+        try:
+            if name.endswith("Key"):
+                key = serialization.load_pem_private_key(value.encode(), None)
+                if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+                    raise ValueError("not an ECDSA P-256 key, which Linkerd requires")
+            elif not certificates(value):
+                raise ValueError("no certificate in it")
+        except (ValueError, TypeError) as err:
+            where = ref.describe() if ref else "the spec"
+            reason = str(err).split(". See ")[0]
+            raise UsageError(
+                f"$.mesh.identity.{path} ({where}) is not a PEM {'private key' if name.endswith('Key') else 'certificate'}: "
+                f"{reason}; give the {'key' if name.endswith('Key') else 'certificate'} in PEM (ECDSA P-256)"
+            ) from err
