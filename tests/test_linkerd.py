@@ -214,7 +214,7 @@ def test_an_anchor_given_by_reference_signs_the_issuer_meshinstall_makes(tmp_pat
     assert made.anchors == (anchor.strip(),) and identity.signed_by(made.issuer_certificate, made.bundle)
     assert 28 <= identity.days_left(made.issuer_certificate) <= 30
     with pytest.raises(
-        Exception, match=r"\$.mesh.identity.trustAnchor.key: environment variable ANCHOR_KEY is not set"
+        UsageError, match=r"\$.mesh.identity.trustAnchor.key: environment variable ANCHOR_KEY is not set"
     ):
         secrets.resolve(spec, {"GRAFANA_ADMIN_PASSWORD": "pw", "CHECKOUT_DB_PASSWORD": "pw"})
 
