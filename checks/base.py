@@ -81,18 +81,11 @@ class Context:
         (the current phase of an upgrade in progress, or the steady layout), else the spec's."""
         if self.given_layout is not None:
             return self.given_layout
-        from ..errors import MeshinstallError
         from ..stacks.program import upgrade
-        from ..stacks.state import state_file
-        from ..stacks.state.places import PROJECT, state_backend
-        from ..stacks.state.recorded import recorded
+        from ..stacks.state.places import saved_record
 
-        try:
-            saved = state_backend(self.spec).saved_state(PROJECT, self.spec.name)
-            deployment = state_file.latest(*saved) if saved else None
-        except (state_file.StateUnreadable, MeshinstallError):
-            deployment = None
-        return upgrade.layout_from(self.spec, recorded(deployment)) if deployment else upgrade.steady(self.spec, None)
+        state = saved_record(self.spec)
+        return upgrade.layout_from(self.spec, state) if state else upgrade.steady(self.spec, None)
 
     @cached_property
     def host(self) -> Any:

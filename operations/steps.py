@@ -21,10 +21,9 @@ from ..stacks.engine import environment, runs, unchanged
 from ..stacks.engine.environment import Environment
 from ..stacks.engine.events import Journal
 from ..stacks.program import releases
-from ..stacks.state import state_file
 from ..stacks.state.lock import Lease, held
-from ..stacks.state.places import PROJECT, places, stack_name, state_backend
-from ..stacks.state.recorded import Recorded, recorded
+from ..stacks.state.places import PROJECT, places, saved_record, stack_name, state_backend
+from ..stacks.state.recorded import Recorded
 from . import checks
 from .view import View
 
@@ -65,16 +64,6 @@ def installed_mesh(state: Recorded) -> str | None:
         if name == "istiod" or name.startswith("istiod-"):
             return "istio"
     return None
-
-
-def saved_record(spec: Spec) -> Recorded | None:
-    """What the environment's state records, read from its backend when meshinstall reads it itself (else None)."""
-    try:
-        saved = state_backend(spec).saved_state(PROJECT, spec.name)
-        deployment = state_file.latest(*saved) if saved else None
-    except (state_file.StateUnreadable, MeshinstallError, OSError):
-        return None  # the commands after this say why the state cannot be read
-    return recorded(deployment) if deployment else None
 
 
 def same_mesh(spec: Spec, state: Recorded | None) -> None:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...schemas.model import Spec
 from .backend import Backend, LocalLockBackend, readable
 from .secrets import state_password
+
+if TYPE_CHECKING:
+    from .recorded import Recorded
 
 PROJECT = "meshinstall"
 
@@ -47,3 +51,19 @@ def state_backend(spec: Spec) -> Backend:
     return readable(place.backend_url, state_password(spec)) or LocalLockBackend(
         place.backend_url, place.root / "locks"
     )
+
+
+def saved_record(spec: Spec) -> Recorded | None:
+    """What the environment's state records, read from its backend when meshinstall reads it itself (a folder,
+    PostgreSQL), no secret decrypted; None when there is none, or the engine alone reads it (S3), or it cannot be
+    read (the commands after the caller's say why)."""
+    from ...errors import MeshinstallError
+    from . import state_file
+    from .recorded import recorded
+
+    try:
+        saved = state_backend(spec).saved_state(PROJECT, spec.name)
+        deployment = state_file.latest(*saved) if saved else None
+    except (state_file.StateUnreadable, MeshinstallError, OSError):
+        return None
+    return recorded(deployment) if deployment else None
