@@ -43,12 +43,17 @@ class Certificate:
     days_left: int
 
 
-def rotatable(spec: Spec) -> None:
-    """meshinstall rotates only what it makes: UsageError saying who rotates the rest."""
+def linkerd_only(spec: Spec) -> None:
+    """Only Linkerd's identity is meshinstall's: UsageError (exit 2) for another mesh."""
     if not spec.mesh.linkerd:
         raise UsageError(
             f"{spec.name} runs {spec.mesh.provider}: its control plane makes and rotates its own certificates"
         )
+
+
+def rotatable(spec: Spec) -> None:
+    """meshinstall rotates only what it makes: UsageError saying who rotates the rest."""
+    linkerd_only(spec)
     issuer = spec.mesh.identity.issuer
     if issuer.cert_manager:
         raise UsageError("cert-manager owns the issuer of " + spec.name + ": it renews it (see its Certificate)")
@@ -61,6 +66,7 @@ def rotatable(spec: Spec) -> None:
 
 def certificates(spec: Spec) -> list[Certificate]:
     """The identity the state keeps (what `up` installed), newest anchor first; empty before the first `up`."""
+    linkerd_only(spec)
     opened = environment.open_environment(spec)
     if opened.identity is None or not environment.read_state(opened).resources:
         return []

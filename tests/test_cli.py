@@ -279,3 +279,10 @@ def test_diff_of_an_invalid_spec_is_exit_3_with_its_problems(isolated):
     (isolated / "environments" / "dev.yaml").write_text("apiVersion: meshinstall/v1\nkind: MeshSpec\n")
     code, _, err = run("diff", "dev", "prod")
     assert code == 3 and "dev.yaml" in err
+
+
+def test_certs_of_an_istio_environment_are_istiods(isolated, monkeypatch):
+    monkeypatch.setenv("MESHINSTALL_PASSPHRASE", "unit")
+    for command in (("certs", "show", "dev"), ("certs", "rotate", "dev", "--yes")):
+        code, _, err = run(*command)
+        assert code == 2 and "dev runs istio: its control plane makes and rotates its own certificates" in err
